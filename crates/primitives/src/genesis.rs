@@ -1,0 +1,241 @@
+//! The genesis description: the chain id, the prefunded accounts and the validators in rank
+//! order. Every node builds block 0 from this file, so it is the chain's identity.
+
+use std::collections::HashSet;
+
+use alloy_primitives::{Address, B256, keccak256};
+use alloy_rlp::Encodable;
+use serde::{Deserialize, Serialize};
+
+use crate::{Amount, PublicKey};
+
+/// A genesis file (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisConfig {
+    /// Chain id; every transaction must carry it.
+    pub chain_id: u64,
+    /// Timestamp of block 0, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub timestamp_ms: u64,
+    /// Accounts that exist at genesis with their balances.
+    #[serde(default)]
+    pub accounts: Vec<GenesisAccount>,
+    /// Validators in rank order: the first leads, the next takes over when it fails.
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// A prefunded account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    /// The account's address.
+    pub address: Address,
+    /// Its balance in base units (a decimal string in JSON).
+    #[serde(with = "crate::serde_helpers::u128_string")]
+    pub balance: Amount,
+}
+
+/// A validator, identified by its ed25519 public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Human-readable name (the operating organisation); not part of consensus.
+    #[serde(default)]
+    pub name: String,
+    /// The validator's signing key.
+    pub public_key: PublicKey,
+}
+
+/// Why a genesis description cannot start a chain.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// The file is not valid genesis JSON.
+    #[error("genesis is not valid JSON: {0}")]
+    Json(String),
+    /// Chain id 0 is reserved.
+    #[error("chain_id must be non-zero")]
+    ZeroChainId,
+    /// A chain needs someone to produce blocks.
+    #[error("genesis lists no validators")]
+    NoValidators,
+    /// The same validator key appears twice.
+    #[error("validator {0} is listed twice")]
+    DuplicateValidator(PublicKey),
+    /// The same account appears twice.
+    #[error("account {0:#x} is listed twice")]
+    DuplicateAccount(Address),
+    /// Balances must fit in the amount type, in total.
+    #[error("total genesis balance exceeds the largest amount")]
+    SupplyOverflow,
+}
+
+impl GenesisConfig {
+    /// Parses and validates a genesis JSON document.
+    pub fn from_json(text: &str) -> Result<Self, GenesisError> {
+        let config: Self =
+            serde_json::from_str(text).map_err(|e| GenesisError::Json(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the rules every genesis must satisfy.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.chain_id == 0 {
+            return Err(GenesisError::ZeroChainId);
+        }
+        if self.validators.is_empty() {
+            return Err(GenesisError::NoValidators);
+        }
+        let mut keys = HashSet::new();
+        for validator in &self.validators {
+            if !keys.insert(validator.public_key) {
+                return Err(GenesisError::DuplicateValidator(validator.public_key));
+            }
+        }
+        let mut addresses = HashSet::new();
+        let mut supply: Amount = 0;
+        for account in &self.accounts {
+            if !addresses.insert(account.address) {
+                return Err(GenesisError::DuplicateAccount(account.address));
+            }
+            supply = supply
+                .checked_add(account.balance)
+                .ok_or(GenesisError::SupplyOverflow)?;
+        }
+        Ok(())
+    }
+
+    /// Hash of the consensus parameters (chain id and validator keys in rank order), stored in
+    /// the genesis header's `extra` so the genesis hash commits to them.
+    pub fn params_hash(&self) -> B256 {
+        let keys: Vec<[u8; 32]> = self.validators.iter().map(|v| v.public_key.0).collect();
+        let mut out = Vec::new();
+        self.chain_id.encode(&mut out);
+        keys.encode(&mut out);
+        keccak256(out)
+    }
+
+    /// The validators' public keys in rank order.
+    pub fn validator_keys(&self) -> Vec<PublicKey> {
+        self.validators.iter().map(|v| v.public_key).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SecretKey;
+
+    fn validator(seed: u8) -> GenesisValidator {
+        GenesisValidator {
+            name: format!("org-{seed}"),
+            public_key: SecretKey::from_bytes([seed; 32]).public_key(),
+        }
+    }
+
+    #[test]
+    fn parses_documented_json_form() {
+        let key = validator(1).public_key;
+        let text = format!(
+            r#"{{"chain_id": 42, "accounts": [{{"address": "0x{}", "balance": "1000"}}],
+                "validators": [{{"name": "bank-a", "public_key": "{key}"}}]}}"#,
+            "11".repeat(20)
+        );
+        let config = GenesisConfig::from_json(&text).unwrap();
+        assert_eq!(config.chain_id, 42);
+        assert_eq!(config.accounts[0].balance, 1000);
+        assert_eq!(config.accounts[0].address, Address::repeat_byte(0x11));
+        assert_eq!(config.validators[0].public_key, key);
+    }
+
+    #[test]
+    fn rejects_invalid_genesis() {
+        let ok = GenesisConfig {
+            chain_id: 1,
+            timestamp_ms: 0,
+            accounts: vec![],
+            validators: vec![validator(1)],
+        };
+        assert!(ok.validate().is_ok());
+        let zero = GenesisConfig {
+            chain_id: 0,
+            ..ok.clone()
+        };
+        assert!(matches!(zero.validate(), Err(GenesisError::ZeroChainId)));
+        let none = GenesisConfig {
+            validators: vec![],
+            ..ok.clone()
+        };
+        assert!(matches!(none.validate(), Err(GenesisError::NoValidators)));
+        let twice = GenesisConfig {
+            validators: vec![validator(1), validator(1)],
+            ..ok.clone()
+        };
+        assert!(matches!(
+            twice.validate(),
+            Err(GenesisError::DuplicateValidator(_))
+        ));
+        let rich = GenesisAccount {
+            address: Address::repeat_byte(1),
+            balance: u128::MAX,
+        };
+        let richer = GenesisAccount {
+            address: Address::repeat_byte(2),
+            balance: 1,
+        };
+        let overflow = GenesisConfig {
+            accounts: vec![rich.clone(), richer],
+            ..ok.clone()
+        };
+        assert!(matches!(
+            overflow.validate(),
+            Err(GenesisError::SupplyOverflow)
+        ));
+        let dup = GenesisConfig {
+            accounts: vec![rich.clone(), rich],
+            ..ok
+        };
+        assert!(matches!(
+            dup.validate(),
+            Err(GenesisError::DuplicateAccount(_))
+        ));
+        assert!(matches!(
+            GenesisConfig::from_json("{"),
+            Err(GenesisError::Json(_))
+        ));
+        assert!(GenesisConfig::from_json(r#"{"chain_id": 1, "validators": [], "x": 1}"#).is_err());
+    }
+
+    #[test]
+    fn params_hash_depends_on_chain_id_and_validator_order() {
+        let a = GenesisConfig {
+            chain_id: 1,
+            timestamp_ms: 0,
+            accounts: vec![],
+            validators: vec![validator(1), validator(2)],
+        };
+        let swapped = GenesisConfig {
+            validators: vec![validator(2), validator(1)],
+            ..a.clone()
+        };
+        let other_chain = GenesisConfig {
+            chain_id: 2,
+            ..a.clone()
+        };
+        assert_ne!(a.params_hash(), swapped.params_hash());
+        assert_ne!(a.params_hash(), other_chain.params_hash());
+        let renamed = GenesisConfig {
+            validators: a
+                .validators
+                .iter()
+                .map(|v| GenesisValidator {
+                    name: "x".into(),
+                    ..v.clone()
+                })
+                .collect(),
+            ..a.clone()
+        };
+        assert_eq!(a.params_hash(), renamed.params_hash());
+    }
+}

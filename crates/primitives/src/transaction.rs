@@ -1,0 +1,309 @@
+//! Signed transfers and their canonical encoding.
+//!
+//! Encoding (RLP list): `[chain_id, nonce, to, amount, public_key, signature]`.
+//! The signature covers `SIGNING_DOMAIN || rlp([chain_id, nonce, to, amount])`, so a transfer
+//! signed for one chain is invalid on every other, and the nonce makes it valid once per chain.
+//! The transaction hash is keccak256 of the full encoding.
+
+use alloy_primitives::{Address, B256, keccak256};
+use alloy_rlp::{BufMut, Decodable, Encodable, Header as RlpHeader};
+
+use crate::{Amount, PublicKey, SecretKey, Signature, SignatureError, address_of};
+
+/// Upper bound on an encoded transaction; anything longer is malformed.
+pub const MAX_TRANSACTION_BYTES: usize = 256;
+
+/// Prefix of every transfer's signing message: keeps transfer signatures from being valid as
+/// any other kind of signed Cairn message (block seals use a different domain).
+const SIGNING_DOMAIN: &[u8] = b"cairn/transfer/v1";
+
+/// What a sender asks for: move `amount` to `to`, as the sender's `nonce`-th transaction on
+/// chain `chain_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transaction {
+    /// The chain this transfer is valid on.
+    pub chain_id: u64,
+    /// The sender's sequence number: equals the number of transactions the sender has had
+    /// included before this one.
+    pub nonce: u64,
+    /// Recipient.
+    pub to: Address,
+    /// Base units to move.
+    pub amount: Amount,
+}
+
+impl Transaction {
+    fn fields_length(&self) -> usize {
+        self.chain_id.length() + self.nonce.length() + self.to.length() + self.amount.length()
+    }
+
+    fn encode_fields(&self, out: &mut dyn BufMut) {
+        self.chain_id.encode(out);
+        self.nonce.encode(out);
+        self.to.encode(out);
+        self.amount.encode(out);
+    }
+
+    /// The exact bytes the sender signs.
+    pub fn signing_message(&self) -> Vec<u8> {
+        let payload_length = self.fields_length();
+        let header = RlpHeader {
+            list: true,
+            payload_length,
+        };
+        let mut out = Vec::with_capacity(SIGNING_DOMAIN.len() + header.length() + payload_length);
+        out.extend_from_slice(SIGNING_DOMAIN);
+        header.encode(&mut out);
+        self.encode_fields(&mut out);
+        out
+    }
+
+    /// Signs the transfer with `key`.
+    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+        let signature = key.sign(&self.signing_message());
+        SignedTransaction::new(self, key.public_key(), signature)
+    }
+}
+
+/// A transfer with its sender's public key and signature.
+///
+/// The hash and sender address are computed once, at construction or decoding. A value of this
+/// type is well-formed but not necessarily validly signed: call [`SignedTransaction::verify`]
+/// (or verify in batches) before trusting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTransaction {
+    tx: Transaction,
+    public_key: PublicKey,
+    signature: Signature,
+    hash: B256,
+    sender: Address,
+}
+
+impl SignedTransaction {
+    /// Assembles a signed transfer (without checking the signature).
+    pub fn new(tx: Transaction, public_key: PublicKey, signature: Signature) -> Self {
+        let mut signed = Self {
+            tx,
+            public_key,
+            signature,
+            hash: B256::ZERO,
+            sender: Address::ZERO,
+        };
+        signed.hash = keccak256(alloy_rlp::encode(&signed));
+        signed.sender = address_of(&public_key);
+        signed
+    }
+
+    /// The unsigned transfer.
+    pub fn tx(&self) -> &Transaction {
+        &self.tx
+    }
+    /// The sender's public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+    /// The sender's signature.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    /// keccak256 of the canonical encoding.
+    pub fn hash(&self) -> B256 {
+        self.hash
+    }
+    /// The sender's address (derived from the public key).
+    pub fn sender(&self) -> Address {
+        self.sender
+    }
+    /// Chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.tx.chain_id
+    }
+    /// Sender nonce.
+    pub fn nonce(&self) -> u64 {
+        self.tx.nonce
+    }
+    /// Recipient.
+    pub fn to(&self) -> Address {
+        self.tx.to
+    }
+    /// Amount in base units.
+    pub fn amount(&self) -> Amount {
+        self.tx.amount
+    }
+
+    /// Checks the signature alone (ZIP-215 rules).
+    pub fn verify(&self) -> Result<(), SignatureError> {
+        self.public_key
+            .verify(&self.tx.signing_message(), &self.signature)
+    }
+
+    /// The canonical encoding.
+    pub fn encoded(&self) -> Vec<u8> {
+        alloy_rlp::encode(self)
+    }
+
+    /// Decodes one transaction from exactly `bytes`, enforcing the size bound first.
+    pub fn decode_exact(bytes: &[u8]) -> Result<Self, TransactionError> {
+        if bytes.len() > MAX_TRANSACTION_BYTES {
+            return Err(TransactionError::TooLarge { size: bytes.len() });
+        }
+        crate::decode_exact(bytes).map_err(TransactionError::Malformed)
+    }
+
+    fn payload_length(&self) -> usize {
+        self.tx.fields_length() + self.public_key.0.length() + self.signature.0.length()
+    }
+}
+
+impl Encodable for SignedTransaction {
+    fn encode(&self, out: &mut dyn BufMut) {
+        RlpHeader {
+            list: true,
+            payload_length: self.payload_length(),
+        }
+        .encode(out);
+        self.tx.encode_fields(out);
+        self.public_key.0.encode(out);
+        self.signature.0.encode(out);
+    }
+
+    fn length(&self) -> usize {
+        let payload_length = self.payload_length();
+        payload_length + alloy_rlp::length_of_length(payload_length)
+    }
+}
+
+impl Decodable for SignedTransaction {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        let header = RlpHeader::decode(buf)?;
+        if !header.list {
+            return Err(alloy_rlp::Error::UnexpectedString);
+        }
+        if buf.len() < header.payload_length {
+            return Err(alloy_rlp::Error::InputTooShort);
+        }
+        let (mut payload, rest) = buf.split_at(header.payload_length);
+        let tx = Transaction {
+            chain_id: u64::decode(&mut payload)?,
+            nonce: u64::decode(&mut payload)?,
+            to: Address::decode(&mut payload)?,
+            amount: u128::decode(&mut payload)?,
+        };
+        let public_key = PublicKey(<[u8; 32]>::decode(&mut payload)?);
+        let signature = Signature(<[u8; 64]>::decode(&mut payload)?);
+        if !payload.is_empty() {
+            return Err(alloy_rlp::Error::ListLengthMismatch {
+                expected: header.payload_length,
+                got: header.payload_length - payload.len(),
+            });
+        }
+        *buf = rest;
+        Ok(Self::new(tx, public_key, signature))
+    }
+}
+
+/// Why bytes are not an acceptable transaction, before any state is consulted.
+#[derive(Debug, thiserror::Error)]
+pub enum TransactionError {
+    /// Longer than [`MAX_TRANSACTION_BYTES`].
+    #[error("transaction is {size} bytes, more than the {MAX_TRANSACTION_BYTES}-byte limit")]
+    TooLarge {
+        /// Size of the rejected encoding.
+        size: usize,
+    },
+    /// Not a canonical transaction encoding.
+    #[error("malformed transaction: {0}")]
+    Malformed(crate::DecodeError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample(nonce: u64, amount: u128) -> SignedTransaction {
+        let key = SecretKey::from_bytes([3; 32]);
+        Transaction {
+            chain_id: 1337,
+            nonce,
+            to: Address::repeat_byte(0xaa),
+            amount,
+        }
+        .sign(&key)
+    }
+
+    #[test]
+    fn signed_transaction_verifies_and_detects_tampering() {
+        let tx = sample(0, 10);
+        assert!(tx.verify().is_ok());
+        let mut forged = tx.tx;
+        forged.amount = 11;
+        let forged = SignedTransaction::new(forged, tx.public_key, tx.signature);
+        assert!(forged.verify().is_err());
+        assert_ne!(forged.hash(), tx.hash());
+    }
+
+    #[test]
+    fn chain_id_is_part_of_the_signed_message() {
+        let tx = sample(0, 10);
+        let mut other_chain = tx.tx;
+        other_chain.chain_id = 1338;
+        let replayed = SignedTransaction::new(other_chain, tx.public_key, tx.signature);
+        assert!(replayed.verify().is_err());
+    }
+
+    #[test]
+    fn encoding_has_the_documented_shape() {
+        let tx = sample(5, 1_000);
+        let bytes = tx.encoded();
+        // list header, then chain id 1337 = 0x0539 as a 2-byte string, nonce 5 as one byte.
+        assert_eq!(bytes[0], 0xf8, "payload is longer than 55 bytes");
+        assert_eq!(&bytes[2..6], &[0x82, 0x05, 0x39, 0x05]);
+        assert_eq!(bytes.len(), tx.length());
+        assert!(bytes.len() <= MAX_TRANSACTION_BYTES);
+        assert_eq!(tx.hash(), keccak256(&bytes));
+    }
+
+    #[test]
+    fn decoding_rejects_trailing_fields_and_oversize() {
+        let tx = sample(1, 2);
+        let bytes = tx.encoded();
+        assert_eq!(SignedTransaction::decode_exact(&bytes).unwrap(), tx);
+        let mut extra = bytes.clone();
+        extra.push(0x80);
+        assert!(SignedTransaction::decode_exact(&extra).is_err());
+        let big = vec![0u8; MAX_TRANSACTION_BYTES + 1];
+        assert!(matches!(
+            SignedTransaction::decode_exact(&big),
+            Err(TransactionError::TooLarge { .. })
+        ));
+        // A list with one field too many inside the list header.
+        let mut fields = bytes[2..].to_vec();
+        fields.push(0x01);
+        let mut longer = Vec::new();
+        RlpHeader {
+            list: true,
+            payload_length: fields.len(),
+        }
+        .encode(&mut longer);
+        longer.extend_from_slice(&fields);
+        assert!(SignedTransaction::decode_exact(&longer).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn encoding_round_trips(chain_id: u64, nonce: u64, amount: u128, to: [u8; 20], seed: [u8; 32]) {
+            let key = SecretKey::from_bytes(seed);
+            let tx = Transaction { chain_id, nonce, to: Address::from(to), amount }.sign(&key);
+            let decoded = SignedTransaction::decode_exact(&tx.encoded()).unwrap();
+            prop_assert_eq!(&decoded, &tx);
+            prop_assert!(decoded.verify().is_ok());
+            prop_assert_eq!(decoded.sender(), key.address());
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = SignedTransaction::decode_exact(&bytes);
+        }
+    }
+}
