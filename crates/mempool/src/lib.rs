@@ -1,1 +1,15 @@
-//! placeholder
+//! The transaction pool: signed transfers waiting to be included in a block.
+//!
+//! Admission rejects what can never succeed (bad signature, wrong chain id, stale nonce,
+//! nonce too far ahead, a second transfer for a nonce already pending, a transfer larger than
+//! the sender's balance) and bounds what it keeps (per sender and in total). Admitted
+//! transfers wait in per-sender nonce order; [`Mempool::ready`] hands a block builder the
+//! executable ones (each sender's contiguous run from its account nonce) in arrival order, so
+//! one busy sender cannot starve the rest. When a block commits, [`Mempool::on_committed`]
+//! drops what it included and whatever it made stale.
+//!
+//! The pool holds no account state of its own: it asks an [`AccountView`] (the chain's head).
+
+mod pool;
+
+pub use pool::{AccountView, Admission, AdmissionError, Mempool, PoolConfig, PoolStatus};

@@ -1,0 +1,761 @@
+//! The pool's data structures.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, hash_map::Entry};
+use std::time::{Duration, Instant};
+
+use cairn_primitives::{Account, Address, B256, SignedTransaction, verify_batch};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// Reads committed account state (the chain head).
+pub trait AccountView {
+    /// The account at `address`, or a default (empty) account if it does not exist.
+    fn account(&self, address: &Address) -> Result<Account, String>;
+}
+
+/// Pool limits.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Chain id every admitted transfer must carry.
+    pub chain_id: u64,
+    /// Most transfers held in total.
+    pub max_transactions: usize,
+    /// Most transfers held for one sender.
+    pub max_per_sender: usize,
+    /// How far beyond the sender's account nonce a transfer's nonce may be.
+    pub max_nonce_gap: u64,
+    /// Transfers that are not executable (waiting on a nonce gap) are dropped after this long.
+    pub max_future_age: Duration,
+}
+
+impl PoolConfig {
+    /// Defaults sized for a node with a few GiB of memory.
+    pub fn new(chain_id: u64) -> Self {
+        Self {
+            chain_id,
+            max_transactions: 200_000,
+            max_per_sender: 4_096,
+            max_nonce_gap: 4_096,
+            max_future_age: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Why a transfer was not admitted. `code()` is the stable identifier the API returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmissionError {
+    /// The signature does not verify.
+    #[error("signature does not verify")]
+    InvalidSignature,
+    /// Signed for another chain.
+    #[error("transaction is for chain {got}, this chain is {expected}")]
+    WrongChainId {
+        /// This chain.
+        expected: u64,
+        /// The transaction's chain id.
+        got: u64,
+    },
+    /// The nonce was already used (a replay or a stale transfer).
+    #[error("nonce {got} is already used; the sender's next nonce is {next}")]
+    NonceTooLow {
+        /// The sender's next nonce.
+        next: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
+    /// The nonce is too far ahead of the sender's account nonce.
+    #[error("nonce {got} is more than {max_gap} ahead of the sender's next nonce {next}")]
+    NonceTooHigh {
+        /// The sender's next nonce.
+        next: u64,
+        /// The transaction's nonce.
+        got: u64,
+        /// The allowed gap.
+        max_gap: u64,
+    },
+    /// Another transfer with the same sender and nonce is already pending.
+    #[error("another transaction with nonce {0} from this sender is pending")]
+    NonceInUse(u64),
+    /// The sender's balance is below the amount.
+    #[error("amount {amount} exceeds the sender's balance {balance}")]
+    InsufficientFunds {
+        /// The sender's balance.
+        balance: u128,
+        /// The transfer's amount.
+        amount: u128,
+    },
+    /// The pool is full.
+    #[error("the transaction pool is full ({0} transactions)")]
+    PoolFull(usize),
+    /// The sender has too many pending transfers.
+    #[error("the sender already has {0} pending transactions")]
+    SenderFull(usize),
+    /// The account state could not be read.
+    #[error("account state unavailable: {0}")]
+    StateUnavailable(String),
+}
+
+impl AdmissionError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidSignature => "invalid_signature",
+            Self::WrongChainId { .. } => "wrong_chain_id",
+            Self::NonceTooLow { .. } => "nonce_too_low",
+            Self::NonceTooHigh { .. } => "nonce_too_high",
+            Self::NonceInUse(_) => "nonce_in_use",
+            Self::InsufficientFunds { .. } => "insufficient_funds",
+            Self::PoolFull(_) => "pool_full",
+            Self::SenderFull(_) => "sender_pool_full",
+            Self::StateUnavailable(_) => "state_unavailable",
+        }
+    }
+
+    /// Whether the fault is the node's (retry later) rather than the transaction's.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::PoolFull(_) | Self::SenderFull(_) | Self::StateUnavailable(_)
+        )
+    }
+}
+
+/// A successful admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Newly added.
+    Added(B256),
+    /// Already pending (resubmitting is harmless).
+    AlreadyKnown(B256),
+}
+
+impl Admission {
+    /// The transaction hash.
+    pub fn hash(&self) -> B256 {
+        match self {
+            Self::Added(hash) | Self::AlreadyKnown(hash) => *hash,
+        }
+    }
+}
+
+/// A snapshot of the pool's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct PoolStatus {
+    /// Transfers held.
+    pub pending: usize,
+    /// Of those, executable now (contiguous from their sender's account nonce).
+    pub ready: usize,
+    /// Senders with transfers held.
+    pub senders: usize,
+}
+
+struct PooledTx {
+    tx: SignedTransaction,
+    /// Arrival order, for fair selection.
+    seq: u64,
+    arrived: Instant,
+}
+
+#[derive(Default)]
+struct SenderQueue {
+    /// The sender's account nonce as of the last committed state we saw.
+    next_nonce: u64,
+    /// First nonce at or after `next_nonce` that is missing: `next_nonce..ready_end` are all
+    /// present and executable in order.
+    ready_end: u64,
+    txs: BTreeMap<u64, PooledTx>,
+}
+
+impl SenderQueue {
+    fn ready_len(&self) -> usize {
+        (self.ready_end - self.next_nonce) as usize
+    }
+
+    fn extend_ready(&mut self) {
+        while self.txs.contains_key(&self.ready_end) {
+            self.ready_end += 1;
+        }
+    }
+
+    /// Moves the queue to the sender's current account nonce, returning the transfers that
+    /// became stale.
+    fn sync(&mut self, account_nonce: u64) -> Vec<PooledTx> {
+        if account_nonce <= self.next_nonce && self.ready_end >= self.next_nonce {
+            return Vec::new();
+        }
+        self.next_nonce = self.next_nonce.max(account_nonce);
+        let keep = self.txs.split_off(&self.next_nonce);
+        let stale = std::mem::replace(&mut self.txs, keep);
+        self.ready_end = self.ready_end.max(self.next_nonce);
+        self.extend_ready();
+        stale.into_values().collect()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    senders: HashMap<Address, SenderQueue>,
+    by_hash: HashMap<B256, (Address, u64)>,
+    next_seq: u64,
+    ready: usize,
+}
+
+/// The transaction pool. All methods take `&self`; it is shared between the API and the block
+/// builder.
+pub struct Mempool {
+    config: PoolConfig,
+    inner: Mutex<Inner>,
+    ready_changed: Notify,
+}
+
+impl std::fmt::Debug for Mempool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mempool")
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl Mempool {
+    /// An empty pool.
+    pub fn new(config: PoolConfig) -> Self {
+        Self {
+            config,
+            inner: Mutex::new(Inner::default()),
+            ready_changed: Notify::new(),
+        }
+    }
+
+    /// The pool's limits.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// Admits a batch of transfers: verifies all signatures together (outside the pool lock),
+    /// then checks each against the sender's committed account. One result per input, in order.
+    pub fn admit(
+        &self,
+        txs: Vec<SignedTransaction>,
+        view: &dyn AccountView,
+    ) -> Vec<Result<Admission, AdmissionError>> {
+        let signatures_ok = signature_verdicts(&txs);
+        let mut accounts: HashMap<Address, Account> = HashMap::new();
+        let mut results = Vec::with_capacity(txs.len());
+        let mut admitted_ready = false;
+        let mut inner = self.inner.lock();
+        for (tx, signature_ok) in txs.into_iter().zip(signatures_ok) {
+            if !signature_ok {
+                results.push(Err(AdmissionError::InvalidSignature));
+                continue;
+            }
+            let sender = tx.sender();
+            let account = match accounts.entry(sender) {
+                Entry::Occupied(entry) => Ok(*entry.get()),
+                Entry::Vacant(entry) => view.account(&sender).map(|a| *entry.insert(a)),
+            };
+            let result = match account {
+                Ok(account) => self.insert(&mut inner, tx, &account),
+                Err(message) => Err(AdmissionError::StateUnavailable(message)),
+            };
+            if let Ok(Admission::Added(_)) = result {
+                admitted_ready = true;
+            }
+            results.push(result);
+        }
+        drop(inner);
+        if admitted_ready {
+            self.ready_changed.notify_waiters();
+        }
+        results
+    }
+
+    fn insert(
+        &self,
+        inner: &mut Inner,
+        tx: SignedTransaction,
+        account: &Account,
+    ) -> Result<Admission, AdmissionError> {
+        let hash = tx.hash();
+        if inner.by_hash.contains_key(&hash) {
+            return Ok(Admission::AlreadyKnown(hash));
+        }
+        if tx.chain_id() != self.config.chain_id {
+            return Err(AdmissionError::WrongChainId {
+                expected: self.config.chain_id,
+                got: tx.chain_id(),
+            });
+        }
+        let next = account.nonce;
+        let nonce = tx.nonce();
+        if nonce < next {
+            return Err(AdmissionError::NonceTooLow { next, got: nonce });
+        }
+        if nonce - next > self.config.max_nonce_gap {
+            return Err(AdmissionError::NonceTooHigh {
+                next,
+                got: nonce,
+                max_gap: self.config.max_nonce_gap,
+            });
+        }
+        if tx.amount() > account.balance {
+            return Err(AdmissionError::InsufficientFunds {
+                balance: account.balance,
+                amount: tx.amount(),
+            });
+        }
+        if inner.by_hash.len() >= self.config.max_transactions {
+            return Err(AdmissionError::PoolFull(inner.by_hash.len()));
+        }
+        let sender = tx.sender();
+        let Inner {
+            senders,
+            by_hash,
+            ready,
+            next_seq,
+        } = inner;
+        let queue = senders.entry(sender).or_default();
+        *ready -= queue.ready_len();
+        for stale in queue.sync(next) {
+            by_hash.remove(&stale.tx.hash());
+        }
+        *ready += queue.ready_len();
+        if queue.txs.contains_key(&nonce) {
+            return Err(AdmissionError::NonceInUse(nonce));
+        }
+        if queue.txs.len() >= self.config.max_per_sender {
+            return Err(AdmissionError::SenderFull(queue.txs.len()));
+        }
+        queue.txs.insert(
+            nonce,
+            PooledTx {
+                tx,
+                seq: *next_seq,
+                arrived: Instant::now(),
+            },
+        );
+        *next_seq += 1;
+        if nonce == queue.ready_end {
+            *ready -= queue.ready_len();
+            queue.extend_ready();
+            *ready += queue.ready_len();
+        }
+        by_hash.insert(hash, (sender, nonce));
+        Ok(Admission::Added(hash))
+    }
+
+    /// Up to `max` executable transfers for the next block, in arrival order, each sender's in
+    /// nonce order. They stay in the pool until a block including them commits.
+    pub fn ready(&self, max: usize) -> Vec<SignedTransaction> {
+        let inner = self.inner.lock();
+        // A heap of each sender's next candidate, keyed by arrival: take the oldest, then
+        // offer that sender's following nonce.
+        let mut heap = BinaryHeap::new();
+        for (sender, queue) in &inner.senders {
+            if let Some(pooled) = queue.txs.get(&queue.next_nonce) {
+                heap.push(Reverse((pooled.seq, *sender, queue.next_nonce)));
+            }
+        }
+        let mut out = Vec::with_capacity(max.min(inner.ready));
+        while out.len() < max {
+            let Some(Reverse((_, sender, nonce))) = heap.pop() else {
+                break;
+            };
+            let Some(queue) = inner.senders.get(&sender) else {
+                continue;
+            };
+            let Some(pooled) = queue.txs.get(&nonce) else {
+                continue;
+            };
+            out.push(pooled.tx.clone());
+            if let Some(next) = queue.txs.get(&(nonce + 1)) {
+                heap.push(Reverse((next.seq, sender, nonce + 1)));
+            }
+        }
+        out
+    }
+
+    /// After a block commits: drop the transfers it included and any other transfer whose nonce
+    /// it made stale, and forget non-executable transfers older than the configured age.
+    pub fn on_committed<'a>(
+        &self,
+        included: impl IntoIterator<Item = &'a SignedTransaction>,
+        view: &dyn AccountView,
+    ) {
+        let mut inner = self.inner.lock();
+        let mut touched: Vec<Address> = Vec::new();
+        for tx in included {
+            touched.push(tx.sender());
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for sender in touched {
+            let Ok(account) = view.account(&sender) else {
+                continue;
+            };
+            let Inner {
+                senders,
+                by_hash,
+                ready,
+                ..
+            } = &mut *inner;
+            let Some(queue) = senders.get_mut(&sender) else {
+                continue;
+            };
+            *ready -= queue.ready_len();
+            for stale in queue.sync(account.nonce) {
+                by_hash.remove(&stale.tx.hash());
+            }
+            *ready += queue.ready_len();
+            if queue.txs.is_empty() {
+                senders.remove(&sender);
+            }
+        }
+        self.expire(&mut inner);
+        let has_ready = inner.ready > 0;
+        drop(inner);
+        if has_ready {
+            self.ready_changed.notify_waiters();
+        }
+    }
+
+    fn expire(&self, inner: &mut Inner) {
+        let max_age = self.config.max_future_age;
+        let Inner {
+            senders, by_hash, ..
+        } = inner;
+        senders.retain(|_, queue| {
+            // Only the non-executable tail can expire; executable transfers will be included.
+            let expired: Vec<u64> = queue
+                .txs
+                .range(queue.ready_end..)
+                .filter(|(_, pooled)| pooled.arrived.elapsed() > max_age)
+                .map(|(nonce, _)| *nonce)
+                .collect();
+            for nonce in expired {
+                if let Some(pooled) = queue.txs.remove(&nonce) {
+                    by_hash.remove(&pooled.tx.hash());
+                }
+            }
+            !queue.txs.is_empty()
+        });
+    }
+
+    /// Waits until a transfer becomes executable (or for a spurious wake-up; re-check).
+    pub async fn ready_changed(&self) {
+        self.ready_changed.notified().await
+    }
+
+    /// Whether the transfer with this hash is pending.
+    pub fn contains(&self, hash: &B256) -> bool {
+        self.inner.lock().by_hash.contains_key(hash)
+    }
+
+    /// The pending transfer with this hash.
+    pub fn get(&self, hash: &B256) -> Option<SignedTransaction> {
+        let inner = self.inner.lock();
+        let (sender, nonce) = inner.by_hash.get(hash)?;
+        inner
+            .senders
+            .get(sender)?
+            .txs
+            .get(nonce)
+            .map(|p| p.tx.clone())
+    }
+
+    /// The nonce a new transfer from `address` should use: one past its highest contiguous
+    /// pending nonce, or its account nonce.
+    pub fn pending_nonce(&self, address: &Address, account_nonce: u64) -> u64 {
+        let inner = self.inner.lock();
+        let Some(queue) = inner.senders.get(address) else {
+            return account_nonce;
+        };
+        let mut next = account_nonce.max(queue.next_nonce);
+        while queue.txs.contains_key(&next) {
+            next += 1;
+        }
+        next
+    }
+
+    /// Current sizes.
+    pub fn status(&self) -> PoolStatus {
+        let inner = self.inner.lock();
+        PoolStatus {
+            pending: inner.by_hash.len(),
+            ready: inner.ready,
+            senders: inner.senders.len(),
+        }
+    }
+}
+
+/// One verdict per transfer: batch-verify all, and only if the batch fails check each alone.
+fn signature_verdicts(txs: &[SignedTransaction]) -> Vec<bool> {
+    let messages: Vec<Vec<u8>> = txs.iter().map(|tx| tx.tx().signing_message()).collect();
+    let batch = txs
+        .iter()
+        .zip(&messages)
+        .map(|(tx, message)| (tx.public_key(), message.as_slice(), tx.signature()));
+    if verify_batch(batch).is_ok() {
+        return vec![true; txs.len()];
+    }
+    txs.iter()
+        .zip(&messages)
+        .map(|(tx, message)| tx.public_key().verify(message, tx.signature()).is_ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_primitives::{SecretKey, Transaction};
+    use std::cell::RefCell;
+
+    const CHAIN: u64 = 7;
+
+    #[derive(Default)]
+    struct Accounts(RefCell<HashMap<Address, Account>>);
+
+    impl Accounts {
+        fn fund(&self, key: &SecretKey, balance: u128) {
+            self.0
+                .borrow_mut()
+                .insert(key.address(), Account::with_balance(0, balance));
+        }
+        fn set_nonce(&self, key: &SecretKey, nonce: u64) {
+            self.0.borrow_mut().entry(key.address()).or_default().nonce = nonce;
+        }
+    }
+
+    impl AccountView for Accounts {
+        fn account(&self, address: &Address) -> Result<Account, String> {
+            Ok(self.0.borrow().get(address).copied().unwrap_or_default())
+        }
+    }
+
+    fn key(seed: u8) -> SecretKey {
+        SecretKey::from_bytes([seed; 32])
+    }
+
+    fn transfer(key: &SecretKey, nonce: u64, amount: u128) -> SignedTransaction {
+        Transaction {
+            chain_id: CHAIN,
+            nonce,
+            to: Address::repeat_byte(0xee),
+            amount,
+        }
+        .sign(key)
+    }
+
+    fn pool() -> Mempool {
+        Mempool::new(PoolConfig::new(CHAIN))
+    }
+
+    fn admit_one(
+        pool: &Mempool,
+        tx: SignedTransaction,
+        view: &Accounts,
+    ) -> Result<Admission, AdmissionError> {
+        pool.admit(vec![tx], view).remove(0)
+    }
+
+    #[test]
+    fn rejects_what_can_never_succeed() {
+        let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+        view.fund(&alice, 100);
+        view.set_nonce(&alice, 3);
+
+        let mut forged = transfer(&alice, 3, 1);
+        forged = SignedTransaction::new(
+            Transaction {
+                amount: 2,
+                ..*forged.tx()
+            },
+            *forged.public_key(),
+            *forged.signature(),
+        );
+        assert_eq!(
+            admit_one(&pool, forged, &view),
+            Err(AdmissionError::InvalidSignature)
+        );
+
+        let other_chain = Transaction {
+            chain_id: CHAIN + 1,
+            nonce: 3,
+            to: Address::ZERO,
+            amount: 1,
+        }
+        .sign(&alice);
+        assert_eq!(
+            admit_one(&pool, other_chain, &view),
+            Err(AdmissionError::WrongChainId {
+                expected: CHAIN,
+                got: CHAIN + 1
+            })
+        );
+        assert_eq!(
+            admit_one(&pool, transfer(&alice, 2, 1), &view),
+            Err(AdmissionError::NonceTooLow { next: 3, got: 2 })
+        );
+        assert!(matches!(
+            admit_one(&pool, transfer(&alice, 3 + 4_097, 1), &view),
+            Err(AdmissionError::NonceTooHigh { .. })
+        ));
+        assert_eq!(
+            admit_one(&pool, transfer(&alice, 3, 101), &view),
+            Err(AdmissionError::InsufficientFunds {
+                balance: 100,
+                amount: 101
+            })
+        );
+        assert_eq!(pool.status(), PoolStatus::default());
+    }
+
+    #[test]
+    fn deduplicates_and_refuses_a_second_transfer_for_a_pending_nonce() {
+        let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+        view.fund(&alice, 100);
+        let tx = transfer(&alice, 0, 5);
+        assert_eq!(
+            admit_one(&pool, tx.clone(), &view),
+            Ok(Admission::Added(tx.hash()))
+        );
+        assert_eq!(
+            admit_one(&pool, tx.clone(), &view),
+            Ok(Admission::AlreadyKnown(tx.hash()))
+        );
+        assert_eq!(
+            admit_one(&pool, transfer(&alice, 0, 6), &view),
+            Err(AdmissionError::NonceInUse(0))
+        );
+        assert_eq!(pool.status().pending, 1);
+        assert_eq!(pool.get(&tx.hash()), Some(tx));
+    }
+
+    #[test]
+    fn only_contiguous_nonces_are_ready_and_gaps_fill_in() {
+        let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+        view.fund(&alice, 100);
+        for nonce in [0, 1, 3] {
+            admit_one(&pool, transfer(&alice, nonce, 1), &view).unwrap();
+        }
+        assert_eq!(pool.status().ready, 2);
+        assert_eq!(
+            pool.ready(10).iter().map(|t| t.nonce()).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert_eq!(pool.pending_nonce(&alice.address(), 0), 2);
+        admit_one(&pool, transfer(&alice, 2, 1), &view).unwrap();
+        assert_eq!(pool.status().ready, 4);
+        assert_eq!(
+            pool.ready(10).iter().map(|t| t.nonce()).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        assert_eq!(pool.ready(3).len(), 3);
+    }
+
+    #[test]
+    fn selection_interleaves_senders_by_arrival() {
+        let (pool, view) = (pool(), Accounts::default());
+        let (alice, bob) = (key(1), key(2));
+        view.fund(&alice, 100);
+        view.fund(&bob, 100);
+        admit_one(&pool, transfer(&alice, 0, 1), &view).unwrap();
+        admit_one(&pool, transfer(&bob, 0, 1), &view).unwrap();
+        admit_one(&pool, transfer(&alice, 1, 1), &view).unwrap();
+        admit_one(&pool, transfer(&bob, 1, 1), &view).unwrap();
+        let order: Vec<_> = pool
+            .ready(10)
+            .iter()
+            .map(|t| (t.sender(), t.nonce()))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (alice.address(), 0),
+                (bob.address(), 0),
+                (alice.address(), 1),
+                (bob.address(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn commit_drops_included_and_stale_transfers() {
+        let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+        view.fund(&alice, 100);
+        let txs: Vec<_> = (0..4).map(|n| transfer(&alice, n, 1)).collect();
+        for tx in &txs {
+            admit_one(&pool, tx.clone(), &view).unwrap();
+        }
+        // A block included nonces 0 and 1.
+        view.set_nonce(&alice, 2);
+        pool.on_committed(&txs[..2], &view);
+        assert!(!pool.contains(&txs[0].hash()) && !pool.contains(&txs[1].hash()));
+        assert!(pool.contains(&txs[2].hash()));
+        assert_eq!(
+            pool.status(),
+            PoolStatus {
+                pending: 2,
+                ready: 2,
+                senders: 1
+            }
+        );
+        view.set_nonce(&alice, 4);
+        pool.on_committed(&txs[2..], &view);
+        assert_eq!(pool.status(), PoolStatus::default());
+    }
+
+    #[test]
+    fn bounds_hold() {
+        let mut config = PoolConfig::new(CHAIN);
+        config.max_transactions = 3;
+        config.max_per_sender = 2;
+        let (pool, view) = (Mempool::new(config), Accounts::default());
+        let (alice, bob) = (key(1), key(2));
+        view.fund(&alice, 100);
+        view.fund(&bob, 100);
+        admit_one(&pool, transfer(&alice, 0, 1), &view).unwrap();
+        admit_one(&pool, transfer(&alice, 1, 1), &view).unwrap();
+        assert_eq!(
+            admit_one(&pool, transfer(&alice, 2, 1), &view),
+            Err(AdmissionError::SenderFull(2))
+        );
+        admit_one(&pool, transfer(&bob, 0, 1), &view).unwrap();
+        assert_eq!(
+            admit_one(&pool, transfer(&bob, 1, 1), &view),
+            Err(AdmissionError::PoolFull(3))
+        );
+    }
+
+    #[test]
+    fn a_bad_signature_in_a_batch_rejects_only_that_transfer() {
+        let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+        view.fund(&alice, 100);
+        let good = transfer(&alice, 0, 1);
+        let bad = transfer(&alice, 1, 1);
+        let bad = SignedTransaction::new(*bad.tx(), *bad.public_key(), *good.signature());
+        let results = pool.admit(vec![good.clone(), bad], &view);
+        assert_eq!(results[0], Ok(Admission::Added(good.hash())));
+        assert_eq!(results[1], Err(AdmissionError::InvalidSignature));
+    }
+
+    proptest::proptest! {
+        /// Whatever the arrival order, the ready set is each sender's contiguous nonce run
+        /// and the ready counter matches it.
+        #[test]
+        fn ready_matches_contiguous_runs(nonces in proptest::collection::vec(0u64..12, 1..40)) {
+            let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+            view.fund(&alice, 1_000);
+            let mut present = std::collections::BTreeSet::new();
+            for nonce in nonces {
+                if admit_one(&pool, transfer(&alice, nonce, 1), &view).is_ok() {
+                    present.insert(nonce);
+                }
+            }
+            let expected = (0..).take_while(|n| present.contains(n)).count();
+            proptest::prop_assert_eq!(pool.status().ready, expected);
+            proptest::prop_assert_eq!(pool.ready(usize::MAX).len(), expected);
+            proptest::prop_assert_eq!(pool.status().pending, present.len());
+        }
+    }
+}
