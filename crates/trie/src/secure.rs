@@ -1,0 +1,88 @@
+//! Ethereum's "secure" trie: every key is replaced by its keccak256 before use, which bounds
+//! path length and keeps adversarial keys from building deep paths. Used for account state.
+
+use alloy_primitives::{B256, Bytes, keccak256};
+
+use crate::error::TrieError;
+use crate::iter::TrieIter;
+use crate::proof::{ProofError, verify_proof};
+use crate::store::{NodeBatch, NodeStore};
+use crate::trie::Trie;
+
+/// A [`Trie`] keyed by `keccak256(key)`.
+#[derive(Debug)]
+pub struct SecureTrie<S> {
+    inner: Trie<S>,
+}
+
+impl<S: NodeStore> SecureTrie<S> {
+    /// An empty secure trie over `store`.
+    pub fn new(store: S) -> Self {
+        Self { inner: Trie::new(store) }
+    }
+
+    /// Opens the committed secure trie with root `root`.
+    pub fn open(store: S, root: B256) -> Result<Self, TrieError> {
+        Ok(Self { inner: Trie::open(store, root)? })
+    }
+
+    /// Looks up `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
+        self.inner.get(keccak256(key).as_slice())
+    }
+
+    /// Sets `key` to `value`; an empty value removes the key.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), TrieError> {
+        self.inner.insert(keccak256(key).as_slice(), value)
+    }
+
+    /// Removes `key` if present.
+    pub fn remove(&mut self, key: &[u8]) -> Result<(), TrieError> {
+        self.inner.remove(keccak256(key).as_slice())
+    }
+
+    /// The root hash; see [`Trie::root_hash`].
+    pub fn root_hash(&mut self) -> Result<B256, TrieError> {
+        self.inner.root_hash()
+    }
+
+    /// Root hash and new nodes; see [`Trie::commit`].
+    pub fn commit(&mut self) -> Result<(B256, NodeBatch), TrieError> {
+        self.inner.commit()
+    }
+
+    /// Proof for `key` (walking the path of `keccak256(key)`); check it with
+    /// [`verify_secure_proof`].
+    pub fn proof(&mut self, key: &[u8]) -> Result<Vec<Bytes>, TrieError> {
+        self.inner.proof(keccak256(key).as_slice())
+    }
+
+    /// Iterates over `(keccak256(key), value)` pairs in ascending hashed-key order.
+    pub fn iter(&self) -> TrieIter<'_, S> {
+        self.inner.iter()
+    }
+
+    /// The backing store.
+    pub fn store(&self) -> &S {
+        self.inner.store()
+    }
+
+    /// The underlying trie keyed by hashed keys.
+    pub fn as_trie(&self) -> &Trie<S> {
+        &self.inner
+    }
+
+    /// Consumes the wrapper, returning the underlying trie.
+    pub fn into_trie(self) -> Trie<S> {
+        self.inner
+    }
+}
+
+/// Verifies a [`SecureTrie`] proof for the unhashed `key`; see [`verify_proof`].
+pub fn verify_secure_proof(
+    root: B256,
+    key: &[u8],
+    proof: &[impl AsRef<[u8]>],
+) -> Result<Option<Vec<u8>>, ProofError> {
+    verify_proof(root, keccak256(key).as_slice(), proof)
+}
