@@ -1,1 +1,28 @@
-//! placeholder
+//! The ledger: Cairn's state transition and the chain it produces.
+//!
+//! * [`execute`]: apply transfers to the account state (a secure Merkle Patricia Trie keyed by
+//!   keccak256(address)), producing receipts. Overspending yields a failed receipt, never a
+//!   negative balance.
+//! * [`genesis`]: build block 0 and its state from a [`GenesisConfig`](cairn_primitives::GenesisConfig).
+//! * [`Chain`]: the validated, durable chain: proposes blocks on top of the head, imports and
+//!   fully validates blocks (hashes, roots, signatures, nonces), commits them atomically through
+//!   `cairn-storage`, answers account queries and proofs at any committed height, and announces
+//!   every committed block.
+//! * [`verify`]: re-validate a stored chain from genesis, re-deriving every root.
+//!
+//! Not here: deciding *when* or *which* block is committed (that is `cairn-consensus`), and
+//! which transactions wait to be included (`cairn-mempool`).
+
+mod chain;
+pub mod execute;
+pub mod genesis;
+mod roots;
+mod state;
+pub mod verify;
+
+pub use chain::{
+    AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock,
+    MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS, SealVerifier, ValidatorSet,
+};
+pub use roots::{receipts_root, transactions_root};
+pub use state::{StateDb, StateError};

@@ -13,3 +13,14 @@
 mod pool;
 
 pub use pool::{AccountView, Admission, AdmissionError, Mempool, PoolConfig, PoolStatus};
+
+impl AccountView for cairn_ledger::Chain {
+    fn account(
+        &self,
+        address: &cairn_primitives::Address,
+    ) -> Result<cairn_primitives::Account, String> {
+        cairn_ledger::Chain::account(self, address, None)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| e.to_string())
+    }
+}

@@ -441,9 +441,38 @@ impl Mempool {
         });
     }
 
-    /// Waits until a transfer becomes executable (or for a spurious wake-up; re-check).
-    pub async fn ready_changed(&self) {
-        self.ready_changed.notified().await
+    /// A future that completes when transfers may have become executable. Create (and
+    /// `enable`) it *before* checking [`Mempool::status`], so a change in between is not missed.
+    pub fn ready_changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.ready_changed.notified()
+    }
+
+    /// Drops transfers by hash (e.g. ones a block builder found inapplicable).
+    pub fn remove(&self, hashes: &[B256]) {
+        let mut inner = self.inner.lock();
+        let Inner {
+            senders,
+            by_hash,
+            ready,
+            ..
+        } = &mut *inner;
+        for hash in hashes {
+            let Some((sender, nonce)) = by_hash.remove(hash) else {
+                continue;
+            };
+            let Some(queue) = senders.get_mut(&sender) else {
+                continue;
+            };
+            queue.txs.remove(&nonce);
+            if nonce < queue.ready_end && nonce >= queue.next_nonce {
+                // Removing inside the executable run cuts it at this nonce.
+                *ready -= (queue.ready_end - nonce) as usize;
+                queue.ready_end = nonce;
+            }
+            if queue.txs.is_empty() {
+                senders.remove(&sender);
+            }
+        }
     }
 
     /// Whether the transfer with this hash is pending.
@@ -737,6 +766,28 @@ mod tests {
         let results = pool.admit(vec![good.clone(), bad], &view);
         assert_eq!(results[0], Ok(Admission::Added(good.hash())));
         assert_eq!(results[1], Err(AdmissionError::InvalidSignature));
+    }
+
+    #[test]
+    fn removing_inside_the_ready_run_cuts_it() {
+        let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+        view.fund(&alice, 100);
+        let txs: Vec<_> = (0..4).map(|n| transfer(&alice, n, 1)).collect();
+        for tx in &txs {
+            admit_one(&pool, tx.clone(), &view).unwrap();
+        }
+        pool.remove(&[txs[1].hash()]);
+        assert_eq!(
+            pool.status(),
+            PoolStatus {
+                pending: 3,
+                ready: 1,
+                senders: 1
+            }
+        );
+        assert_eq!(pool.ready(10), vec![txs[0].clone()]);
+        admit_one(&pool, txs[1].clone(), &view).unwrap();
+        assert_eq!(pool.status().ready, 4);
     }
 
     proptest::proptest! {

@@ -1,1 +1,155 @@
-//! placeholder
+//! Cairn's HTTP API: JSON under `/v1`, WebSocket subscriptions at `/v1/ws`, and the OpenAPI
+//! document at `/v1/openapi.json`.
+//!
+//! Every error is `{"error": {"code", "message"}}` with a 4xx/5xx status, including errors
+//! the framework itself raises (unknown route, wrong method, oversized body, timeout). Request
+//! bodies, batches, subscriptions and in-flight requests are bounded; handlers never panic on
+//! input, and a panic anywhere becomes a 500 instead of a dropped connection.
+//!
+//! The API reads the chain and submits to the pool; it never writes blocks.
+
+pub mod error;
+mod handlers;
+mod openapi;
+pub mod types;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use cairn_consensus::ConsensusStatus;
+use cairn_ledger::Chain;
+use cairn_mempool::Mempool;
+use cairn_primitives::SignedTransaction;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::ApiError;
+pub use openapi::openapi_document;
+use types::SyncStatus;
+
+/// Largest request body accepted (a full batch).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Most transactions in one batch request.
+pub const MAX_BATCH_TRANSACTIONS: usize = 20_000;
+/// Most blocks in one page of `GET /v1/blocks`.
+pub const MAX_PAGE_BLOCKS: usize = 100;
+/// Requests taking longer than this are answered with 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests served at once; further ones wait.
+pub const MAX_IN_FLIGHT: usize = 1_024;
+
+/// What the API needs from the running node beyond the chain and the pool.
+pub trait NodeInfo: Send + Sync {
+    /// The consensus engine's status.
+    fn consensus(&self) -> ConsensusStatus;
+    /// Sync progress.
+    fn sync(&self) -> SyncStatus {
+        SyncStatus::default()
+    }
+    /// Called with transfers newly admitted through the API (e.g. to gossip them to peers).
+    fn on_admitted(&self, _transactions: &[SignedTransaction]) {}
+}
+
+/// Shared state of the API's handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The chain.
+    pub chain: Arc<Chain>,
+    /// The pool.
+    pub pool: Arc<Mempool>,
+    /// The node.
+    pub node: Arc<dyn NodeInfo>,
+}
+
+/// The API's routes with their limits and error handling.
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/v1/health", get(handlers::health))
+        .route("/v1/status", get(handlers::status))
+        .route("/v1/transactions", post(handlers::submit_transaction))
+        .route("/v1/transactions/batch", post(handlers::submit_batch))
+        .route("/v1/transactions/raw", post(handlers::submit_raw))
+        .route("/v1/transactions/{hash}", get(handlers::get_transaction))
+        .route("/v1/blocks", get(handlers::list_blocks))
+        .route("/v1/blocks/{id}", get(handlers::get_block))
+        .route("/v1/accounts/{address}", get(handlers::get_account))
+        .route("/v1/ws", get(ws::subscribe))
+        .route("/v1/openapi.json", get(openapi::serve))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    api.layer(
+        ServiceBuilder::new()
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(axum::middleware::map_response(json_errors))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ))
+            .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+    )
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed here",
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal("internal error").into_response()
+}
+
+/// Rewrites error responses produced by layers (timeouts, limits) into the JSON error shape.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_FOUND => "not_found",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = status.canonical_reason().unwrap_or("error").to_string();
+    ApiError::new(status, code, message).into_response()
+}

@@ -1,0 +1,29 @@
+//! Transactions and receipts roots: tries keyed by rlp(index), as Ethereum builds them.
+
+use cairn_primitives::{B256, Receipt, SignedTransaction};
+use cairn_trie::{MemoryNodeStore, Trie};
+
+fn ordered_root<I: IntoIterator<Item = Vec<u8>>>(values: I) -> B256 {
+    let mut trie = Trie::new(MemoryNodeStore::default());
+    for (index, value) in values.into_iter().enumerate() {
+        let key = alloy_rlp::encode(index as u64);
+        // An in-memory trie without a backing store cannot fail to resolve a node.
+        if let Err(error) = trie.insert(&key, &value) {
+            unreachable!("in-memory trie insert failed: {error}");
+        }
+    }
+    match trie.root_hash() {
+        Ok(root) => root,
+        Err(error) => unreachable!("in-memory trie hashing failed: {error}"),
+    }
+}
+
+/// Root of the trie mapping rlp(i) to the i-th transaction's canonical encoding.
+pub fn transactions_root(transactions: &[SignedTransaction]) -> B256 {
+    ordered_root(transactions.iter().map(SignedTransaction::encoded))
+}
+
+/// Root of the trie mapping rlp(i) to the i-th receipt's canonical encoding.
+pub fn receipts_root(receipts: &[Receipt]) -> B256 {
+    ordered_root(receipts.iter().map(Receipt::encoded))
+}

@@ -1,0 +1,93 @@
+//! Account state over the secure trie, with a write-back cache of touched accounts.
+
+use std::collections::HashMap;
+
+use cairn_primitives::{Account, Address, B256, decode_exact};
+use cairn_trie::{NodeBatch, NodeStore, SecureTrie, TrieError};
+
+/// Account state rooted in a secure trie.
+///
+/// Execution reads and writes accounts through a cache; [`StateDb::flush`] writes each touched
+/// account into the trie once, so a block that moves funds between the same accounts many
+/// times costs one trie update per account, not per transfer.
+pub struct StateDb<S> {
+    trie: SecureTrie<S>,
+    touched: HashMap<Address, Account>,
+}
+
+impl<S: NodeStore> StateDb<S> {
+    /// Empty state.
+    pub fn empty(store: S) -> Self {
+        Self {
+            trie: SecureTrie::new(store),
+            touched: HashMap::new(),
+        }
+    }
+
+    /// State at a committed root.
+    pub fn open(store: S, root: B256) -> Result<Self, TrieError> {
+        Ok(Self {
+            trie: SecureTrie::open(store, root)?,
+            touched: HashMap::new(),
+        })
+    }
+
+    /// The account at `address` (a default, empty account if it does not exist).
+    pub fn account(&mut self, address: &Address) -> Result<Account, StateError> {
+        if let Some(account) = self.touched.get(address) {
+            return Ok(*account);
+        }
+        let account = read_account(&self.trie, address)?.unwrap_or_default();
+        Ok(account)
+    }
+
+    /// Replaces the account at `address` (in the cache until [`StateDb::flush`]).
+    pub fn set_account(&mut self, address: Address, account: Account) {
+        self.touched.insert(address, account);
+    }
+
+    /// Writes every touched account into the trie.
+    pub fn flush(&mut self) -> Result<(), StateError> {
+        for (address, account) in self.touched.drain() {
+            self.trie.insert(address.as_slice(), &account.encoded())?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and returns the state root.
+    pub fn root(&mut self) -> Result<B256, StateError> {
+        self.flush()?;
+        Ok(self.trie.root_hash()?)
+    }
+
+    /// Flushes and commits, returning the root and the trie nodes created since the last
+    /// commit (to be stored with the block).
+    pub fn commit(&mut self) -> Result<(B256, NodeBatch), StateError> {
+        self.flush()?;
+        Ok(self.trie.commit()?)
+    }
+}
+
+/// Reads one account from a state trie.
+pub(crate) fn read_account<S: NodeStore>(
+    trie: &SecureTrie<S>,
+    address: &Address,
+) -> Result<Option<Account>, StateError> {
+    match trie.get(address.as_slice())? {
+        None => Ok(None),
+        Some(bytes) => decode_exact::<Account>(&bytes)
+            .map(Some)
+            .map_err(|e| StateError::CorruptAccount(*address, e.to_string())),
+    }
+}
+
+/// State access failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The trie could not be read (a missing node or a store failure).
+    #[error(transparent)]
+    Trie(#[from] TrieError),
+    /// An account record in the trie does not decode.
+    #[error("account {0:#x} has a corrupt encoding: {1}")]
+    CorruptAccount(Address, String),
+}

@@ -1,0 +1,276 @@
+//! Re-validation of a stored chain from genesis (`cairn verify-chain`).
+//!
+//! Replays every block on a fresh in-memory state, re-deriving every root and checking every
+//! seal and signature, then cross-checks what the store holds beside the blocks: headers,
+//! the hash index, receipts, the transaction index, the head pointer and the stored state trie.
+
+use cairn_primitives::{B256, EMPTY_ROOT, Header};
+use cairn_storage::Store;
+use cairn_trie::{MemoryNodeStore, SecureTrie};
+
+use crate::chain::{
+    BlockError, SealVerifier, ValidatorSet, check_header_against_parent, check_seal,
+    check_transactions,
+};
+use crate::execute::{ExecutionError, apply_transfer};
+use crate::genesis::build_genesis;
+use crate::roots::receipts_root;
+use crate::state::StateDb;
+
+/// What a successful verification covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Height of the head block.
+    pub head_height: u64,
+    /// Hash of the head block.
+    pub head_hash: B256,
+    /// Transactions re-executed.
+    pub transactions: u64,
+    /// Accounts in the head state.
+    pub accounts: u64,
+}
+
+/// The first inconsistency found.
+#[derive(Debug, thiserror::Error)]
+#[error("block {height}: {problem}")]
+pub struct VerifyError {
+    /// Height where the problem is.
+    pub height: u64,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn fail(height: u64, problem: impl std::fmt::Display) -> VerifyError {
+    VerifyError {
+        height,
+        problem: problem.to_string(),
+    }
+}
+
+/// Verifies the whole chain in `store`. `progress(done, total)` is called after each block.
+pub fn verify_chain(
+    store: &Store,
+    seal_verifier: Option<&dyn SealVerifier>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<VerifyReport, VerifyError> {
+    let genesis = store
+        .genesis()
+        .map_err(|e| fail(0, e))?
+        .ok_or_else(|| fail(0, "no genesis document stored"))?;
+    let head = store
+        .head()
+        .map_err(|e| fail(0, e))?
+        .ok_or_else(|| fail(0, "no head pointer stored"))?;
+    let validators = ValidatorSet::from_genesis(&genesis);
+    let chain_id = genesis.chain_id;
+
+    let (genesis_block, _) = build_genesis(&genesis).map_err(|e| fail(0, e))?;
+    let stored_genesis = store
+        .block(0)
+        .map_err(|e| fail(0, e))?
+        .ok_or_else(|| fail(0, "genesis block missing"))?;
+    if stored_genesis != genesis_block {
+        return Err(fail(
+            0,
+            "stored genesis block differs from the one the genesis document builds",
+        ));
+    }
+    let mut state = StateDb::empty(MemoryNodeStore::default());
+    for account in &genesis.accounts {
+        state.set_account(
+            account.address,
+            cairn_primitives::Account::with_balance(0, account.balance),
+        );
+    }
+    check_indexes(store, 0, &genesis_block.header)?;
+    let mut parent: Header = genesis_block.header;
+    let mut transactions = 0u64;
+    progress(0, head.height);
+
+    for height in 1..=head.height {
+        let block = store
+            .block(height)
+            .map_err(|e| fail(height, e))?
+            .ok_or_else(|| fail(height, "block missing below the head"))?;
+        if block.header.height != height {
+            return Err(fail(
+                height,
+                format!(
+                    "stored under height {height} but says {}",
+                    block.header.height
+                ),
+            ));
+        }
+        check_header_against_parent(&parent, &block.header, None).map_err(|e| fail(height, e))?;
+        if validators.index_of(&block.header.proposer).is_none() {
+            return Err(fail(
+                height,
+                BlockError::UnknownProposer(block.header.proposer),
+            ));
+        }
+        check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?;
+        check_transactions(&block).map_err(|e| fail(height, e))?;
+
+        let mut receipts = Vec::with_capacity(block.transactions.len());
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let receipt = apply_transfer(&mut state, chain_id, tx).map_err(|e| match e {
+                ExecutionError::NotApplicable(reason) => fail(
+                    height,
+                    BlockError::NotApplicable {
+                        index,
+                        hash: tx.hash(),
+                        reason,
+                    },
+                ),
+                ExecutionError::State(e) => fail(height, e),
+            })?;
+            receipts.push(receipt);
+        }
+        let state_root = state.root().map_err(|e| fail(height, e))?;
+        if state_root != block.header.state_root {
+            return Err(fail(
+                height,
+                format!(
+                    "state root mismatch: header {}, re-executed {state_root}",
+                    block.header.state_root
+                ),
+            ));
+        }
+        let computed_receipts_root = receipts_root(&receipts);
+        if computed_receipts_root != block.header.receipts_root {
+            return Err(fail(
+                height,
+                format!(
+                    "receipts root mismatch: header {}, re-executed {computed_receipts_root}",
+                    block.header.receipts_root
+                ),
+            ));
+        }
+        let stored_receipts = store
+            .receipts(height)
+            .map_err(|e| fail(height, e))?
+            .ok_or_else(|| fail(height, "receipts missing"))?;
+        if stored_receipts != receipts {
+            return Err(fail(
+                height,
+                "stored receipts differ from re-executed receipts",
+            ));
+        }
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let location = store.tx_location(&tx.hash()).map_err(|e| fail(height, e))?;
+            match location {
+                Some(at) if at.height == height && at.index as usize == index => {}
+                other => {
+                    return Err(fail(
+                        height,
+                        format!(
+                            "transaction index for {} points to {other:?}, expected ({height}, {index})",
+                            tx.hash()
+                        ),
+                    ));
+                }
+            }
+        }
+        if block.header.state_root != EMPTY_ROOT
+            && store
+                .trie_node(&block.header.state_root)
+                .map_err(|e| fail(height, e))?
+                .is_none()
+        {
+            return Err(fail(height, "state root node is not stored"));
+        }
+        check_indexes(store, height, &block.header)?;
+        transactions += block.transactions.len() as u64;
+        parent = block.header;
+        progress(height, head.height);
+    }
+
+    if parent.hash() != head.hash {
+        return Err(fail(
+            head.height,
+            format!(
+                "head pointer names {}, the block there is {}",
+                head.hash,
+                parent.hash()
+            ),
+        ));
+    }
+    if store
+        .block(head.height + 1)
+        .map_err(|e| fail(head.height + 1, e))?
+        .is_some()
+    {
+        return Err(fail(
+            head.height + 1,
+            "a block is stored above the head pointer",
+        ));
+    }
+    let accounts = compare_stored_state(store, &parent, &mut state)?;
+    Ok(VerifyReport {
+        head_height: head.height,
+        head_hash: head.hash,
+        transactions,
+        accounts,
+    })
+}
+
+fn check_indexes(store: &Store, height: u64, header: &Header) -> Result<(), VerifyError> {
+    let stored_header = store.header(height).map_err(|e| fail(height, e))?;
+    if stored_header.as_ref() != Some(header) {
+        return Err(fail(height, "header table disagrees with the block"));
+    }
+    let indexed = store
+        .height_of(&header.hash())
+        .map_err(|e| fail(height, e))?;
+    if indexed != Some(height) {
+        return Err(fail(
+            height,
+            format!("hash index maps the block to {indexed:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Walks the head state as stored on disk and compares it, entry by entry, with the state
+/// re-derived in memory; a missing or damaged trie node shows up here.
+fn compare_stored_state(
+    store: &Store,
+    head: &Header,
+    state: &mut StateDb<MemoryNodeStore>,
+) -> Result<u64, VerifyError> {
+    let height = head.height;
+    let stored =
+        SecureTrie::open(store.node_source(), head.state_root).map_err(|e| fail(height, e))?;
+    let (_, nodes) = state.commit().map_err(|e| fail(height, e))?;
+    let memory = MemoryNodeStore::default();
+    memory.apply(&nodes);
+    let derived = SecureTrie::open(memory, head.state_root).map_err(|e| fail(height, e))?;
+    let mut stored_entries = stored.iter();
+    let mut count = 0u64;
+    for expected in derived.iter() {
+        let expected = expected.map_err(|e| fail(height, e))?;
+        match stored_entries.next() {
+            Some(Ok(actual)) if actual == expected => count += 1,
+            Some(Ok(_)) => return Err(fail(height, "stored state differs from re-executed state")),
+            Some(Err(e)) => {
+                return Err(fail(
+                    height,
+                    format!("stored state trie is unreadable: {e}"),
+                ));
+            }
+            None => {
+                return Err(fail(
+                    height,
+                    "stored state has fewer accounts than re-executed state",
+                ));
+            }
+        }
+    }
+    if stored_entries.next().is_some() {
+        return Err(fail(
+            height,
+            "stored state has more accounts than re-executed state",
+        ));
+    }
+    Ok(count)
+}

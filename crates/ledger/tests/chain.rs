@@ -1,0 +1,386 @@
+//! The chain end to end over a real redb store: production, import with full validation,
+//! proofs, persistence and whole-chain verification.
+
+use std::sync::Arc;
+
+use cairn_ledger::verify::verify_chain;
+use cairn_ledger::{BlockError, Chain, ChainError, transactions_root};
+use cairn_primitives::dev::{dev_account_key, dev_genesis, dev_validator_key};
+use cairn_primitives::{
+    Account, Address, Block, FailureReason, Outcome, Seal, SecretKey, SignedTransaction,
+    Transaction, decode_exact,
+};
+use cairn_storage::Store;
+use cairn_trie::verify_secure_proof;
+use tempfile::TempDir;
+
+const CHAIN_ID: u64 = cairn_primitives::dev::DEV_CHAIN_ID;
+
+fn new_chain() -> (TempDir, Arc<Chain>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("chain.redb")).unwrap();
+    Chain::initialize(&store, &dev_genesis(1, 1_000)).unwrap();
+    (dir, Arc::new(Chain::open(store).unwrap()))
+}
+
+fn transfer(from: &SecretKey, nonce: u64, to: Address, amount: u128) -> SignedTransaction {
+    Transaction {
+        chain_id: CHAIN_ID,
+        nonce,
+        to,
+        amount,
+    }
+    .sign(from)
+}
+
+fn produce(chain: &Chain, txs: Vec<SignedTransaction>) -> Block {
+    let validator = dev_validator_key(0);
+    let ts = chain.head().timestamp_ms + 1;
+    let executed = chain.propose(txs, ts, validator.address()).unwrap();
+    let seal = Seal::sign(&executed.hash(), &validator);
+    chain.commit(executed, seal).unwrap().block.clone()
+}
+
+/// Re-seals a block after its header was edited, so only the intended defect remains.
+fn reseal(mut block: Block, key: &SecretKey) -> Block {
+    block.header.proposer = key.address();
+    block.seal = Seal::sign(&block.hash(), key);
+    block
+}
+
+fn balance(chain: &Chain, address: &Address) -> u128 {
+    chain
+        .account(address, None)
+        .unwrap()
+        .unwrap_or_default()
+        .balance
+}
+
+#[test]
+fn a_follower_imports_what_the_producer_commits() {
+    let (_a, producer) = new_chain();
+    let (_b, follower) = new_chain();
+    assert_eq!(producer.genesis_hash(), follower.genesis_hash());
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    let mut events = follower.subscribe();
+    for round in 0..3u64 {
+        let txs = (0..5)
+            .map(|i| transfer(&alice, round * 5 + i, bob, 10))
+            .collect();
+        let block = produce(&producer, txs);
+        let imported = follower.import(block.clone()).unwrap();
+        assert_eq!(imported.block, block);
+        assert_eq!(events.try_recv().unwrap().block.hash(), block.hash());
+    }
+    assert_eq!(follower.head(), producer.head());
+    assert_eq!(balance(&follower, &bob), 150);
+    assert_eq!(
+        follower
+            .account(&alice.address(), None)
+            .unwrap()
+            .unwrap()
+            .nonce,
+        15
+    );
+}
+
+#[test]
+fn overspending_fails_in_its_receipt_and_moves_nothing() {
+    let (_dir, chain) = new_chain();
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    let before = balance(&chain, &alice.address());
+    let block = produce(
+        &chain,
+        vec![
+            transfer(&alice, 0, bob, before + 1),
+            transfer(&alice, 1, bob, 5),
+        ],
+    );
+    let receipts = chain
+        .store()
+        .receipts(block.header.height)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        receipts[0].outcome,
+        Outcome::Failed(FailureReason::InsufficientBalance)
+    );
+    assert_eq!(receipts[1].outcome, Outcome::Success);
+    assert_eq!(balance(&chain, &alice.address()), before - 5);
+    assert_eq!(balance(&chain, &bob), 5);
+}
+
+#[test]
+fn proposals_leave_out_transfers_that_cannot_be_included() {
+    let (_dir, chain) = new_chain();
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    let other_chain = Transaction {
+        chain_id: CHAIN_ID + 1,
+        nonce: 0,
+        to: bob,
+        amount: 1,
+    }
+    .sign(&alice);
+    let gap = transfer(&alice, 5, bob, 1);
+    let good = transfer(&alice, 0, bob, 1);
+    let executed = chain
+        .propose(
+            vec![other_chain, gap, good.clone()],
+            2_000,
+            dev_validator_key(0).address(),
+        )
+        .unwrap();
+    assert_eq!(executed.block.transactions, vec![good]);
+    assert_eq!(executed.excluded.len(), 2);
+}
+
+fn expect_invalid(chain: &Chain, block: Block) -> BlockError {
+    match chain.import(block) {
+        Err(ChainError::InvalidBlock(error)) => error,
+        other => panic!("expected an invalid block, got {other:?}"),
+    }
+}
+
+#[test]
+fn import_rejects_every_kind_of_bad_block() {
+    let (_a, producer) = new_chain();
+    let (_b, follower) = new_chain();
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    let validator = dev_validator_key(0);
+    let stranger = SecretKey::from_bytes([42; 32]);
+    let good = produce(&producer, vec![transfer(&alice, 0, bob, 7)]);
+
+    // Sealed by someone who is not a validator.
+    assert!(matches!(
+        expect_invalid(&follower, reseal(good.clone(), &stranger)),
+        BlockError::UnknownProposer(_)
+    ));
+    // A validator's header with a forged seal.
+    let mut forged = good.clone();
+    forged.seal = Seal::sign(&good.hash(), &stranger);
+    assert!(matches!(
+        expect_invalid(&follower, forged),
+        BlockError::BadSeal(_)
+    ));
+    // Wrong parent.
+    let mut orphan = good.clone();
+    orphan.header.parent_hash = orphan.header.state_root;
+    assert!(matches!(
+        expect_invalid(&follower, reseal(orphan, &validator)),
+        BlockError::NotOnHead { .. }
+    ));
+    // Timestamp before the parent's.
+    let mut early = good.clone();
+    early.header.timestamp_ms = 0;
+    assert!(matches!(
+        expect_invalid(&follower, reseal(early, &validator)),
+        BlockError::BadTimestamp { .. }
+    ));
+    // A state root that does not follow from the transactions.
+    let mut lying = good.clone();
+    lying.header.state_root = lying.header.receipts_root;
+    assert!(matches!(
+        expect_invalid(&follower, reseal(lying, &validator)),
+        BlockError::RootMismatch { which: "state", .. }
+    ));
+    // A transactions root that does not match the body.
+    let mut swapped_body = good.clone();
+    swapped_body.transactions = vec![transfer(&alice, 0, bob, 8)];
+    assert!(matches!(
+        expect_invalid(&follower, reseal(swapped_body, &validator)),
+        BlockError::RootMismatch {
+            which: "transactions",
+            ..
+        }
+    ));
+    // A transaction whose signature was tampered with (roots recomputed to match).
+    let tx = &good.transactions[0];
+    let mut signature = *tx.signature();
+    signature.0[0] ^= 1;
+    let mut tampered = good.clone();
+    tampered.transactions = vec![SignedTransaction::new(
+        *tx.tx(),
+        *tx.public_key(),
+        signature,
+    )];
+    tampered.header.transactions_root = transactions_root(&tampered.transactions);
+    assert!(matches!(
+        expect_invalid(&follower, reseal(tampered, &validator)),
+        BlockError::BadSignature { index: 0, .. }
+    ));
+    // A transaction for another chain.
+    let mut foreign = good.clone();
+    foreign.transactions = vec![
+        Transaction {
+            chain_id: 99,
+            nonce: 0,
+            to: bob,
+            amount: 7,
+        }
+        .sign(&alice),
+    ];
+    foreign.header.transactions_root = transactions_root(&foreign.transactions);
+    assert!(matches!(
+        expect_invalid(&follower, reseal(foreign, &validator)),
+        BlockError::NotApplicable { .. }
+    ));
+
+    // None of that moved the follower; the genuine block still imports.
+    assert_eq!(follower.head().height, 0);
+    follower.import(good.clone()).unwrap();
+
+    // Replaying a committed transfer in the next block is refused.
+    let next = produce(&producer, vec![transfer(&alice, 1, bob, 1)]);
+    let mut replay = next.clone();
+    replay.transactions = vec![good.transactions[0].clone()];
+    replay.header.transactions_root = transactions_root(&replay.transactions);
+    assert!(matches!(
+        expect_invalid(&follower, reseal(replay, &validator)),
+        BlockError::NotApplicable { .. }
+    ));
+    // Importing the same block twice is refused: it no longer extends the head.
+    assert!(matches!(
+        expect_invalid(&follower, good),
+        BlockError::NotOnHead { .. }
+    ));
+    follower.import(next).unwrap();
+    assert_eq!(follower.head(), producer.head());
+}
+
+#[test]
+fn account_proofs_verify_against_the_state_root_of_any_height() {
+    let (_dir, chain) = new_chain();
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    produce(&chain, vec![transfer(&alice, 0, bob, 100)]);
+    produce(&chain, vec![transfer(&alice, 1, bob, 1)]);
+    for (height, expected) in [(1, 100u128), (2, 101)] {
+        let proven = chain.account_proof(&bob, Some(height)).unwrap();
+        assert_eq!(
+            proven.state_root,
+            chain.store().header(height).unwrap().unwrap().state_root
+        );
+        let value = verify_secure_proof(proven.state_root, bob.as_slice(), &proven.proof)
+            .unwrap()
+            .unwrap();
+        let account: Account = decode_exact(&value).unwrap();
+        assert_eq!(account, Account::with_balance(0, expected));
+        assert_eq!(proven.account, Some(account));
+    }
+    // At genesis bob did not exist: the proof proves absence.
+    let absent = chain.account_proof(&bob, Some(0)).unwrap();
+    assert_eq!(absent.account, None);
+    assert_eq!(
+        verify_secure_proof(absent.state_root, bob.as_slice(), &absent.proof).unwrap(),
+        None
+    );
+    // A proof for one block's root does not verify against another's.
+    let newer = chain.account_proof(&bob, Some(2)).unwrap();
+    let older_root = chain.store().header(1).unwrap().unwrap().state_root;
+    assert!(verify_secure_proof(older_root, bob.as_slice(), &newer.proof).is_err());
+}
+
+#[test]
+fn a_reopened_chain_resumes_at_its_head_with_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    let head = {
+        let store = Store::open(&path).unwrap();
+        Chain::initialize(&store, &dev_genesis(1, 1_000)).unwrap();
+        let chain = Chain::open(store).unwrap();
+        produce(&chain, vec![transfer(&alice, 0, bob, 3)]);
+        produce(&chain, vec![transfer(&alice, 1, bob, 4)]);
+        chain.head()
+    };
+    let chain = Chain::open(Store::open(&path).unwrap()).unwrap();
+    assert_eq!(chain.head(), head);
+    assert_eq!(balance(&chain, &bob), 7);
+    produce(&chain, vec![transfer(&alice, 2, bob, 5)]);
+    assert_eq!(balance(&chain, &bob), 12);
+    // Initializing again with the same genesis is a no-op; another genesis is refused.
+    assert!(Chain::initialize(chain.store(), &dev_genesis(1, 1_000)).is_ok());
+    assert!(matches!(
+        Chain::initialize(chain.store(), &dev_genesis(2, 1_000)),
+        Err(ChainError::GenesisMismatch { .. })
+    ));
+}
+
+#[test]
+fn an_abandoned_or_superseded_execution_cannot_be_committed() {
+    let (_dir, chain) = new_chain();
+    let validator = dev_validator_key(0);
+    let alice = dev_account_key(0);
+    let first = chain
+        .propose(
+            vec![transfer(&alice, 0, Address::ZERO, 1)],
+            2_000,
+            validator.address(),
+        )
+        .unwrap();
+    let second = chain
+        .propose(
+            vec![transfer(&alice, 0, Address::ZERO, 2)],
+            2_000,
+            validator.address(),
+        )
+        .unwrap();
+    let seal = Seal::sign(&first.hash(), &validator);
+    assert!(matches!(
+        chain.commit(first, seal),
+        Err(ChainError::StaleExecution(_))
+    ));
+    chain.abandon(&second).unwrap();
+    assert_eq!(balance(&chain, &Address::ZERO), 0);
+    let third = chain
+        .propose(
+            vec![transfer(&alice, 0, Address::ZERO, 3)],
+            2_000,
+            validator.address(),
+        )
+        .unwrap();
+    let seal = Seal::sign(&third.hash(), &validator);
+    chain.commit(third, seal).unwrap();
+    assert_eq!(balance(&chain, &Address::ZERO), 3);
+}
+
+#[test]
+fn verify_chain_passes_a_good_chain_and_names_the_first_bad_block() {
+    let (_dir, chain) = new_chain();
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    for nonce in 0..4 {
+        produce(&chain, vec![transfer(&alice, nonce, bob, 1)]);
+    }
+    let mut calls = 0;
+    let report = verify_chain(chain.store(), None, |_, _| calls += 1).unwrap();
+    assert_eq!(report.head_height, 4);
+    assert_eq!(report.transactions, 4);
+    assert_eq!(report.accounts, 11, "ten dev accounts and bob");
+    assert_eq!(calls, 5);
+
+    // Write a block with a wrong state root straight into the store, bypassing validation.
+    let validator = dev_validator_key(0);
+    let executed = chain
+        .propose(
+            vec![transfer(&alice, 4, bob, 1)],
+            chain.head().timestamp_ms,
+            validator.address(),
+        )
+        .unwrap();
+    let mut bad = executed.block.clone();
+    bad.header.state_root = chain.head().state_root;
+    let bad = reseal(bad, &validator);
+    chain
+        .store()
+        .commit_block(&bad, &executed.receipts, &Default::default())
+        .unwrap();
+    let error = verify_chain(chain.store(), None, |_, _| {}).unwrap_err();
+    assert_eq!(error.height, 5);
+    assert!(error.problem.contains("state root"), "{error}");
+}

@@ -1,0 +1,516 @@
+//! Route handlers.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use cairn_mempool::{Admission, AdmissionError};
+use cairn_primitives::{
+    Address, B256, MAX_TRANSACTION_BYTES, SignedTransaction, serde_helpers::parse_hex,
+    serde_helpers::parse_hex_array,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::{ApiBytes, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::types::*;
+use crate::{ApiState, MAX_BATCH_TRANSACTIONS, MAX_PAGE_BLOCKS};
+
+/// Liveness probe.
+#[utoipa::path(get, path = "/v1/health", tag = "node",
+    responses((status = 200, description = "The node is serving", body = String)))]
+pub async fn health() -> &'static str {
+    "ok"
+}
+
+/// Node status: chain, head, consensus, sync and pool.
+#[utoipa::path(get, path = "/v1/status", tag = "node",
+    responses((status = 200, body = StatusResponse)))]
+pub async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
+    let head = state.chain.head();
+    let consensus = state.node.consensus();
+    let pool = state.pool.status();
+    Json(StatusResponse {
+        chain_id: state.chain.chain_id(),
+        genesis_hash: state.chain.genesis_hash(),
+        height: head.height,
+        head: head.hash(),
+        head_timestamp_ms: head.timestamp_ms,
+        engine: consensus.engine.to_string(),
+        validator_index: consensus.validator_index,
+        leader_index: consensus.leader_index,
+        peers: consensus.peers,
+        sync: state.node.sync(),
+        pool: PoolView {
+            pending: pool.pending,
+            ready: pool.ready,
+        },
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}
+
+fn decode_request(request: &TransactionRequest) -> Result<SignedTransaction, ApiError> {
+    match request {
+        TransactionRequest::Fields(fields) => Ok(fields.to_signed()),
+        TransactionRequest::Raw { raw } => {
+            let bytes =
+                parse_hex(raw).map_err(|e| ApiError::bad_request("malformed_transaction", e))?;
+            decode_raw(&bytes)
+        }
+    }
+}
+
+fn decode_raw(bytes: &[u8]) -> Result<SignedTransaction, ApiError> {
+    SignedTransaction::decode_exact(bytes).map_err(|e| match e {
+        cairn_primitives::TransactionError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "transaction_too_large",
+            e.to_string(),
+        ),
+        other => ApiError::bad_request("malformed_transaction", other.to_string()),
+    })
+}
+
+/// Admits decoded transfers off the async workers (signature checks are CPU work) and tells
+/// the node about the new ones.
+async fn admit(
+    state: &ApiState,
+    txs: Vec<SignedTransaction>,
+) -> Result<Vec<Result<Admission, AdmissionError>>, ApiError> {
+    let (pool, chain) = (state.pool.clone(), state.chain.clone());
+    let (txs, results) = tokio::task::spawn_blocking(move || {
+        let results = pool.admit(txs.clone(), chain.as_ref());
+        (txs, results)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("admission task failed: {e}")))?;
+    let added: Vec<SignedTransaction> = txs
+        .into_iter()
+        .zip(&results)
+        .filter(|(_, result)| matches!(result, Ok(Admission::Added(_))))
+        .map(|(tx, _)| tx)
+        .collect();
+    if !added.is_empty() {
+        state.node.on_admitted(&added);
+    }
+    Ok(results)
+}
+
+/// Submit one signed transfer.
+#[utoipa::path(post, path = "/v1/transactions", tag = "transactions",
+    request_body = TransactionRequest,
+    responses(
+        (status = 202, description = "Accepted into the pool", body = SubmitResponse),
+        (status = 400, description = "Malformed, bad signature, wrong chain, nonce too high", body = ErrorBody),
+        (status = 409, description = "Nonce already used or pending", body = ErrorBody),
+        (status = 413, description = "Body or transaction too large", body = ErrorBody),
+        (status = 422, description = "Amount exceeds balance, or fields invalid", body = ErrorBody),
+        (status = 503, description = "Pool full", body = ErrorBody)))]
+pub async fn submit_transaction(
+    State(state): State<ApiState>,
+    ApiJson(request): ApiJson<TransactionRequest>,
+) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+    let tx = decode_request(&request)?;
+    let result = admit(&state, vec![tx]).await?.pop();
+    let admission = result.ok_or_else(|| ApiError::internal("no admission result"))??;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SubmitResponse {
+            hash: admission.hash(),
+            status: TxStatus::Pending,
+        }),
+    ))
+}
+
+fn batch_response(
+    decoded: Vec<Result<SignedTransaction, ApiError>>,
+    admitted: Vec<Result<Admission, AdmissionError>>,
+) -> BatchResponse {
+    let mut admitted = admitted.into_iter();
+    let results: Vec<BatchItem> = decoded
+        .into_iter()
+        .map(|decoded| match decoded {
+            Err(error) => BatchItem {
+                hash: None,
+                error: Some(error.detail()),
+            },
+            Ok(_) => match admitted.next() {
+                Some(Ok(admission)) => BatchItem {
+                    hash: Some(admission.hash()),
+                    error: None,
+                },
+                Some(Err(error)) => BatchItem {
+                    hash: None,
+                    error: Some(ApiError::from(error).detail()),
+                },
+                None => BatchItem {
+                    hash: None,
+                    error: Some(ApiError::internal("missing result").detail()),
+                },
+            },
+        })
+        .collect();
+    let accepted = results.iter().filter(|item| item.error.is_none()).count();
+    BatchResponse {
+        accepted,
+        rejected: results.len() - accepted,
+        results,
+    }
+}
+
+async fn submit_decoded(
+    state: &ApiState,
+    decoded: Vec<Result<SignedTransaction, ApiError>>,
+) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
+    let valid: Vec<SignedTransaction> = decoded
+        .iter()
+        .filter_map(|d| d.as_ref().ok().cloned())
+        .collect();
+    let admitted = admit(state, valid).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(batch_response(decoded, admitted)),
+    ))
+}
+
+/// Submit up to 20,000 transfers in one JSON request; one result per transfer, in order.
+#[utoipa::path(post, path = "/v1/transactions/batch", tag = "transactions",
+    request_body = BatchRequest,
+    responses(
+        (status = 202, description = "Per-transaction results", body = BatchResponse),
+        (status = 400, description = "Malformed batch", body = ErrorBody),
+        (status = 413, description = "Too large", body = ErrorBody)))]
+pub async fn submit_batch(
+    State(state): State<ApiState>,
+    ApiJson(batch): ApiJson<BatchRequest>,
+) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
+    check_batch_len(batch.transactions.len())?;
+    let decoded = batch.transactions.iter().map(decode_request).collect();
+    submit_decoded(&state, decoded).await
+}
+
+fn check_batch_len(len: usize) -> Result<(), ApiError> {
+    if len == 0 {
+        return Err(ApiError::bad_request(
+            "empty_batch",
+            "the batch holds no transactions",
+        ));
+    }
+    if len > MAX_BATCH_TRANSACTIONS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{len} transactions, at most {MAX_BATCH_TRANSACTIONS} per batch"),
+        ));
+    }
+    Ok(())
+}
+
+/// Submit transfers in the binary format: canonical RLP encodings back to back
+/// (`Content-Type: application/octet-stream`).
+#[utoipa::path(post, path = "/v1/transactions/raw", tag = "transactions",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 202, description = "Per-transaction results", body = BatchResponse),
+        (status = 400, description = "Malformed stream", body = ErrorBody),
+        (status = 413, description = "Too large", body = ErrorBody),
+        (status = 415, description = "Wrong content type", body = ErrorBody)))]
+pub async fn submit_raw(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes());
+    if content_type != Some(b"application/octet-stream") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected Content-Type: application/octet-stream",
+        ));
+    }
+    let mut rest: &[u8] = &body;
+    let mut decoded = Vec::new();
+    while !rest.is_empty() {
+        // Each transaction is one RLP list; its header says how long it is.
+        let header = alloy_rlp_header_len(rest).map_err(|message| {
+            ApiError::bad_request(
+                "malformed_transaction",
+                format!("transaction {}: {message}", decoded.len()),
+            )
+        })?;
+        let (one, tail) = rest.split_at(header);
+        decoded.push(decode_raw(one));
+        rest = tail;
+        check_batch_len(decoded.len())?;
+    }
+    check_batch_len(decoded.len())?;
+    submit_decoded(&state, decoded).await
+}
+
+/// Length of the RLP item at the start of `bytes`, bounded by the largest transaction.
+fn alloy_rlp_header_len(bytes: &[u8]) -> Result<usize, String> {
+    let first = *bytes.first().ok_or("empty input")?;
+    let total = match first {
+        0xc0..=0xf7 => 1 + usize::from(first - 0xc0),
+        0xf8..=0xff => {
+            let len_of_len = usize::from(first - 0xf7);
+            let len_bytes = bytes.get(1..1 + len_of_len).ok_or("truncated length")?;
+            let mut payload = 0usize;
+            for byte in len_bytes {
+                payload = payload.checked_mul(256).ok_or("length overflow")? + usize::from(*byte);
+                if payload > MAX_TRANSACTION_BYTES {
+                    return Err(format!("longer than {MAX_TRANSACTION_BYTES} bytes"));
+                }
+            }
+            1 + len_of_len + payload
+        }
+        _ => return Err("not an RLP list".into()),
+    };
+    if total > bytes.len() {
+        return Err("truncated transaction".into());
+    }
+    Ok(total)
+}
+
+fn parse_hash(text: &str) -> Result<B256, ApiError> {
+    parse_hex_array::<32>(text)
+        .map(B256::from)
+        .map_err(|e| ApiError::bad_request("invalid_hash", e))
+}
+
+fn parse_address(text: &str) -> Result<Address, ApiError> {
+    parse_hex_array::<20>(text)
+        .map(Address::from)
+        .map_err(|e| ApiError::bad_request("invalid_address", e))
+}
+
+/// A transaction and its receipt by hash: pending, committed, failed or unknown.
+#[utoipa::path(get, path = "/v1/transactions/{hash}", tag = "transactions",
+    params(("hash" = String, Path, description = "0x-prefixed transaction hash")),
+    responses(
+        (status = 200, body = TxResponse),
+        (status = 400, description = "Not a hash", body = ErrorBody)))]
+pub async fn get_transaction(
+    State(state): State<ApiState>,
+    ApiPath(hash): ApiPath<String>,
+) -> Result<Json<TxResponse>, ApiError> {
+    let hash = parse_hash(&hash)?;
+    if let Some(found) = committed_transaction(&state, &hash)? {
+        return Ok(Json(found));
+    }
+    if let Some(tx) = state.pool.get(&hash) {
+        return Ok(Json(TxResponse {
+            status: TxStatus::Pending,
+            transaction: Some(TransactionView::of(&tx)),
+            ..TxResponse::unknown(hash)
+        }));
+    }
+    // It may have been committed between the two looks.
+    Ok(Json(
+        committed_transaction(&state, &hash)?.unwrap_or_else(|| TxResponse::unknown(hash)),
+    ))
+}
+
+/// The committed transaction with this hash, with its receipt.
+pub(crate) fn committed_transaction(
+    state: &ApiState,
+    hash: &B256,
+) -> Result<Option<TxResponse>, ApiError> {
+    let store = state.chain.store();
+    let Some(location) = store
+        .tx_location(hash)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let block = store
+        .block(location.height)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| ApiError::internal("indexed block missing"))?;
+    let receipts = store
+        .receipts(location.height)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| ApiError::internal("receipts missing"))?;
+    let index = location.index as usize;
+    let receipt = receipts
+        .get(index)
+        .ok_or_else(|| ApiError::internal("receipt missing"))?;
+    Ok(TxResponse::committed(&block, index, receipt))
+}
+
+/// Block selector: `latest`, a height, or a 0x block hash.
+fn resolve_block(state: &ApiState, id: &str) -> Result<u64, ApiError> {
+    if id == "latest" {
+        return Ok(state.chain.head().height);
+    }
+    if id.starts_with("0x") {
+        let hash = parse_hash(id)?;
+        return state
+            .chain
+            .store()
+            .height_of(&hash)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .ok_or_else(|| {
+                ApiError::not_found("unknown_block", format!("no block with hash {hash}"))
+            });
+    }
+    id.parse::<u64>().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_block_id",
+            format!("{id:?} is not latest, a height or a 0x hash"),
+        )
+    })
+}
+
+/// Query of `GET /v1/blocks/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BlockQuery {
+    /// Include full transactions, not only hashes.
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// A block by height, hash or `latest`.
+#[utoipa::path(get, path = "/v1/blocks/{id}", tag = "blocks",
+    params(("id" = String, Path, description = "latest, a height, or a 0x block hash"), BlockQuery),
+    responses(
+        (status = 200, body = BlockView),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn get_block(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<BlockQuery>,
+) -> Result<Json<BlockView>, ApiError> {
+    let height = resolve_block(&state, &id)?;
+    let block = state.chain.block(height)?.ok_or_else(|| {
+        ApiError::not_found("unknown_block", format!("no block at height {height}"))
+    })?;
+    Ok(Json(BlockView::of(&block, query.full)))
+}
+
+/// Query of `GET /v1/blocks`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BlocksQuery {
+    /// First height (default 0).
+    #[serde(default)]
+    pub start: u64,
+    /// Most blocks to return (default and maximum 100).
+    pub limit: Option<usize>,
+    /// Include full transactions.
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// Blocks from a start height, paged (seed 004's `blocks` operation).
+#[utoipa::path(get, path = "/v1/blocks", tag = "blocks", params(BlocksQuery),
+    responses((status = 200, body = BlocksPage), (status = 400, body = ErrorBody)))]
+pub async fn list_blocks(
+    State(state): State<ApiState>,
+    ApiQuery(query): ApiQuery<BlocksQuery>,
+) -> Result<Json<BlocksPage>, ApiError> {
+    let limit = query
+        .limit
+        .unwrap_or(MAX_PAGE_BLOCKS)
+        .clamp(1, MAX_PAGE_BLOCKS);
+    let blocks = state
+        .chain
+        .store()
+        .blocks_from(query.start, limit)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let head = state.chain.head().height;
+    let next = blocks
+        .last()
+        .map(|b| b.header.height + 1)
+        .filter(|next| *next <= head);
+    Ok(Json(BlocksPage {
+        blocks: blocks
+            .iter()
+            .map(|b| BlockView::of(b, query.full))
+            .collect(),
+        next,
+    }))
+}
+
+/// Query of `GET /v1/accounts/{address}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AccountQuery {
+    /// Include the EIP-1186 Merkle proof of the account against the block's state root.
+    #[serde(default)]
+    pub proof: bool,
+    /// The block whose state to read: latest (default), a height or a 0x block hash.
+    pub block: Option<String>,
+}
+
+/// An account's balance and nonce, optionally with its proof against a block's state root.
+#[utoipa::path(get, path = "/v1/accounts/{address}", tag = "accounts",
+    params(("address" = String, Path, description = "0x-prefixed 20-byte address"), AccountQuery),
+    responses(
+        (status = 200, body = AccountResponse),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "Unknown block", body = ErrorBody)))]
+pub async fn get_account(
+    State(state): State<ApiState>,
+    ApiPath(address): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AccountQuery>,
+) -> Result<Json<AccountResponse>, ApiError> {
+    let address = parse_address(&address)?;
+    let height = match &query.block {
+        None => None,
+        Some(id) => Some(resolve_block(&state, id)?),
+    };
+    let (height, state_root, account, proof) = if query.proof {
+        let proven = state.chain.account_proof(&address, height)?;
+        (
+            proven.height,
+            proven.state_root,
+            proven.account,
+            Some(proven.proof),
+        )
+    } else {
+        let height = height.unwrap_or_else(|| state.chain.head().height);
+        let header = state
+            .chain
+            .store()
+            .header(height)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .ok_or_else(|| {
+                ApiError::not_found("unknown_block", format!("no block at height {height}"))
+            })?;
+        (
+            height,
+            header.state_root,
+            state.chain.account(&address, Some(height))?,
+            None,
+        )
+    };
+    let current = account.unwrap_or_default();
+    Ok(Json(AccountResponse {
+        address,
+        balance: current.balance,
+        nonce: current.nonce,
+        pending_nonce: state.pool.pending_nonce(&address, current.nonce),
+        exists: account.is_some(),
+        block: height,
+        state_root,
+        proof,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alloy_rlp_header_len;
+
+    #[test]
+    fn rlp_item_lengths_are_bounded() {
+        assert_eq!(alloy_rlp_header_len(&[0xc1, 0x01]), Ok(2));
+        assert_eq!(alloy_rlp_header_len(&[0xf8, 0x02, 0, 0]), Ok(4));
+        assert!(alloy_rlp_header_len(&[0xf8, 0x05, 0]).is_err());
+        assert!(alloy_rlp_header_len(&[0xf9, 0xff, 0xff]).is_err());
+        assert!(alloy_rlp_header_len(&[0xff; 9]).is_err());
+        assert!(alloy_rlp_header_len(&[0x80]).is_err());
+        assert!(alloy_rlp_header_len(&[]).is_err());
+    }
+}

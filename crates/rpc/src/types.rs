@@ -1,0 +1,474 @@
+//! The JSON shapes of the HTTP API. The CLI decodes responses with these same types, so the
+//! API and its main client cannot drift apart.
+
+use cairn_ledger::CommittedBlock;
+use cairn_primitives::{
+    Address, B256, Block, Bytes, Header, Outcome, PublicKey, Receipt, Seal, Signature,
+    SignedTransaction, Transaction, serde_helpers::u128_string,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A machine-readable code and a human-readable message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable identifier, e.g. `invalid_signature`, `nonce_too_low`, `malformed_json`.
+    pub code: String,
+    /// Explanation for people.
+    pub message: String,
+}
+
+/// Sync progress, in the shape of Ethereum's `eth_syncing`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Whether the node is catching up with its peers.
+    pub syncing: bool,
+    /// Height the current sync started from.
+    pub starting: u64,
+    /// Height reached.
+    pub current: u64,
+    /// Highest height known from peers.
+    pub highest: u64,
+}
+
+/// Pool sizes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct PoolView {
+    /// Transfers held.
+    pub pending: usize,
+    /// Of those, executable now.
+    pub ready: usize,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatusResponse {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Hash of block 0.
+    #[schema(value_type = String)]
+    pub genesis_hash: B256,
+    /// Height of the head block.
+    pub height: u64,
+    /// Hash of the head block.
+    #[schema(value_type = String)]
+    pub head: B256,
+    /// Timestamp of the head block (ms since the Unix epoch).
+    pub head_timestamp_ms: u64,
+    /// Consensus engine (`solo` or `bft`).
+    pub engine: String,
+    /// This node's validator rank, or null for a full node.
+    pub validator_index: Option<usize>,
+    /// Rank of the current proposer.
+    pub leader_index: Option<usize>,
+    /// Connected peers.
+    pub peers: usize,
+    /// Sync progress.
+    pub sync: SyncStatus,
+    /// Transaction pool sizes.
+    pub pool: PoolView,
+    /// Software version.
+    pub version: String,
+}
+
+/// A transfer as submitted: the signed fields, or the canonical encoding as hex in `raw`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TransactionRequest {
+    /// The canonical RLP encoding, 0x-hex.
+    Raw {
+        /// 0x-hex of the canonical encoding.
+        raw: String,
+    },
+    /// The signed fields.
+    Fields(TransactionFields),
+}
+
+/// The fields of a signed transfer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionFields {
+    /// Chain id the transfer is signed for.
+    pub chain_id: u64,
+    /// Sender nonce.
+    pub nonce: u64,
+    /// Recipient address.
+    #[schema(value_type = String, example = "0x5fbdb2315678afecb367f032d93f642f64180aa3")]
+    pub to: Address,
+    /// Amount in base units, as a decimal string.
+    #[serde(with = "u128_string")]
+    #[schema(value_type = String, example = "1000")]
+    pub amount: u128,
+    /// Sender's ed25519 public key, 0x-hex.
+    #[schema(value_type = String)]
+    pub public_key: PublicKey,
+    /// ed25519 signature, 0x-hex (64 bytes).
+    #[schema(value_type = String)]
+    pub signature: Signature,
+}
+
+impl TransactionFields {
+    /// The signed transaction these fields describe.
+    pub fn to_signed(&self) -> SignedTransaction {
+        SignedTransaction::new(
+            Transaction {
+                chain_id: self.chain_id,
+                nonce: self.nonce,
+                to: self.to,
+                amount: self.amount,
+            },
+            self.public_key,
+            self.signature,
+        )
+    }
+
+    /// The fields of a signed transaction.
+    pub fn from_signed(tx: &SignedTransaction) -> Self {
+        Self {
+            chain_id: tx.chain_id(),
+            nonce: tx.nonce(),
+            to: tx.to(),
+            amount: tx.amount(),
+            public_key: *tx.public_key(),
+            signature: *tx.signature(),
+        }
+    }
+}
+
+/// A batch submission: `{"transactions": [...]}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The transfers, each as in `POST /v1/transactions`.
+    pub transactions: Vec<TransactionRequest>,
+}
+
+/// `POST /v1/transactions` accepted.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubmitResponse {
+    /// Transaction hash.
+    #[schema(value_type = String)]
+    pub hash: B256,
+    /// Always `pending` on acceptance.
+    pub status: TxStatus,
+}
+
+/// One entry of a batch response: a hash, or an error.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchItem {
+    /// Hash, if accepted (or if it was already pending).
+    #[schema(value_type = Option<String>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<B256>,
+    /// Why it was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// `POST /v1/transactions/batch` and `/v1/transactions/raw` results, one per input in order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    /// Number accepted.
+    pub accepted: usize,
+    /// Number rejected.
+    pub rejected: usize,
+    /// Per-transaction results in input order.
+    pub results: Vec<BatchItem>,
+}
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TxStatus {
+    /// In the pool, not yet in a block.
+    Pending,
+    /// In a committed block; the transfer took effect.
+    Committed,
+    /// In a committed block; the transfer had no effect besides consuming the nonce.
+    Failed,
+    /// Not known to this node.
+    Unknown,
+}
+
+/// A transaction as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TransactionView {
+    /// Transaction hash.
+    #[schema(value_type = String)]
+    pub hash: B256,
+    /// Sender address.
+    #[schema(value_type = String)]
+    pub from: Address,
+    /// The signed fields.
+    #[serde(flatten)]
+    pub fields: TransactionFields,
+}
+
+impl TransactionView {
+    /// The view of a signed transaction.
+    pub fn of(tx: &SignedTransaction) -> Self {
+        Self {
+            hash: tx.hash(),
+            from: tx.sender(),
+            fields: TransactionFields::from_signed(tx),
+        }
+    }
+}
+
+/// A receipt as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReceiptView {
+    /// `success` or `failed`.
+    pub status: String,
+    /// Why it failed (`insufficient_balance`, `balance_overflow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ReceiptView {
+    /// The view of a receipt.
+    pub fn of(receipt: &Receipt) -> Self {
+        match receipt.outcome {
+            Outcome::Success => Self {
+                status: "success".into(),
+                reason: None,
+            },
+            Outcome::Failed(reason) => Self {
+                status: "failed".into(),
+                reason: serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+            },
+        }
+    }
+}
+
+/// `GET /v1/transactions/{hash}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TxResponse {
+    /// Transaction hash.
+    #[schema(value_type = String)]
+    pub hash: B256,
+    /// pending, committed, failed or unknown.
+    pub status: TxStatus,
+    /// Height of the including block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<u64>,
+    /// Hash of the including block.
+    #[schema(value_type = Option<String>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_hash: Option<B256>,
+    /// Position in the block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<TransactionView>,
+    /// Its receipt, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
+}
+
+impl TxResponse {
+    /// The response for a transaction nobody here knows.
+    pub fn unknown(hash: B256) -> Self {
+        Self {
+            hash,
+            status: TxStatus::Unknown,
+            block: None,
+            block_hash: None,
+            index: None,
+            transaction: None,
+            receipt: None,
+        }
+    }
+
+    /// The response for a committed transaction.
+    pub fn committed(block: &Block, index: usize, receipt: &Receipt) -> Option<Self> {
+        let tx = block.transactions.get(index)?;
+        Some(Self {
+            hash: tx.hash(),
+            status: if receipt.outcome.is_success() {
+                TxStatus::Committed
+            } else {
+                TxStatus::Failed
+            },
+            block: Some(block.header.height),
+            block_hash: Some(block.hash()),
+            index: u32::try_from(index).ok(),
+            transaction: Some(TransactionView::of(tx)),
+            receipt: Some(ReceiptView::of(receipt)),
+        })
+    }
+}
+
+/// How a block was agreed on.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SealView {
+    /// `genesis`, `proposer` or `certificate`.
+    pub kind: String,
+    /// The proposer's signature or the certificate, 0x-hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+/// A block header as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HeaderView {
+    /// Block hash.
+    #[schema(value_type = String)]
+    pub hash: B256,
+    /// Height.
+    pub height: u64,
+    /// Parent hash.
+    #[schema(value_type = String)]
+    pub parent_hash: B256,
+    /// Timestamp, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Proposer address.
+    #[schema(value_type = String)]
+    pub proposer: Address,
+    /// State root.
+    #[schema(value_type = String)]
+    pub state_root: B256,
+    /// Transactions root.
+    #[schema(value_type = String)]
+    pub transactions_root: B256,
+    /// Receipts root.
+    #[schema(value_type = String)]
+    pub receipts_root: B256,
+    /// Extra data, 0x-hex.
+    #[schema(value_type = String)]
+    pub extra: Bytes,
+}
+
+impl HeaderView {
+    /// The view of a header.
+    pub fn of(header: &Header) -> Self {
+        Self {
+            hash: header.hash(),
+            height: header.height,
+            parent_hash: header.parent_hash,
+            timestamp_ms: header.timestamp_ms,
+            proposer: header.proposer,
+            state_root: header.state_root,
+            transactions_root: header.transactions_root,
+            receipts_root: header.receipts_root,
+            extra: header.extra.clone(),
+        }
+    }
+}
+
+/// A block as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlockView {
+    /// The header.
+    #[serde(flatten)]
+    pub header: HeaderView,
+    /// The seal.
+    pub seal: SealView,
+    /// Number of transactions.
+    pub transaction_count: usize,
+    /// Transaction hashes, in order.
+    #[schema(value_type = Vec<String>)]
+    pub transactions: Vec<B256>,
+    /// The full transactions, when asked for with `?full=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_transactions: Option<Vec<TransactionView>>,
+}
+
+impl BlockView {
+    /// The view of a block.
+    pub fn of(block: &Block, full: bool) -> Self {
+        let seal = match &block.seal {
+            Seal::Genesis => SealView {
+                kind: "genesis".into(),
+                data: None,
+            },
+            Seal::Proposer(signature) => SealView {
+                kind: "proposer".into(),
+                data: Some(format!("0x{}", hex::encode(signature.0))),
+            },
+            Seal::Certificate(bytes) => SealView {
+                kind: "certificate".into(),
+                data: Some(format!("0x{}", hex::encode(bytes))),
+            },
+        };
+        Self {
+            header: HeaderView::of(&block.header),
+            seal,
+            transaction_count: block.transactions.len(),
+            transactions: block
+                .transactions
+                .iter()
+                .map(SignedTransaction::hash)
+                .collect(),
+            full_transactions: full
+                .then(|| block.transactions.iter().map(TransactionView::of).collect()),
+        }
+    }
+}
+
+/// `GET /v1/blocks?start=H&limit=N`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlocksPage {
+    /// Blocks in ascending height.
+    pub blocks: Vec<BlockView>,
+    /// The `start` of the next page, or null at the head.
+    pub next: Option<u64>,
+}
+
+/// `GET /v1/accounts/{address}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountResponse {
+    /// The address.
+    #[schema(value_type = String)]
+    pub address: Address,
+    /// Balance in base units, as a decimal string.
+    #[serde(with = "u128_string")]
+    #[schema(value_type = String)]
+    pub balance: u128,
+    /// Transactions included so far.
+    pub nonce: u64,
+    /// The nonce the sender's next transfer should use, counting pending ones.
+    pub pending_nonce: u64,
+    /// Whether the account exists in the state.
+    pub exists: bool,
+    /// Height of the block whose state this is.
+    pub block: u64,
+    /// That block's state root.
+    #[schema(value_type = String)]
+    pub state_root: B256,
+    /// With `?proof=true`: RLP trie nodes (0x-hex) from the state root down the path of
+    /// keccak256(address), as in EIP-1186.
+    #[schema(value_type = Option<Vec<String>>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Vec<Bytes>>,
+}
+
+/// A committed head, as pushed to `heads` subscribers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HeadEvent {
+    /// The new head's header.
+    #[serde(flatten)]
+    pub header: HeaderView,
+    /// Number of transactions in it.
+    pub transaction_count: usize,
+}
+
+impl HeadEvent {
+    /// The event for a committed block.
+    pub fn of(block: &CommittedBlock) -> Self {
+        Self {
+            header: HeaderView::of(&block.block.header),
+            transaction_count: block.block.transactions.len(),
+        }
+    }
+}

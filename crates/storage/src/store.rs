@@ -1,0 +1,555 @@
+//! The store: one redb database holding a chain.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use alloy_rlp::Decodable;
+use cairn_primitives::{B256, Block, Bytes, GenesisConfig, Header, Receipt, decode_exact};
+use cairn_trie::{NodeBatch, NodeStore, NodeStoreError};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use crate::tables::*;
+use crate::{Result, StorageError};
+
+/// The block the chain ends at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Height of the head block.
+    pub height: u64,
+    /// Hash of the head block.
+    pub hash: B256,
+}
+
+/// Where a committed transaction sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    /// Height of the block that includes it.
+    pub height: u64,
+    /// Its position in that block.
+    pub index: u32,
+}
+
+/// Record counts, for status pages and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Stored blocks (genesis included).
+    pub blocks: u64,
+    /// Indexed transactions.
+    pub transactions: u64,
+    /// Stored trie nodes.
+    pub trie_nodes: u64,
+}
+
+/// A chain database. Cheap to clone; clones share the open database.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn corrupt(table: &'static str, detail: impl ToString) -> StorageError {
+    StorageError::Corrupt {
+        table,
+        detail: detail.to_string(),
+    }
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (and its tables) if it does not exist.
+    ///
+    /// After a crash redb repairs the file on open; every block whose commit returned is there.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let db = Database::create(&path).map_err(|error| match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StorageError::InUse(path.display().to_string())
+            }
+            other => other.into(),
+        })?;
+        let store = Self {
+            db: Arc::new(db),
+            path,
+        };
+        store.create_tables()?;
+        Ok(store)
+    }
+
+    fn create_tables(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(BLOCKS)?;
+        txn.open_table(HEADERS)?;
+        txn.open_table(BLOCK_HEIGHTS)?;
+        txn.open_table(RECEIPTS)?;
+        txn.open_table(TX_INDEX)?;
+        txn.open_table(TRIE_NODES)?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let version = meta.get(META_SCHEMA)?.map(|v| v.value().to_vec());
+            match version {
+                None => {
+                    meta.insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice())?;
+                }
+                Some(bytes) if bytes == SCHEMA_VERSION.to_be_bytes() => {}
+                Some(bytes) => {
+                    return Err(corrupt(
+                        "meta",
+                        format!("schema version {bytes:?}, this build reads {SCHEMA_VERSION}"),
+                    ));
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The head of the stored chain, or `None` before genesis is written.
+    pub fn head(&self) -> Result<Option<ChainHead>> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let Some(value) = meta.get(META_HEAD)? else {
+            return Ok(None);
+        };
+        decode_head(value.value()).map(Some)
+    }
+
+    /// The genesis document the chain was created from.
+    pub fn genesis(&self) -> Result<Option<GenesisConfig>> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let Some(value) = meta.get(META_GENESIS)? else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(value.value()).map_err(|e| corrupt("meta", e))?;
+        GenesisConfig::from_json(text)
+            .map(Some)
+            .map_err(|e| corrupt("meta", e))
+    }
+
+    /// Writes block 0 and the genesis document. Refused if the store already holds a chain.
+    pub fn initialize(
+        &self,
+        genesis: &GenesisConfig,
+        block: &Block,
+        nodes: &NodeBatch,
+    ) -> Result<ChainHead> {
+        if block.header.height != 0 {
+            return Err(StorageError::Refused(
+                "genesis block must have height 0".into(),
+            ));
+        }
+        let genesis_json = serde_json::to_string_pretty(genesis)
+            .map_err(|e| StorageError::Refused(format!("genesis does not serialize: {e}")))?;
+        self.write_block(block, &[], nodes, None, Some(&genesis_json))
+    }
+
+    /// Appends `block` (which must extend the current head) with its receipts and the trie
+    /// nodes its execution created, atomically and durably.
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        nodes: &NodeBatch,
+    ) -> Result<ChainHead> {
+        let head = self.head()?.ok_or_else(|| {
+            StorageError::Refused("no genesis: initialize the chain first".into())
+        })?;
+        self.write_block(block, receipts, nodes, Some(head), None)
+    }
+
+    fn write_block(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        nodes: &NodeBatch,
+        expected_parent: Option<ChainHead>,
+        genesis_json: Option<&str>,
+    ) -> Result<ChainHead> {
+        if receipts.len() != block.transactions.len() {
+            return Err(StorageError::Refused(format!(
+                "{} receipts for {} transactions",
+                receipts.len(),
+                block.transactions.len()
+            )));
+        }
+        let height = block.header.height;
+        let hash = block.hash();
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            // Re-read the head inside the write transaction: it is the one that counts.
+            let current = meta
+                .get(META_HEAD)?
+                .map(|v| decode_head(v.value()))
+                .transpose()?;
+            match (expected_parent, current) {
+                (None, None) => {}
+                (None, Some(_)) => {
+                    return Err(StorageError::Refused(
+                        "the store already holds a chain".into(),
+                    ));
+                }
+                (Some(_), current) => {
+                    let parent = current
+                        .ok_or_else(|| StorageError::Refused("the store holds no chain".into()))?;
+                    if parent.height.checked_add(1) != Some(height)
+                        || parent.hash != block.header.parent_hash
+                    {
+                        return Err(StorageError::Refused(format!(
+                            "block {height} ({hash}) does not extend head {} ({})",
+                            parent.height, parent.hash
+                        )));
+                    }
+                }
+            }
+            if let Some(json) = genesis_json {
+                meta.insert(META_GENESIS, json.as_bytes())?;
+            }
+            meta.insert(META_HEAD, encode_head(height, &hash).as_slice())?;
+        }
+        txn.open_table(BLOCKS)?
+            .insert(height, block.encoded().as_slice())?;
+        txn.open_table(HEADERS)?
+            .insert(height, alloy_rlp::encode(&block.header).as_slice())?;
+        txn.open_table(BLOCK_HEIGHTS)?.insert(hash.0, height)?;
+        {
+            let mut encoded = Vec::new();
+            alloy_rlp::encode_list(receipts, &mut encoded);
+            txn.open_table(RECEIPTS)?
+                .insert(height, encoded.as_slice())?;
+        }
+        {
+            let mut index = txn.open_table(TX_INDEX)?;
+            for (position, tx) in block.transactions.iter().enumerate() {
+                let position = u32::try_from(position)
+                    .map_err(|_| StorageError::Refused("too many transactions".into()))?;
+                index.insert(tx.hash().0, (height, position))?;
+            }
+        }
+        {
+            let mut table = txn.open_table(TRIE_NODES)?;
+            for (node_hash, node) in nodes.iter() {
+                table.insert(node_hash.0, node.as_ref())?;
+            }
+        }
+        txn.commit()?;
+        Ok(ChainHead { height, hash })
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<Block>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
+        let Some(value) = table.get(height)? else {
+            return Ok(None);
+        };
+        decode_exact(value.value())
+            .map(Some)
+            .map_err(|e| corrupt("blocks", e))
+    }
+
+    /// The header at `height`.
+    pub fn header(&self, height: u64) -> Result<Option<Header>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(HEADERS)?;
+        let Some(value) = table.get(height)? else {
+            return Ok(None);
+        };
+        decode_exact(value.value())
+            .map(Some)
+            .map_err(|e| corrupt("headers", e))
+    }
+
+    /// Headers from `start` upwards, at most `limit` of them.
+    pub fn headers_from(&self, start: u64, limit: usize) -> Result<Vec<Header>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(HEADERS)?;
+        let mut headers = Vec::new();
+        for entry in table.range(start..)?.take(limit) {
+            let (_, value) = entry?;
+            headers.push(decode_exact(value.value()).map_err(|e| corrupt("headers", e))?);
+        }
+        Ok(headers)
+    }
+
+    /// Blocks from `start` upwards, at most `limit` of them.
+    pub fn blocks_from(&self, start: u64, limit: usize) -> Result<Vec<Block>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
+        let mut blocks = Vec::new();
+        for entry in table.range(start..)?.take(limit) {
+            let (_, value) = entry?;
+            blocks.push(decode_exact(value.value()).map_err(|e| corrupt("blocks", e))?);
+        }
+        Ok(blocks)
+    }
+
+    /// The height of the block with this hash.
+    pub fn height_of(&self, hash: &B256) -> Result<Option<u64>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCK_HEIGHTS)?;
+        Ok(table.get(hash.0)?.map(|v| v.value()))
+    }
+
+    /// The receipts of the block at `height`, in transaction order.
+    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(RECEIPTS)?;
+        let Some(value) = table.get(height)? else {
+            return Ok(None);
+        };
+        let mut bytes = value.value();
+        let receipts = Vec::<Receipt>::decode(&mut bytes).map_err(|e| corrupt("receipts", e))?;
+        if !bytes.is_empty() {
+            return Err(corrupt("receipts", "trailing bytes"));
+        }
+        Ok(Some(receipts))
+    }
+
+    /// Where the committed transaction with this hash is.
+    pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TX_INDEX)?;
+        Ok(table.get(hash.0)?.map(|v| {
+            let (height, index) = v.value();
+            TxLocation { height, index }
+        }))
+    }
+
+    /// A trie node by hash.
+    pub fn trie_node(&self, hash: &B256) -> Result<Option<Bytes>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TRIE_NODES)?;
+        Ok(table
+            .get(hash.0)?
+            .map(|v| Bytes::copy_from_slice(v.value())))
+    }
+
+    /// A [`NodeStore`] reading this store's committed trie nodes.
+    pub fn node_source(&self) -> NodeSource {
+        NodeSource {
+            store: self.clone(),
+        }
+    }
+
+    /// Record counts.
+    pub fn stats(&self) -> Result<StoreStats> {
+        let txn = self.db.begin_read()?;
+        Ok(StoreStats {
+            blocks: txn.open_table(BLOCKS)?.len()?,
+            transactions: txn.open_table(TX_INDEX)?.len()?,
+            trie_nodes: txn.open_table(TRIE_NODES)?.len()?,
+        })
+    }
+}
+
+fn encode_head(height: u64, hash: &B256) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    out[..8].copy_from_slice(&height.to_be_bytes());
+    out[8..].copy_from_slice(hash.as_slice());
+    out
+}
+
+fn decode_head(bytes: &[u8]) -> Result<ChainHead> {
+    let bytes: &[u8; 40] = bytes
+        .try_into()
+        .map_err(|_| corrupt("meta", "head is not 40 bytes"))?;
+    let mut height = [0u8; 8];
+    height.copy_from_slice(&bytes[..8]);
+    Ok(ChainHead {
+        height: u64::from_be_bytes(height),
+        hash: B256::from_slice(&bytes[8..]),
+    })
+}
+
+/// Reads committed trie nodes from a [`Store`]; wrap it in a cache for hot paths.
+#[derive(Debug, Clone)]
+pub struct NodeSource {
+    store: Store,
+}
+
+impl NodeStore for NodeSource {
+    fn get_node(&self, hash: &B256) -> std::result::Result<Option<Bytes>, NodeStoreError> {
+        self.store.trie_node(hash).map_err(NodeStoreError::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_primitives::{Address, Outcome, Seal, SecretKey, Transaction};
+    use cairn_trie::{MemoryNodeStore, Trie};
+
+    fn header(height: u64, parent: B256) -> Header {
+        Header {
+            parent_hash: parent,
+            height,
+            timestamp_ms: height,
+            proposer: Address::ZERO,
+            state_root: B256::repeat_byte(1),
+            transactions_root: B256::repeat_byte(2),
+            receipts_root: B256::repeat_byte(3),
+            extra: Bytes::new(),
+        }
+    }
+
+    fn genesis() -> GenesisConfig {
+        cairn_primitives::dev::dev_genesis(1, 0)
+    }
+
+    fn some_nodes() -> NodeBatch {
+        let mut trie = Trie::new(MemoryNodeStore::default());
+        trie.insert(b"key-a", &[7; 40]).unwrap();
+        trie.insert(b"key-b", &[8; 40]).unwrap();
+        trie.commit().unwrap().1
+    }
+
+    fn child_with_tx(parent: &Block) -> (Block, Vec<Receipt>) {
+        let tx = Transaction {
+            chain_id: 1,
+            nonce: parent.header.height,
+            to: Address::ZERO,
+            amount: 1,
+        }
+        .sign(&SecretKey::from_bytes([4; 32]));
+        let receipt = Receipt {
+            tx_hash: tx.hash(),
+            outcome: Outcome::Success,
+        };
+        let header = header(parent.header.height + 1, parent.hash());
+        (
+            Block {
+                header,
+                transactions: vec![tx],
+                seal: Seal::Genesis,
+            },
+            vec![receipt],
+        )
+    }
+
+    #[test]
+    fn committed_blocks_read_back_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        let genesis_block = Block {
+            header: header(0, B256::ZERO),
+            transactions: vec![],
+            seal: Seal::Genesis,
+        };
+        let nodes = some_nodes();
+        let (block1, receipts1) = child_with_tx(&genesis_block);
+        {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(store.head().unwrap(), None);
+            store
+                .initialize(&genesis(), &genesis_block, &NodeBatch::default())
+                .unwrap();
+            let head = store.commit_block(&block1, &receipts1, &nodes).unwrap();
+            assert_eq!(
+                head,
+                ChainHead {
+                    height: 1,
+                    hash: block1.hash()
+                }
+            );
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.head().unwrap(),
+            Some(ChainHead {
+                height: 1,
+                hash: block1.hash()
+            })
+        );
+        assert_eq!(store.genesis().unwrap(), Some(genesis()));
+        assert_eq!(store.block(1).unwrap(), Some(block1.clone()));
+        assert_eq!(store.header(1).unwrap(), Some(block1.header.clone()));
+        assert_eq!(store.height_of(&block1.hash()).unwrap(), Some(1));
+        assert_eq!(store.receipts(1).unwrap(), Some(receipts1));
+        let tx_hash = block1.transactions[0].hash();
+        assert_eq!(
+            store.tx_location(&tx_hash).unwrap(),
+            Some(TxLocation {
+                height: 1,
+                index: 0
+            })
+        );
+        for (hash, node) in nodes.iter() {
+            assert_eq!(store.trie_node(&hash).unwrap(), Some(node.clone()));
+            assert_eq!(store.node_source().get_node(&hash).unwrap(), Some(node));
+        }
+        assert_eq!(store.blocks_from(0, 10).unwrap().len(), 2);
+        assert_eq!(
+            store.headers_from(1, 10).unwrap(),
+            vec![block1.header.clone()]
+        );
+        assert_eq!(store.stats().unwrap().blocks, 2);
+    }
+
+    #[test]
+    fn writes_that_break_the_chain_are_refused_and_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("chain.redb")).unwrap();
+        let genesis_block = Block {
+            header: header(0, B256::ZERO),
+            transactions: vec![],
+            seal: Seal::Genesis,
+        };
+        let (orphan, orphan_receipts) = child_with_tx(&genesis_block);
+        assert!(matches!(
+            store.commit_block(&orphan, &orphan_receipts, &NodeBatch::default()),
+            Err(StorageError::Refused(_))
+        ));
+        store
+            .initialize(&genesis(), &genesis_block, &NodeBatch::default())
+            .unwrap();
+        assert!(matches!(
+            store.initialize(&genesis(), &genesis_block, &NodeBatch::default()),
+            Err(StorageError::Refused(_))
+        ));
+        let (block1, receipts1) = child_with_tx(&genesis_block);
+        // Wrong parent hash.
+        let mut wrong_parent = block1.clone();
+        wrong_parent.header.parent_hash = B256::repeat_byte(9);
+        assert!(matches!(
+            store.commit_block(&wrong_parent, &receipts1, &some_nodes()),
+            Err(StorageError::Refused(_))
+        ));
+        // Receipts that do not match the transactions.
+        assert!(matches!(
+            store.commit_block(&block1, &[], &some_nodes()),
+            Err(StorageError::Refused(_))
+        ));
+        assert_eq!(store.head().unwrap().unwrap().height, 0);
+        assert_eq!(store.block(1).unwrap(), None);
+        assert_eq!(
+            store.stats().unwrap().trie_nodes,
+            0,
+            "a refused write stored no trie nodes"
+        );
+        // Skipping a height.
+        let (block2, receipts2) = child_with_tx(&block1);
+        assert!(matches!(
+            store.commit_block(&block2, &receipts2, &NodeBatch::default()),
+            Err(StorageError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn a_second_process_cannot_open_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        let _first = Store::open(&path).unwrap();
+        assert!(matches!(Store::open(&path), Err(StorageError::InUse(_))));
+    }
+}
