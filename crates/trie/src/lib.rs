@@ -30,6 +30,7 @@
 //! ```
 
 mod error;
+mod hasher;
 mod iter;
 pub mod nibbles;
 mod node;

@@ -10,11 +10,13 @@ use alloy_primitives::{B256, Bytes, keccak256};
 use smallvec::SmallVec;
 
 use crate::error::TrieError;
+use crate::hasher::{
+    BatchBuilder, HashOutput, HashScratch, Mode, Reference, encode_branch, encode_extension,
+    encode_leaf, hash_subtree,
+};
 use crate::iter::TrieIter;
 use crate::nibbles::{NibbleKey, Path};
-use crate::node::{
-    ChildRef, DecodedNode, EMBED_LIMIT, decode_node, put_header, put_string, string_len,
-};
+use crate::node::{ChildRef, DecodedNode, decode_node};
 use crate::store::{NodeBatch, NodeStore};
 use crate::{EMPTY_ROOT, EMPTY_ROOT_NODE};
 
@@ -38,45 +40,34 @@ pub(crate) enum Kind {
 
 pub(crate) struct Node {
     pub(crate) kind: Kind,
-    /// Length of the cached reference in `reference`: 0 when unknown (the node changed),
-    /// `1..32` for an embedded encoding, 32 for a hash.
-    reference_len: u8,
-    reference: [u8; 32],
+    /// How the parent refers to this node; unknown after a change until the next hashing.
+    pub(crate) reference: Reference,
     /// True if the store already holds this node (or its parent embeds it and is stored).
-    persisted: bool,
+    pub(crate) persisted: bool,
 }
 
 impl Node {
     fn new(kind: Kind) -> Self {
-        Self { kind, reference_len: 0, reference: [0; 32], persisted: false }
+        Self { kind, reference: Reference::UNKNOWN, persisted: false }
     }
 
     fn stub(hash: B256) -> Self {
-        Self { kind: Kind::Stub, reference_len: 32, reference: hash.0, persisted: true }
+        Self { kind: Kind::Stub, reference: Reference::from_hash(hash), persisted: true }
     }
 
     fn embedded(kind: Kind, encoding: &[u8]) -> Self {
-        let mut reference = [0; 32];
-        reference[..encoding.len()].copy_from_slice(encoding);
-        Self { kind, reference_len: encoding.len() as u8, reference, persisted: true }
+        Self { kind, reference: Reference::of_encoding(encoding), persisted: true }
     }
 
     #[inline]
     pub(crate) fn hash(&self) -> Option<B256> {
-        (self.reference_len == 32).then_some(B256::new(self.reference))
-    }
-
-    #[inline]
-    fn reference(&self) -> &[u8] {
-        &self.reference[..usize::from(self.reference_len)]
+        self.reference.hash()
     }
 }
 
-/// Builds the [`NodeBatch`] of a commit.
-struct BatchBuilder {
-    buffer: Vec<u8>,
-    entries: Vec<(B256, std::ops::Range<usize>)>,
-}
+/// Updates after which hashing or committing is split across threads: below this the work is
+/// too small to repay starting them.
+const PARALLEL_MIN_UPDATES: usize = 8_192;
 
 /// A hexary Merkle Patricia Trie over a [`NodeStore`], byte-compatible with Ethereum's.
 ///
@@ -88,10 +79,14 @@ pub struct Trie<S> {
     free: Vec<NodeId>,
     pub(crate) root: NodeId,
     root_hash: Option<B256>,
+    /// Insertions and removals since the last hashing / commit, to decide on threads.
+    updates_since_hash: usize,
+    updates_since_commit: usize,
     /// Reused across operations so that steady-state updates do not allocate.
     scratch_ids: Vec<NodeId>,
     scratch_trail: Vec<(NodeId, u8)>,
-    scratch_visit: Vec<(NodeId, bool)>,
+    scratch_hash: HashScratch,
+    scratch_references: Vec<(NodeId, Reference)>,
     scratch_encoding: Vec<u8>,
 }
 
@@ -114,9 +109,12 @@ impl<S: NodeStore> Trie<S> {
             free: Vec::new(),
             root: NIL,
             root_hash: Some(EMPTY_ROOT),
+            updates_since_hash: 0,
+            updates_since_commit: 0,
             scratch_ids: Vec::new(),
             scratch_trail: Vec::new(),
-            scratch_visit: Vec::new(),
+            scratch_hash: HashScratch::default(),
+            scratch_references: Vec::new(),
             scratch_encoding: Vec::new(),
         }
     }
@@ -195,7 +193,7 @@ impl<S: NodeStore> Trie<S> {
             for &id in &visited {
                 self.touch(id);
             }
-            self.root_hash = None;
+            self.note_update();
         }
         self.scratch_ids = visited;
         result.map(drop)
@@ -215,7 +213,7 @@ impl<S: NodeStore> Trie<S> {
         if let Some(hash) = self.root_hash {
             return Ok(hash);
         }
-        self.hash_changed(None);
+        self.hash_changed(Mode::Hash);
         let hash = self.computed_root_hash();
         self.root_hash = Some(hash);
         Ok(hash)
@@ -226,8 +224,7 @@ impl<S: NodeStore> Trie<S> {
     /// immediate second commit returns an empty batch. Nodes are never removed from the store:
     /// earlier roots stay readable.
     pub fn commit(&mut self) -> Result<(B256, NodeBatch), TrieError> {
-        let mut batch = BatchBuilder { buffer: Vec::new(), entries: Vec::new() };
-        self.hash_changed(Some(&mut batch));
+        let batch = self.hash_changed(Mode::Commit);
         let hash = self.computed_root_hash();
         self.root_hash = Some(hash);
         Ok((hash, NodeBatch::from_parts(batch.buffer, batch.entries)))
@@ -253,7 +250,7 @@ impl<S: NodeStore> Trie<S> {
                 walk_stored(&self.store, hash, key, pos, |bytes| proof.push(bytes.clone()))?;
                 break;
             }
-            if id == self.root || node.reference_len == 32 {
+            if id == self.root || node.hash().is_some() {
                 encoding.clear();
                 self.encode(id, &mut encoding);
                 proof.push(Bytes::copy_from_slice(&encoding));
@@ -291,7 +288,7 @@ impl<S: NodeStore> Trie<S> {
     fn computed_root_hash(&self) -> B256 {
         match self.nodes.get(self.root as usize) {
             None => EMPTY_ROOT,
-            Some(root) => root.hash().unwrap_or_else(|| keccak256(root.reference())),
+            Some(root) => root.hash().unwrap_or_else(|| keccak256(root.reference.bytes())),
         }
     }
 
@@ -319,7 +316,7 @@ impl<S: NodeStore> Trie<S> {
     #[inline]
     fn touch(&mut self, id: NodeId) {
         let node = &mut self.nodes[id as usize];
-        node.reference_len = 0;
+        node.reference = Reference::UNKNOWN;
         node.persisted = false;
     }
 
@@ -615,7 +612,7 @@ impl<S: NodeStore> Trie<S> {
             replacement = self.normalize(parent)?;
         }
         self.root = replacement;
-        self.root_hash = None;
+        self.note_update();
         Ok(())
     }
 
@@ -721,124 +718,118 @@ impl<S: NodeStore> Trie<S> {
 
     // ----- hashing and commit -----
 
-    /// Computes the reference of every changed node, bottom-up, each exactly once. With a
-    /// batch, also visits hashed-but-uncommitted nodes and collects their encodings.
-    fn hash_changed(&mut self, mut batch: Option<&mut BatchBuilder>) {
-        let root = self.root;
-        if root == NIL {
+    fn note_update(&mut self) {
+        self.root_hash = None;
+        self.updates_since_hash += 1;
+        self.updates_since_commit += 1;
+    }
+
+    /// Computes the reference of every pending node (changed ones; in commit mode also the
+    /// uncommitted ones), each exactly once, and returns the encodings collected for a commit.
+    fn hash_changed(&mut self, mode: Mode) -> BatchBuilder {
+        let updates = match mode {
+            Mode::Hash => self.updates_since_hash,
+            Mode::Commit => self.updates_since_commit,
+        };
+        self.updates_since_hash = 0;
+        if mode == Mode::Commit {
+            self.updates_since_commit = 0;
+        }
+        let mut output = HashOutput {
+            references: std::mem::take(&mut self.scratch_references),
+            batch: BatchBuilder::default(),
+        };
+        output.references.clear();
+        if self.root == NIL || !mode.pending(&self.nodes[self.root as usize]) {
+            return output.batch;
+        }
+        if updates >= PARALLEL_MIN_UPDATES {
+            self.hash_top_subtrees_in_parallel(mode, &mut output.batch);
+        }
+        hash_subtree(&self.nodes, self.root, mode, true, &mut output, &mut self.scratch_hash);
+        self.write_back(&output.references, mode);
+        self.scratch_references = output.references;
+        output.batch
+    }
+
+    /// Hashes the pending subtrees under the topmost branch on several threads, writing their
+    /// references back, so that only the top remains for the caller.
+    fn hash_top_subtrees_in_parallel(&mut self, mode: Mode, batch: &mut BatchBuilder) {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
+        if threads < 2 {
             return;
         }
-        let committing = batch.is_some();
-        let pending = |node: &Node| if committing { !node.persisted } else { node.reference_len == 0 };
-        if !pending(&self.nodes[root as usize]) {
+        let mut top = self.root;
+        if let Kind::Extension { child, .. } = &self.nodes[top as usize].kind {
+            top = *child;
+        }
+        let Kind::Branch { children, .. } = &self.nodes[top as usize].kind else { return };
+        let pending: Vec<NodeId> = children
+            .iter()
+            .copied()
+            .filter(|&child| child != NIL && mode.pending(&self.nodes[child as usize]))
+            .collect();
+        if pending.len() < 2 {
             return;
         }
-        let mut stack = std::mem::take(&mut self.scratch_visit);
-        let mut encoding = std::mem::take(&mut self.scratch_encoding);
-        stack.clear();
-        stack.push((root, false));
-        while let Some((id, children_done)) = stack.pop() {
-            if !children_done {
-                stack.push((id, true));
-                match &self.nodes[id as usize].kind {
-                    Kind::Extension { child, .. } => {
-                        if pending(&self.nodes[*child as usize]) {
-                            stack.push((*child, false));
-                        }
-                    }
-                    Kind::Branch { children, .. } => {
-                        for &child in children {
-                            if child != NIL && pending(&self.nodes[child as usize]) {
-                                stack.push((child, false));
-                            }
-                        }
-                    }
-                    Kind::Leaf { .. } | Kind::Stub => {}
-                }
-                continue;
+        let groups: Vec<Vec<NodeId>> = (0..threads.min(pending.len()))
+            .map(|group| pending.iter().copied().skip(group).step_by(threads).collect())
+            .collect();
+        let nodes = &self.nodes;
+        let hash_group = |group: &[NodeId]| {
+            let mut output = HashOutput::default();
+            let mut scratch = HashScratch::default();
+            for &subtree in group {
+                hash_subtree(nodes, subtree, mode, false, &mut output, &mut scratch);
             }
-            encoding.clear();
-            self.encode(id, &mut encoding);
+            output
+        };
+        let outputs: Vec<HashOutput> = std::thread::scope(|scope| {
+            let (own, others) = groups.split_first().unzip();
+            let handles: Vec<_> = others
+                .unwrap_or_default()
+                .iter()
+                .map(|group| scope.spawn(|| hash_group(group)))
+                .collect();
+            let mut outputs = vec![hash_group(own.map_or(&[][..], Vec::as_slice))];
+            for handle in handles {
+                match handle.join() {
+                    Ok(output) => outputs.push(output),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            outputs
+        });
+        for output in outputs {
+            self.write_back(&output.references, mode);
+            batch.append(output.batch);
+        }
+    }
+
+    fn write_back(&mut self, references: &[(NodeId, Reference)], mode: Mode) {
+        for &(id, reference) in references {
             let node = &mut self.nodes[id as usize];
-            if node.reference_len == 0 {
-                if encoding.len() < EMBED_LIMIT {
-                    node.reference[..encoding.len()].copy_from_slice(&encoding);
-                    node.reference_len = encoding.len() as u8;
-                } else {
-                    node.reference = keccak256(&encoding).0;
-                    node.reference_len = 32;
-                }
-            }
-            if let Some(batch) = batch.as_deref_mut() {
-                if !node.persisted && (encoding.len() >= EMBED_LIMIT || id == root) {
-                    let hash = node.hash().unwrap_or_else(|| keccak256(&encoding));
-                    let start = batch.buffer.len();
-                    batch.buffer.extend_from_slice(&encoding);
-                    batch.entries.push((hash, start..batch.buffer.len()));
-                }
+            node.reference = reference;
+            if mode == Mode::Commit {
                 node.persisted = true;
             }
         }
-        self.scratch_visit = stack;
-        self.scratch_encoding = encoding;
     }
 
     /// Appends the RLP encoding of a resident node; children's references must be known.
     pub(crate) fn encode(&self, id: NodeId, out: &mut Vec<u8>) {
+        let reference_of = |child: NodeId| {
+            if child == NIL { Reference::ABSENT } else { self.nodes[child as usize].reference }
+        };
         match &self.nodes[id as usize].kind {
-            Kind::Leaf { path, value } => {
-                let payload = string_len(path.hex_prefix()) + string_len(value);
-                put_header(out, true, payload);
-                put_string(out, path.hex_prefix());
-                put_string(out, value);
-            }
-            Kind::Extension { path, child } => {
-                let payload = string_len(path.hex_prefix()) + self.child_reference_len(*child);
-                put_header(out, true, payload);
-                put_string(out, path.hex_prefix());
-                self.put_child_reference(out, *child);
-            }
+            Kind::Leaf { path, value } => encode_leaf(path, value, out),
+            Kind::Extension { path, child } => encode_extension(path, &reference_of(*child), out),
             Kind::Branch { children, value } => {
-                let mut payload = value.as_deref().map_or(1, string_len);
-                for &child in children {
-                    payload += self.child_reference_len(child);
-                }
-                put_header(out, true, payload);
-                for &child in children {
-                    self.put_child_reference(out, child);
-                }
-                match value {
-                    Some(value) => put_string(out, value),
-                    None => out.push(alloy_rlp::EMPTY_STRING_CODE),
-                }
+                encode_branch(&children.map(reference_of), value.as_deref(), out);
             }
             // Stubs are never re-encoded: their encoding is in the store.
             Kind::Stub => {}
         }
-    }
-
-    #[inline]
-    fn child_reference_len(&self, child: NodeId) -> usize {
-        if child == NIL {
-            return 1;
-        }
-        match self.nodes[child as usize].reference_len {
-            32 => 33,
-            n => usize::from(n),
-        }
-    }
-
-    #[inline]
-    fn put_child_reference(&self, out: &mut Vec<u8>, child: NodeId) {
-        if child == NIL {
-            out.push(alloy_rlp::EMPTY_STRING_CODE);
-            return;
-        }
-        let node = &self.nodes[child as usize];
-        if node.reference_len == 32 {
-            out.push(alloy_rlp::EMPTY_STRING_CODE + 32);
-        }
-        out.extend_from_slice(node.reference());
     }
 }
 

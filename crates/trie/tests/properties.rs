@@ -344,3 +344,47 @@ fn hash_builder_agrees_on_thousands_of_random_keys() {
     }
     assert_eq!(reopened.root_hash().expect("root"), hash_builder_root(&model));
 }
+
+/// Enough updates to take the multi-threaded hashing and commit paths.
+#[test]
+fn parallel_hashing_and_commit_match_hash_builder() {
+    let mut model = Model::new();
+    let store = Arc::new(MemoryNodeStore::new());
+    let mut trie = Trie::new(store.clone());
+    let mut seed = B256::repeat_byte(0x42);
+    for i in 0..20_000u32 {
+        seed = alloy_primitives::keccak256(seed);
+        let value = seed[..1 + (i as usize % 32)].to_vec();
+        trie.insert(seed.as_slice(), &value).expect("insert");
+        model.insert(seed.to_vec(), value);
+    }
+    let expected = hash_builder_root(&model);
+    assert_eq!(trie.root_hash().expect("root"), expected);
+    let (root, batch) = trie.commit().expect("commit");
+    assert_eq!(root, expected);
+    for (hash, node) in &batch {
+        assert_eq!(alloy_primitives::keccak256(&node), hash);
+    }
+    store.apply(&batch);
+
+    // A second large round on the reopened trie: updates, removals, then a direct commit
+    // (hash and collect in one parallel pass).
+    let mut reopened = Trie::open(store.clone(), root).expect("open");
+    let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
+    for (i, key) in keys.iter().enumerate() {
+        if i % 2 == 0 {
+            reopened.remove(key).expect("remove");
+            model.remove(key);
+        } else {
+            reopened.insert(key, b"updated").expect("insert");
+            model.insert(key.clone(), b"updated".to_vec());
+        }
+    }
+    let (root, batch) = reopened.commit().expect("commit");
+    assert_eq!(root, hash_builder_root(&model));
+    store.apply(&batch);
+    let latest = Trie::open(store.clone(), root).expect("open");
+    for (key, value) in model.iter().step_by(97) {
+        assert_eq!(latest.get(key).expect("get").as_ref(), Some(value));
+    }
+}

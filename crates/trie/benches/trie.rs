@@ -1,0 +1,3 @@
+//! Placeholder until the criterion benchmark lands.
+
+fn main() {}
