@@ -23,7 +23,10 @@ pub(crate) struct Reference {
 
 impl Reference {
     /// Placeholder for a node changed since it was last hashed.
-    pub(crate) const UNKNOWN: Self = Self { len: 0, bytes: [0; 32] };
+    pub(crate) const UNKNOWN: Self = Self {
+        len: 0,
+        bytes: [0; 32],
+    };
 
     /// An absent child, which encodes as the empty string: an "embedded" `0x80`.
     pub(crate) const ABSENT: Self = {
@@ -33,7 +36,10 @@ impl Reference {
     };
 
     pub(crate) fn from_hash(hash: B256) -> Self {
-        Self { len: 32, bytes: hash.0 }
+        Self {
+            len: 32,
+            bytes: hash.0,
+        }
     }
 
     /// The reference to a node with this encoding.
@@ -41,7 +47,10 @@ impl Reference {
         if encoding.len() < EMBED_LIMIT {
             let mut bytes = [0; 32];
             bytes[..encoding.len()].copy_from_slice(encoding);
-            Self { len: encoding.len() as u8, bytes }
+            Self {
+                len: encoding.len() as u8,
+                bytes,
+            }
         } else {
             Self::from_hash(keccak256(encoding))
         }
@@ -66,7 +75,11 @@ impl Reference {
     /// Length of this reference inside the parent's RLP.
     #[inline]
     fn encoded_len(&self) -> usize {
-        if self.len == 32 { 33 } else { usize::from(self.len) }
+        if self.len == 32 {
+            33
+        } else {
+            usize::from(self.len)
+        }
     }
 
     #[inline]
@@ -119,7 +132,10 @@ impl BatchBuilder {
         let offset = self.buffer.len();
         self.buffer.extend_from_slice(&other.buffer);
         self.entries.extend(
-            other.entries.into_iter().map(|(hash, range)| (hash, range.start + offset..range.end + offset)),
+            other
+                .entries
+                .into_iter()
+                .map(|(hash, range)| (hash, range.start + offset..range.end + offset)),
         );
     }
 }
@@ -154,7 +170,11 @@ pub(crate) fn hash_subtree(
     if !mode.pending(top_node) {
         return top_node.reference;
     }
-    let HashScratch { work, values, encoding } = scratch;
+    let HashScratch {
+        work,
+        values,
+        encoding,
+    } = scratch;
     work.clear();
     values.clear();
     work.push((top, false));
@@ -209,8 +229,11 @@ pub(crate) fn hash_subtree(
             // A stub is never pending: it is in the store by definition.
             Kind::Stub => {}
         }
-        let reference =
-            if node.reference.is_known() { node.reference } else { Reference::of_encoding(encoding) };
+        let reference = if node.reference.is_known() {
+            node.reference
+        } else {
+            Reference::of_encoding(encoding)
+        };
         if mode == Mode::Commit && (encoding.len() >= EMBED_LIMIT || (top_is_root && id == top)) {
             let hash = reference.hash().unwrap_or_else(|| keccak256(&encoding));
             out.batch.push(hash, encoding);
@@ -236,8 +259,8 @@ pub(crate) fn encode_extension(path: &Path, child: &Reference, out: &mut Vec<u8>
 }
 
 pub(crate) fn encode_branch(children: &[Reference; 16], value: Option<&[u8]>, out: &mut Vec<u8>) {
-    let payload = children.iter().map(Reference::encoded_len).sum::<usize>()
-        + value.map_or(1, string_len);
+    let payload =
+        children.iter().map(Reference::encoded_len).sum::<usize>() + value.map_or(1, string_len);
     put_header(out, true, payload);
     for child in children {
         child.put(out);

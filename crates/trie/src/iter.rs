@@ -7,13 +7,28 @@ use crate::node::{ChildRef, DecodedNode, decode_node};
 use crate::store::NodeStore;
 use crate::trie::{Kind, NIL, NodeId, Trie, fetch};
 
+/// A key and its value.
+type Entry = (Vec<u8>, Vec<u8>);
+
 /// A pending subtree; `depth` is the number of key nibbles above it.
 enum Frame {
-    Resident { id: NodeId, depth: usize, next_slot: u8 },
-    StoredByHash { hash: B256, depth: usize },
+    Resident {
+        id: NodeId,
+        depth: usize,
+        next_slot: u8,
+    },
+    StoredByHash {
+        hash: B256,
+        depth: usize,
+    },
     /// A node read from the store (or embedded in one); `hash` names the stored node that
     /// contains it, for error reports. Branch progress is kept in `next_slot`.
-    Stored { encoding: Bytes, hash: B256, depth: usize, next_slot: u8 },
+    Stored {
+        encoding: Bytes,
+        hash: B256,
+        depth: usize,
+        next_slot: u8,
+    },
 }
 
 /// Iterator over `(key, value)` pairs in ascending key order; see [`Trie::iter`].
@@ -30,9 +45,18 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
     pub(crate) fn new(trie: &'a Trie<S>) -> Self {
         let mut stack = Vec::new();
         if trie.root != NIL {
-            stack.push(Frame::Resident { id: trie.root, depth: 0, next_slot: 0 });
+            stack.push(Frame::Resident {
+                id: trie.root,
+                depth: 0,
+                next_slot: 0,
+            });
         }
-        Self { trie, stack, nibbles: Vec::new(), failed: false }
+        Self {
+            trie,
+            stack,
+            nibbles: Vec::new(),
+            failed: false,
+        }
     }
 
     /// The current key, packed from its nibbles.
@@ -40,13 +64,21 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
         if self.nibbles.len() % 2 == 1 {
             return Err(TrieError::OddLengthKey(self.nibbles.len()));
         }
-        Ok(self.nibbles.chunks_exact(2).map(|pair| pair[0] << 4 | pair[1]).collect())
+        Ok(self
+            .nibbles
+            .chunks_exact(2)
+            .map(|pair| pair[0] << 4 | pair[1])
+            .collect())
     }
 
-    fn advance(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>, TrieError> {
+    fn advance(&mut self) -> Result<Option<Entry>, TrieError> {
         while let Some(top) = self.stack.pop() {
             match top {
-                Frame::Resident { id, depth, next_slot } => {
+                Frame::Resident {
+                    id,
+                    depth,
+                    next_slot,
+                } => {
                     self.nibbles.truncate(depth);
                     let node = &self.trie.nodes[id as usize];
                     match &node.kind {
@@ -57,11 +89,19 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
                         Kind::Extension { path, child } => {
                             self.nibbles.extend((0..path.len()).map(|i| path.nibble(i)));
                             let depth = depth + path.len();
-                            self.stack.push(Frame::Resident { id: *child, depth, next_slot: 0 });
+                            self.stack.push(Frame::Resident {
+                                id: *child,
+                                depth,
+                                next_slot: 0,
+                            });
                         }
                         Kind::Branch { children, value } => {
                             if next_slot == 0 {
-                                self.stack.push(Frame::Resident { id, depth, next_slot: 1 });
+                                self.stack.push(Frame::Resident {
+                                    id,
+                                    depth,
+                                    next_slot: 1,
+                                });
                                 if let Some(value) = value {
                                     return Ok(Some((self.key()?, value.to_vec())));
                                 }
@@ -70,10 +110,18 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
                             let start = usize::from(next_slot - 1);
                             if let Some(slot) = (start..16).find(|&slot| children[slot] != NIL) {
                                 let next_slot = slot as u8 + 2;
-                                self.stack.push(Frame::Resident { id, depth, next_slot });
+                                self.stack.push(Frame::Resident {
+                                    id,
+                                    depth,
+                                    next_slot,
+                                });
                                 self.nibbles.push(slot as u8);
                                 let child = children[slot];
-                                self.stack.push(Frame::Resident { id: child, depth: depth + 1, next_slot: 0 });
+                                self.stack.push(Frame::Resident {
+                                    id: child,
+                                    depth: depth + 1,
+                                    next_slot: 0,
+                                });
                             }
                         }
                         Kind::Stub => {
@@ -84,9 +132,19 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
                 }
                 Frame::StoredByHash { hash, depth } => {
                     let encoding = fetch(self.trie.store(), hash)?;
-                    self.stack.push(Frame::Stored { encoding, hash, depth, next_slot: 0 });
+                    self.stack.push(Frame::Stored {
+                        encoding,
+                        hash,
+                        depth,
+                        next_slot: 0,
+                    });
                 }
-                Frame::Stored { encoding, hash, depth, next_slot } => {
+                Frame::Stored {
+                    encoding,
+                    hash,
+                    depth,
+                    next_slot,
+                } => {
                     self.nibbles.truncate(depth);
                     let node = decode_node(&encoding)
                         .map_err(|source| TrieError::CorruptNode { hash, source })?;
@@ -106,7 +164,12 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
                         }
                         DecodedNode::Branch { children, value } => {
                             if next_slot == 0 {
-                                let again = Frame::Stored { encoding: encoding.clone(), hash, depth, next_slot: 1 };
+                                let again = Frame::Stored {
+                                    encoding: encoding.clone(),
+                                    hash,
+                                    depth,
+                                    next_slot: 1,
+                                };
                                 self.stack.push(again);
                                 if let Some(value) = value {
                                     return Ok(Some((self.key()?, value.to_vec())));
@@ -119,7 +182,12 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
                                 let child = children[slot];
                                 let frame = child_frame(&encoding, hash, child, depth + 1);
                                 let next_slot = slot as u8 + 2;
-                                self.stack.push(Frame::Stored { encoding, hash, depth, next_slot });
+                                self.stack.push(Frame::Stored {
+                                    encoding,
+                                    hash,
+                                    depth,
+                                    next_slot,
+                                });
                                 self.nibbles.push(slot as u8);
                                 self.stack.extend(frame);
                             }
@@ -136,10 +204,18 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
 fn child_frame(parent: &Bytes, hash: B256, child: ChildRef<'_>, depth: usize) -> Option<Frame> {
     match child {
         ChildRef::Empty => None,
-        ChildRef::Hash(child_hash) => Some(Frame::StoredByHash { hash: child_hash, depth }),
+        ChildRef::Hash(child_hash) => Some(Frame::StoredByHash {
+            hash: child_hash,
+            depth,
+        }),
         ChildRef::Inline(encoding) => {
             let encoding = Bytes(parent.0.slice_ref(encoding));
-            Some(Frame::Stored { encoding, hash, depth, next_slot: 0 })
+            Some(Frame::Stored {
+                encoding,
+                hash,
+                depth,
+                next_slot: 0,
+            })
         }
     }
 }

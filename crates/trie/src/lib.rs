@@ -39,7 +39,7 @@ mod secure;
 mod store;
 mod trie;
 
-pub use alloy_primitives::{B256, Bytes};
+pub use alloy_primitives::{B256, Bytes, keccak256};
 
 pub use error::TrieError;
 pub use iter::TrieIter;
@@ -47,7 +47,9 @@ pub use nibbles::{HexPrefixError, NibblePath};
 pub use node::{ChildRef, DecodeError, DecodedNode, decode_node};
 pub use proof::{ProofError, verify_proof};
 pub use secure::{SecureTrie, verify_secure_proof};
-pub use store::{CachedNodeStore, MemoryNodeStore, NodeBatch, NodeBatchIter, NodeStore, NodeStoreError};
+pub use store::{
+    CachedNodeStore, MemoryNodeStore, NodeBatch, NodeBatchIter, NodeStore, NodeStoreError,
+};
 pub use trie::Trie;
 
 /// Root hash of the empty trie: keccak256 of the RLP empty string, `keccak256([0x80])`.

@@ -66,7 +66,11 @@ fn hp_nibble(hp: &[u8], index: usize) -> u8 {
     // and the padding nibble (even paths only) as position 1.
     let position = index + if odd { 1 } else { 2 };
     let byte = hp[position / 2];
-    if position % 2 == 0 { byte >> 4 } else { byte & 0x0f }
+    if position.is_multiple_of(2) {
+        byte >> 4
+    } else {
+        byte & 0x0f
+    }
 }
 
 /// A key viewed as nibbles, high nibble of each byte first. Never allocates.
@@ -84,7 +88,11 @@ impl NibbleKey<'_> {
     #[inline]
     pub(crate) fn at(&self, index: usize) -> u8 {
         let byte = self.0[index / 2];
-        if index % 2 == 0 { byte >> 4 } else { byte & 0x0f }
+        if index.is_multiple_of(2) {
+            byte >> 4
+        } else {
+            byte & 0x0f
+        }
     }
 }
 
@@ -154,7 +162,12 @@ impl<'a> NibblePath<'a> {
 
 impl std::fmt::Debug for NibblePath<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NibblePath({}{:?})", if self.is_leaf() { "leaf " } else { "" }, self.to_nibbles())
+        write!(
+            f,
+            "NibblePath({}{:?})",
+            if self.is_leaf() { "leaf " } else { "" },
+            self.to_nibbles()
+        )
     }
 }
 
@@ -172,7 +185,7 @@ impl Path {
 
     /// Builds a path from `key[start..end]`.
     pub(crate) fn from_key(key: NibbleKey<'_>, start: usize, end: usize, is_leaf: bool) -> Self {
-        if start % 2 == 0 && end % 2 == 0 {
+        if start.is_multiple_of(2) && end.is_multiple_of(2) {
             // Byte aligned and even: the packed key bytes are the encoding after the flag byte.
             let mut hp = SmallVec::with_capacity(1 + (end - start) / 2);
             hp.push(if is_leaf { LEAF_FLAG << 4 } else { 0 });
@@ -202,7 +215,9 @@ impl Path {
 
     /// Copies a validated borrowed path.
     pub(crate) fn from_view(view: NibblePath<'_>) -> Self {
-        Self { hp: SmallVec::from_slice(view.hp) }
+        Self {
+            hp: SmallVec::from_slice(view.hp),
+        }
     }
 
     /// Borrowed view of this path.
@@ -233,7 +248,9 @@ impl Path {
     #[inline]
     pub(crate) fn common_prefix(&self, key: NibbleKey<'_>, start: usize) -> usize {
         let max = self.len().min(key.len() - start);
-        (0..max).find(|&i| self.nibble(i) != key.at(start + i)).unwrap_or(max)
+        (0..max)
+            .find(|&i| self.nibble(i) != key.at(start + i))
+            .unwrap_or(max)
     }
 
     /// Appends the nibbles of `self[from..]` to `out`.
@@ -267,16 +284,31 @@ mod tests {
     #[test]
     fn yellow_paper_example_leaf_even() {
         // Yellow Paper appendix C / geth's compact encoding: [6 2 6 15 6 2] with a terminator.
-        assert_eq!(encode_hex_prefix(&[6, 2, 6, 15, 6, 2], true), [0x20, 0x62, 0x6f, 0x62]);
+        assert_eq!(
+            encode_hex_prefix(&[6, 2, 6, 15, 6, 2], true),
+            [0x20, 0x62, 0x6f, 0x62]
+        );
     }
 
     #[test]
     fn four_flag_combinations() {
         // Expected bytes follow the definition in Yellow Paper appendix C, by hand.
-        assert_eq!(encode_hex_prefix(&[1, 2, 3, 4, 5], false), [0x11, 0x23, 0x45]);
-        assert_eq!(encode_hex_prefix(&[0, 1, 2, 3, 4, 5], false), [0x00, 0x01, 0x23, 0x45]);
-        assert_eq!(encode_hex_prefix(&[0, 15, 1, 12, 11, 8], true), [0x20, 0x0f, 0x1c, 0xb8]);
-        assert_eq!(encode_hex_prefix(&[15, 1, 12, 11, 8], true), [0x3f, 0x1c, 0xb8]);
+        assert_eq!(
+            encode_hex_prefix(&[1, 2, 3, 4, 5], false),
+            [0x11, 0x23, 0x45]
+        );
+        assert_eq!(
+            encode_hex_prefix(&[0, 1, 2, 3, 4, 5], false),
+            [0x00, 0x01, 0x23, 0x45]
+        );
+        assert_eq!(
+            encode_hex_prefix(&[0, 15, 1, 12, 11, 8], true),
+            [0x20, 0x0f, 0x1c, 0xb8]
+        );
+        assert_eq!(
+            encode_hex_prefix(&[15, 1, 12, 11, 8], true),
+            [0x3f, 0x1c, 0xb8]
+        );
         assert_eq!(encode_hex_prefix(&[], false), [0x00]);
         assert_eq!(encode_hex_prefix(&[], true), [0x20]);
         assert_eq!(encode_hex_prefix(&[7], true), [0x37]);
@@ -297,10 +329,22 @@ mod tests {
     #[test]
     fn decode_rejects_bad_flags_and_padding() {
         assert_eq!(decode_hex_prefix(&[]), Err(HexPrefixError::Empty));
-        assert_eq!(decode_hex_prefix(&[0x40]), Err(HexPrefixError::InvalidFlag(4)));
-        assert_eq!(decode_hex_prefix(&[0xf0, 0x12]), Err(HexPrefixError::InvalidFlag(15)));
-        assert_eq!(decode_hex_prefix(&[0x0a, 0x12]), Err(HexPrefixError::NonZeroPadding(0xa)));
-        assert_eq!(decode_hex_prefix(&[0x21]), Err(HexPrefixError::NonZeroPadding(1)));
+        assert_eq!(
+            decode_hex_prefix(&[0x40]),
+            Err(HexPrefixError::InvalidFlag(4))
+        );
+        assert_eq!(
+            decode_hex_prefix(&[0xf0, 0x12]),
+            Err(HexPrefixError::InvalidFlag(15))
+        );
+        assert_eq!(
+            decode_hex_prefix(&[0x0a, 0x12]),
+            Err(HexPrefixError::NonZeroPadding(0xa))
+        );
+        assert_eq!(
+            decode_hex_prefix(&[0x21]),
+            Err(HexPrefixError::NonZeroPadding(1))
+        );
     }
 
     #[test]
@@ -323,8 +367,14 @@ mod tests {
     #[test]
     fn slicing_and_prefix_helpers() {
         let path = Path::from_nibbles(&[1, 2, 3, 4, 5], true);
-        assert_eq!(path.slice(1, 4, false), Path::from_nibbles(&[2, 3, 4], false));
-        assert_eq!(path.prepend(&[9], true), Path::from_nibbles(&[9, 1, 2, 3, 4, 5], true));
+        assert_eq!(
+            path.slice(1, 4, false),
+            Path::from_nibbles(&[2, 3, 4], false)
+        );
+        assert_eq!(
+            path.prepend(&[9], true),
+            Path::from_nibbles(&[9, 1, 2, 3, 4, 5], true)
+        );
         let key = [0x12, 0x39];
         assert_eq!(path.common_prefix(NibbleKey(&key), 0), 3);
         assert_eq!(path.common_prefix(NibbleKey(&key), 1), 0);

@@ -71,6 +71,8 @@ pub enum ChildRef<'a> {
 }
 
 /// A decoded trie node that borrows from its RLP encoding.
+// Decoded views are short-lived stack values; boxing the branch would allocate per decode.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodedNode<'a> {
     /// The empty trie, encoded as the empty RLP string `0x80`.
@@ -111,9 +113,15 @@ fn next_item<'a>(buf: &mut &'a [u8]) -> Result<Item<'a>, alloy_rlp::Error> {
     let header = Header::decode(buf)?;
     let header_len = start.len() - buf.len();
     // A single byte below 0x80 is its own payload and `Header::decode` does not consume it.
-    let payload = buf.get(..header.payload_length).ok_or(alloy_rlp::Error::InputTooShort)?;
+    let payload = buf
+        .get(..header.payload_length)
+        .ok_or(alloy_rlp::Error::InputTooShort)?;
     *buf = &buf[header.payload_length..];
-    Ok(Item { is_list: header.list, payload, raw: &start[..header_len + header.payload_length] })
+    Ok(Item {
+        is_list: header.list,
+        payload,
+        raw: &start[..header_len + header.payload_length],
+    })
 }
 
 fn decode_child(item: &Item<'_>) -> Result<(), DecodeError> {
@@ -121,7 +129,9 @@ fn decode_child(item: &Item<'_>) -> Result<(), DecodeError> {
         return Err(DecodeError::OversizedEmbeddedNode(item.raw.len()));
     }
     match decode_node(item.raw) {
-        Ok(DecodedNode::Empty) => Err(DecodeError::InvalidEmbeddedNode(Box::new(DecodeError::NotAList))),
+        Ok(DecodedNode::Empty) => Err(DecodeError::InvalidEmbeddedNode(Box::new(
+            DecodeError::NotAList,
+        ))),
         Ok(_) => Ok(()),
         Err(e) => Err(DecodeError::InvalidEmbeddedNode(Box::new(e))),
     }
@@ -151,7 +161,11 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, DecodeError> {
         return Err(DecodeError::TrailingBytes(buf.len()));
     }
     if !outer.is_list {
-        return if outer.payload.is_empty() { Ok(DecodedNode::Empty) } else { Err(DecodeError::NotAList) };
+        return if outer.payload.is_empty() {
+            Ok(DecodedNode::Empty)
+        } else {
+            Err(DecodeError::NotAList)
+        };
     }
 
     // Split the list first so a wrong item count is reported as such, whatever the items.
@@ -172,7 +186,10 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, DecodeError> {
     }
 }
 
-fn decode_short_node<'a>(first: Item<'a>, second: Item<'a>) -> Result<DecodedNode<'a>, DecodeError> {
+fn decode_short_node<'a>(
+    first: Item<'a>,
+    second: Item<'a>,
+) -> Result<DecodedNode<'a>, DecodeError> {
     if first.is_list {
         return Err(DecodeError::PathIsList);
     }
@@ -181,7 +198,10 @@ fn decode_short_node<'a>(first: Item<'a>, second: Item<'a>) -> Result<DecodedNod
         if second.is_list {
             return Err(DecodeError::LeafValueIsList);
         }
-        return Ok(DecodedNode::Leaf { path, value: second.payload });
+        return Ok(DecodedNode::Leaf {
+            path,
+            value: second.payload,
+        });
     }
     if path.is_empty() {
         return Err(DecodeError::EmptyExtensionPath);
@@ -238,7 +258,11 @@ pub(crate) fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Appends an RLP header for a payload of `len` bytes.
 #[inline]
 pub(crate) fn put_header(out: &mut Vec<u8>, is_list: bool, len: usize) {
-    let (short, long) = if is_list { (0xc0u8, 0xf7u8) } else { (0x80u8, 0xb7u8) };
+    let (short, long) = if is_list {
+        (0xc0u8, 0xf7u8)
+    } else {
+        (0x80u8, 0xb7u8)
+    };
     if len < 56 {
         out.push(short + len as u8);
     } else {
@@ -279,11 +303,23 @@ mod tests {
 
     #[test]
     fn rejects_trailing_bytes_and_bad_counts() {
-        assert_eq!(decode_node(&hx("c2203100")), Err(DecodeError::TrailingBytes(1)));
-        assert_eq!(decode_node(&hx("c3203131")), Err(DecodeError::WrongItemCount(3)));
-        assert_eq!(decode_node(&hx("c120")), Err(DecodeError::WrongItemCount(1)));
+        assert_eq!(
+            decode_node(&hx("c2203100")),
+            Err(DecodeError::TrailingBytes(1))
+        );
+        assert_eq!(
+            decode_node(&hx("c3203131")),
+            Err(DecodeError::WrongItemCount(3))
+        );
+        assert_eq!(
+            decode_node(&hx("c120")),
+            Err(DecodeError::WrongItemCount(1))
+        );
         assert_eq!(decode_node(&hx("c0")), Err(DecodeError::WrongItemCount(0)));
-        assert_eq!(decode_node(&hx("c220")), Err(DecodeError::Rlp(alloy_rlp::Error::InputTooShort)));
+        assert_eq!(
+            decode_node(&hx("c220")),
+            Err(DecodeError::Rlp(alloy_rlp::Error::InputTooShort))
+        );
     }
 
     #[test]
@@ -304,13 +340,22 @@ mod tests {
         node[1] = 0x11;
         assert!(matches!(
             decode_node(&node),
-            Ok(DecodedNode::Extension { child: ChildRef::Hash(_), .. })
+            Ok(DecodedNode::Extension {
+                child: ChildRef::Hash(_),
+                ..
+            })
         ));
         // A 31-byte child string is neither a hash nor an embedded node.
         let mut short = vec![0xe1, 0x11, 0x9f];
         short.extend_from_slice(&[7u8; 31]);
-        assert_eq!(decode_node(&short), Err(DecodeError::InvalidChildReference(31)));
-        assert_eq!(decode_node(&hx("c21180")), Err(DecodeError::MissingExtensionChild));
+        assert_eq!(
+            decode_node(&short),
+            Err(DecodeError::InvalidChildReference(31))
+        );
+        assert_eq!(
+            decode_node(&hx("c21180")),
+            Err(DecodeError::MissingExtensionChild)
+        );
     }
 
     #[test]
@@ -350,7 +395,11 @@ mod tests {
         let mut list = Vec::new();
         put_header(&mut list, true, 300);
         let mut expected = Vec::new();
-        Header { list: true, payload_length: 300 }.encode(&mut expected);
+        Header {
+            list: true,
+            payload_length: 300,
+        }
+        .encode(&mut expected);
         assert_eq!(list, expected);
     }
 }

@@ -74,7 +74,11 @@ pub fn verify_proof(
     proof: &[impl AsRef<[u8]>],
 ) -> Result<Option<Vec<u8>>, ProofError> {
     if proof.is_empty() {
-        return if root == EMPTY_ROOT { Ok(None) } else { Err(ProofError::EmptyProof(root)) };
+        return if root == EMPTY_ROOT {
+            Ok(None)
+        } else {
+            Err(ProofError::EmptyProof(root))
+        };
     }
     let key = NibbleKey(key);
     let mut pos = 0;
@@ -83,10 +87,17 @@ pub fn verify_proof(
         let node = node.as_ref();
         let actual = keccak256(node);
         if actual != expected {
-            return Err(ProofError::HashMismatch { index, expected, actual });
+            return Err(ProofError::HashMismatch {
+                index,
+                expected,
+                actual,
+            });
         }
         if index > 0 && node.len() < EMBED_LIMIT {
-            return Err(ProofError::UnembeddedSmallNode { index, len: node.len() });
+            return Err(ProofError::UnembeddedSmallNode {
+                index,
+                len: node.len(),
+            });
         }
         let step = if node == EMPTY_ROOT_NODE {
             // Only the empty root hashes to keccak(0x80), and only index 0 can match it.
@@ -95,12 +106,16 @@ pub fn verify_proof(
             }
             Step::Absent
         } else {
-            walk_node(node, key, &mut pos).map_err(|source| ProofError::MalformedNode { index, source })?
+            walk_node(node, key, &mut pos)
+                .map_err(|source| ProofError::MalformedNode { index, source })?
         };
         match step {
             Step::Descend(child) => expected = child,
             Step::Found(_) | Step::Absent if index + 1 != proof.len() => {
-                return Err(ProofError::TrailingNodes { last: index, len: proof.len() });
+                return Err(ProofError::TrailingNodes {
+                    last: index,
+                    len: proof.len(),
+                });
             }
             Step::Found(value) => return Ok(Some(value)),
             Step::Absent => return Ok(None),
@@ -117,7 +132,11 @@ fn walk_node(node: &[u8], key: NibbleKey<'_>, pos: &mut usize) -> Result<Step, D
             DecodedNode::Empty => return Err(DecodeError::NotAList),
             DecodedNode::Leaf { path, value } => {
                 let found = path.matches_rest(key, *pos) && !value.is_empty();
-                return Ok(if found { Step::Found(value.to_vec()) } else { Step::Absent });
+                return Ok(if found {
+                    Step::Found(value.to_vec())
+                } else {
+                    Step::Absent
+                });
             }
             DecodedNode::Extension { path, child } => {
                 if !path.is_prefix_of(key, *pos) {

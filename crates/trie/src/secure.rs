@@ -18,12 +18,16 @@ pub struct SecureTrie<S> {
 impl<S: NodeStore> SecureTrie<S> {
     /// An empty secure trie over `store`.
     pub fn new(store: S) -> Self {
-        Self { inner: Trie::new(store) }
+        Self {
+            inner: Trie::new(store),
+        }
     }
 
     /// Opens the committed secure trie with root `root`.
     pub fn open(store: S, root: B256) -> Result<Self, TrieError> {
-        Ok(Self { inner: Trie::open(store, root)? })
+        Ok(Self {
+            inner: Trie::open(store, root)?,
+        })
     }
 
     /// Looks up `key`.

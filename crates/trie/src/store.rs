@@ -78,7 +78,10 @@ pub struct NodeBatch {
 
 impl NodeBatch {
     pub(crate) fn from_parts(buffer: Vec<u8>, entries: Vec<(B256, Range<usize>)>) -> Self {
-        Self { buffer: Bytes::from(buffer), entries }
+        Self {
+            buffer: Bytes::from(buffer),
+            entries,
+        }
     }
 
     /// Number of nodes in the batch.
@@ -93,7 +96,10 @@ impl NodeBatch {
 
     /// Iterates over `(hash, encoding)` pairs.
     pub fn iter(&self) -> NodeBatchIter<'_> {
-        NodeBatchIter { batch: self, next: 0 }
+        NodeBatchIter {
+            batch: self,
+            next: 0,
+        }
     }
 
     /// Total size of the encodings in bytes.
@@ -104,7 +110,9 @@ impl NodeBatch {
 
 impl fmt::Debug for NodeBatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NodeBatch").field("nodes", &self.len()).finish()
+        f.debug_struct("NodeBatch")
+            .field("nodes", &self.len())
+            .finish()
     }
 }
 
@@ -202,7 +210,9 @@ impl MemoryNodeStore {
 
 impl fmt::Debug for MemoryNodeStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryNodeStore").field("nodes", &self.len()).finish()
+        f.debug_struct("MemoryNodeStore")
+            .field("nodes", &self.len())
+            .finish()
     }
 }
 
@@ -254,8 +264,11 @@ impl<S: NodeStore> CachedNodeStore<S> {
     pub fn with_byte_capacity(inner: S, max_bytes: usize) -> Self {
         let max_bytes = (max_bytes as u64).max(ENTRY_OVERHEAD_BYTES);
         // Trie nodes average a few hundred bytes; the estimate only sizes the index up front.
-        let estimated_nodes = usize::try_from(max_bytes / 256).unwrap_or(usize::MAX).max(1);
-        let cache = quick_cache::sync::Cache::with_weighter(estimated_nodes, max_bytes, CacheWeight::Bytes);
+        let estimated_nodes = usize::try_from(max_bytes / 256)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let cache =
+            quick_cache::sync::Cache::with_weighter(estimated_nodes, max_bytes, CacheWeight::Bytes);
         Self { inner, cache }
     }
 
@@ -277,7 +290,9 @@ impl<S: NodeStore> CachedNodeStore<S> {
 
 impl<S> fmt::Debug for CachedNodeStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachedNodeStore").field("cached", &self.cache.len()).finish()
+        f.debug_struct("CachedNodeStore")
+            .field("cached", &self.cache.len())
+            .finish()
     }
 }
 
@@ -314,9 +329,15 @@ mod tests {
     fn counting_store(nodes: usize) -> CountingStore {
         let inner = MemoryNodeStore::new();
         for i in 0..nodes {
-            inner.insert(B256::with_last_byte(i as u8), Bytes::from(vec![i as u8; 40]));
+            inner.insert(
+                B256::with_last_byte(i as u8),
+                Bytes::from(vec![i as u8; 40]),
+            );
         }
-        CountingStore { inner, reads: AtomicUsize::new(0) }
+        CountingStore {
+            inner,
+            reads: AtomicUsize::new(0),
+        }
     }
 
     #[test]
@@ -324,7 +345,10 @@ mod tests {
         let cached = CachedNodeStore::with_entry_capacity(counting_store(4), 16);
         let hash = B256::with_last_byte(2);
         for _ in 0..5 {
-            assert_eq!(cached.get_node(&hash).expect("read"), Some(Bytes::from(vec![2u8; 40])));
+            assert_eq!(
+                cached.get_node(&hash).expect("read"),
+                Some(Bytes::from(vec![2u8; 40]))
+            );
         }
         assert_eq!(cached.inner().reads.load(Ordering::Relaxed), 1);
         let missing = B256::repeat_byte(0xee);
@@ -337,12 +361,16 @@ mod tests {
     fn cache_is_bounded() {
         let cached = CachedNodeStore::with_entry_capacity(counting_store(200), 20);
         for i in 0..200 {
-            cached.get_node(&B256::with_last_byte(i as u8)).expect("read");
+            cached
+                .get_node(&B256::with_last_byte(i as u8))
+                .expect("read");
         }
         assert!(cached.cached_len() <= 20, "{} cached", cached.cached_len());
         let by_bytes = CachedNodeStore::with_byte_capacity(counting_store(200), 1_000);
         for i in 0..200 {
-            by_bytes.get_node(&B256::with_last_byte(i as u8)).expect("read");
+            by_bytes
+                .get_node(&B256::with_last_byte(i as u8))
+                .expect("read");
         }
         assert!(by_bytes.cached_len() <= 1_000 / (40 + ENTRY_OVERHEAD_BYTES as usize));
     }

@@ -31,9 +31,18 @@ const EXTENSION_SLOT: u8 = 16;
 pub(crate) type Value = SmallVec<[u8; 32]>;
 
 pub(crate) enum Kind {
-    Leaf { path: Path, value: Value },
-    Extension { path: Path, child: NodeId },
-    Branch { children: [NodeId; 16], value: Option<Box<[u8]>> },
+    Leaf {
+        path: Path,
+        value: Value,
+    },
+    Extension {
+        path: Path,
+        child: NodeId,
+    },
+    Branch {
+        children: [NodeId; 16],
+        value: Option<Box<[u8]>>,
+    },
     /// Known only by its hash; its encoding is in the store. Also marks freed arena slots.
     Stub,
 }
@@ -48,15 +57,27 @@ pub(crate) struct Node {
 
 impl Node {
     fn new(kind: Kind) -> Self {
-        Self { kind, reference: Reference::UNKNOWN, persisted: false }
+        Self {
+            kind,
+            reference: Reference::UNKNOWN,
+            persisted: false,
+        }
     }
 
     fn stub(hash: B256) -> Self {
-        Self { kind: Kind::Stub, reference: Reference::from_hash(hash), persisted: true }
+        Self {
+            kind: Kind::Stub,
+            reference: Reference::from_hash(hash),
+            persisted: true,
+        }
     }
 
     fn embedded(kind: Kind, encoding: &[u8]) -> Self {
-        Self { kind, reference: Reference::of_encoding(encoding), persisted: true }
+        Self {
+            kind,
+            reference: Reference::of_encoding(encoding),
+            persisted: true,
+        }
     }
 
     #[inline]
@@ -156,7 +177,8 @@ impl<S: NodeStore> Trie<S> {
             let node = &self.nodes[id as usize];
             match &node.kind {
                 Kind::Leaf { path, value } => {
-                    return Ok(path.view().matches_rest(key, pos).then(|| value.to_vec()));
+                    let found = path.view().matches_rest(key, pos) && !value.is_empty();
+                    return Ok(found.then(|| value.to_vec()));
                 }
                 Kind::Extension { path, child } => {
                     if !path.view().is_prefix_of(key, pos) {
@@ -247,7 +269,9 @@ impl<S: NodeStore> Trie<S> {
             let node = &self.nodes[id as usize];
             if let Kind::Stub = node.kind {
                 let hash = node.hash().unwrap_or_default();
-                walk_stored(&self.store, hash, key, pos, |bytes| proof.push(bytes.clone()))?;
+                walk_stored(&self.store, hash, key, pos, |bytes| {
+                    proof.push(bytes.clone())
+                })?;
                 break;
             }
             if id == self.root || node.hash().is_some() {
@@ -288,7 +312,9 @@ impl<S: NodeStore> Trie<S> {
     fn computed_root_hash(&self) -> B256 {
         match self.nodes.get(self.root as usize) {
             None => EMPTY_ROOT,
-            Some(root) => root.hash().unwrap_or_else(|| keccak256(root.reference.bytes())),
+            Some(root) => root
+                .hash()
+                .unwrap_or_else(|| keccak256(root.reference.bytes())),
         }
     }
 
@@ -326,7 +352,8 @@ impl<S: NodeStore> Trie<S> {
         let Kind::Stub = node.kind else { return Ok(()) };
         let hash = node.hash().unwrap_or_default();
         let bytes = fetch(&self.store, hash)?;
-        let decoded = decode_node(&bytes).map_err(|source| TrieError::CorruptNode { hash, source })?;
+        let decoded =
+            decode_node(&bytes).map_err(|source| TrieError::CorruptNode { hash, source })?;
         let kind = self.load(decoded, hash)?;
         self.nodes[id as usize].kind = kind;
         Ok(())
@@ -337,18 +364,23 @@ impl<S: NodeStore> Trie<S> {
     fn load(&mut self, decoded: DecodedNode<'_>, hash: B256) -> Result<Kind, TrieError> {
         Ok(match decoded {
             DecodedNode::Empty => return Err(TrieError::UnexpectedEmptyNode(hash)),
-            DecodedNode::Leaf { path, value } => {
-                Kind::Leaf { path: Path::from_view(path), value: Value::from_slice(value) }
-            }
-            DecodedNode::Extension { path, child } => {
-                Kind::Extension { path: Path::from_view(path), child: self.load_child(child, hash)? }
-            }
+            DecodedNode::Leaf { path, value } => Kind::Leaf {
+                path: Path::from_view(path),
+                value: Value::from_slice(value),
+            },
+            DecodedNode::Extension { path, child } => Kind::Extension {
+                path: Path::from_view(path),
+                child: self.load_child(child, hash)?,
+            },
             DecodedNode::Branch { children, value } => {
                 let mut ids = [NIL; 16];
                 for (slot, child) in ids.iter_mut().zip(children) {
                     *slot = self.load_child(child, hash)?;
                 }
-                Kind::Branch { children: ids, value: value.map(Box::from) }
+                Kind::Branch {
+                    children: ids,
+                    value: value.map(Box::from),
+                }
             }
         })
     }
@@ -358,8 +390,10 @@ impl<S: NodeStore> Trie<S> {
             ChildRef::Empty => NIL,
             ChildRef::Hash(hash) => self.alloc(Node::stub(hash)),
             ChildRef::Inline(encoding) => {
-                let decoded = decode_node(encoding)
-                    .map_err(|source| TrieError::CorruptNode { hash: parent, source })?;
+                let decoded = decode_node(encoding).map_err(|source| TrieError::CorruptNode {
+                    hash: parent,
+                    source,
+                })?;
                 let kind = self.load(decoded, parent)?;
                 self.alloc(Node::embedded(kind, encoding))
             }
@@ -371,7 +405,9 @@ impl<S: NodeStore> Trie<S> {
         match holder {
             None => self.root,
             Some((id, slot)) => match &self.nodes[id as usize].kind {
-                Kind::Branch { children, .. } if slot < EXTENSION_SLOT => children[usize::from(slot)],
+                Kind::Branch { children, .. } if slot < EXTENSION_SLOT => {
+                    children[usize::from(slot)]
+                }
                 Kind::Extension { child, .. } => *child,
                 _ => NIL,
             },
@@ -408,13 +444,19 @@ impl<S: NodeStore> Trie<S> {
             let id = self.child_in_slot(holder);
             if id == NIL {
                 let path = Path::from_key(key, pos, key.len(), true);
-                let leaf = self.alloc(Node::new(Kind::Leaf { path, value: Value::from_slice(value) }));
+                let leaf = self.alloc(Node::new(Kind::Leaf {
+                    path,
+                    value: Value::from_slice(value),
+                }));
                 self.set_child_in_slot(holder, leaf);
                 return Ok(true);
             }
             match &mut self.nodes[id as usize].kind {
                 Kind::Stub => self.resolve(id)?,
-                Kind::Leaf { path, value: existing } => {
+                Kind::Leaf {
+                    path,
+                    value: existing,
+                } => {
                     visited.push(id);
                     let common = path.common_prefix(key, pos);
                     if common == path.len() && pos + common == key.len() {
@@ -426,7 +468,8 @@ impl<S: NodeStore> Trie<S> {
                     }
                     let old_path = path.clone();
                     let old_value = std::mem::take(existing);
-                    let replacement = self.split_leaf(key, pos, common, &old_path, old_value, value);
+                    let replacement =
+                        self.split_leaf(key, pos, common, &old_path, old_value, value);
                     self.nodes[id as usize].kind = replacement;
                     return Ok(true);
                 }
@@ -440,11 +483,14 @@ impl<S: NodeStore> Trie<S> {
                     }
                     let old_path = path.clone();
                     let old_child = *child;
-                    let replacement = self.split_extension(key, pos, common, &old_path, old_child, value);
+                    let replacement =
+                        self.split_extension(key, pos, common, &old_path, old_child, value);
                     self.nodes[id as usize].kind = replacement;
                     return Ok(true);
                 }
-                Kind::Branch { value: existing, .. } => {
+                Kind::Branch {
+                    value: existing, ..
+                } => {
                     visited.push(id);
                     if pos == key.len() {
                         if existing.as_deref() == Some(value) {
@@ -477,7 +523,10 @@ impl<S: NodeStore> Trie<S> {
             branch_value = Some(Box::from(old_value.as_slice()));
         } else {
             let path = old_path.slice(common + 1, old_path.len(), true);
-            let leaf = self.alloc(Node::new(Kind::Leaf { path, value: old_value }));
+            let leaf = self.alloc(Node::new(Kind::Leaf {
+                path,
+                value: old_value,
+            }));
             children[usize::from(old_path.nibble(common))] = leaf;
         }
         self.add_new_value(key, pos + common, value, &mut children, &mut branch_value);
@@ -502,7 +551,10 @@ impl<S: NodeStore> Trie<S> {
             old_child
         } else {
             let path = old_path.slice(common + 1, old_path.len(), false);
-            self.alloc(Node::new(Kind::Extension { path, child: old_child }))
+            self.alloc(Node::new(Kind::Extension {
+                path,
+                child: old_child,
+            }))
         };
         self.add_new_value(key, pos + common, value, &mut children, &mut branch_value);
         self.branch_under_extension(key, pos, common, children, branch_value)
@@ -521,7 +573,10 @@ impl<S: NodeStore> Trie<S> {
             *branch_value = Some(value.into());
         } else {
             let path = Path::from_key(key, at + 1, key.len(), true);
-            let leaf = self.alloc(Node::new(Kind::Leaf { path, value: Value::from_slice(value) }));
+            let leaf = self.alloc(Node::new(Kind::Leaf {
+                path,
+                value: Value::from_slice(value),
+            }));
             children[usize::from(key.at(at))] = leaf;
         }
     }
@@ -539,12 +594,19 @@ impl<S: NodeStore> Trie<S> {
             return branch;
         }
         let child = self.alloc(Node::new(branch));
-        Kind::Extension { path: Path::from_key(key, pos, pos + common, false), child }
+        Kind::Extension {
+            path: Path::from_key(key, pos, pos + common, false),
+            child,
+        }
     }
 
     // ----- remove -----
 
-    fn remove_at(&mut self, key: NibbleKey<'_>, trail: &mut Vec<(NodeId, u8)>) -> Result<(), TrieError> {
+    fn remove_at(
+        &mut self,
+        key: NibbleKey<'_>,
+        trail: &mut Vec<(NodeId, u8)>,
+    ) -> Result<(), TrieError> {
         // Phase 1: find the key, loading nodes as needed. Loading changes no content, so an
         // error here leaves the trie as it was.
         let mut id = self.root;
@@ -591,10 +653,10 @@ impl<S: NodeStore> Trie<S> {
         } else {
             trail.last().map(|&(parent, slot)| (parent, Some(slot)))
         };
-        if let Some((branch, removed_slot)) = shrinking_branch {
-            if let Some(sibling) = self.sole_remaining_child(branch, removed_slot) {
-                self.resolve(sibling)?;
-            }
+        if let Some((branch, removed_slot)) = shrinking_branch
+            && let Some(sibling) = self.sole_remaining_child(branch, removed_slot)
+        {
+            self.resolve(sibling)?;
         }
 
         // Phase 3: remove and restore canonical shape bottom-up.
@@ -656,8 +718,10 @@ impl<S: NodeStore> Trie<S> {
                     }
                     (0, true) => {
                         let value = value.take().unwrap_or_default();
-                        self.nodes[id as usize].kind =
-                            Kind::Leaf { path: Path::from_nibbles(&[], true), value: Value::from(&value[..]) };
+                        self.nodes[id as usize].kind = Kind::Leaf {
+                            path: Path::from_nibbles(&[], true),
+                            value: Value::from(&value[..]),
+                        };
                     }
                     (1, false) => {
                         let child = children[last];
@@ -679,9 +743,13 @@ impl<S: NodeStore> Trie<S> {
                         path: concat(&prefix, path, true),
                         value: std::mem::take(value),
                     }),
-                    Kind::Extension { path, child: grandchild } => {
-                        Some(Kind::Extension { path: concat(&prefix, path, false), child: *grandchild })
-                    }
+                    Kind::Extension {
+                        path,
+                        child: grandchild,
+                    } => Some(Kind::Extension {
+                        path: concat(&prefix, path, false),
+                        child: *grandchild,
+                    }),
                     Kind::Branch { .. } | Kind::Stub => None,
                 };
                 if let Some(merged) = merged {
@@ -696,18 +764,38 @@ impl<S: NodeStore> Trie<S> {
     }
 
     /// Turns a branch whose only entry is `child` at `slot` into that child, one nibble longer.
-    fn collapse_into_child(&mut self, id: NodeId, slot: u8, child: NodeId) -> Result<(), TrieError> {
+    fn collapse_into_child(
+        &mut self,
+        id: NodeId,
+        slot: u8,
+        child: NodeId,
+    ) -> Result<(), TrieError> {
         self.resolve(child)?;
         let (replacement, absorbed) = match &mut self.nodes[child as usize].kind {
-            Kind::Leaf { path, value } => {
-                (Kind::Leaf { path: path.prepend(&[slot], true), value: std::mem::take(value) }, true)
-            }
-            Kind::Extension { path, child: grandchild } => {
-                (Kind::Extension { path: path.prepend(&[slot], false), child: *grandchild }, true)
-            }
-            Kind::Branch { .. } | Kind::Stub => {
-                (Kind::Extension { path: Path::from_nibbles(&[slot], false), child }, false)
-            }
+            Kind::Leaf { path, value } => (
+                Kind::Leaf {
+                    path: path.prepend(&[slot], true),
+                    value: std::mem::take(value),
+                },
+                true,
+            ),
+            Kind::Extension {
+                path,
+                child: grandchild,
+            } => (
+                Kind::Extension {
+                    path: path.prepend(&[slot], false),
+                    child: *grandchild,
+                },
+                true,
+            ),
+            Kind::Branch { .. } | Kind::Stub => (
+                Kind::Extension {
+                    path: Path::from_nibbles(&[slot], false),
+                    child,
+                },
+                false,
+            ),
         };
         self.nodes[id as usize].kind = replacement;
         if absorbed {
@@ -746,7 +834,14 @@ impl<S: NodeStore> Trie<S> {
         if updates >= PARALLEL_MIN_UPDATES {
             self.hash_top_subtrees_in_parallel(mode, &mut output.batch);
         }
-        hash_subtree(&self.nodes, self.root, mode, true, &mut output, &mut self.scratch_hash);
+        hash_subtree(
+            &self.nodes,
+            self.root,
+            mode,
+            true,
+            &mut output,
+            &mut self.scratch_hash,
+        );
         self.write_back(&output.references, mode);
         self.scratch_references = output.references;
         output.batch
@@ -755,7 +850,9 @@ impl<S: NodeStore> Trie<S> {
     /// Hashes the pending subtrees under the topmost branch on several threads, writing their
     /// references back, so that only the top remains for the caller.
     fn hash_top_subtrees_in_parallel(&mut self, mode: Mode, batch: &mut BatchBuilder) {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(16);
         if threads < 2 {
             return;
         }
@@ -763,7 +860,9 @@ impl<S: NodeStore> Trie<S> {
         if let Kind::Extension { child, .. } = &self.nodes[top as usize].kind {
             top = *child;
         }
-        let Kind::Branch { children, .. } = &self.nodes[top as usize].kind else { return };
+        let Kind::Branch { children, .. } = &self.nodes[top as usize].kind else {
+            return;
+        };
         let pending: Vec<NodeId> = children
             .iter()
             .copied()
@@ -773,7 +872,14 @@ impl<S: NodeStore> Trie<S> {
             return;
         }
         let groups: Vec<Vec<NodeId>> = (0..threads.min(pending.len()))
-            .map(|group| pending.iter().copied().skip(group).step_by(threads).collect())
+            .map(|group| {
+                pending
+                    .iter()
+                    .copied()
+                    .skip(group)
+                    .step_by(threads)
+                    .collect()
+            })
             .collect();
         let nodes = &self.nodes;
         let hash_group = |group: &[NodeId]| {
@@ -819,7 +925,11 @@ impl<S: NodeStore> Trie<S> {
     /// Appends the RLP encoding of a resident node; children's references must be known.
     pub(crate) fn encode(&self, id: NodeId, out: &mut Vec<u8>) {
         let reference_of = |child: NodeId| {
-            if child == NIL { Reference::ABSENT } else { self.nodes[child as usize].reference }
+            if child == NIL {
+                Reference::ABSENT
+            } else {
+                self.nodes[child as usize].reference
+            }
         };
         match &self.nodes[id as usize].kind {
             Kind::Leaf { path, value } => encode_leaf(path, value, out),

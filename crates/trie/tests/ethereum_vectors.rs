@@ -41,7 +41,11 @@ fn run_ordered(name: &str, ops: &[(&str, Option<&str>)], expected: &str, secure:
         store.apply(&batch);
         let reopened = SecureTrie::open(store.clone(), committed).expect("reopen");
         for (key, value) in &live {
-            assert_eq!(reopened.get(key).expect("get"), *value, "{name}: read-back of {key:?}");
+            assert_eq!(
+                reopened.get(key).expect("get"),
+                *value,
+                "{name}: read-back of {key:?}"
+            );
         }
         committed
     } else {
@@ -55,7 +59,11 @@ fn run_ordered(name: &str, ops: &[(&str, Option<&str>)], expected: &str, secure:
         store.apply(&batch);
         let reopened = Trie::open(store.clone(), committed).expect("reopen");
         for (key, value) in &live {
-            assert_eq!(reopened.get(key).expect("get"), *value, "{name}: read-back of {key:?}");
+            assert_eq!(
+                reopened.get(key).expect("get"),
+                *value,
+                "{name}: read-back of {key:?}"
+            );
         }
         committed
     };
@@ -146,7 +154,10 @@ const JEFF: &[(&str, Option<&str>)] = &[
         "0x0000000000000000000000000000000000000000000000000000001234567890",
         Some("0x697c7b8c961b56f675d570498424ac8de1a918f6"),
     ),
-    ("0x000000000000000000000000697c7b8c961b56f675d570498424ac8de1a918f6", Some("0x1234567890")),
+    (
+        "0x000000000000000000000000697c7b8c961b56f675d570498424ac8de1a918f6",
+        Some("0x1234567890"),
+    ),
     (
         "0x0000000000000000000000007ef9e639e2733cb34e4dfc576d4b23f72db776b2",
         Some("0x4655474156000000000000000000000000000000000000000000000000000000"),
@@ -163,7 +174,10 @@ const JEFF: &[(&str, Option<&str>)] = &[
         "0x4e616d6552656700000000000000000000000000000000000000000000000000",
         Some("0xec4f34c97e43fbb2816cfd95e388353c7181dab1"),
     ),
-    ("0x0000000000000000000000000000000000000000000000000000001234567890", None),
+    (
+        "0x0000000000000000000000000000000000000000000000000000001234567890",
+        None,
+    ),
     (
         "0x000000000000000000000000697c7b8c961b56f675d570498424ac8de1a918f6",
         Some("0x6f6f6f6820736f2067726561742c207265616c6c6c793f000000000000000000"),
@@ -175,16 +189,25 @@ const JEFF: &[(&str, Option<&str>)] = &[
 ];
 
 const INSERT_MIDDLE_LEAF: &[(&str, Option<&str>)] = &[
-    ("key1aa", Some("0123456789012345678901234567890123456789xxx")),
-    ("key1", Some("0123456789012345678901234567890123456789Very_Long")),
+    (
+        "key1aa",
+        Some("0123456789012345678901234567890123456789xxx"),
+    ),
+    (
+        "key1",
+        Some("0123456789012345678901234567890123456789Very_Long"),
+    ),
     ("key2bb", Some("aval3")),
     ("key2", Some("short")),
     ("key3cc", Some("aval3")),
     ("key3", Some("1234567890123456789012345678901")),
 ];
 
-const BRANCH_VALUE_UPDATE: &[(&str, Option<&str>)] =
-    &[("abc", Some("123")), ("abcd", Some("abcd")), ("abc", Some("abc"))];
+const BRANCH_VALUE_UPDATE: &[(&str, Option<&str>)] = &[
+    ("abc", Some("123")),
+    ("abcd", Some("abcd")),
+    ("abc", Some("abc")),
+];
 
 #[test]
 fn trietest_empty_values() {
@@ -255,13 +278,22 @@ const ANY_ORDER: &[AnyOrderCase] = &[
     },
     AnyOrderCase {
         name: "dogs",
-        pairs: &[("doe", "reindeer"), ("dog", "puppy"), ("dogglesworth", "cat")],
+        pairs: &[
+            ("doe", "reindeer"),
+            ("dog", "puppy"),
+            ("dogglesworth", "cat"),
+        ],
         plain_root: "0x8aad789dff2f538bca5d8ea56e8abe10f4c7ba3a5dea95fea4cd6e7c3a1168d3",
         secure_root: "0xd4cd937e4a4368d7931a9cf51686b7e10abb3dce38a39000fd7902a092b64585",
     },
     AnyOrderCase {
         name: "puppy",
-        pairs: &[("do", "verb"), ("horse", "stallion"), ("doge", "coin"), ("dog", "puppy")],
+        pairs: &[
+            ("do", "verb"),
+            ("horse", "stallion"),
+            ("doge", "coin"),
+            ("dog", "puppy"),
+        ],
         plain_root: "0x5991bb8c6514148a29db676a14ac506cd2cd5775ace63c30a4fe457715e9ac84",
         secure_root: "0x29b235a58c3c25ab83010c327d5932bcf05324b7d6b1185e650798034783ca9d",
     },
@@ -389,12 +421,18 @@ fn small_trie_is_one_stored_root_node() {
     trie.insert(b"foo", b"bar").expect("insert");
     trie.insert(b"food", b"bass").expect("insert");
     let (root, batch) = trie.commit().expect("commit");
-    assert_eq!(root, self::root("0x17beaa1648bafa633cda809c90c04af50fc8aed3cb40d16efbddee6fdf63c4c3"));
+    assert_eq!(
+        root,
+        self::root("0x17beaa1648bafa633cda809c90c04af50fc8aed3cb40d16efbddee6fdf63c4c3")
+    );
     assert_eq!(batch.len(), 1);
     let (hash, node) = batch.iter().next().expect("one node");
     assert_eq!(hash, root);
     match cairn_trie::decode_node(&node).expect("valid root") {
-        cairn_trie::DecodedNode::Extension { child: cairn_trie::ChildRef::Inline(branch), .. } => {
+        cairn_trie::DecodedNode::Extension {
+            child: cairn_trie::ChildRef::Inline(branch),
+            ..
+        } => {
             assert!(branch.len() < 32);
         }
         other => panic!("expected an extension embedding its branch, got {other:?}"),

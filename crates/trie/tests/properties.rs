@@ -19,7 +19,10 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 /// Keys over a tiny alphabet and short lengths, so keys share prefixes, some keys are
 /// prefixes of others (branch values), and many nodes are small enough to be embedded.
 fn small_key() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(prop::sample::select(vec![0x00u8, 0x01, 0x10, 0x11, 0xab, 0xff]), 0..4)
+    prop::collection::vec(
+        prop::sample::select(vec![0x00u8, 0x01, 0x10, 0x11, 0xab, 0xff]),
+        0..4,
+    )
 }
 
 /// Values from 1 byte (embedded nodes) to past 32 bytes (hashed nodes).
@@ -31,7 +34,9 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// Inserts (`Some`) and deletes (`None`; also produced by empty values).
-fn ops(key: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+fn ops(
+    key: impl Strategy<Value = Vec<u8>>,
+) -> impl Strategy<Value = Vec<(Vec<u8>, Option<Vec<u8>>)>> {
     prop::collection::vec((key, prop::option::weighted(0.75, value())), 0..40)
 }
 
@@ -45,7 +50,11 @@ fn hashed_key() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-fn apply(trie: &mut Trie<impl cairn_trie::NodeStore>, model: &mut Model, ops: &[(Vec<u8>, Option<Vec<u8>>)]) {
+fn apply(
+    trie: &mut Trie<impl cairn_trie::NodeStore>,
+    model: &mut Model,
+    ops: &[(Vec<u8>, Option<Vec<u8>>)],
+) {
     for (key, value) in ops {
         match value {
             Some(value) => {
@@ -62,13 +71,22 @@ fn apply(trie: &mut Trie<impl cairn_trie::NodeStore>, model: &mut Model, ops: &[
 
 fn check_reads(trie: &Trie<impl cairn_trie::NodeStore>, model: &Model, probes: &[Vec<u8>]) {
     for (key, value) in model {
-        assert_eq!(trie.get(key).expect("get"), Some(value.clone()), "key {key:02x?}");
+        assert_eq!(
+            trie.get(key).expect("get"),
+            Some(value.clone()),
+            "key {key:02x?}"
+        );
     }
     for key in probes {
-        assert_eq!(trie.get(key).expect("get"), model.get(key).cloned(), "probe {key:02x?}");
+        assert_eq!(
+            trie.get(key).expect("get"),
+            model.get(key).cloned(),
+            "probe {key:02x?}"
+        );
     }
     let listed: Vec<(Vec<u8>, Vec<u8>)> = trie.iter().collect::<Result<_, _>>().expect("iterate");
-    let expected: Vec<(Vec<u8>, Vec<u8>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let expected: Vec<(Vec<u8>, Vec<u8>)> =
+        model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_eq!(listed, expected, "iteration order and content");
 }
 
@@ -304,13 +322,20 @@ fn empty_trie_proofs() {
     let proof = trie.proof(b"anything").expect("proof");
     assert_eq!(proof, vec![Bytes::from_static(&[0x80])]);
     assert_eq!(verify_proof(EMPTY_ROOT, b"anything", &proof), Ok(None));
-    assert_eq!(verify_proof(EMPTY_ROOT, b"anything", &[] as &[Bytes]), Ok(None));
+    assert_eq!(
+        verify_proof(EMPTY_ROOT, b"anything", &[] as &[Bytes]),
+        Ok(None)
+    );
     assert!(matches!(
         verify_proof(B256::repeat_byte(1), b"anything", &[] as &[Bytes]),
         Err(ProofError::EmptyProof(_))
     ));
     assert!(matches!(
-        verify_proof(EMPTY_ROOT, b"k", &[Bytes::from_static(&[0x80]), Bytes::from_static(&[0x80])]),
+        verify_proof(
+            EMPTY_ROOT,
+            b"k",
+            &[Bytes::from_static(&[0x80]), Bytes::from_static(&[0x80])]
+        ),
         Err(ProofError::TrailingNodes { .. })
     ));
 }
@@ -342,7 +367,10 @@ fn hash_builder_agrees_on_thousands_of_random_keys() {
         reopened.remove(key).expect("remove");
         model.remove(key);
     }
-    assert_eq!(reopened.root_hash().expect("root"), hash_builder_root(&model));
+    assert_eq!(
+        reopened.root_hash().expect("root"),
+        hash_builder_root(&model)
+    );
 }
 
 /// Enough updates to take the multi-threaded hashing and commit paths.

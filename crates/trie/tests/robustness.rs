@@ -18,7 +18,10 @@ fn node_like_bytes() -> impl Strategy<Value = Vec<u8>> {
             rest.insert(0, head);
             rest
         }),
-        prop::collection::vec(prop::sample::select(vec![0x80u8, 0xa0, 0xc2, 0x20, 0x31, 0xe2, 0xf8]), 0..80),
+        prop::collection::vec(
+            prop::sample::select(vec![0x80u8, 0xa0, 0xc2, 0x20, 0x31, 0xe2, 0xf8]),
+            0..80
+        ),
     ]
 }
 
@@ -28,7 +31,8 @@ fn sample_trie() -> (B256, Arc<MemoryNodeStore>, Vec<Vec<u8>>) {
     let mut keys = Vec::new();
     for i in 0..64u8 {
         let key = vec![i % 4, i / 4, i];
-        trie.insert(&key, &[i; 40][..(i as usize % 40) + 1]).expect("insert");
+        trie.insert(&key, &[i; 40][..(i as usize % 40) + 1])
+            .expect("insert");
         keys.push(key);
     }
     let (root, batch) = trie.commit().expect("commit");
@@ -125,12 +129,24 @@ fn missing_nodes_are_reported() {
 
     // Keep only the root node: everything below is missing.
     let root_only = MemoryNodeStore::new();
-    root_only.insert(root, store.get_node(&root).expect("read").expect("root stored"));
+    root_only.insert(
+        root,
+        store.get_node(&root).expect("read").expect("root stored"),
+    );
     let mut trie = Trie::open(&root_only, root).expect("root is present");
     assert!(matches!(trie.get(&keys[5]), Err(TrieError::MissingNode(_))));
-    assert!(matches!(trie.iter().find(|entry| entry.is_err()), Some(Err(TrieError::MissingNode(_)))));
-    assert!(matches!(trie.insert(&keys[5], b"v"), Err(TrieError::MissingNode(_))));
-    assert!(matches!(trie.remove(&keys[5]), Err(TrieError::MissingNode(_))));
+    assert!(matches!(
+        trie.iter().find(|entry| entry.is_err()),
+        Some(Err(TrieError::MissingNode(_)))
+    ));
+    assert!(matches!(
+        trie.insert(&keys[5], b"v"),
+        Err(TrieError::MissingNode(_))
+    ));
+    assert!(matches!(
+        trie.remove(&keys[5]),
+        Err(TrieError::MissingNode(_))
+    ));
     // A failed update leaves the trie unchanged.
     assert_eq!(trie.root_hash().expect("root"), root);
 }
@@ -154,7 +170,10 @@ fn malformed_root_node_is_reported() {
     let hash = B256::repeat_byte(9);
     store.insert(hash, Bytes::from_static(&[0xc3, 0x20, 0x31, 0x32]));
     match Trie::open(&store, hash) {
-        Err(TrieError::CorruptNode { hash: reported, source: DecodeError::WrongItemCount(3) }) => {
+        Err(TrieError::CorruptNode {
+            hash: reported,
+            source: DecodeError::WrongItemCount(3),
+        }) => {
             assert_eq!(reported, hash);
         }
         other => panic!("unexpected {other:?}"),
@@ -166,5 +185,8 @@ fn empty_node_under_a_real_hash_is_rejected() {
     let store = MemoryNodeStore::new();
     let hash = B256::repeat_byte(3);
     store.insert(hash, Bytes::from_static(&[0x80]));
-    assert!(matches!(Trie::open(&store, hash), Err(TrieError::UnexpectedEmptyNode(_))));
+    assert!(matches!(
+        Trie::open(&store, hash),
+        Err(TrieError::UnexpectedEmptyNode(_))
+    ));
 }

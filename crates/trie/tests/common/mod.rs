@@ -32,7 +32,11 @@ fn hex_prefix(path: &[u8], leaf: bool) -> Vec<u8> {
 fn rlp_list(items: &[Vec<u8>]) -> Vec<u8> {
     let payload: Vec<u8> = items.concat();
     let mut out = Vec::new();
-    Header { list: true, payload_length: payload.len() }.encode(&mut out);
+    Header {
+        list: true,
+        payload_length: payload.len(),
+    }
+    .encode(&mut out);
     out.extend_from_slice(&payload);
     out
 }
@@ -49,17 +53,28 @@ fn reference(items: &[(Vec<u8>, &[u8])], depth: usize) -> Vec<u8> {
         return rlp_bytes(&[]);
     }
     let encoded = structure(items, depth);
-    if encoded.len() < 32 { encoded } else { rlp_bytes(keccak256(&encoded).as_slice()) }
+    if encoded.len() < 32 {
+        encoded
+    } else {
+        rlp_bytes(keccak256(&encoded).as_slice())
+    }
 }
 
 /// c(I, i): the RLP of the node for `items` (sorted, distinct) below depth `depth`.
 fn structure(items: &[(Vec<u8>, &[u8])], depth: usize) -> Vec<u8> {
     if let [(key, value)] = items {
-        return rlp_list(&[rlp_bytes(&hex_prefix(&key[depth..], true)), rlp_bytes(value)]);
+        return rlp_list(&[
+            rlp_bytes(&hex_prefix(&key[depth..], true)),
+            rlp_bytes(value),
+        ]);
     }
     let first = &items[0].0;
     let shared = (depth..)
-        .take_while(|&i| items.iter().all(|(key, _)| key.len() > i && key[i] == first[i]))
+        .take_while(|&i| {
+            items
+                .iter()
+                .all(|(key, _)| key.len() > i && key[i] == first[i])
+        })
         .count();
     if shared > 0 {
         let path = hex_prefix(&first[depth..depth + shared], false);
@@ -74,15 +89,20 @@ fn structure(items: &[(Vec<u8>, &[u8])], depth: usize) -> Vec<u8> {
             .collect();
         slots.push(reference(&subset, depth + 1));
     }
-    let value = items.iter().find(|(key, _)| key.len() == depth).map_or(&[][..], |(_, v)| *v);
+    let value = items
+        .iter()
+        .find(|(key, _)| key.len() == depth)
+        .map_or(&[][..], |(_, v)| *v);
     slots.push(rlp_bytes(value));
     rlp_list(&slots)
 }
 
 /// The root hash of `model` by the appendix D definition.
 pub fn reference_root(model: &BTreeMap<Vec<u8>, Vec<u8>>) -> B256 {
-    let items: Vec<(Vec<u8>, &[u8])> =
-        model.iter().map(|(key, value)| (nibbles(key), value.as_slice())).collect();
+    let items: Vec<(Vec<u8>, &[u8])> = model
+        .iter()
+        .map(|(key, value)| (nibbles(key), value.as_slice()))
+        .collect();
     if items.is_empty() {
         return keccak256([0x80u8]);
     }
