@@ -1,0 +1,5 @@
+//! The CLI's commands.
+
+pub mod client_cmds;
+pub mod trie_cmd;
+pub mod verify;

@@ -1,0 +1,212 @@
+//! Node configuration (`config.toml`).
+//!
+//! Relative paths in the file are relative to the file's own directory, so a node directory
+//! can be moved as a whole.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cairn_consensus::solo::SoloConfig;
+use cairn_mempool::PoolConfig;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Where the chain database lives.
+    pub data_dir: PathBuf,
+    /// HTTP API settings.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Consensus settings.
+    #[serde(default)]
+    pub consensus: ConsensusConfig,
+    /// Transaction pool limits.
+    #[serde(default)]
+    pub pool: PoolSettings,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
+        }
+    }
+}
+
+/// Which engine orders blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// One validator seals alone.
+    #[default]
+    Solo,
+}
+
+/// `[consensus]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusConfig {
+    /// The engine.
+    #[serde(default)]
+    pub engine: Engine,
+    /// This node's validator key file (absent for a node that does not validate).
+    pub validator_key: Option<PathBuf>,
+    /// Seal when this many transfers are executable.
+    pub min_block_transactions: usize,
+    /// Seal at least this often, in milliseconds.
+    pub block_interval_ms: u64,
+    /// Most transfers per block.
+    pub max_block_transactions: usize,
+    /// Seal empty blocks at each interval.
+    pub empty_blocks: bool,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        let solo = SoloConfig::default();
+        Self {
+            engine: Engine::Solo,
+            validator_key: None,
+            min_block_transactions: solo.min_block_transactions,
+            block_interval_ms: solo.block_interval.as_millis() as u64,
+            max_block_transactions: solo.max_block_transactions,
+            empty_blocks: solo.empty_blocks,
+        }
+    }
+}
+
+impl ConsensusConfig {
+    /// The solo engine's settings.
+    pub fn solo(&self) -> SoloConfig {
+        SoloConfig {
+            min_block_transactions: self.min_block_transactions,
+            block_interval: Duration::from_millis(self.block_interval_ms),
+            max_block_transactions: self.max_block_transactions,
+            empty_blocks: self.empty_blocks,
+        }
+    }
+}
+
+/// `[pool]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSettings {
+    /// Most transfers held.
+    pub max_transactions: usize,
+    /// Most transfers held per sender.
+    pub max_per_sender: usize,
+    /// How far ahead of the account nonce a transfer may be.
+    pub max_nonce_gap: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        let defaults = PoolConfig::new(0);
+        Self {
+            max_transactions: defaults.max_transactions,
+            max_per_sender: defaults.max_per_sender,
+            max_nonce_gap: defaults.max_nonce_gap,
+        }
+    }
+}
+
+impl PoolSettings {
+    /// The pool's configuration for a chain.
+    pub fn pool_config(&self, chain_id: u64) -> PoolConfig {
+        PoolConfig {
+            max_transactions: self.max_transactions,
+            max_per_sender: self.max_per_sender,
+            max_nonce_gap: self.max_nonce_gap,
+            ..PoolConfig::new(chain_id)
+        }
+    }
+}
+
+impl NodeConfig {
+    /// A configuration with defaults for a data directory.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            http: HttpConfig::default(),
+            consensus: ConsensusConfig::default(),
+            pool: PoolSettings::default(),
+        }
+    }
+
+    /// Reads a configuration file, resolving relative paths against its directory.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let mut config: Self = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        if let Some(key) = &config.consensus.validator_key {
+            config.consensus.validator_key = Some(base.join(key));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.consensus.block_interval_ms == 0 {
+            bail!("consensus.block_interval_ms must be positive");
+        }
+        if self.consensus.max_block_transactions == 0 {
+            bail!("consensus.max_block_transactions must be positive");
+        }
+        if self.pool.max_transactions == 0 || self.pool.max_per_sender == 0 {
+            bail!("pool limits must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_file_gets_defaults_and_relative_paths_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "data_dir = \"data\"\n[consensus]\nvalidator_key = \"v.key\"\nmin_block_transactions = 5\nblock_interval_ms = 200\nmax_block_transactions = 100\nempty_blocks = false\n").unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.data_dir, dir.path().join("data"));
+        assert_eq!(
+            config.consensus.validator_key,
+            Some(dir.path().join("v.key"))
+        );
+        assert_eq!(
+            config.consensus.solo().block_interval,
+            Duration::from_millis(200)
+        );
+        assert_eq!(config.http.listen.port(), 8545);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "data_dir = \"d\"\ncolour = \"blue\"\n").unwrap();
+        let error = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains("colour"), "{error}");
+        std::fs::write(&path, "data_dir = \"d\"\n[consensus]\nmin_block_transactions = 1\nblock_interval_ms = 0\nmax_block_transactions = 1\nempty_blocks = true\n").unwrap();
+        assert!(NodeConfig::load(&path).is_err());
+        let round_trip = toml::to_string_pretty(&NodeConfig::for_data_dir("x".into())).unwrap();
+        assert!(toml::from_str::<NodeConfig>(&round_trip).is_ok());
+    }
+}

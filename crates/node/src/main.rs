@@ -1,0 +1,97 @@
+//! The `cairn` binary: node, devnet, and a command-line client of the node's API.
+
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod keyfile;
+mod runtime;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, NodeArgs};
+use crate::client::Client;
+use crate::commands::{client_cmds, trie_cmd, verify};
+use crate::config::NodeConfig;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line on stderr, whatever the error chain holds.
+            let message = format!("{error:#}").replace('\n', " ");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
+    let mut config = match (&args.config, &args.data_dir) {
+        (Some(path), None) => NodeConfig::load(path)?,
+        (None, Some(dir)) => NodeConfig::for_data_dir(dir.clone()),
+        (Some(path), Some(dir)) => {
+            let mut config = NodeConfig::load(path)?;
+            config.data_dir = dir.clone();
+            config
+        }
+        (None, None) => anyhow::bail!("give --config FILE or --data-dir DIR"),
+    };
+    if let Some(http) = args.http {
+        config.http.listen = http;
+    }
+    Ok(config)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = || Client::new(&cli.node);
+    match cli.command {
+        Command::Devnet(args) => {
+            init_logging();
+            tokio_runtime()?.block_on(runtime::devnet(args))
+        }
+        Command::Init { genesis, data_dir } => runtime::init(&genesis, &data_dir, cli.json),
+        Command::Node(args) => {
+            let config = node_config(&args)?;
+            init_logging();
+            tokio_runtime()?.block_on(runtime::run_node(config, None, None))
+        }
+        Command::Status => client_cmds::status(&client(), cli.json),
+        Command::Keys(command) => client_cmds::keys(command, cli.json),
+        Command::Tx(command) => client_cmds::tx(&client(), command, cli.json),
+        Command::Account {
+            address,
+            proof,
+            proof_out,
+            block,
+        } => client_cmds::account(
+            &client(),
+            &address,
+            proof,
+            proof_out.as_deref(),
+            block.as_deref(),
+            cli.json,
+        ),
+        Command::Block { id, full } => client_cmds::block(&client(), &id, full, cli.json),
+        Command::VerifyChain { data_dir } => verify::run(&data_dir, cli.json),
+        Command::Trie(command) => trie_cmd::run(command, cli.json),
+    }
+}

@@ -1,0 +1,292 @@
+//! Running a node: open the chain, start the engine and the API, stop cleanly on a signal.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use cairn_consensus::solo::Solo;
+use cairn_consensus::{Consensus, ConsensusStatus, NodeServices};
+use cairn_ledger::Chain;
+use cairn_mempool::Mempool;
+use cairn_primitives::dev::{
+    DEV_ACCOUNTS, DEV_BALANCE, dev_account_key, dev_genesis, dev_validator_key,
+};
+use cairn_primitives::{GenesisConfig, SecretKey};
+use cairn_rpc::{ApiState, NodeInfo};
+use cairn_storage::{StorageError, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{debug, error, info};
+
+use crate::cli::DevnetArgs;
+use crate::config::{Engine, NodeConfig};
+use crate::keyfile;
+
+/// The database file inside a data directory.
+pub const CHAIN_FILE: &str = "chain.redb";
+/// The genesis copy inside a data directory.
+pub const GENESIS_FILE: &str = "genesis.json";
+/// The validator key a node looks for in its data directory when the config names none.
+pub const VALIDATOR_KEY_FILE: &str = "validator.key";
+
+/// Opens the chain database of a data directory that must already hold a chain.
+pub fn open_existing_store(data_dir: &Path) -> anyhow::Result<Store> {
+    let path = data_dir.join(CHAIN_FILE);
+    if !path.exists() {
+        bail!(
+            "no chain in {} (run `cairn init` or `cairn devnet` first)",
+            data_dir.display()
+        );
+    }
+    Store::open(&path).map_err(|e| match e {
+        StorageError::InUse(_) => anyhow::anyhow!(
+            "the chain in {} is in use by another process (stop the node first)",
+            data_dir.display()
+        ),
+        other => anyhow::Error::new(other).context(format!("cannot open {}", path.display())),
+    })
+}
+
+/// `cairn init`: creates a data directory holding the chain a genesis file describes.
+pub fn init(genesis_path: &Path, data_dir: &Path, json: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(genesis_path)
+        .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
+    let genesis = GenesisConfig::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", genesis_path.display()))?;
+    let hash = initialize_data_dir(data_dir, &genesis)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"genesis_hash": hash, "chain_id": genesis.chain_id, "data_dir": data_dir})
+        );
+    } else {
+        println!(
+            "Initialized chain {} (genesis {hash}) in {}",
+            genesis.chain_id,
+            data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Creates (or checks) the chain in `data_dir`; returns the genesis hash.
+pub fn initialize_data_dir(
+    data_dir: &Path,
+    genesis: &GenesisConfig,
+) -> anyhow::Result<cairn_primitives::B256> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let store = Store::open(data_dir.join(CHAIN_FILE)).map_err(|e| match e {
+        StorageError::InUse(_) => anyhow::anyhow!(
+            "the chain in {} is in use by a running node",
+            data_dir.display()
+        ),
+        other => other.into(),
+    })?;
+    let hash = Chain::initialize(&store, genesis)?;
+    std::fs::write(
+        data_dir.join(GENESIS_FILE),
+        serde_json::to_string_pretty(genesis)? + "\n",
+    )?;
+    Ok(hash)
+}
+
+struct Node {
+    engine: Arc<dyn Consensus>,
+}
+
+impl NodeInfo for Node {
+    fn consensus(&self) -> ConsensusStatus {
+        self.engine.status()
+    }
+}
+
+fn validator_key(config: &NodeConfig) -> anyhow::Result<Option<SecretKey>> {
+    let path = match &config.consensus.validator_key {
+        Some(path) => path.clone(),
+        None => {
+            let default = config.data_dir.join(VALIDATOR_KEY_FILE);
+            if !default.exists() {
+                return Ok(None);
+            }
+            default
+        }
+    };
+    keyfile::read_key(&path).map(Some)
+}
+
+/// Runs a node until Ctrl-C or SIGTERM. `banner` is printed once the API is listening.
+pub async fn run_node(
+    config: NodeConfig,
+    key_override: Option<SecretKey>,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
+    let store = open_existing_store(&config.data_dir)?;
+    let chain = Arc::new(Chain::open(store)?);
+    let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
+    let services = NodeServices {
+        chain: chain.clone(),
+        pool: pool.clone(),
+    };
+    let key = match key_override {
+        Some(key) => Some(key),
+        None => validator_key(&config)?,
+    };
+    let engine: Arc<dyn Consensus> = match config.consensus.engine {
+        Engine::Solo => {
+            let key = key.context(
+                "solo consensus needs this node's validator key: set consensus.validator_key \
+                 or put the key file at <data_dir>/validator.key",
+            )?;
+            Arc::new(Solo::new(services, key, config.consensus.solo())?)
+        }
+    };
+    let listener = TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http.listen))?;
+    let local = listener.local_addr()?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let api = ApiState {
+        chain: chain.clone(),
+        pool,
+        node: Arc::new(Node {
+            engine: engine.clone(),
+        }),
+    };
+    let mut api_shutdown = shutdown_rx.clone();
+    let server = tokio::spawn(cairn_rpc::serve(listener, api, async move {
+        let _ = api_shutdown.wait_for(|stop| *stop).await;
+    }));
+    let mut consensus = tokio::spawn(engine.clone().run(shutdown_rx.clone()));
+    tokio::spawn(log_blocks(chain.clone()));
+
+    let head = chain.head();
+    info!(
+        chain_id = chain.chain_id(),
+        height = head.height,
+        head = %head.hash(),
+        http = %local,
+        "node started"
+    );
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
+    println!("Listening on http://{local}");
+
+    let engine_result = tokio::select! {
+        _ = shutdown_signal() => {
+            info!("shutting down");
+            None
+        }
+        result = &mut consensus => Some(result),
+    };
+    let _ = shutdown_tx.send(true);
+    let engine_result = match engine_result {
+        Some(result) => result,
+        // Let the engine finish the block it may be committing.
+        None => consensus.await,
+    };
+    let _ = server.await;
+    match engine_result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            error!(error = %e, "consensus stopped");
+            Err(e.into())
+        }
+        Err(e) => bail!("consensus task failed: {e}"),
+    }
+}
+
+async fn log_blocks(chain: Arc<Chain>) {
+    let mut events = chain.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(block) => {
+                let header = &block.block.header;
+                let txs = block.block.transactions.len();
+                if txs == 0 {
+                    debug!(height = header.height, hash = %header.hash(), "committed empty block");
+                } else {
+                    info!(height = header.height, hash = %header.hash(), txs, "committed block");
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return ctrl_c.await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `cairn devnet`: creates (or resumes) a one-validator development chain and runs it.
+pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
+    let data_dir: PathBuf = args.data_dir.clone();
+    let resumed = data_dir.join(CHAIN_FILE).exists();
+    if !resumed {
+        initialize_data_dir(&data_dir, &dev_genesis(1, now_ms()))?;
+    }
+    let mut config = NodeConfig::for_data_dir(data_dir.clone());
+    config.http.listen = args.http;
+    config.consensus.block_interval_ms = args.block_time_ms.max(1);
+    config.consensus.min_block_transactions = args.min_block_txs.max(1);
+    config.validate()?;
+    let mut banner = String::new();
+    banner.push_str(&format!(
+        "Cairn devnet ({} {})\n\n",
+        if resumed {
+            "resumed from"
+        } else {
+            "created in"
+        },
+        data_dir.display()
+    ));
+    banner.push_str("Available accounts\n==================\n");
+    for index in 0..DEV_ACCOUNTS {
+        banner.push_str(&format!(
+            "({index}) {:#x} ({DEV_BALANCE} base units)\n",
+            dev_account_key(index).address()
+        ));
+    }
+    banner.push_str("\nPrivate keys (public knowledge: development only)\n==================\n");
+    for index in 0..DEV_ACCOUNTS {
+        banner.push_str(&format!(
+            "({index}) 0x{}\n",
+            hex::encode(dev_account_key(index).to_bytes())
+        ));
+    }
+    banner.push_str(&format!(
+        "\nChain id {}; a block every {} ms, or as soon as {} transfers are ready.\n\
+         Send one: cairn tx transfer --dev 0 --to {:#x} --amount 1000 --wait",
+        cairn_primitives::dev::DEV_CHAIN_ID,
+        config.consensus.block_interval_ms,
+        config.consensus.min_block_transactions,
+        dev_account_key(1).address(),
+    ));
+    run_node(config, Some(dev_validator_key(0)), Some(banner)).await
+}
