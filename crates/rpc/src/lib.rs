@@ -91,6 +91,7 @@ pub fn router(state: ApiState) -> Router {
         ServiceBuilder::new()
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(axum::middleware::map_response(json_errors))
+            .layer(axum::middleware::from_fn(refuse_declared_oversize))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,
@@ -129,6 +130,28 @@ async fn method_not_allowed() -> ApiError {
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     ApiError::internal("internal error").into_response()
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it, so a
+/// client cannot hold a connection open streaming a body that will be refused anyway.
+async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Rewrites error responses produced by layers (timeouts, limits) into the JSON error shape.
