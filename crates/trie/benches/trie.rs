@@ -109,7 +109,7 @@ fn insert_and_root(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("eth_trie", count), &pairs, |b, pairs| {
             use eth_trie::Trie as _;
             b.iter(|| {
-                let mut trie = eth_trie::EthTrie::new(Arc::new(eth_trie::MemoryDB::new(true)));
+                let mut trie = eth_trie::EthTrie::new(Arc::new(eth_trie::MemoryDB::new(false)));
                 for (key, value) in pairs {
                     trie.insert(key.as_slice(), value.as_slice())
                         .expect("insert");
@@ -146,7 +146,7 @@ fn update_committed(c: &mut Criterion) {
     );
 
     use eth_trie::Trie as _;
-    let eth_db = Arc::new(eth_trie::MemoryDB::new(true));
+    let eth_db = Arc::new(eth_trie::MemoryDB::new(false));
     let eth_root = {
         let mut trie = eth_trie::EthTrie::new(eth_db.clone());
         for (key, value) in &pairs {

@@ -90,6 +90,9 @@ impl Node {
 /// too small to repay starting them.
 const PARALLEL_MIN_UPDATES: usize = 8_192;
 
+/// Largest scratch buffer (in entries) kept between operations.
+const SCRATCH_KEEP_LIMIT: usize = 1 << 16;
+
 /// A hexary Merkle Patricia Trie over a [`NodeStore`], byte-compatible with Ethereum's.
 ///
 /// Inserting an empty value removes the key. Changes live in memory until
@@ -843,7 +846,11 @@ impl<S: NodeStore> Trie<S> {
             &mut self.scratch_hash,
         );
         self.write_back(&output.references, mode);
-        self.scratch_references = output.references;
+        // Keep the buffer for the next small update, not the tens of megabytes a bulk load
+        // needed.
+        if output.references.capacity() <= SCRATCH_KEEP_LIMIT {
+            self.scratch_references = output.references;
+        }
         output.batch
     }
 
