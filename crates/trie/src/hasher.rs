@@ -11,7 +11,7 @@ use alloy_primitives::{B256, keccak256};
 
 use crate::nibbles::Path;
 use crate::node::{EMBED_LIMIT, put_header, put_string, string_len};
-use crate::trie::{Kind, NIL, Node, NodeId};
+use crate::trie::{Kind, Link, Node, NodeId, Target};
 
 /// How a parent refers to a child: its hash, or its whole encoding when shorter than 32 bytes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -148,6 +148,34 @@ pub(crate) struct HashOutput {
     pub(crate) batch: BatchBuilder,
 }
 
+/// Read-only view of a trie's nodes, shareable across hashing threads.
+#[derive(Clone, Copy)]
+pub(crate) struct Arena<'a> {
+    pub(crate) nodes: &'a [Node],
+    pub(crate) stored_hashes: &'a [B256],
+}
+
+impl Arena<'_> {
+    /// The child's arena id, if a traversal in `mode` must visit it.
+    #[inline]
+    pub(crate) fn pending(&self, link: Link, mode: Mode) -> Option<NodeId> {
+        match link.target() {
+            Target::Resident(id) if mode.pending(&self.nodes[id as usize]) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The reference to a child that is not pending.
+    #[inline]
+    pub(crate) fn known_reference(&self, link: Link) -> Reference {
+        match link.target() {
+            Target::Absent => Reference::ABSENT,
+            Target::Stored(index) => Reference::from_hash(self.stored_hashes[index as usize]),
+            Target::Resident(id) => self.nodes[id as usize].reference,
+        }
+    }
+}
+
 /// Buffers reused between traversals.
 #[derive(Default)]
 pub(crate) struct HashScratch {
@@ -159,13 +187,14 @@ pub(crate) struct HashScratch {
 /// Computes the reference of `top` and of every pending node below it, bottom-up, each once.
 /// `top_is_root` makes `top` go into a commit batch whatever its size.
 pub(crate) fn hash_subtree(
-    nodes: &[Node],
+    arena: Arena<'_>,
     top: NodeId,
     mode: Mode,
     top_is_root: bool,
     out: &mut HashOutput,
     scratch: &mut HashScratch,
 ) -> Reference {
+    let nodes = arena.nodes;
     let top_node = &nodes[top as usize];
     if !mode.pending(top_node) {
         return top_node.reference;
@@ -186,32 +215,22 @@ pub(crate) fn hash_subtree(
             // the first slot's reference on top of `values`: the parent pops in slot order.
             match &node.kind {
                 Kind::Extension { child, .. } => {
-                    if mode.pending(&nodes[*child as usize]) {
-                        work.push((*child, false));
-                    }
+                    work.extend(arena.pending(*child, mode).map(|child| (child, false)));
                 }
                 Kind::Branch { children, .. } => {
                     for &child in children {
-                        if child != NIL && mode.pending(&nodes[child as usize]) {
-                            work.push((child, false));
-                        }
+                        work.extend(arena.pending(child, mode).map(|child| (child, false)));
                     }
                 }
-                Kind::Leaf { .. } | Kind::Stub => {}
+                Kind::Leaf { .. } | Kind::Vacant => {}
             }
             continue;
         }
-        let child_reference = |child: NodeId, values: &mut Vec<Reference>| {
-            if child == NIL {
-                return Reference::ABSENT;
-            }
-            let child_node = &nodes[child as usize];
-            if mode.pending(child_node) {
-                values.pop().unwrap_or(Reference::ABSENT)
-            } else {
-                child_node.reference
-            }
-        };
+        let child_reference =
+            |child: Link, values: &mut Vec<Reference>| match arena.pending(child, mode) {
+                Some(_) => values.pop().unwrap_or(Reference::ABSENT),
+                None => arena.known_reference(child),
+            };
         encoding.clear();
         match &node.kind {
             Kind::Leaf { path, value } => encode_leaf(path, value, encoding),
@@ -226,8 +245,8 @@ pub(crate) fn hash_subtree(
                 }
                 encode_branch(&references, value.as_deref(), encoding);
             }
-            // A stub is never pending: it is in the store by definition.
-            Kind::Stub => {}
+            // Freed slots are never linked.
+            Kind::Vacant => {}
         }
         let reference = if node.reference.is_known() {
             node.reference

@@ -5,7 +5,7 @@ use alloy_primitives::{B256, Bytes};
 use crate::error::TrieError;
 use crate::node::{ChildRef, DecodedNode, decode_node};
 use crate::store::NodeStore;
-use crate::trie::{Kind, NIL, NodeId, Trie, fetch};
+use crate::trie::{Kind, Link, NodeId, Target, Trie, fetch};
 
 /// A key and its value.
 type Entry = (Vec<u8>, Vec<u8>);
@@ -43,19 +43,29 @@ pub struct TrieIter<'a, S> {
 
 impl<'a, S: NodeStore> TrieIter<'a, S> {
     pub(crate) fn new(trie: &'a Trie<S>) -> Self {
-        let mut stack = Vec::new();
-        if trie.root != NIL {
-            stack.push(Frame::Resident {
-                id: trie.root,
-                depth: 0,
-                next_slot: 0,
-            });
-        }
-        Self {
+        let mut iter = Self {
             trie,
-            stack,
+            stack: Vec::new(),
             nibbles: Vec::new(),
             failed: false,
+        };
+        iter.push_child(trie.root, 0);
+        iter
+    }
+
+    /// Schedules the subtree behind `link`, whose path starts at nibble `depth`.
+    fn push_child(&mut self, link: Link, depth: usize) {
+        match link.target() {
+            Target::Absent => {}
+            Target::Resident(id) => self.stack.push(Frame::Resident {
+                id,
+                depth,
+                next_slot: 0,
+            }),
+            Target::Stored(index) => self.stack.push(Frame::StoredByHash {
+                hash: self.trie.stored_hashes[index as usize],
+                depth,
+            }),
         }
     }
 
@@ -88,12 +98,7 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
                         }
                         Kind::Extension { path, child } => {
                             self.nibbles.extend((0..path.len()).map(|i| path.nibble(i)));
-                            let depth = depth + path.len();
-                            self.stack.push(Frame::Resident {
-                                id: *child,
-                                depth,
-                                next_slot: 0,
-                            });
+                            self.push_child(*child, depth + path.len());
                         }
                         Kind::Branch { children, value } => {
                             if next_slot == 0 {
@@ -108,7 +113,9 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
                                 continue;
                             }
                             let start = usize::from(next_slot - 1);
-                            if let Some(slot) = (start..16).find(|&slot| children[slot] != NIL) {
+                            if let Some(slot) =
+                                (start..16).find(|&slot| !children[slot].is_absent())
+                            {
                                 let next_slot = slot as u8 + 2;
                                 self.stack.push(Frame::Resident {
                                     id,
@@ -116,18 +123,10 @@ impl<'a, S: NodeStore> TrieIter<'a, S> {
                                     next_slot,
                                 });
                                 self.nibbles.push(slot as u8);
-                                let child = children[slot];
-                                self.stack.push(Frame::Resident {
-                                    id: child,
-                                    depth: depth + 1,
-                                    next_slot: 0,
-                                });
+                                self.push_child(children[slot], depth + 1);
                             }
                         }
-                        Kind::Stub => {
-                            let hash = node.hash().unwrap_or_default();
-                            self.stack.push(Frame::StoredByHash { hash, depth });
-                        }
+                        Kind::Vacant => {}
                     }
                 }
                 Frame::StoredByHash { hash, depth } => {

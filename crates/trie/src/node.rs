@@ -168,22 +168,19 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, DecodeError> {
         };
     }
 
-    // Split the list first so a wrong item count is reported as such, whatever the items.
     let mut rest = outer.payload;
-    let mut items: [Option<Item<'_>>; 17] = Default::default();
-    let mut count = 0;
-    while !rest.is_empty() {
-        let item = next_item(&mut rest)?;
-        if let Some(slot) = items.get_mut(count) {
-            *slot = Some(item);
-        }
-        count += 1;
+    if rest.is_empty() {
+        return Err(DecodeError::WrongItemCount(0));
     }
-    match (count, items) {
-        (2, [Some(first), Some(second), ..]) => decode_short_node(first, second),
-        (17, items) => decode_branch(items),
-        (count, _) => Err(DecodeError::WrongItemCount(count)),
+    let first = next_item(&mut rest)?;
+    if rest.is_empty() {
+        return Err(DecodeError::WrongItemCount(1));
     }
+    let second = next_item(&mut rest)?;
+    if rest.is_empty() {
+        return decode_short_node(first, second);
+    }
+    decode_branch(first, second, rest)
 }
 
 fn decode_short_node<'a>(
@@ -213,18 +210,63 @@ fn decode_short_node<'a>(
     Ok(DecodedNode::Extension { path, child })
 }
 
-fn decode_branch(items: [Option<Item<'_>>; 17]) -> Result<DecodedNode<'_>, DecodeError> {
+/// Decodes a branch from its first two items and the rest of its payload. Item errors are
+/// held back until the whole list is split, so a list of the wrong length is reported as
+/// such whatever its items hold.
+fn decode_branch<'a>(
+    first: Item<'a>,
+    second: Item<'a>,
+    mut rest: &'a [u8],
+) -> Result<DecodedNode<'a>, DecodeError> {
     let mut children = [ChildRef::Empty; 16];
     let mut value = None;
-    for (index, item) in items.into_iter().enumerate() {
-        let Some(item) = item else { continue };
-        if let Some(child) = children.get_mut(index) {
-            *child = child_ref(item)?;
-        } else if item.is_list {
-            return Err(DecodeError::BranchValueIsList);
-        } else {
-            value = (!item.payload.is_empty()).then_some(item.payload);
+    let mut item_error = None;
+    let keep =
+        |slot: &mut ChildRef<'a>, item: Item<'a>, error: &mut Option<DecodeError>| match child_ref(
+            item,
+        ) {
+            Ok(child) => *slot = child,
+            Err(first_error) => {
+                error.get_or_insert(first_error);
+            }
+        };
+    keep(&mut children[0], first, &mut item_error);
+    keep(&mut children[1], second, &mut item_error);
+    let mut count = 2;
+    while !rest.is_empty() {
+        // Fast paths for the two child forms that fill almost every branch.
+        if let Some(child) = children.get_mut(count) {
+            if rest[0] == EMPTY_STRING_CODE {
+                rest = &rest[1..];
+                count += 1;
+                continue;
+            }
+            if rest[0] == EMPTY_STRING_CODE + 32 && rest.len() > 32 {
+                *child = ChildRef::Hash(B256::from_slice(&rest[1..33]));
+                rest = &rest[33..];
+                count += 1;
+                continue;
+            }
         }
+        let item = next_item(&mut rest)?;
+        match children.get_mut(count) {
+            Some(child) => keep(child, item, &mut item_error),
+            None if count == 16 => {
+                if item.is_list {
+                    item_error.get_or_insert(DecodeError::BranchValueIsList);
+                } else if !item.payload.is_empty() {
+                    value = Some(item.payload);
+                }
+            }
+            None => {}
+        }
+        count += 1;
+    }
+    if count != 17 {
+        return Err(DecodeError::WrongItemCount(count));
+    }
+    if let Some(error) = item_error {
+        return Err(error);
     }
     let entries =
         children.iter().filter(|c| **c != ChildRef::Empty).count() + usize::from(value.is_some());

@@ -1,8 +1,8 @@
 //! The trie: an arena of nodes addressed by `u32` index, over a [`NodeStore`] of committed
 //! nodes.
 //!
-//! Nodes not yet needed stay in the store as `Stub`s (just their hash); touching one on an
-//! insert or remove path loads it into the arena, where it stays. Each node caches the
+//! Nodes not yet needed stay in the store, linked by hash only; touching one on an insert or
+//! remove path loads it into the arena, where it stays. Each node caches the
 //! reference its parent embeds (its hash, or its whole encoding when shorter than 32 bytes),
 //! and whether it is already in the store, so hashing and committing visit only what changed.
 
@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 
 use crate::error::TrieError;
 use crate::hasher::{
-    BatchBuilder, HashOutput, HashScratch, Mode, Reference, encode_branch, encode_extension,
+    Arena, BatchBuilder, HashOutput, HashScratch, Mode, Reference, encode_branch, encode_extension,
     encode_leaf, hash_subtree,
 };
 use crate::iter::TrieIter;
@@ -22,10 +22,58 @@ use crate::{EMPTY_ROOT, EMPTY_ROOT_NODE};
 
 /// Index of a node in the arena.
 pub(crate) type NodeId = u32;
-/// The absent child / empty trie.
-pub(crate) const NIL: NodeId = NodeId::MAX;
 /// Slot number that designates an extension's child (branch slots are `0..16`).
 const EXTENSION_SLOT: u8 = 16;
+
+/// A parent's pointer to a child: absent, a node in the arena, or a committed node known only
+/// by its hash (kept in `Trie::stored_hashes`) and loaded when an update first needs it.
+///
+/// Children of a node loaded from the store start as stored links: 32 bytes each in one
+/// contiguous run, instead of an arena node apiece, and hashing never has to look at them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Link(u32);
+
+/// What a [`Link`] points at.
+pub(crate) enum Target {
+    Absent,
+    Resident(NodeId),
+    /// Index into `Trie::stored_hashes`.
+    Stored(u32),
+}
+
+impl Link {
+    pub(crate) const ABSENT: Self = Self(u32::MAX);
+    const STORED_BIT: u32 = 1 << 31;
+
+    #[inline]
+    fn resident(id: NodeId) -> Self {
+        Self(id)
+    }
+
+    #[inline]
+    fn stored(index: u32) -> Self {
+        Self(index | Self::STORED_BIT)
+    }
+
+    #[inline]
+    pub(crate) fn is_absent(self) -> bool {
+        self == Self::ABSENT
+    }
+
+    #[inline]
+    pub(crate) fn target(self) -> Target {
+        if self.is_absent() {
+            Target::Absent
+        } else if self.0 & Self::STORED_BIT != 0 {
+            Target::Stored(self.0 & !Self::STORED_BIT)
+        } else {
+            Target::Resident(self.0)
+        }
+    }
+}
+
+/// Largest arena index (and stored-hash index) a [`Link`] can carry.
+const MAX_INDEX: usize = (Link::STORED_BIT - 1) as usize;
 
 /// Leaf values inline up to 32 bytes: the common size of storage values and hashes.
 pub(crate) type Value = SmallVec<[u8; 32]>;
@@ -37,14 +85,14 @@ pub(crate) enum Kind {
     },
     Extension {
         path: Path,
-        child: NodeId,
+        child: Link,
     },
     Branch {
-        children: [NodeId; 16],
+        children: [Link; 16],
         value: Option<Box<[u8]>>,
     },
-    /// Known only by its hash; its encoding is in the store. Also marks freed arena slots.
-    Stub,
+    /// A freed arena slot awaiting reuse; no link points at it.
+    Vacant,
 }
 
 pub(crate) struct Node {
@@ -64,18 +112,11 @@ impl Node {
         }
     }
 
-    fn stub(hash: B256) -> Self {
-        Self {
-            kind: Kind::Stub,
-            reference: Reference::from_hash(hash),
-            persisted: true,
-        }
-    }
-
-    fn embedded(kind: Kind, encoding: &[u8]) -> Self {
+    /// A node read from the store: its reference is known and it needs no commit.
+    fn loaded(kind: Kind, reference: Reference) -> Self {
         Self {
             kind,
-            reference: Reference::of_encoding(encoding),
+            reference,
             persisted: true,
         }
     }
@@ -101,7 +142,9 @@ pub struct Trie<S> {
     store: S,
     pub(crate) nodes: Vec<Node>,
     free: Vec<NodeId>,
-    pub(crate) root: NodeId,
+    /// Hashes of children not yet loaded, indexed by stored [`Link`]s.
+    pub(crate) stored_hashes: Vec<B256>,
+    pub(crate) root: Link,
     root_hash: Option<B256>,
     /// Insertions and removals since the last hashing / commit, to decide on threads.
     updates_since_hash: usize,
@@ -131,7 +174,8 @@ impl<S: NodeStore> Trie<S> {
             store,
             nodes: Vec::new(),
             free: Vec::new(),
-            root: NIL,
+            stored_hashes: Vec::new(),
+            root: Link::ABSENT,
             root_hash: Some(EMPTY_ROOT),
             updates_since_hash: 0,
             updates_since_commit: 0,
@@ -148,9 +192,7 @@ impl<S: NodeStore> Trie<S> {
     pub fn open(store: S, root: B256) -> Result<Self, TrieError> {
         let mut trie = Self::new(store);
         if root != EMPTY_ROOT {
-            let id = trie.alloc(Node::stub(root));
-            trie.root = id;
-            trie.resolve(id)?;
+            trie.root = Link::resident(trie.load_stored(root)?);
             trie.root_hash = Some(root);
         }
         Ok(trie)
@@ -174,11 +216,18 @@ impl<S: NodeStore> Trie<S> {
     /// Looks up `key`. Nodes not in memory are read from the store but not kept.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
         let key = NibbleKey(key);
-        let mut id = self.root;
+        let mut link = self.root;
         let mut pos = 0;
-        while id != NIL {
-            let node = &self.nodes[id as usize];
-            match &node.kind {
+        loop {
+            let id = match link.target() {
+                Target::Absent => return Ok(None),
+                Target::Stored(index) => {
+                    let hash = self.stored_hashes[index as usize];
+                    return walk_stored(&self.store, hash, key, pos, |_| {});
+                }
+                Target::Resident(id) => id,
+            };
+            match &self.nodes[id as usize].kind {
                 Kind::Leaf { path, value } => {
                     let found = path.view().matches_rest(key, pos) && !value.is_empty();
                     return Ok(found.then(|| value.to_vec()));
@@ -188,22 +237,18 @@ impl<S: NodeStore> Trie<S> {
                         return Ok(None);
                     }
                     pos += path.len();
-                    id = *child;
+                    link = *child;
                 }
                 Kind::Branch { children, value } => {
                     if pos == key.len() {
                         return Ok(value.as_deref().map(<[u8]>::to_vec));
                     }
-                    id = children[usize::from(key.at(pos))];
+                    link = children[usize::from(key.at(pos))];
                     pos += 1;
                 }
-                Kind::Stub => {
-                    let hash = node.hash().unwrap_or_default();
-                    return walk_stored(&self.store, hash, key, pos, |_| {});
-                }
+                Kind::Vacant => return Ok(None),
             }
         }
-        Ok(None)
     }
 
     /// Sets `key` to `value`; an empty `value` removes the key, as in Ethereum.
@@ -260,41 +305,45 @@ impl<S: NodeStore> Trie<S> {
     /// the empty trie's proof is `[0x80]`.
     pub fn proof(&mut self, key: &[u8]) -> Result<Vec<Bytes>, TrieError> {
         self.root_hash()?;
-        if self.root == NIL {
-            return Ok(vec![Bytes::from_static(EMPTY_ROOT_NODE)]);
-        }
         let key = NibbleKey(key);
         let mut proof = Vec::new();
         let mut encoding = std::mem::take(&mut self.scratch_encoding);
-        let mut id = self.root;
+        let mut link = self.root;
         let mut pos = 0;
-        while id != NIL {
+        if link.is_absent() {
+            proof.push(Bytes::from_static(EMPTY_ROOT_NODE));
+        }
+        loop {
+            let id = match link.target() {
+                Target::Absent => break,
+                Target::Stored(index) => {
+                    let hash = self.stored_hashes[index as usize];
+                    walk_stored(&self.store, hash, key, pos, |bytes| {
+                        proof.push(bytes.clone())
+                    })?;
+                    break;
+                }
+                Target::Resident(id) => id,
+            };
             let node = &self.nodes[id as usize];
-            if let Kind::Stub = node.kind {
-                let hash = node.hash().unwrap_or_default();
-                walk_stored(&self.store, hash, key, pos, |bytes| {
-                    proof.push(bytes.clone())
-                })?;
-                break;
-            }
-            if id == self.root || node.hash().is_some() {
+            if link == self.root || node.hash().is_some() {
                 encoding.clear();
                 self.encode(id, &mut encoding);
                 proof.push(Bytes::copy_from_slice(&encoding));
             }
-            id = match &node.kind {
-                Kind::Leaf { .. } | Kind::Stub => NIL,
+            link = match &node.kind {
+                Kind::Leaf { .. } | Kind::Vacant => Link::ABSENT,
                 Kind::Extension { path, child } => {
                     if path.view().is_prefix_of(key, pos) {
                         pos += path.len();
                         *child
                     } else {
-                        NIL
+                        Link::ABSENT
                     }
                 }
                 Kind::Branch { children, .. } => {
                     if pos == key.len() {
-                        NIL
+                        Link::ABSENT
                     } else {
                         pos += 1;
                         children[usize::from(key.at(pos - 1))]
@@ -313,11 +362,14 @@ impl<S: NodeStore> Trie<S> {
     }
 
     fn computed_root_hash(&self) -> B256 {
-        match self.nodes.get(self.root as usize) {
-            None => EMPTY_ROOT,
-            Some(root) => root
-                .hash()
-                .unwrap_or_else(|| keccak256(root.reference.bytes())),
+        match self.root.target() {
+            Target::Resident(id) => {
+                let root = &self.nodes[id as usize];
+                root.hash()
+                    .unwrap_or_else(|| keccak256(root.reference.bytes()))
+            }
+            Target::Stored(index) => self.stored_hashes[index as usize],
+            Target::Absent => EMPTY_ROOT,
         }
     }
 
@@ -328,16 +380,17 @@ impl<S: NodeStore> Trie<S> {
             self.nodes[id as usize] = node;
             return id;
         }
-        let id = NodeId::try_from(self.nodes.len())
-            .ok()
-            .filter(|id| *id != NIL)
-            .unwrap_or_else(|| panic!("trie arena is limited to {NIL} nodes"));
+        // 2^31 nodes take hundreds of gigabytes: memory runs out long before this.
+        assert!(
+            self.nodes.len() <= MAX_INDEX,
+            "trie arena is limited to 2^31 nodes"
+        );
         self.nodes.push(node);
-        id
+        (self.nodes.len() - 1) as NodeId
     }
 
     fn free(&mut self, id: NodeId) {
-        self.nodes[id as usize] = Node::stub(B256::ZERO);
+        self.nodes[id as usize] = Node::loaded(Kind::Vacant, Reference::UNKNOWN);
         self.free.push(id);
     }
 
@@ -349,20 +402,16 @@ impl<S: NodeStore> Trie<S> {
         node.persisted = false;
     }
 
-    /// Loads a stub from the store in place; no-op for resident nodes.
-    pub(crate) fn resolve(&mut self, id: NodeId) -> Result<(), TrieError> {
-        let node = &self.nodes[id as usize];
-        let Kind::Stub = node.kind else { return Ok(()) };
-        let hash = node.hash().unwrap_or_default();
+    /// Reads the node `hash` from the store into the arena.
+    fn load_stored(&mut self, hash: B256) -> Result<NodeId, TrieError> {
         let bytes = fetch(&self.store, hash)?;
         let decoded =
             decode_node(&bytes).map_err(|source| TrieError::CorruptNode { hash, source })?;
         let kind = self.load(decoded, hash)?;
-        self.nodes[id as usize].kind = kind;
-        Ok(())
+        Ok(self.alloc(Node::loaded(kind, Reference::from_hash(hash))))
     }
 
-    /// Converts a decoded node into arena form; hash-referenced children become stubs and
+    /// Converts a decoded node into arena form: hash-referenced children become stored links,
     /// embedded children are loaded right away (their bytes are already here).
     fn load(&mut self, decoded: DecodedNode<'_>, hash: B256) -> Result<Kind, TrieError> {
         Ok(match decoded {
@@ -376,35 +425,43 @@ impl<S: NodeStore> Trie<S> {
                 child: self.load_child(child, hash)?,
             },
             DecodedNode::Branch { children, value } => {
-                let mut ids = [NIL; 16];
-                for (slot, child) in ids.iter_mut().zip(children) {
-                    *slot = self.load_child(child, hash)?;
+                let mut links = [Link::ABSENT; 16];
+                for (link, child) in links.iter_mut().zip(children) {
+                    *link = self.load_child(child, hash)?;
                 }
                 Kind::Branch {
-                    children: ids,
+                    children: links,
                     value: value.map(Box::from),
                 }
             }
         })
     }
 
-    fn load_child(&mut self, child: ChildRef<'_>, parent: B256) -> Result<NodeId, TrieError> {
+    fn load_child(&mut self, child: ChildRef<'_>, parent: B256) -> Result<Link, TrieError> {
         Ok(match child {
-            ChildRef::Empty => NIL,
-            ChildRef::Hash(hash) => self.alloc(Node::stub(hash)),
+            ChildRef::Empty => Link::ABSENT,
+            ChildRef::Hash(hash) => {
+                assert!(
+                    self.stored_hashes.len() <= MAX_INDEX,
+                    "too many unloaded children"
+                );
+                self.stored_hashes.push(hash);
+                Link::stored((self.stored_hashes.len() - 1) as u32)
+            }
             ChildRef::Inline(encoding) => {
                 let decoded = decode_node(encoding).map_err(|source| TrieError::CorruptNode {
                     hash: parent,
                     source,
                 })?;
                 let kind = self.load(decoded, parent)?;
-                self.alloc(Node::embedded(kind, encoding))
+                let reference = Reference::of_encoding(encoding);
+                Link::resident(self.alloc(Node::loaded(kind, reference)))
             }
         })
     }
 
     #[inline]
-    fn child_in_slot(&self, holder: Option<(NodeId, u8)>) -> NodeId {
+    fn child_in_slot(&self, holder: Option<(NodeId, u8)>) -> Link {
         match holder {
             None => self.root,
             Some((id, slot)) => match &self.nodes[id as usize].kind {
@@ -412,13 +469,13 @@ impl<S: NodeStore> Trie<S> {
                     children[usize::from(slot)]
                 }
                 Kind::Extension { child, .. } => *child,
-                _ => NIL,
+                _ => Link::ABSENT,
             },
         }
     }
 
     #[inline]
-    fn set_child_in_slot(&mut self, holder: Option<(NodeId, u8)>, new_child: NodeId) {
+    fn set_child_in_slot(&mut self, holder: Option<(NodeId, u8)>, new_child: Link) {
         match holder {
             None => self.root = new_child,
             Some((id, slot)) => match &mut self.nodes[id as usize].kind {
@@ -428,6 +485,23 @@ impl<S: NodeStore> Trie<S> {
                 Kind::Extension { child, .. } => *child = new_child,
                 _ => {}
             },
+        }
+    }
+
+    /// The arena node in a slot, loading it from the store if needed (which changes the link,
+    /// not the content, so it is not a change to the trie).
+    fn resident_in_slot(
+        &mut self,
+        holder: Option<(NodeId, u8)>,
+    ) -> Result<Option<NodeId>, TrieError> {
+        match self.child_in_slot(holder).target() {
+            Target::Absent => Ok(None),
+            Target::Resident(id) => Ok(Some(id)),
+            Target::Stored(index) => {
+                let id = self.load_stored(self.stored_hashes[index as usize])?;
+                self.set_child_in_slot(holder, Link::resident(id));
+                Ok(Some(id))
+            }
         }
     }
 
@@ -444,18 +518,18 @@ impl<S: NodeStore> Trie<S> {
         let mut holder = None;
         let mut pos = 0;
         loop {
-            let id = self.child_in_slot(holder);
-            if id == NIL {
+            let Some(id) = self.resident_in_slot(holder)? else {
                 let path = Path::from_key(key, pos, key.len(), true);
                 let leaf = self.alloc(Node::new(Kind::Leaf {
                     path,
                     value: Value::from_slice(value),
                 }));
-                self.set_child_in_slot(holder, leaf);
+                self.set_child_in_slot(holder, Link::resident(leaf));
                 return Ok(true);
-            }
+            };
             match &mut self.nodes[id as usize].kind {
-                Kind::Stub => self.resolve(id)?,
+                // Freed slots are never linked.
+                Kind::Vacant => return Ok(false),
                 Kind::Leaf {
                     path,
                     value: existing,
@@ -520,7 +594,7 @@ impl<S: NodeStore> Trie<S> {
         old_value: Value,
         value: &[u8],
     ) -> Kind {
-        let mut children = [NIL; 16];
+        let mut children = [Link::ABSENT; 16];
         let mut branch_value = None;
         if common == old_path.len() {
             branch_value = Some(Box::from(old_value.as_slice()));
@@ -530,7 +604,7 @@ impl<S: NodeStore> Trie<S> {
                 path,
                 value: old_value,
             }));
-            children[usize::from(old_path.nibble(common))] = leaf;
+            children[usize::from(old_path.nibble(common))] = Link::resident(leaf);
         }
         self.add_new_value(key, pos + common, value, &mut children, &mut branch_value);
         self.branch_under_extension(key, pos, common, children, branch_value)
@@ -544,20 +618,20 @@ impl<S: NodeStore> Trie<S> {
         pos: usize,
         common: usize,
         old_path: &Path,
-        old_child: NodeId,
+        old_child: Link,
         value: &[u8],
     ) -> Kind {
-        let mut children = [NIL; 16];
+        let mut children = [Link::ABSENT; 16];
         let mut branch_value = None;
         let slot = usize::from(old_path.nibble(common));
         children[slot] = if common + 1 == old_path.len() {
             old_child
         } else {
             let path = old_path.slice(common + 1, old_path.len(), false);
-            self.alloc(Node::new(Kind::Extension {
+            Link::resident(self.alloc(Node::new(Kind::Extension {
                 path,
                 child: old_child,
-            }))
+            })))
         };
         self.add_new_value(key, pos + common, value, &mut children, &mut branch_value);
         self.branch_under_extension(key, pos, common, children, branch_value)
@@ -569,7 +643,7 @@ impl<S: NodeStore> Trie<S> {
         key: NibbleKey<'_>,
         at: usize,
         value: &[u8],
-        children: &mut [NodeId; 16],
+        children: &mut [Link; 16],
         branch_value: &mut Option<Box<[u8]>>,
     ) {
         if at == key.len() {
@@ -580,7 +654,7 @@ impl<S: NodeStore> Trie<S> {
                 path,
                 value: Value::from_slice(value),
             }));
-            children[usize::from(key.at(at))] = leaf;
+            children[usize::from(key.at(at))] = Link::resident(leaf);
         }
     }
 
@@ -589,14 +663,14 @@ impl<S: NodeStore> Trie<S> {
         key: NibbleKey<'_>,
         pos: usize,
         common: usize,
-        children: [NodeId; 16],
+        children: [Link; 16],
         value: Option<Box<[u8]>>,
     ) -> Kind {
         let branch = Kind::Branch { children, value };
         if common == 0 {
             return branch;
         }
-        let child = self.alloc(Node::new(branch));
+        let child = Link::resident(self.alloc(Node::new(branch)));
         Kind::Extension {
             path: Path::from_key(key, pos, pos + common, false),
             child,
@@ -612,39 +686,35 @@ impl<S: NodeStore> Trie<S> {
     ) -> Result<(), TrieError> {
         // Phase 1: find the key, loading nodes as needed. Loading changes no content, so an
         // error here leaves the trie as it was.
-        let mut id = self.root;
         let mut pos = 0;
-        let removes_branch_value = loop {
-            if id == NIL {
+        let (id, removes_branch_value) = loop {
+            let Some(id) = self.resident_in_slot(trail.last().copied())? else {
                 return Ok(());
-            }
+            };
             match &self.nodes[id as usize].kind {
-                Kind::Stub => self.resolve(id)?,
+                Kind::Vacant => return Ok(()),
                 Kind::Leaf { path, .. } => {
                     if !path.view().matches_rest(key, pos) {
                         return Ok(());
                     }
-                    break false;
+                    break (id, false);
                 }
-                Kind::Extension { path, child } => {
+                Kind::Extension { path, .. } => {
                     if !path.view().is_prefix_of(key, pos) {
                         return Ok(());
                     }
                     trail.push((id, EXTENSION_SLOT));
                     pos += path.len();
-                    id = *child;
                 }
-                Kind::Branch { children, value } => {
+                Kind::Branch { value, .. } => {
                     if pos == key.len() {
                         if value.is_none() {
                             return Ok(());
                         }
-                        break true;
+                        break (id, true);
                     }
-                    let slot = key.at(pos);
-                    trail.push((id, slot));
+                    trail.push((id, key.at(pos)));
                     pos += 1;
-                    id = children[usize::from(slot)];
                 }
             }
         };
@@ -657,9 +727,9 @@ impl<S: NodeStore> Trie<S> {
             trail.last().map(|&(parent, slot)| (parent, Some(slot)))
         };
         if let Some((branch, removed_slot)) = shrinking_branch
-            && let Some(sibling) = self.sole_remaining_child(branch, removed_slot)
+            && let Some(sibling_slot) = self.sole_remaining_child(branch, removed_slot)
         {
-            self.resolve(sibling)?;
+            self.resident_in_slot(Some((branch, sibling_slot)))?;
         }
 
         // Phase 3: remove and restore canonical shape bottom-up.
@@ -670,7 +740,7 @@ impl<S: NodeStore> Trie<S> {
             self.normalize(id)?
         } else {
             self.free(id);
-            NIL
+            Link::ABSENT
         };
         for &(parent, slot) in trail.iter().rev() {
             self.set_child_in_slot(Some((parent, slot)), replacement);
@@ -682,20 +752,18 @@ impl<S: NodeStore> Trie<S> {
     }
 
     /// If `branch` will hold exactly one child and no value once `removed_slot` (or its value,
-    /// for `None`) is gone, that child.
-    fn sole_remaining_child(&self, branch: NodeId, removed_slot: Option<u8>) -> Option<NodeId> {
+    /// for `None`) is gone, that child's slot.
+    fn sole_remaining_child(&self, branch: NodeId, removed_slot: Option<u8>) -> Option<u8> {
         let Kind::Branch { children, value } = &self.nodes[branch as usize].kind else {
             return None;
         };
         if removed_slot.is_some() && value.is_some() {
             return None;
         }
-        let mut remaining = children
-            .iter()
-            .enumerate()
-            .filter(|&(slot, &child)| child != NIL && Some(slot as u8) != removed_slot);
+        let mut remaining = (0..16u8)
+            .filter(|&slot| !children[usize::from(slot)].is_absent() && Some(slot) != removed_slot);
         match (remaining.next(), remaining.next()) {
-            (Some((_, &child)), None) => Some(child),
+            (Some(slot), None) => Some(slot),
             _ => None,
         }
     }
@@ -703,44 +771,39 @@ impl<S: NodeStore> Trie<S> {
     /// Restores the canonical shape of a node whose subtree lost an entry (a branch with one
     /// entry collapses, an extension absorbs a leaf or extension child), marks it changed and
     /// returns what its parent should now point at.
-    fn normalize(&mut self, id: NodeId) -> Result<NodeId, TrieError> {
+    fn normalize(&mut self, id: NodeId) -> Result<Link, TrieError> {
         match &mut self.nodes[id as usize].kind {
             Kind::Branch { children, value } => {
                 let mut count = 0;
                 let mut last = 0;
-                for (slot, &child) in children.iter().enumerate() {
-                    if child != NIL {
+                for (slot, child) in children.iter().enumerate() {
+                    if !child.is_absent() {
                         count += 1;
-                        last = slot;
+                        last = slot as u8;
                     }
                 }
                 match (count, value.is_some()) {
                     (0, false) => {
                         self.free(id);
-                        return Ok(NIL);
+                        return Ok(Link::ABSENT);
                     }
                     (0, true) => {
                         let value = value.take().unwrap_or_default();
                         self.nodes[id as usize].kind = Kind::Leaf {
                             path: Path::from_nibbles(&[], true),
-                            value: Value::from(&value[..]),
+                            value: Value::from_slice(&value),
                         };
                     }
-                    (1, false) => {
-                        let child = children[last];
-                        self.collapse_into_child(id, last as u8, child)?;
-                    }
+                    (1, false) => self.collapse_into_child(id, last)?,
                     _ => {}
                 }
             }
-            Kind::Extension { path, child } => {
-                let child = *child;
+            Kind::Extension { path, .. } => {
                 let prefix = path.clone();
-                if child == NIL {
+                let Some(child) = self.resident_in_slot(Some((id, EXTENSION_SLOT)))? else {
                     self.free(id);
-                    return Ok(NIL);
-                }
-                self.resolve(child)?;
+                    return Ok(Link::ABSENT);
+                };
                 let merged = match &mut self.nodes[child as usize].kind {
                     Kind::Leaf { path, value } => Some(Kind::Leaf {
                         path: concat(&prefix, path, true),
@@ -753,27 +816,25 @@ impl<S: NodeStore> Trie<S> {
                         path: concat(&prefix, path, false),
                         child: *grandchild,
                     }),
-                    Kind::Branch { .. } | Kind::Stub => None,
+                    Kind::Branch { .. } | Kind::Vacant => None,
                 };
                 if let Some(merged) = merged {
                     self.nodes[id as usize].kind = merged;
                     self.free(child);
                 }
             }
-            Kind::Leaf { .. } | Kind::Stub => {}
+            Kind::Leaf { .. } | Kind::Vacant => {}
         }
         self.touch(id);
-        Ok(id)
+        Ok(Link::resident(id))
     }
 
-    /// Turns a branch whose only entry is `child` at `slot` into that child, one nibble longer.
-    fn collapse_into_child(
-        &mut self,
-        id: NodeId,
-        slot: u8,
-        child: NodeId,
-    ) -> Result<(), TrieError> {
-        self.resolve(child)?;
+    /// Turns a branch whose only entry is the child at `slot` into that child, one nibble
+    /// longer.
+    fn collapse_into_child(&mut self, id: NodeId, slot: u8) -> Result<(), TrieError> {
+        let Some(child) = self.resident_in_slot(Some((id, slot)))? else {
+            return Ok(());
+        };
         let (replacement, absorbed) = match &mut self.nodes[child as usize].kind {
             Kind::Leaf { path, value } => (
                 Kind::Leaf {
@@ -792,10 +853,10 @@ impl<S: NodeStore> Trie<S> {
                 },
                 true,
             ),
-            Kind::Branch { .. } | Kind::Stub => (
+            Kind::Branch { .. } | Kind::Vacant => (
                 Kind::Extension {
                     path: Path::from_nibbles(&[slot], false),
-                    child,
+                    child: Link::resident(child),
                 },
                 false,
             ),
@@ -831,20 +892,17 @@ impl<S: NodeStore> Trie<S> {
             batch: BatchBuilder::default(),
         };
         output.references.clear();
-        if self.root == NIL || !mode.pending(&self.nodes[self.root as usize]) {
+        let Some(root) = self.arena().pending(self.root, mode) else {
             return output.batch;
-        }
+        };
         if updates >= PARALLEL_MIN_UPDATES {
-            self.hash_top_subtrees_in_parallel(mode, &mut output.batch);
+            self.hash_top_subtrees_in_parallel(root, mode, &mut output.batch);
         }
-        hash_subtree(
-            &self.nodes,
-            self.root,
-            mode,
-            true,
-            &mut output,
-            &mut self.scratch_hash,
-        );
+        let arena = Arena {
+            nodes: &self.nodes,
+            stored_hashes: &self.stored_hashes,
+        };
+        hash_subtree(arena, root, mode, true, &mut output, &mut self.scratch_hash);
         self.write_back(&output.references, mode);
         // Keep the buffer for the next small update, not the tens of megabytes a bulk load
         // needed.
@@ -854,26 +912,40 @@ impl<S: NodeStore> Trie<S> {
         output.batch
     }
 
+    pub(crate) fn arena(&self) -> Arena<'_> {
+        Arena {
+            nodes: &self.nodes,
+            stored_hashes: &self.stored_hashes,
+        }
+    }
+
     /// Hashes the pending subtrees under the topmost branch on several threads, writing their
     /// references back, so that only the top remains for the caller.
-    fn hash_top_subtrees_in_parallel(&mut self, mode: Mode, batch: &mut BatchBuilder) {
+    fn hash_top_subtrees_in_parallel(
+        &mut self,
+        root: NodeId,
+        mode: Mode,
+        batch: &mut BatchBuilder,
+    ) {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(16);
         if threads < 2 {
             return;
         }
-        let mut top = self.root;
-        if let Kind::Extension { child, .. } = &self.nodes[top as usize].kind {
-            top = *child;
+        let arena = self.arena();
+        let mut top = root;
+        if let Kind::Extension { child, .. } = &self.nodes[top as usize].kind
+            && let Some(child) = arena.pending(*child, mode)
+        {
+            top = child;
         }
         let Kind::Branch { children, .. } = &self.nodes[top as usize].kind else {
             return;
         };
         let pending: Vec<NodeId> = children
             .iter()
-            .copied()
-            .filter(|&child| child != NIL && mode.pending(&self.nodes[child as usize]))
+            .filter_map(|&child| arena.pending(child, mode))
             .collect();
         if pending.len() < 2 {
             return;
@@ -888,12 +960,11 @@ impl<S: NodeStore> Trie<S> {
                     .collect()
             })
             .collect();
-        let nodes = &self.nodes;
         let hash_group = |group: &[NodeId]| {
             let mut output = HashOutput::default();
             let mut scratch = HashScratch::default();
             for &subtree in group {
-                hash_subtree(nodes, subtree, mode, false, &mut output, &mut scratch);
+                hash_subtree(arena, subtree, mode, false, &mut output, &mut scratch);
             }
             output
         };
@@ -931,21 +1002,17 @@ impl<S: NodeStore> Trie<S> {
 
     /// Appends the RLP encoding of a resident node; children's references must be known.
     pub(crate) fn encode(&self, id: NodeId, out: &mut Vec<u8>) {
-        let reference_of = |child: NodeId| {
-            if child == NIL {
-                Reference::ABSENT
-            } else {
-                self.nodes[child as usize].reference
-            }
-        };
+        let arena = self.arena();
         match &self.nodes[id as usize].kind {
             Kind::Leaf { path, value } => encode_leaf(path, value, out),
-            Kind::Extension { path, child } => encode_extension(path, &reference_of(*child), out),
-            Kind::Branch { children, value } => {
-                encode_branch(&children.map(reference_of), value.as_deref(), out);
+            Kind::Extension { path, child } => {
+                encode_extension(path, &arena.known_reference(*child), out);
             }
-            // Stubs are never re-encoded: their encoding is in the store.
-            Kind::Stub => {}
+            Kind::Branch { children, value } => {
+                let references = children.map(|child| arena.known_reference(child));
+                encode_branch(&references, value.as_deref(), out);
+            }
+            Kind::Vacant => {}
         }
     }
 }
