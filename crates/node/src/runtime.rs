@@ -188,7 +188,13 @@ pub async fn run_node(
         // Let the engine finish the block it may be committing.
         None => consensus.await,
     };
-    let _ = server.await;
+    // Open connections get a few seconds to finish; then the process exits regardless.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .is_err()
+    {
+        info!("HTTP connections still open at shutdown; closing them");
+    }
     match engine_result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
