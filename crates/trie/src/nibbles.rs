@@ -171,10 +171,11 @@ impl std::fmt::Debug for NibblePath<'_> {
     }
 }
 
-/// Owned hex-prefix path stored in arena nodes; inline for up to 64 nibbles (a 32-byte key).
+/// Owned hex-prefix path stored in arena nodes; inline up to 63 nibbles, which covers every
+/// leaf below the root of a trie of 32-byte keys (and keeps a node at two cache lines).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Path {
-    hp: SmallVec<[u8; 33]>,
+    hp: SmallVec<[u8; 32]>,
 }
 
 impl Path {
@@ -198,7 +199,7 @@ impl Path {
     fn from_nibble_fn(len: usize, is_leaf: bool, nibble: impl Fn(usize) -> u8) -> Self {
         let odd = len % 2 == 1;
         let flag = if is_leaf { LEAF_FLAG } else { 0 } | if odd { ODD_FLAG } else { 0 };
-        let mut hp: SmallVec<[u8; 33]> = SmallVec::with_capacity(1 + len / 2);
+        let mut hp: SmallVec<[u8; 32]> = SmallVec::with_capacity(1 + len / 2);
         let mut next = 0;
         if odd {
             hp.push(flag << 4 | nibble(0));

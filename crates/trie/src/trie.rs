@@ -95,6 +95,8 @@ pub(crate) enum Kind {
     Vacant,
 }
 
+// Two cache lines exactly, so no node straddles a third.
+#[repr(align(64))]
 pub(crate) struct Node {
     pub(crate) kind: Kind,
     /// How the parent refers to this node; unknown after a change until the next hashing.
@@ -127,9 +129,9 @@ impl Node {
     }
 }
 
-/// Updates after which hashing or committing is split across threads: below this the work is
-/// too small to repay starting them.
-const PARALLEL_MIN_UPDATES: usize = 8_192;
+/// Updates after which hashing or committing is split across threads: below this the work
+/// (about three changed nodes per update) is too small to repay starting them.
+const PARALLEL_MIN_UPDATES: usize = 1_024;
 
 /// Largest scratch buffer (in entries) kept between operations.
 const SCRATCH_KEEP_LIMIT: usize = 1 << 16;
