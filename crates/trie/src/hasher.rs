@@ -11,6 +11,7 @@ use alloy_primitives::{B256, keccak256};
 
 use crate::nibbles::Path;
 use crate::node::{EMBED_LIMIT, put_header, put_string, string_len};
+use crate::store::NodeBatch;
 use crate::trie::{Kind, Link, Node, NodeId, Target};
 
 /// How a parent refers to a child: its hash, or its whole encoding when shorter than 32 bytes.
@@ -109,11 +110,16 @@ impl Mode {
     }
 }
 
-/// Encodings collected for a commit.
+/// A buffer of node encodings and the `(hash, range)` of each node in it.
+type Segment = (Vec<u8>, Vec<(B256, Range<usize>)>);
+
+/// Encodings collected for a commit: the buffer being filled, plus finished buffers taken
+/// over from other threads without copying.
 #[derive(Default)]
 pub(crate) struct BatchBuilder {
-    pub(crate) buffer: Vec<u8>,
-    pub(crate) entries: Vec<(B256, Range<usize>)>,
+    buffer: Vec<u8>,
+    entries: Vec<(B256, Range<usize>)>,
+    finished: Vec<Segment>,
 }
 
 impl BatchBuilder {
@@ -123,20 +129,15 @@ impl BatchBuilder {
         self.entries.push((hash, start..self.buffer.len()));
     }
 
-    /// Moves `other`'s nodes into this batch.
+    /// Takes over `other`'s nodes.
     pub(crate) fn append(&mut self, other: Self) {
-        if self.entries.is_empty() {
-            *self = other;
-            return;
-        }
-        let offset = self.buffer.len();
-        self.buffer.extend_from_slice(&other.buffer);
-        self.entries.extend(
-            other
-                .entries
-                .into_iter()
-                .map(|(hash, range)| (hash, range.start + offset..range.end + offset)),
-        );
+        self.finished.extend(other.finished);
+        self.finished.push((other.buffer, other.entries));
+    }
+
+    pub(crate) fn finish(mut self) -> NodeBatch {
+        self.finished.push((self.buffer, self.entries));
+        NodeBatch::from_segments(self.finished)
     }
 }
 

@@ -68,43 +68,65 @@ impl<T: NodeStore + ?Sized> NodeStore for Box<T> {
 
 /// The nodes produced by one commit, as `(hash, RLP encoding)` pairs.
 ///
-/// All encodings share one buffer, so a million-node commit is one allocation, and each
-/// yielded [`Bytes`] is a cheap reference-counted slice of it.
+/// Encodings are packed into a few large buffers (one per hashing thread), so a
+/// million-node commit is a handful of allocations, and each yielded [`Bytes`] is a cheap
+/// reference-counted slice of one.
 #[derive(Clone, Default)]
 pub struct NodeBatch {
+    segments: Vec<Segment>,
+    len: usize,
+}
+
+#[derive(Clone)]
+struct Segment {
     buffer: Bytes,
     entries: Vec<(B256, Range<usize>)>,
 }
 
 impl NodeBatch {
-    pub(crate) fn from_parts(buffer: Vec<u8>, entries: Vec<(B256, Range<usize>)>) -> Self {
-        Self {
-            buffer: Bytes::from(buffer),
-            entries,
-        }
+    /// Builds a batch from `(buffer, entries)` pairs whose ranges index into their buffer.
+    pub(crate) fn from_segments(
+        segments: impl IntoIterator<Item = (Vec<u8>, Vec<(B256, Range<usize>)>)>,
+    ) -> Self {
+        let segments: Vec<Segment> = segments
+            .into_iter()
+            .filter(|(_, entries)| !entries.is_empty())
+            .map(|(buffer, entries)| Segment {
+                buffer: Bytes::from(buffer),
+                entries,
+            })
+            .collect();
+        let len = segments.iter().map(|segment| segment.entries.len()).sum();
+        Self { segments, len }
     }
 
     /// Number of nodes in the batch.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// True if the commit produced no new nodes.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// Iterates over `(hash, encoding)` pairs.
     pub fn iter(&self) -> NodeBatchIter<'_> {
         NodeBatchIter {
             batch: self,
+            segment: 0,
             next: 0,
+            left: self.len,
         }
     }
 
     /// Total size of the encodings in bytes.
     pub fn encoded_len(&self) -> usize {
-        self.entries.iter().map(|(_, range)| range.len()).sum()
+        self.segments
+            .iter()
+            .flat_map(|segment| &segment.entries)
+            .map(|(_, range)| range.len())
+            .sum()
     }
 }
 
@@ -120,21 +142,29 @@ impl fmt::Debug for NodeBatch {
 #[derive(Debug)]
 pub struct NodeBatchIter<'a> {
     batch: &'a NodeBatch,
+    segment: usize,
     next: usize,
+    left: usize,
 }
 
 impl Iterator for NodeBatchIter<'_> {
     type Item = (B256, Bytes);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (hash, range) = self.batch.entries.get(self.next)?;
-        self.next += 1;
-        Some((*hash, self.batch.buffer.slice(range.clone())))
+        loop {
+            let segment = self.batch.segments.get(self.segment)?;
+            if let Some((hash, range)) = segment.entries.get(self.next) {
+                self.next += 1;
+                self.left -= 1;
+                return Some((*hash, segment.buffer.slice(range.clone())));
+            }
+            self.segment += 1;
+            self.next = 0;
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.batch.entries.len() - self.next;
-        (left, Some(left))
+        (self.left, Some(self.left))
     }
 }
 

@@ -299,7 +299,7 @@ impl<S: NodeStore> Trie<S> {
         let batch = self.hash_changed(Mode::Commit);
         let hash = self.computed_root_hash();
         self.root_hash = Some(hash);
-        Ok((hash, NodeBatch::from_parts(batch.buffer, batch.entries)))
+        Ok((hash, batch.finish()))
     }
 
     /// EIP-1186 style proof for `key`: the RLP encodings of the nodes on its path, root first.

@@ -51,17 +51,28 @@ fn mutated_real_proof(mut data: &[u8]) {
     let mut trie = Trie::new(MemoryNodeStore::new());
     let mut keys = Vec::new();
     for _ in 0..16 {
-        let (Some(key), Some(value)) = (take(&mut data), take(&mut data)) else { break };
+        let (Some(key), Some(value)) = (take(&mut data), take(&mut data)) else {
+            break;
+        };
         let key = &key[..key.len().min(6)];
         if trie.insert(key, value).is_err() {
             return;
         }
         keys.push(key.to_vec());
     }
-    let Some((&pick, edits)) = data.split_first() else { return };
-    let target = keys.get(usize::from(pick) % keys.len().max(1)).cloned().unwrap_or_default();
-    let Ok(expected) = trie.get(&target) else { return };
-    let Ok(original) = trie.proof(&target) else { return };
+    let Some((&pick, edits)) = data.split_first() else {
+        return;
+    };
+    let target = keys
+        .get(usize::from(pick) % keys.len().max(1))
+        .cloned()
+        .unwrap_or_default();
+    let Ok(expected) = trie.get(&target) else {
+        return;
+    };
+    let Ok(original) = trie.proof(&target) else {
+        return;
+    };
     let mut proof: Vec<Vec<u8>> = original.iter().map(|node| node.to_vec()).collect();
 
     for edit in edits.chunks(3) {
@@ -82,12 +93,18 @@ fn mutated_real_proof(mut data: &[u8]) {
     let root = keccak256(&proof[0]);
     let result = verify_proof(root, &target, &proof);
     if proof.iter().zip(&original).all(|(a, b)| a[..] == b[..]) {
-        assert_eq!(result.ok(), Some(expected), "an untouched proof must verify");
+        assert_eq!(
+            result.ok(),
+            Some(expected),
+            "an untouched proof must verify"
+        );
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     match mode % 3 {
         0 => arbitrary_proof(rest, false),
         1 => arbitrary_proof(rest, true),
