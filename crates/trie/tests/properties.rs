@@ -179,6 +179,13 @@ proptest! {
         check_reads(&reopened, &model, &probes);
 
         apply(&mut reopened, &mut model, &second);
+        // Reads and proofs over a mix of changed, loaded and still-stored nodes.
+        check_reads(&reopened, &model, &probes);
+        let mixed_root = reopened.root_hash().expect("root");
+        for key in model.keys().chain(&probes) {
+            let proof = reopened.proof(key).expect("proof");
+            prop_assert_eq!(verify_proof(mixed_root, key, &proof).expect("valid"), model.get(key).cloned());
+        }
         let (second_root, batch) = reopened.commit().expect("commit");
         prop_assert_eq!(second_root, reference_root(&model));
         store.apply(&batch);
