@@ -1,6 +1,8 @@
 //! The chain end to end over a real redb store: production, import with full validation,
 //! proofs, persistence and whole-chain verification.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use cairn_ledger::verify::verify_chain;

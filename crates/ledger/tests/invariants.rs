@@ -16,10 +16,21 @@ fn keys() -> Vec<SecretKey> {
 /// A transfer attempt: sender index, recipient index (4 means an outside address), amount,
 /// and whether to use a wrong nonce.
 fn attempts() -> impl Strategy<Value = Vec<(usize, usize, u128, bool)>> {
-    proptest::collection::vec((0usize..4, 0usize..5, 0u128..150, proptest::bool::weighted(0.1)), 0..60)
+    proptest::collection::vec(
+        (
+            0usize..4,
+            0usize..5,
+            0u128..150,
+            proptest::bool::weighted(0.1),
+        ),
+        0..60,
+    )
 }
 
-fn run(balances: &[u128], attempts: &[(usize, usize, u128, bool)]) -> (StateDb<MemoryNodeStore>, Vec<Outcome>, Vec<u64>) {
+fn run(
+    balances: &[u128],
+    attempts: &[(usize, usize, u128, bool)],
+) -> (StateDb<MemoryNodeStore>, Vec<Outcome>, Vec<u64>) {
     let keys = keys();
     let outsider = Address::repeat_byte(0xee);
     let mut state = StateDb::empty(MemoryNodeStore::default());
@@ -31,8 +42,18 @@ fn run(balances: &[u128], attempts: &[(usize, usize, u128, bool)]) -> (StateDb<M
     for &(from, to, amount, wrong_nonce) in attempts {
         let sender = &keys[from];
         let nonce = state.account(&sender.address()).unwrap().nonce + u64::from(wrong_nonce);
-        let to = if to == 4 { outsider } else { keys[to].address() };
-        let tx = Transaction { chain_id: CHAIN, nonce, to, amount }.sign(sender);
+        let to = if to == 4 {
+            outsider
+        } else {
+            keys[to].address()
+        };
+        let tx = Transaction {
+            chain_id: CHAIN,
+            nonce,
+            to,
+            amount,
+        }
+        .sign(sender);
         if let Ok(receipt) = apply_transfer(&mut state, CHAIN, &tx) {
             outcomes.push(receipt.outcome);
             included[from] += 1;

@@ -27,8 +27,15 @@ fn cairn(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap().trim().to_string()
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
@@ -42,7 +49,8 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
 // are Ethereum's, not produced by Cairn.
 const DOGS: &str = r#"{"in": [["doe", "reindeer"], ["dog", "puppy"], ["dogglesworth", "cat"]]}"#;
 const DOGS_ROOT: &str = "0x8aad789dff2f538bca5d8ea56e8abe10f4c7ba3a5dea95fea4cd6e7c3a1168d3";
-const PUPPY: &str = r#"{"in": {"do": "verb", "horse": "stallion", "doge": "coin", "dog": "puppy"}}"#;
+const PUPPY: &str =
+    r#"{"in": {"do": "verb", "horse": "stallion", "doge": "coin", "dog": "puppy"}}"#;
 const PUPPY_ROOT: &str = "0x5991bb8c6514148a29db676a14ac506cd2cd5775ace63c30a4fe457715e9ac84";
 const EMPTY_ROOT: &str = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421";
 const SECURE_DOGS_ROOT: &str = "0xd4cd937e4a4368d7931a9cf51686b7e10abb3dce38a39000fd7902a092b64585";
@@ -54,15 +62,25 @@ fn trie_root_matches_ethereum_vectors_from_files_and_stdin() {
     assert_eq!(stdout(&cairn(&["trie", "root", &dogs], None)), DOGS_ROOT);
     assert_eq!(stdout(&cairn(&["trie", "root"], Some(DOGS))), DOGS_ROOT);
     assert_eq!(stdout(&cairn(&["trie", "root"], Some(PUPPY))), PUPPY_ROOT);
-    assert_eq!(stdout(&cairn(&["trie", "root", "--secure"], Some(DOGS))), SECURE_DOGS_ROOT);
-    assert_eq!(stdout(&cairn(&["trie", "root"], Some(r#"{"in": []}"#))), EMPTY_ROOT);
+    assert_eq!(
+        stdout(&cairn(&["trie", "root", "--secure"], Some(DOGS))),
+        SECURE_DOGS_ROOT
+    );
+    assert_eq!(
+        stdout(&cairn(&["trie", "root"], Some(r#"{"in": []}"#))),
+        EMPTY_ROOT
+    );
     // Deleting everything (null values) gives the empty root back; hex keys work.
     let deleted = r#"{"in": [["0x0102", "0xff"], ["dog", "x"], ["0x0102", null], ["dog", null]]}"#;
     assert_eq!(stdout(&cairn(&["trie", "root"], Some(deleted))), EMPTY_ROOT);
     // Output is exactly 0x + 64 lowercase hex digits.
     let root = stdout(&cairn(&["trie", "root"], Some(PUPPY)));
     assert_eq!(root.len(), 66);
-    assert!(root[2..].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(
+        root[2..]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
 }
 
 #[test]
@@ -71,17 +89,40 @@ fn trie_prove_and_verify_round_trip_and_refuse_bad_proofs() {
     let puppy = write(dir.path(), "puppy.json", PUPPY);
     for secure in [false, true] {
         let flag: &[&str] = if secure { &["--secure"] } else { &[] };
-        let root = stdout(&cairn(&[&["trie", "root"], flag, &[puppy.as_str()]].concat(), None));
-        for (key, expected) in [("dog", Some("puppy")), ("doge", Some("coin")), ("cat", None), ("dogs", None)] {
-            let proof = stdout(&cairn(&[&["trie", "prove"], flag, &[puppy.as_str(), key]].concat(), None));
+        let root = stdout(&cairn(
+            &[&["trie", "root"], flag, &[puppy.as_str()]].concat(),
+            None,
+        ));
+        for (key, expected) in [
+            ("dog", Some("puppy")),
+            ("doge", Some("coin")),
+            ("cat", None),
+            ("dogs", None),
+        ] {
+            let proof = stdout(&cairn(
+                &[&["trie", "prove"], flag, &[puppy.as_str(), key]].concat(),
+                None,
+            ));
             let nodes: Vec<String> = serde_json::from_str(&proof).unwrap();
             assert!(!nodes.is_empty() && nodes.iter().all(|n| n.starts_with("0x")));
             let proof_file = write(dir.path(), "proof.json", &proof);
-            let verified = cairn(&[&["trie", "verify"], flag, &["--root", &root, "--key", key, &proof_file]].concat(), None);
-            let expected = expected.map_or("absent".to_string(), |v| format!("0x{}", hex::encode(v)));
+            let verified = cairn(
+                &[
+                    &["trie", "verify"],
+                    flag,
+                    &["--root", &root, "--key", key, &proof_file],
+                ]
+                .concat(),
+                None,
+            );
+            let expected =
+                expected.map_or("absent".to_string(), |v| format!("0x{}", hex::encode(v)));
             assert_eq!(stdout(&verified), expected, "key {key} secure={secure}");
             // The same proof from stdin.
-            let from_stdin = cairn(&[&["trie", "verify"], flag, &["--root", &root, "--key", key]].concat(), Some(&proof));
+            let from_stdin = cairn(
+                &[&["trie", "verify"], flag, &["--root", &root, "--key", key]].concat(),
+                Some(&proof),
+            );
             assert_eq!(stdout(&from_stdin), expected);
         }
     }
@@ -107,7 +148,10 @@ fn trie_prove_and_verify_round_trip_and_refuse_bad_proofs() {
         (PUPPY_ROOT, r#"["0xzz"]"#.to_string()),
         (PUPPY_ROOT, "not json".to_string()),
     ] {
-        let out = cairn(&["trie", "verify", "--root", root, "--key", "doge"], Some(&bad));
+        let out = cairn(
+            &["trie", "verify", "--root", root, "--key", "doge"],
+            Some(&bad),
+        );
         assert_eq!(out.status.code(), Some(1), "accepted a bad proof: {bad}");
         assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
         assert!(out.stdout.is_empty());
@@ -116,10 +160,20 @@ fn trie_prove_and_verify_round_trip_and_refuse_bad_proofs() {
 
 #[test]
 fn malformed_trie_input_is_an_error() {
-    for bad in ["", "[]", r#"{"in": [["a"]]}"#, r#"{"in": [["a", 5]]}"#, r#"{"in": [["0xabc", "x"]]}"#] {
+    for bad in [
+        "",
+        "[]",
+        r#"{"in": [["a"]]}"#,
+        r#"{"in": [["a", 5]]}"#,
+        r#"{"in": [["0xabc", "x"]]}"#,
+    ] {
         let out = cairn(&["trie", "root"], Some(bad));
         assert!(!out.status.success(), "{bad:?} accepted");
-        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{bad:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).lines().count(),
+            1,
+            "{bad:?}"
+        );
     }
 }
 
@@ -127,12 +181,20 @@ fn malformed_trie_input_is_an_error() {
 fn keys_new_and_dev() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.json");
-    let created: Value = serde_json::from_str(&stdout(&cairn(&["keys", "new", "--out", path.to_str().unwrap(), "--json"], None))).unwrap();
+    let created: Value = serde_json::from_str(&stdout(&cairn(
+        &["keys", "new", "--out", path.to_str().unwrap(), "--json"],
+        None,
+    )))
+    .unwrap();
     let address = created["address"].as_str().unwrap();
     assert_eq!(address.len(), 42);
     let again = cairn(&["keys", "new", "--out", path.to_str().unwrap()], None);
     assert!(!again.status.success(), "overwrote a key file");
-    let dev0: Value = serde_json::from_str(&stdout(&cairn(&["keys", "dev", "--index", "0", "--json"], None))).unwrap();
+    let dev0: Value = serde_json::from_str(&stdout(&cairn(
+        &["keys", "dev", "--index", "0", "--json"],
+        None,
+    )))
+    .unwrap();
     assert_eq!(dev0["address"], format!("{:#x}", dev(0).address()));
 }
 
@@ -140,28 +202,70 @@ fn keys_new_and_dev() {
 fn init_then_node_runs_a_chain_from_a_genesis_file() {
     let dir = tempfile::tempdir().unwrap();
     let validator_key = dir.path().join("validator.json");
-    let created: Value = serde_json::from_str(&stdout(&cairn(&["keys", "new", "--out", validator_key.to_str().unwrap(), "--json"], None))).unwrap();
+    let created: Value = serde_json::from_str(&stdout(&cairn(
+        &[
+            "keys",
+            "new",
+            "--out",
+            validator_key.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    )))
+    .unwrap();
     let funded = SecretKey::from_bytes([0x42; 32]);
     let genesis = GenesisConfig {
         chain_id: 77,
         timestamp_ms: 1_700_000_000_000,
-        accounts: vec![GenesisAccount { address: funded.address(), balance: 1_000 }],
+        accounts: vec![GenesisAccount {
+            address: funded.address(),
+            balance: 1_000,
+        }],
         validators: vec![GenesisValidator {
             name: "bank-a".into(),
             public_key: serde_json::from_value(created["public_key"].clone()).unwrap(),
         }],
     };
-    let genesis_path = write(dir.path(), "genesis.json", &serde_json::to_string_pretty(&genesis).unwrap());
+    let genesis_path = write(
+        dir.path(),
+        "genesis.json",
+        &serde_json::to_string_pretty(&genesis).unwrap(),
+    );
     let data_dir = dir.path().join("node");
     let data = data_dir.to_str().unwrap();
-    let init: Value = serde_json::from_str(&stdout(&cairn(&["init", "--genesis", &genesis_path, "--data-dir", data, "--json"], None))).unwrap();
+    let init: Value = serde_json::from_str(&stdout(&cairn(
+        &[
+            "init",
+            "--genesis",
+            &genesis_path,
+            "--data-dir",
+            data,
+            "--json",
+        ],
+        None,
+    )))
+    .unwrap();
     assert_eq!(init["chain_id"], 77);
     // Initializing twice with the same genesis is fine; with another it is refused.
-    stdout(&cairn(&["init", "--genesis", &genesis_path, "--data-dir", data], None));
+    stdout(&cairn(
+        &["init", "--genesis", &genesis_path, "--data-dir", data],
+        None,
+    ));
     let mut other = genesis.clone();
     other.chain_id = 78;
-    let other_path = write(dir.path(), "other.json", &serde_json::to_string(&other).unwrap());
-    assert!(!cairn(&["init", "--genesis", &other_path, "--data-dir", data], None).status.success());
+    let other_path = write(
+        dir.path(),
+        "other.json",
+        &serde_json::to_string(&other).unwrap(),
+    );
+    assert!(
+        !cairn(
+            &["init", "--genesis", &other_path, "--data-dir", data],
+            None
+        )
+        .status
+        .success()
+    );
     // A node without its validator key refuses to start, with a clear error.
     let keyless = cairn(&["node", "--data-dir", data, "--http", "127.0.0.1:0"], None);
     assert!(!keyless.status.success());
@@ -176,10 +280,20 @@ fn init_then_node_runs_a_chain_from_a_genesis_file() {
     let node = TestNode::spawn(&data_dir, &["node", "--config", &config]);
     let status = node.cli_json(&["status"]);
     assert_eq!(status["chain_id"], 77);
-    let tx = common::tx_json(&cairn_primitives::Transaction { chain_id: 77, nonce: 0, to: cairn_primitives::Address::repeat_byte(1), amount: 10 }.sign(&funded));
+    let tx = common::tx_json(
+        &cairn_primitives::Transaction {
+            chain_id: 77,
+            nonce: 0,
+            to: cairn_primitives::Address::repeat_byte(1),
+            amount: 10,
+        }
+        .sign(&funded),
+    );
     let (code, body) = node.http().post_json("/v1/transactions", &tx);
     assert_eq!(code, 202, "{body}");
-    let receipt = node.http().wait_for(body["hash"].as_str().unwrap(), Duration::from_secs(30));
+    let receipt = node
+        .http()
+        .wait_for(body["hash"].as_str().unwrap(), Duration::from_secs(30));
     assert_eq!(receipt["status"], "committed");
     let block = node.cli_json(&["block", &receipt["block"].to_string()]);
     assert_eq!(block["proposer"], created["address"]);

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use cairn_ledger::CommittedBlock;
 use cairn_primitives::B256;
 use cairn_primitives::serde_helpers::parse_hex_array;
 use futures_util::{SinkExt, StreamExt};
@@ -97,47 +98,10 @@ async fn serve_socket(socket: WebSocket, state: ApiState) {
                 handle_request(&state, text.as_str(), &mut subscriptions, &mut next_id)
             }
             event = events.recv() => match event {
-                Ok(block) => {
-                    let mut out = Vec::new();
-                    let mut finished = Vec::new();
-                    for (id, subscription) in &subscriptions {
-                        match subscription {
-                            Subscription::Heads => out.push(json!({
-                                "subscription": id, "event": "head", "data": HeadEvent::of(&block),
-                            })),
-                            Subscription::Transaction(hash) => {
-                                let position = block.block.transactions.iter().position(|tx| tx.hash() == *hash);
-                                if let Some(index) = position {
-                                    if let Some(receipt) = block.receipts.get(index) {
-                                        if let Some(view) = TxResponse::committed(&block.block, index, receipt) {
-                                            out.push(json!({"subscription": id, "event": "transaction", "data": view}));
-                                            finished.push(*id);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    for id in finished {
-                        subscriptions.remove(&id);
-                    }
-                    out
-                }
+                Ok(block) => notify_block(&block, &mut subscriptions),
                 Err(RecvError::Lagged(skipped)) => {
-                    // Transaction subscribers may have missed their block: look them up.
                     let mut out = vec![json!({"event": "lagged", "data": {"skipped": skipped}})];
-                    let mut finished = Vec::new();
-                    for (id, subscription) in &subscriptions {
-                        if let Subscription::Transaction(hash) = subscription {
-                            if let Ok(Some(view)) = committed_transaction(&state, hash) {
-                                out.push(json!({"subscription": id, "event": "transaction", "data": view}));
-                                finished.push(*id);
-                            }
-                        }
-                    }
-                    for id in finished {
-                        subscriptions.remove(&id);
-                    }
+                    out.extend(recheck_transactions(&state, &mut subscriptions));
                     out
                 }
                 Err(RecvError::Closed) => return,
@@ -149,6 +113,62 @@ async fn serve_socket(socket: WebSocket, state: ApiState) {
             }
         }
     }
+}
+
+/// Notifications for a committed block: a head event per heads subscription, and the result
+/// of every watched transaction it includes (ending those subscriptions).
+fn notify_block(
+    block: &CommittedBlock,
+    subscriptions: &mut HashMap<u64, Subscription>,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut finished = Vec::new();
+    for (id, subscription) in subscriptions.iter() {
+        match subscription {
+            Subscription::Heads => out.push(json!({
+                "subscription": id, "event": "head", "data": HeadEvent::of(block),
+            })),
+            Subscription::Transaction(hash) => {
+                let position = block
+                    .block
+                    .transactions
+                    .iter()
+                    .position(|tx| tx.hash() == *hash);
+                if let Some(index) = position
+                    && let Some(receipt) = block.receipts.get(index)
+                    && let Some(view) = TxResponse::committed(&block.block, index, receipt)
+                {
+                    out.push(json!({"subscription": id, "event": "transaction", "data": view}));
+                    finished.push(*id);
+                }
+            }
+        }
+    }
+    for id in finished {
+        subscriptions.remove(&id);
+    }
+    out
+}
+
+/// After missing blocks, looks every watched transaction up in the store.
+fn recheck_transactions(
+    state: &ApiState,
+    subscriptions: &mut HashMap<u64, Subscription>,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut finished = Vec::new();
+    for (id, subscription) in subscriptions.iter() {
+        if let Subscription::Transaction(hash) = subscription
+            && let Ok(Some(view)) = committed_transaction(state, hash)
+        {
+            out.push(json!({"subscription": id, "event": "transaction", "data": view}));
+            finished.push(*id);
+        }
+    }
+    for id in finished {
+        subscriptions.remove(&id);
+    }
+    out
 }
 
 async fn send(
