@@ -2,7 +2,7 @@
 //! least `k` executable transfers, or when `block_interval` has passed since the last block.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use cairn_ledger::CommittedBlock;
 use cairn_primitives::{Seal, SecretKey};
@@ -89,7 +89,7 @@ impl Solo {
             return Ok(None);
         }
         let chain = &self.services.chain;
-        let executed = chain.propose(candidates, now_ms(), self.key.address())?;
+        let executed = chain.propose(candidates, cairn_ledger::now_ms(), self.key.address())?;
         if !executed.excluded.is_empty() {
             let hashes: Vec<_> = executed.excluded.iter().map(|(tx, _)| tx.hash()).collect();
             warn!(
@@ -164,10 +164,4 @@ impl Consensus for Solo {
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), ConsensusError>> + Send>> {
         Box::pin(self.run_loop(shutdown))
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_primitives::{
     Account, Address, B256, Block, Bytes, GenesisConfig, Header, MAX_EXTRA_BYTES, PublicKey,
-    Receipt, Seal, SignedTransaction, verify_batch,
+    Receipt, Seal, SignedTransaction,
 };
 use cairn_storage::{ChainHead, NodeSource, StorageError, Store};
 use cairn_trie::{CachedNodeStore, NodeBatch, SecureTrie, TrieError};
@@ -437,51 +437,20 @@ impl Chain {
         let parent = self.head();
         self.check_header(&parent, &block, now_ms())?;
         self.reset_speculation(&mut working, &parent)?;
-        let chain_id = self.chain_id();
-        let mut receipts = Vec::with_capacity(block.transactions.len());
-        for (index, tx) in block.transactions.iter().enumerate() {
-            match apply_transfer(&mut working.state, chain_id, tx) {
-                Ok(receipt) => receipts.push(receipt),
-                Err(error) => {
-                    self.discard_working(&mut working, &parent)?;
-                    return Err(match error {
-                        ExecutionError::NotApplicable(reason) => BlockError::NotApplicable {
-                            index,
-                            hash: tx.hash(),
-                            reason,
-                        }
-                        .into(),
-                        ExecutionError::State(error) => error.into(),
-                    });
-                }
+        let receipts = match replay(&mut working.state, self.chain_id(), &block) {
+            Ok(receipts) => receipts,
+            Err(error) => {
+                self.discard_working(&mut working, &parent)?;
+                return Err(error);
             }
-        }
-        let (state_root, nodes) = match working.state.commit() {
-            Ok(done) => done,
+        };
+        let nodes = match working.state.commit() {
+            Ok((_, nodes)) => nodes,
             Err(error) => {
                 self.discard_working(&mut working, &parent)?;
                 return Err(error.into());
             }
         };
-        let mismatch = [
-            ("state", block.header.state_root, state_root),
-            (
-                "receipts",
-                block.header.receipts_root,
-                receipts_root(&receipts),
-            ),
-        ]
-        .into_iter()
-        .find(|(_, claimed, computed)| claimed != computed);
-        if let Some((which, claimed, computed)) = mismatch {
-            self.discard_working(&mut working, &parent)?;
-            return Err(BlockError::RootMismatch {
-                which,
-                claimed,
-                computed,
-            }
-            .into());
-        }
         working.speculative = Some(block.hash());
         Ok(ExecutedBlock {
             block,
@@ -627,6 +596,43 @@ impl Chain {
     }
 }
 
+/// Executes a block's transfers on `state`, every one of which must be applicable, and checks
+/// the state and receipts roots its header claims. Shared by import and `verify_chain`, so a
+/// block is judged the same way live and in hindsight.
+pub(crate) fn replay<S: cairn_trie::NodeStore>(
+    state: &mut StateDb<S>,
+    chain_id: u64,
+    block: &Block,
+) -> Result<Vec<Receipt>, ChainError> {
+    let mut receipts = Vec::with_capacity(block.transactions.len());
+    for (index, tx) in block.transactions.iter().enumerate() {
+        let receipt = apply_transfer(state, chain_id, tx).map_err(|error| match error {
+            ExecutionError::NotApplicable(reason) => ChainError::from(BlockError::NotApplicable {
+                index,
+                hash: tx.hash(),
+                reason,
+            }),
+            ExecutionError::State(error) => error.into(),
+        })?;
+        receipts.push(receipt);
+    }
+    let header = &block.header;
+    for (which, claimed, computed) in [
+        ("state", header.state_root, state.root()?),
+        ("receipts", header.receipts_root, receipts_root(&receipts)),
+    ] {
+        if claimed != computed {
+            return Err(BlockError::RootMismatch {
+                which,
+                claimed,
+                computed,
+            }
+            .into());
+        }
+    }
+    Ok(receipts)
+}
+
 /// Header rules that relate a block to its parent. `now_ms` bounds the timestamp from above
 /// when validating live blocks; historical re-validation passes `None`.
 pub(crate) fn check_header_against_parent(
@@ -713,36 +719,20 @@ pub(crate) fn check_transactions(block: &Block) -> Result<(), BlockError> {
     verify_signatures(&block.transactions)
 }
 
-/// Verifies every transaction's signature, in a batch; on failure, finds the first bad one.
+/// Verifies every transaction's signature, naming the first bad one.
 pub(crate) fn verify_signatures(transactions: &[SignedTransaction]) -> Result<(), BlockError> {
-    if transactions.is_empty() {
-        return Ok(());
+    let verdicts = cairn_primitives::verify_signatures(transactions);
+    match verdicts.iter().position(|ok| !ok) {
+        Some(index) => Err(BlockError::BadSignature {
+            index,
+            hash: transactions[index].hash(),
+        }),
+        None => Ok(()),
     }
-    let messages: Vec<Vec<u8>> = transactions
-        .iter()
-        .map(|tx| tx.tx().signing_message())
-        .collect();
-    let batch = transactions
-        .iter()
-        .zip(&messages)
-        .map(|(tx, message)| (tx.public_key(), message.as_slice(), tx.signature()));
-    if verify_batch(batch).is_ok() {
-        return Ok(());
-    }
-    for (index, tx) in transactions.iter().enumerate() {
-        if tx.verify().is_err() {
-            return Err(BlockError::BadSignature {
-                index,
-                hash: tx.hash(),
-            });
-        }
-    }
-    // Single and batch checks agree under ZIP-215; reaching here means the batch failed on a
-    // negligible-probability event. Treat the block as valid, as the single checks say.
-    Ok(())
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch by this machine's clock (0 if the clock is before 1970).
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

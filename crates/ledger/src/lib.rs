@@ -22,7 +22,7 @@ pub mod verify;
 
 pub use chain::{
     AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock,
-    MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS, SealVerifier, ValidatorSet,
+    MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS, SealVerifier, ValidatorSet, now_ms,
 };
 pub use roots::{receipts_root, transactions_root};
 pub use state::{StateDb, StateError};

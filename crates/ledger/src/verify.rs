@@ -10,11 +10,9 @@ use cairn_trie::{MemoryNodeStore, SecureTrie};
 
 use crate::chain::{
     BlockError, SealVerifier, ValidatorSet, check_header_against_parent, check_seal,
-    check_transactions,
+    check_transactions, replay,
 };
-use crate::execute::{ExecutionError, apply_transfer};
 use crate::genesis::build_genesis;
-use crate::roots::receipts_root;
 use crate::state::StateDb;
 
 /// What a successful verification covered.
@@ -111,41 +109,7 @@ pub fn verify_chain(
         check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?;
         check_transactions(&block).map_err(|e| fail(height, e))?;
 
-        let mut receipts = Vec::with_capacity(block.transactions.len());
-        for (index, tx) in block.transactions.iter().enumerate() {
-            let receipt = apply_transfer(&mut state, chain_id, tx).map_err(|e| match e {
-                ExecutionError::NotApplicable(reason) => fail(
-                    height,
-                    BlockError::NotApplicable {
-                        index,
-                        hash: tx.hash(),
-                        reason,
-                    },
-                ),
-                ExecutionError::State(e) => fail(height, e),
-            })?;
-            receipts.push(receipt);
-        }
-        let state_root = state.root().map_err(|e| fail(height, e))?;
-        if state_root != block.header.state_root {
-            return Err(fail(
-                height,
-                format!(
-                    "state root mismatch: header {}, re-executed {state_root}",
-                    block.header.state_root
-                ),
-            ));
-        }
-        let computed_receipts_root = receipts_root(&receipts);
-        if computed_receipts_root != block.header.receipts_root {
-            return Err(fail(
-                height,
-                format!(
-                    "receipts root mismatch: header {}, re-executed {computed_receipts_root}",
-                    block.header.receipts_root
-                ),
-            ));
-        }
+        let receipts = replay(&mut state, chain_id, &block).map_err(|e| fail(height, e))?;
         let stored_receipts = store
             .receipts(height)
             .map_err(|e| fail(height, e))?

@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, hash_map::Entry};
 use std::time::{Duration, Instant};
 
-use cairn_primitives::{Account, Address, B256, SignedTransaction, verify_batch};
+use cairn_primitives::{Account, Address, B256, SignedTransaction, verify_signatures};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -239,7 +239,7 @@ impl Mempool {
         txs: Vec<SignedTransaction>,
         view: &dyn AccountView,
     ) -> Vec<Result<Admission, AdmissionError>> {
-        let signatures_ok = signature_verdicts(&txs);
+        let signatures_ok = verify_signatures(&txs);
         let mut accounts: HashMap<Address, Account> = HashMap::new();
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted_ready = false;
@@ -515,22 +515,6 @@ impl Mempool {
             senders: inner.senders.len(),
         }
     }
-}
-
-/// One verdict per transfer: batch-verify all, and only if the batch fails check each alone.
-fn signature_verdicts(txs: &[SignedTransaction]) -> Vec<bool> {
-    let messages: Vec<Vec<u8>> = txs.iter().map(|tx| tx.tx().signing_message()).collect();
-    let batch = txs
-        .iter()
-        .zip(&messages)
-        .map(|(tx, message)| (tx.public_key(), message.as_slice(), tx.signature()));
-    if verify_batch(batch).is_ok() {
-        return vec![true; txs.len()];
-    }
-    txs.iter()
-        .zip(&messages)
-        .map(|(tx, message)| tx.public_key().verify(message, tx.signature()).is_ok())
-        .collect()
 }
 
 #[cfg(test)]

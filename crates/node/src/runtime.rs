@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use cairn_consensus::solo::Solo;
@@ -244,18 +243,12 @@ async fn shutdown_signal() {
     ctrl_c.await;
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// `cairn devnet`: creates (or resumes) a one-validator development chain and runs it.
 pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     let data_dir: PathBuf = args.data_dir.clone();
     let resumed = data_dir.join(CHAIN_FILE).exists();
     if !resumed {
-        initialize_data_dir(&data_dir, &dev_genesis(1, now_ms()))?;
+        initialize_data_dir(&data_dir, &dev_genesis(1, cairn_ledger::now_ms()))?;
     }
     let mut config = NodeConfig::for_data_dir(data_dir.clone());
     config.http.listen = args.http;

@@ -309,47 +309,17 @@ fn bad_input_is_refused_with_json_errors_and_the_node_keeps_serving() {
 fn cli_errors_are_one_line_on_stderr_with_a_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let node = TestNode::devnet(&dir.path().join("devnet"), &[]);
-    let cases: Vec<Vec<&str>> = vec![
-        vec!["account", "0x1234"],
-        vec![
-            "tx", "transfer", "--dev", "0", "--to", "nonsense", "--amount", "1",
-        ],
-        vec![
-            "tx",
-            "transfer",
-            "--dev",
-            "0",
-            "--to",
-            "0x0000000000000000000000000000000000000001",
-            "--amount",
-            "1.5",
-        ],
-        vec![
-            "tx",
-            "transfer",
-            "--dev",
-            "0",
-            "--to",
-            "0x0000000000000000000000000000000000000001",
-            "--amount",
-            "1",
-            "--nonce",
-            "0",
-        ],
-        vec!["tx", "get", "0xabc"],
-        vec!["block", "yesterday"],
-        vec![
-            "tx",
-            "transfer",
-            "--key",
-            "/nonexistent/key.json",
-            "--to",
-            "0x0000000000000000000000000000000000000001",
-            "--amount",
-            "1",
-        ],
-        vec!["verify-chain", "--data-dir", "/nonexistent/dir"],
-        vec!["trie", "root", "/nonexistent/file.json"],
+    let to = "0x0000000000000000000000000000000000000001";
+    let cases = [
+        "account 0x1234".to_string(),
+        "tx transfer --dev 0 --to nonsense --amount 1".to_string(),
+        format!("tx transfer --dev 0 --to {to} --amount 1.5"),
+        format!("tx transfer --dev 0 --to {to} --amount 1 --nonce 0"),
+        "tx get 0xabc".to_string(),
+        "block yesterday".to_string(),
+        format!("tx transfer --key /nonexistent/key.json --to {to} --amount 1"),
+        "verify-chain --data-dir /nonexistent/dir".to_string(),
+        "trie root /nonexistent/file.json".to_string(),
     ];
     // Use the nonce once so the explicit --nonce 0 above is a replay.
     node.cli_json(&[
@@ -363,7 +333,8 @@ fn cli_errors_are_one_line_on_stderr_with_a_nonzero_exit() {
         "1",
         "--wait",
     ]);
-    for args in cases {
+    for case in &cases {
+        let args: Vec<&str> = case.split_whitespace().collect();
         let out = node.cli(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} should fail");

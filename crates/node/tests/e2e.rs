@@ -95,26 +95,13 @@ fn transfers_receipts_balances_and_proofs() {
         "100",
         "--wait",
     ]);
-    let first = node.cli_json(&[
-        "tx",
-        "transfer",
-        "--key",
-        key_path.to_str().unwrap(),
-        "--to",
-        &format!("{carol:#x}"),
-        "--amount",
-        "80",
-    ]);
-    let second = node.cli_json(&[
-        "tx",
-        "transfer",
-        "--key",
-        key_path.to_str().unwrap(),
-        "--to",
-        &format!("{carol:#x}"),
-        "--amount",
-        "80",
-    ]);
+    let spend_80 = || {
+        let (key, to) = (key_path.to_str().unwrap(), format!("{carol:#x}"));
+        node.cli_json(&[
+            "tx", "transfer", "--key", key, "--to", &to, "--amount", "80",
+        ])
+    };
+    let (first, second) = (spend_80(), spend_80());
     assert_eq!(first["status"], "pending");
     let first = http.wait_for(first["hash"].as_str().unwrap(), Duration::from_secs(30));
     let second = http.wait_for(second["hash"].as_str().unwrap(), Duration::from_secs(30));

@@ -21,7 +21,9 @@ pub use block::{Block, Header, MAX_EXTRA_BYTES, Seal};
 pub use crypto::{PublicKey, SecretKey, Signature, SignatureError, address_of, verify_batch};
 pub use genesis::{GenesisAccount, GenesisConfig, GenesisError, GenesisValidator};
 pub use receipt::{FailureReason, Outcome, Receipt};
-pub use transaction::{MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError};
+pub use transaction::{
+    MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError, verify_signatures,
+};
 
 /// An amount of the chain's native unit, in indivisible base units.
 pub type Amount = u128;

@@ -202,6 +202,26 @@ impl Decodable for SignedTransaction {
     }
 }
 
+/// Checks every transfer's signature: one batch verification, and only if that fails a check
+/// of each alone to say which are bad. One verdict per transfer, in order.
+pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<bool> {
+    if txs.is_empty() {
+        return Vec::new();
+    }
+    let messages: Vec<Vec<u8>> = txs.iter().map(|tx| tx.tx.signing_message()).collect();
+    let batch = txs
+        .iter()
+        .zip(&messages)
+        .map(|(tx, message)| (&tx.public_key, message.as_slice(), &tx.signature));
+    if crate::verify_batch(batch).is_ok() {
+        return vec![true; txs.len()];
+    }
+    txs.iter()
+        .zip(&messages)
+        .map(|(tx, message)| tx.public_key.verify(message, &tx.signature).is_ok())
+        .collect()
+}
+
 /// Why bytes are not an acceptable transaction, before any state is consulted.
 #[derive(Debug, thiserror::Error)]
 pub enum TransactionError {
@@ -288,6 +308,19 @@ mod tests {
         .encode(&mut longer);
         longer.extend_from_slice(&fields);
         assert!(SignedTransaction::decode_exact(&longer).is_err());
+    }
+
+    #[test]
+    fn verify_signatures_names_each_bad_one() {
+        let good: Vec<_> = (0..5).map(|n| sample(n, 1)).collect();
+        assert_eq!(verify_signatures(&good), vec![true; 5]);
+        let mut mixed = good.clone();
+        mixed[3] = SignedTransaction::new(*good[3].tx(), good[3].public_key, good[2].signature);
+        assert_eq!(
+            verify_signatures(&mixed),
+            vec![true, true, true, false, true]
+        );
+        assert!(verify_signatures(&[]).is_empty());
     }
 
     proptest! {
