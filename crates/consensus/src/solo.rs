@@ -99,7 +99,7 @@ impl Solo {
             self.services.pool.remove(&hashes);
         }
         let seal = Seal::sign(&executed.hash(), &self.key);
-        let committed = chain.commit(executed, seal)?;
+        let committed = chain.commit(&executed.hash(), seal)?;
         settle_pool(&self.services, &committed.block.transactions);
         Ok(Some(committed))
     }

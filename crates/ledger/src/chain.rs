@@ -1,5 +1,6 @@
 //! The validated, durable chain.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -7,13 +8,14 @@ use cairn_primitives::{
     Account, Address, B256, Block, Bytes, GenesisConfig, Header, MAX_EXTRA_BYTES, PublicKey,
     Receipt, Seal, SignedTransaction,
 };
-use cairn_storage::{ChainHead, NodeSource, StorageError, Store};
+use cairn_storage::{ChainHead, StorageError, Store};
 use cairn_trie::{CachedNodeStore, NodeBatch, SecureTrie, TrieError};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
 
 use crate::execute::{ExecutionError, NotApplicable, apply_transfer};
 use crate::genesis::build_genesis;
+use crate::pending::{LayeredNodes, Nodes};
 use crate::roots::{receipts_root, transactions_root};
 use crate::state::{StateDb, StateError, read_account};
 
@@ -25,8 +27,6 @@ pub const MAX_FUTURE_DRIFT_MS: u64 = 15_000;
 
 /// Bytes of trie nodes kept in the shared read cache.
 const NODE_CACHE_BYTES: usize = 256 * 1024 * 1024;
-
-type NodeCache = Arc<CachedNodeStore<NodeSource>>;
 
 /// The validators in rank order, as genesis lists them.
 #[derive(Debug, Clone)]
@@ -68,14 +68,14 @@ impl ValidatorSet {
     }
 }
 
-/// A block that is valid on top of the head, executed but not yet committed.
+/// A valid block, executed on top of its parent but not committed yet.
 #[derive(Debug)]
 pub struct ExecutedBlock {
-    /// The block (its seal is replaced on commit).
+    /// The block (its seal is set on commit).
     pub block: Block,
     /// One receipt per transaction.
     pub receipts: Vec<Receipt>,
-    /// Candidate transactions left out because they could not be included.
+    /// Candidate transactions a proposal left out because they could not be included.
     pub excluded: Vec<(SignedTransaction, NotApplicable)>,
     nodes: NodeBatch,
 }
@@ -205,9 +205,15 @@ pub enum ChainError {
     /// No block at that height or with that hash.
     #[error("no block {0}")]
     UnknownBlock(String),
-    /// The executed block is stale: the head moved or another block was executed since.
-    #[error("executed block {0} no longer extends the working state")]
-    StaleExecution(B256),
+    /// The block builds on a parent this node has neither committed nor executed.
+    #[error("unknown parent {0}")]
+    UnknownParent(B256),
+    /// Commit was asked for a block that was not executed here (or was pruned).
+    #[error("block {0} has not been executed on this node")]
+    NotExecuted(B256),
+    /// Too many executed blocks wait for finality; new ones are refused until some commit.
+    #[error("{0} executed blocks already await finality")]
+    TooManyPending(usize),
 }
 
 impl From<TrieError> for ChainError {
@@ -228,22 +234,21 @@ pub trait SealVerifier: Send + Sync {
     ) -> Result<(), String>;
 }
 
-/// The working state: the head's state plus, possibly, one executed-but-uncommitted block.
-struct Working {
-    state: StateDb<NodeCache>,
-    /// Hash of the block the state currently reflects beyond the head, if any.
-    speculative: Option<B256>,
-}
+/// Most executed blocks kept while they wait for finality.
+pub const MAX_PENDING_BLOCKS: usize = 1_024;
 
-/// The chain: head, state and history, backed by a [`Store`].
+/// The chain: committed head and history, backed by a [`Store`], plus the executed blocks
+/// that wait for consensus to finalize them.
 pub struct Chain {
     store: Store,
     genesis: GenesisConfig,
     genesis_hash: B256,
     validators: ValidatorSet,
-    nodes: NodeCache,
+    nodes: Nodes,
     head: RwLock<Header>,
-    working: Mutex<Working>,
+    pending: Mutex<HashMap<B256, Arc<ExecutedBlock>>>,
+    /// Serializes commits, so the head moves one block at a time.
+    commit_lock: Mutex<()>,
     events: broadcast::Sender<Arc<CommittedBlock>>,
     seal_verifier: Option<Arc<dyn SealVerifier>>,
 }
@@ -284,11 +289,10 @@ impl Chain {
             .header(0)?
             .ok_or_else(|| ChainError::UnknownBlock("0".into()))?
             .hash();
-        let nodes = Arc::new(CachedNodeStore::with_byte_capacity(
-            store.node_source(),
-            NODE_CACHE_BYTES,
-        ));
-        let state = StateDb::open(nodes.clone(), head.state_root)?;
+        let committed = CachedNodeStore::with_byte_capacity(store.node_source(), NODE_CACHE_BYTES);
+        let nodes = Arc::new(LayeredNodes::new(committed));
+        // Fail now, not at the first block, if the head's state is missing.
+        SecureTrie::open(nodes.clone(), head.state_root)?;
         let (events, _) = broadcast::channel(1024);
         Ok(Self {
             validators: ValidatorSet::from_genesis(&genesis),
@@ -296,10 +300,8 @@ impl Chain {
             genesis_hash,
             nodes,
             head: RwLock::new(head),
-            working: Mutex::new(Working {
-                state,
-                speculative: None,
-            }),
+            pending: Mutex::new(HashMap::new()),
+            commit_lock: Mutex::new(()),
             events,
             seal_verifier: None,
             store,
@@ -354,19 +356,30 @@ impl Chain {
     }
 
     /// Executes `candidates` on top of the head, leaving out transfers that cannot be included,
-    /// and returns the resulting block (sealed with [`Seal::Genesis`] as a placeholder until
-    /// [`Chain::commit`]). Signatures must already have been checked.
+    /// and returns the resulting block, ready for [`Chain::commit`]. Signatures must already
+    /// have been checked.
     pub fn propose(
         &self,
         candidates: Vec<SignedTransaction>,
         timestamp_ms: u64,
         proposer: Address,
-    ) -> Result<ExecutedBlock, ChainError> {
-        // The head only moves under the working lock, so read it after taking the lock.
-        let mut working = self.working.lock();
-        let parent = self.head();
-        let timestamp_ms = timestamp_ms.max(parent.timestamp_ms);
-        self.reset_speculation(&mut working, &parent)?;
+    ) -> Result<Arc<ExecutedBlock>, ChainError> {
+        let parent = self.head().hash();
+        self.propose_on(&parent, candidates, timestamp_ms, proposer, Bytes::new())
+    }
+
+    /// Like [`Chain::propose`], on `parent`: the head or a block executed and not yet
+    /// committed. `extra` goes into the header (consensus metadata).
+    pub fn propose_on(
+        &self,
+        parent: &B256,
+        candidates: Vec<SignedTransaction>,
+        timestamp_ms: u64,
+        proposer: Address,
+        extra: Bytes,
+    ) -> Result<Arc<ExecutedBlock>, ChainError> {
+        let parent = self.parent_header(parent)?;
+        let mut state = StateDb::open(self.nodes.clone(), parent.state_root)?;
         let chain_id = self.chain_id();
         let mut transactions = Vec::with_capacity(candidates.len().min(MAX_BLOCK_TRANSACTIONS));
         let mut receipts = Vec::with_capacity(transactions.capacity());
@@ -375,42 +388,32 @@ impl Chain {
             if transactions.len() == MAX_BLOCK_TRANSACTIONS {
                 break;
             }
-            match apply_transfer(&mut working.state, chain_id, &tx) {
+            match apply_transfer(&mut state, chain_id, &tx) {
                 Ok(receipt) => {
                     receipts.push(receipt);
                     transactions.push(tx);
                 }
                 Err(ExecutionError::NotApplicable(reason)) => excluded.push((tx, reason)),
-                Err(ExecutionError::State(error)) => {
-                    self.discard_working(&mut working, &parent)?;
-                    return Err(error.into());
-                }
+                Err(ExecutionError::State(error)) => return Err(error.into()),
             }
         }
-        let (state_root, nodes) = match working.state.commit() {
-            Ok(done) => done,
-            Err(error) => {
-                self.discard_working(&mut working, &parent)?;
-                return Err(error.into());
-            }
-        };
+        let (state_root, nodes) = state.commit()?;
         let header = Header {
             parent_hash: parent.hash(),
             height: parent.height + 1,
-            timestamp_ms,
+            timestamp_ms: timestamp_ms.max(parent.timestamp_ms),
             proposer,
             state_root,
             transactions_root: transactions_root(&transactions),
             receipts_root: receipts_root(&receipts),
-            extra: Bytes::new(),
+            extra,
         };
         let block = Block {
             header,
             transactions,
             seal: Seal::Genesis,
         };
-        working.speculative = Some(block.hash());
-        Ok(ExecutedBlock {
+        self.insert_pending(ExecutedBlock {
             block,
             receipts,
             excluded,
@@ -418,41 +421,34 @@ impl Chain {
         })
     }
 
-    /// Fully validates `block` on top of the head and executes it, without committing.
+    /// Fully validates `block` on top of its parent (the head or an executed block) and
+    /// executes it, without committing. Executing the same block twice returns the first result.
     ///
-    /// Checks, in order: parent and height, timestamp, proposer, header fields, transaction
-    /// count and duplicates, transactions root, every signature, every transaction's
-    /// applicability, and the state and receipts roots. The seal is checked only when
-    /// `check_seal` (a consensus engine validating a proposal has no seal yet).
+    /// Checks, in order: the seal (when `check_seal`; a proposal has none yet), transaction
+    /// count, duplicates, transactions root and every signature, then the parent, height,
+    /// timestamp and proposer, then every transfer's applicability and the state and receipts
+    /// roots.
     pub fn execute_block(
         &self,
         block: Block,
         check_seal: bool,
-    ) -> Result<ExecutedBlock, ChainError> {
+    ) -> Result<Arc<ExecutedBlock>, ChainError> {
+        if let Some(done) = self.pending_block(&block.hash()) {
+            return Ok(done);
+        }
         if check_seal {
             self.check_seal(&block)?;
         }
         check_transactions(&block)?;
-        let mut working = self.working.lock();
-        let parent = self.head();
-        self.check_header(&parent, &block, now_ms())?;
-        self.reset_speculation(&mut working, &parent)?;
-        let receipts = match replay(&mut working.state, self.chain_id(), &block) {
-            Ok(receipts) => receipts,
-            Err(error) => {
-                self.discard_working(&mut working, &parent)?;
-                return Err(error);
-            }
-        };
-        let nodes = match working.state.commit() {
-            Ok((_, nodes)) => nodes,
-            Err(error) => {
-                self.discard_working(&mut working, &parent)?;
-                return Err(error.into());
-            }
-        };
-        working.speculative = Some(block.hash());
-        Ok(ExecutedBlock {
+        let parent = self.parent_header(&block.header.parent_hash)?;
+        check_header_against_parent(&parent, &block.header, Some(now_ms()))?;
+        if self.validators.index_of(&block.header.proposer).is_none() {
+            return Err(BlockError::UnknownProposer(block.header.proposer).into());
+        }
+        let mut state = StateDb::open(self.nodes.clone(), parent.state_root)?;
+        let receipts = replay(&mut state, self.chain_id(), &block)?;
+        let (_, nodes) = state.commit()?;
+        self.insert_pending(ExecutedBlock {
             block,
             receipts,
             excluded: Vec::new(),
@@ -464,72 +460,134 @@ impl Chain {
     pub fn import(&self, block: Block) -> Result<Arc<CommittedBlock>, ChainError> {
         let seal = block.seal.clone();
         let executed = self.execute_block(block, true)?;
-        self.commit(executed, seal)
+        self.commit(&executed.hash(), seal)
     }
 
-    /// Commits an executed block with its seal: one atomic, durable write, then the head moves
-    /// and subscribers hear of it.
-    pub fn commit(
-        &self,
-        executed: ExecutedBlock,
-        seal: Seal,
-    ) -> Result<Arc<CommittedBlock>, ChainError> {
-        let ExecutedBlock {
-            mut block,
-            receipts,
-            nodes,
-            ..
-        } = executed;
+    /// Commits an executed block that extends the head, with its seal: one atomic, durable
+    /// write; then the head moves, executed blocks that can no longer be committed are dropped,
+    /// and subscribers hear of the block.
+    pub fn commit(&self, hash: &B256, seal: Seal) -> Result<Arc<CommittedBlock>, ChainError> {
+        let _commit = self.commit_lock.lock();
+        let executed = self
+            .pending_block(hash)
+            .ok_or(ChainError::NotExecuted(*hash))?;
+        let head = self.head();
+        if executed.block.header.parent_hash != head.hash() {
+            return Err(BlockError::NotOnHead {
+                height: executed.block.header.height,
+                parent: executed.block.header.parent_hash,
+                head_height: head.height,
+                head_hash: head.hash(),
+            }
+            .into());
+        }
+        let mut block = executed.block.clone();
         block.seal = seal;
-        let hash = block.hash();
-        let mut working = self.working.lock();
-        if working.speculative != Some(hash) {
-            return Err(ChainError::StaleExecution(hash));
-        }
-        let parent = self.head();
-        if let Err(error) = self.store.commit_block(&block, &receipts, &nodes) {
-            // The working state ran ahead of the store; bring it back to the durable head.
-            self.discard_working(&mut working, &parent)?;
-            return Err(error.into());
-        }
-        working.speculative = None;
+        self.store
+            .commit_block(&block, &executed.receipts, &executed.nodes)?;
         *self.head.write() = block.header.clone();
-        drop(working);
-        let committed = Arc::new(CommittedBlock { block, receipts });
+        self.prune_pending(&block.header);
+        let committed = Arc::new(CommittedBlock {
+            block,
+            receipts: executed.receipts.clone(),
+        });
         // No subscribers is fine: nobody is listening.
         let _ = self.events.send(committed.clone());
         Ok(committed)
     }
 
-    /// Drops an executed block that will not be committed.
-    pub fn abandon(&self, executed: &ExecutedBlock) -> Result<(), ChainError> {
-        let mut working = self.working.lock();
-        if working.speculative == Some(executed.hash()) {
-            let parent = self.head();
-            self.discard_working(&mut working, &parent)?;
-        }
-        Ok(())
+    /// The executed, uncommitted block with this hash.
+    pub fn pending_block(&self, hash: &B256) -> Option<Arc<ExecutedBlock>> {
+        self.pending.lock().get(hash).cloned()
     }
 
-    fn reset_speculation(&self, working: &mut Working, parent: &Header) -> Result<(), ChainError> {
-        if working.speculative.is_some() {
-            self.discard_working(working, parent)?;
-        }
-        Ok(())
+    /// Number of executed blocks waiting for finality.
+    pub fn pending_len(&self) -> usize {
+        self.pending.lock().len()
     }
 
-    fn discard_working(&self, working: &mut Working, head: &Header) -> Result<(), ChainError> {
-        working.state = StateDb::open(self.nodes.clone(), head.state_root)?;
-        working.speculative = None;
-        Ok(())
+    /// Number of trie nodes held for executed blocks (zero once they all commit or drop).
+    pub fn pending_nodes(&self) -> usize {
+        self.nodes.pending_len()
     }
 
-    fn check_header(&self, parent: &Header, block: &Block, now_ms: u64) -> Result<(), BlockError> {
-        check_header_against_parent(parent, &block.header, Some(now_ms))?;
-        if self.validators.index_of(&block.header.proposer).is_none() {
-            return Err(BlockError::UnknownProposer(block.header.proposer));
+    /// The header of the head or of an executed block: something a new block may extend.
+    fn parent_header(&self, hash: &B256) -> Result<Header, ChainError> {
+        let head = self.head();
+        if head.hash() == *hash {
+            return Ok(head);
         }
-        Ok(())
+        if let Some(executed) = self.pending_block(hash) {
+            return Ok(executed.block.header.clone());
+        }
+        // A committed block below the head cannot be extended again: that would fork.
+        match self.store.height_of(hash)? {
+            Some(height) => Err(BlockError::NotOnHead {
+                height: height + 1,
+                parent: *hash,
+                head_height: head.height,
+                head_hash: head.hash(),
+            }
+            .into()),
+            None => Err(ChainError::UnknownParent(*hash)),
+        }
+    }
+
+    fn insert_pending(&self, executed: ExecutedBlock) -> Result<Arc<ExecutedBlock>, ChainError> {
+        let hash = executed.hash();
+        let mut pending = self.pending.lock();
+        if let Some(existing) = pending.get(&hash) {
+            return Ok(existing.clone());
+        }
+        if pending.len() >= MAX_PENDING_BLOCKS {
+            return Err(ChainError::TooManyPending(pending.len()));
+        }
+        // The head may have moved past this block's parent while it executed.
+        let head = self.head();
+        let parent = executed.block.header.parent_hash;
+        if parent != head.hash() && !pending.contains_key(&parent) {
+            return Err(BlockError::NotOnHead {
+                height: executed.block.header.height,
+                parent,
+                head_height: head.height,
+                head_hash: head.hash(),
+            }
+            .into());
+        }
+        self.nodes.retain(&executed.nodes);
+        let executed = Arc::new(executed);
+        pending.insert(hash, executed.clone());
+        Ok(executed)
+    }
+
+    /// After `head` commits: drop it from the pending set (its nodes are stored now), and drop
+    /// every executed block that no longer descends from the head.
+    fn prune_pending(&self, head: &Header) {
+        let mut pending = self.pending.lock();
+        let head_hash = head.hash();
+        if let Some(committed) = pending.remove(&head_hash) {
+            self.nodes.release(&committed.nodes);
+        }
+        loop {
+            let orphans: Vec<B256> = pending
+                .iter()
+                .filter(|(_, executed)| {
+                    let header = &executed.block.header;
+                    header.height <= head.height
+                        || (header.parent_hash != head_hash
+                            && !pending.contains_key(&header.parent_hash))
+                })
+                .map(|(hash, _)| *hash)
+                .collect();
+            if orphans.is_empty() {
+                break;
+            }
+            for hash in orphans {
+                if let Some(orphan) = pending.remove(&hash) {
+                    self.nodes.release(&orphan.nodes);
+                }
+            }
+        }
     }
 
     fn check_seal(&self, block: &Block) -> Result<(), BlockError> {

@@ -40,7 +40,7 @@ fn produce(chain: &Chain, txs: Vec<SignedTransaction>) -> Block {
     let ts = chain.head().timestamp_ms + 1;
     let executed = chain.propose(txs, ts, validator.address()).unwrap();
     let seal = Seal::sign(&executed.hash(), &validator);
-    chain.commit(executed, seal).unwrap().block.clone()
+    chain.commit(&executed.hash(), seal).unwrap().block.clone()
 }
 
 /// Re-seals a block after its header was edited, so only the intended defect remains.
@@ -172,8 +172,8 @@ fn import_rejects_every_kind_of_bad_block() {
     let mut orphan = good.clone();
     orphan.header.parent_hash = orphan.header.state_root;
     assert!(matches!(
-        expect_invalid(&follower, reseal(orphan, &validator)),
-        BlockError::NotOnHead { .. }
+        follower.import(reseal(orphan, &validator)),
+        Err(ChainError::UnknownParent(_))
     ));
     // Timestamp before the parent's.
     let mut early = good.clone();
@@ -313,42 +313,158 @@ fn a_reopened_chain_resumes_at_its_head_with_its_state() {
     ));
 }
 
-#[test]
-fn an_abandoned_or_superseded_execution_cannot_be_committed() {
-    let (_dir, chain) = new_chain();
+/// Builds (without committing) a block with `txs` on `parent`.
+fn build_on(
+    chain: &Chain,
+    parent: &cairn_primitives::B256,
+    txs: Vec<SignedTransaction>,
+) -> Arc<cairn_ledger::ExecutedBlock> {
     let validator = dev_validator_key(0);
+    chain
+        .propose_on(parent, txs, 2_000, validator.address(), Default::default())
+        .unwrap()
+}
+
+fn seal_of(executed: &cairn_ledger::ExecutedBlock) -> Seal {
+    Seal::sign(&executed.hash(), &dev_validator_key(0))
+}
+
+#[test]
+fn blocks_build_on_unfinalized_parents_and_commit_in_order() {
+    let (_dir, chain) = new_chain();
     let alice = dev_account_key(0);
-    let first = chain
-        .propose(
-            vec![transfer(&alice, 0, Address::ZERO, 1)],
-            2_000,
-            validator.address(),
-        )
-        .unwrap();
-    let second = chain
-        .propose(
-            vec![transfer(&alice, 0, Address::ZERO, 2)],
-            2_000,
-            validator.address(),
-        )
-        .unwrap();
-    let seal = Seal::sign(&first.hash(), &validator);
+    let bob = Address::repeat_byte(0xb0);
+    let genesis = chain.head().hash();
+    // Three blocks, each on the previous one, none committed yet.
+    let b1 = build_on(&chain, &genesis, vec![transfer(&alice, 0, bob, 1)]);
+    let b2 = build_on(&chain, &b1.hash(), vec![transfer(&alice, 1, bob, 2)]);
+    let b3 = build_on(&chain, &b2.hash(), vec![transfer(&alice, 2, bob, 3)]);
+    assert_eq!(b3.block.header.height, 3);
+    assert_eq!(chain.pending_len(), 3);
+    assert_eq!(balance(&chain, &bob), 0, "nothing is committed yet");
+    // A child cannot commit before its parent.
     assert!(matches!(
-        chain.commit(first, seal),
-        Err(ChainError::StaleExecution(_))
+        chain.commit(&b2.hash(), seal_of(&b2)),
+        Err(ChainError::InvalidBlock(BlockError::NotOnHead { .. }))
     ));
-    chain.abandon(&second).unwrap();
-    assert_eq!(balance(&chain, &Address::ZERO), 0);
-    let third = chain
-        .propose(
-            vec![transfer(&alice, 0, Address::ZERO, 3)],
+    for executed in [&b1, &b2, &b3] {
+        chain.commit(&executed.hash(), seal_of(executed)).unwrap();
+    }
+    assert_eq!(balance(&chain, &bob), 6);
+    assert_eq!(chain.pending_len(), 0);
+    assert_eq!(
+        chain.pending_nodes(),
+        0,
+        "committed blocks' nodes leave the pending layer"
+    );
+    assert!(verify_chain(chain.store(), None, |_, _| {}).is_ok());
+}
+
+#[test]
+fn committing_one_branch_drops_the_others() {
+    let (_dir, chain) = new_chain();
+    let alice = dev_account_key(0);
+    let genesis = chain.head().hash();
+    // Two competing blocks at height 1, each with a child.
+    let a = build_on(
+        &chain,
+        &genesis,
+        vec![transfer(&alice, 0, Address::repeat_byte(1), 1)],
+    );
+    let b = build_on(
+        &chain,
+        &genesis,
+        vec![transfer(&alice, 0, Address::repeat_byte(2), 1)],
+    );
+    let a_child = build_on(
+        &chain,
+        &a.hash(),
+        vec![transfer(&alice, 1, Address::repeat_byte(1), 1)],
+    );
+    let b_child = build_on(
+        &chain,
+        &b.hash(),
+        vec![transfer(&alice, 1, Address::repeat_byte(2), 1)],
+    );
+    assert_eq!(chain.pending_len(), 4);
+    chain.commit(&b.hash(), seal_of(&b)).unwrap();
+    // The losing branch is gone, with its descendants; the winner's child remains.
+    assert_eq!(chain.pending_len(), 1);
+    assert!(chain.pending_block(&b_child.hash()).is_some());
+    assert!(matches!(
+        chain.commit(&a.hash(), seal_of(&a)),
+        Err(ChainError::NotExecuted(_))
+    ));
+    assert!(matches!(
+        chain.commit(&a_child.hash(), seal_of(&a_child)),
+        Err(ChainError::NotExecuted(_))
+    ));
+    // Nor can anything be built on the losing branch or below the head again.
+    assert!(matches!(
+        chain.propose_on(
+            &a.hash(),
+            vec![],
             2_000,
-            validator.address(),
-        )
-        .unwrap();
-    let seal = Seal::sign(&third.hash(), &validator);
-    chain.commit(third, seal).unwrap();
-    assert_eq!(balance(&chain, &Address::ZERO), 3);
+            dev_validator_key(0).address(),
+            Default::default()
+        ),
+        Err(ChainError::UnknownParent(_))
+    ));
+    assert!(matches!(
+        chain.propose_on(
+            &genesis,
+            vec![],
+            2_000,
+            dev_validator_key(0).address(),
+            Default::default()
+        ),
+        Err(ChainError::InvalidBlock(BlockError::NotOnHead { .. }))
+    ));
+    chain.commit(&b_child.hash(), seal_of(&b_child)).unwrap();
+    assert_eq!(balance(&chain, &Address::repeat_byte(2)), 2);
+    assert_eq!(balance(&chain, &Address::repeat_byte(1)), 0);
+    assert_eq!(
+        chain.pending_nodes(),
+        0,
+        "dropped branches release their nodes"
+    );
+}
+
+#[test]
+fn a_follower_executes_a_pending_chain_from_another_node() {
+    let (_a, producer) = new_chain();
+    let (_b, follower) = new_chain();
+    let alice = dev_account_key(0);
+    let genesis = producer.head().hash();
+    let b1 = build_on(
+        &producer,
+        &genesis,
+        vec![transfer(&alice, 0, Address::repeat_byte(1), 5)],
+    );
+    let b2 = build_on(
+        &producer,
+        &b1.hash(),
+        vec![transfer(&alice, 1, Address::repeat_byte(1), 6)],
+    );
+    // The follower validates both before either is final, then commits them.
+    let f1 = follower.execute_block(b1.block.clone(), false).unwrap();
+    let f2 = follower.execute_block(b2.block.clone(), false).unwrap();
+    assert_eq!(f2.block.header.state_root, b2.block.header.state_root);
+    // Executing again is idempotent.
+    assert!(Arc::ptr_eq(
+        &f1,
+        &follower.execute_block(b1.block.clone(), false).unwrap()
+    ));
+    // A block whose parent the follower never saw is reported as such.
+    let b3 = build_on(&producer, &b2.hash(), vec![]);
+    let (_c, stranger) = new_chain();
+    assert!(matches!(
+        stranger.execute_block(b3.block.clone(), false),
+        Err(ChainError::UnknownParent(_))
+    ));
+    follower.commit(&f1.hash(), seal_of(&f1)).unwrap();
+    follower.commit(&f2.hash(), seal_of(&f2)).unwrap();
+    assert_eq!(balance(&follower, &Address::repeat_byte(1)), 11);
 }
 
 #[test]
