@@ -208,6 +208,9 @@ pub enum ChainError {
     /// The block builds on a parent this node has neither committed nor executed.
     #[error("unknown parent {0}")]
     UnknownParent(B256),
+    /// A pending ancestor of a final block has no seal to be committed with.
+    #[error("pending block {0} has no seal")]
+    MissingSeal(B256),
     /// Commit was asked for a block that was not executed here (or was pruned).
     #[error("block {0} has not been executed on this node")]
     NotExecuted(B256),
@@ -222,16 +225,33 @@ impl From<TrieError> for ChainError {
     }
 }
 
+/// What a valid seal proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealStrength {
+    /// The block is final on its own evidence (a finalization certificate, or a solo
+    /// validator's signature).
+    Final,
+    /// A quorum notarized the block. It is final once a descendant is: the descendant's
+    /// finalization covers its ancestors, linked by parent hashes.
+    Notarized,
+}
+
 /// Checks a seal other than a single proposer's signature (a consensus engine's certificate).
 pub trait SealVerifier: Send + Sync {
-    /// Whether `seal` proves that `validators` agreed on the block with hash `block_hash`.
+    /// What `seal` proves about the block with hash `block_hash`, or why it proves nothing.
     fn verify(
         &self,
         block_hash: &B256,
         header: &Header,
         seal: &Seal,
         validators: &ValidatorSet,
-    ) -> Result<(), String>;
+    ) -> Result<SealStrength, String>;
+}
+
+/// An executed block and, once known, the seal it will be committed with.
+struct PendingBlock {
+    executed: Arc<ExecutedBlock>,
+    seal: Option<Seal>,
 }
 
 /// Most executed blocks kept while they wait for finality.
@@ -246,7 +266,7 @@ pub struct Chain {
     validators: ValidatorSet,
     nodes: Nodes,
     head: RwLock<Header>,
-    pending: Mutex<HashMap<B256, Arc<ExecutedBlock>>>,
+    pending: Mutex<HashMap<B256, PendingBlock>>,
     /// Serializes commits, so the head moves one block at a time.
     commit_lock: Mutex<()>,
     events: broadcast::Sender<Arc<CommittedBlock>>,
@@ -456,11 +476,69 @@ impl Chain {
         })
     }
 
-    /// Validates, executes and commits a sealed block received from elsewhere.
-    pub fn import(&self, block: Block) -> Result<Arc<CommittedBlock>, ChainError> {
+    /// Validates and executes a sealed block received from elsewhere. A final seal commits it,
+    /// with any notarized ancestors still pending; a notarized seal leaves it pending until a
+    /// final descendant arrives. Returns what was committed, in order.
+    pub fn import(&self, block: Block) -> Result<Vec<Arc<CommittedBlock>>, ChainError> {
+        // Peers re-send what this node already has; that is not an error.
+        if self.store.height_of(&block.hash())?.is_some() {
+            return Ok(Vec::new());
+        }
+        let strength = self.check_seal(&block)?;
         let seal = block.seal.clone();
-        let executed = self.execute_block(block, true)?;
-        self.commit(&executed.hash(), seal)
+        let executed = self.execute_block(block, false)?;
+        let hash = executed.hash();
+        match strength {
+            SealStrength::Final => self.commit_path(&hash, seal),
+            SealStrength::Notarized => {
+                self.attach_seal(&hash, seal);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Records the seal a pending block will be committed with when a descendant becomes final.
+    pub fn attach_seal(&self, hash: &B256, seal: Seal) {
+        if let Some(entry) = self.pending.lock().get_mut(hash) {
+            entry.seal = Some(seal);
+        }
+    }
+
+    /// Commits the pending block `hash` with its final `seal`, after committing, in order, its
+    /// pending ancestors with the seals attached to them. A block already committed is a
+    /// no-op. Fails without committing anything if an ancestor has no seal.
+    pub fn commit_path(
+        &self,
+        hash: &B256,
+        seal: Seal,
+    ) -> Result<Vec<Arc<CommittedBlock>>, ChainError> {
+        if self.store.height_of(hash)?.is_some() {
+            return Ok(Vec::new());
+        }
+        let path = {
+            let pending = self.pending.lock();
+            let head = self.head().hash();
+            let mut path = Vec::new();
+            let mut cursor = *hash;
+            while cursor != head {
+                let entry = pending
+                    .get(&cursor)
+                    .ok_or(ChainError::NotExecuted(cursor))?;
+                let entry_seal = if cursor == *hash {
+                    seal.clone()
+                } else {
+                    entry.seal.clone().ok_or(ChainError::MissingSeal(cursor))?
+                };
+                path.push((cursor, entry_seal));
+                cursor = entry.executed.block.header.parent_hash;
+            }
+            path
+        };
+        let mut committed = Vec::with_capacity(path.len());
+        for (block_hash, block_seal) in path.into_iter().rev() {
+            committed.push(self.commit(&block_hash, block_seal)?);
+        }
+        Ok(committed)
     }
 
     /// Commits an executed block that extends the head, with its seal: one atomic, durable
@@ -498,7 +576,10 @@ impl Chain {
 
     /// The executed, uncommitted block with this hash.
     pub fn pending_block(&self, hash: &B256) -> Option<Arc<ExecutedBlock>> {
-        self.pending.lock().get(hash).cloned()
+        self.pending
+            .lock()
+            .get(hash)
+            .map(|entry| entry.executed.clone())
     }
 
     /// Number of executed blocks waiting for finality.
@@ -537,7 +618,7 @@ impl Chain {
         let hash = executed.hash();
         let mut pending = self.pending.lock();
         if let Some(existing) = pending.get(&hash) {
-            return Ok(existing.clone());
+            return Ok(existing.executed.clone());
         }
         if pending.len() >= MAX_PENDING_BLOCKS {
             return Err(ChainError::TooManyPending(pending.len()));
@@ -556,7 +637,13 @@ impl Chain {
         }
         self.nodes.retain(&executed.nodes);
         let executed = Arc::new(executed);
-        pending.insert(hash, executed.clone());
+        pending.insert(
+            hash,
+            PendingBlock {
+                executed: executed.clone(),
+                seal: None,
+            },
+        );
         Ok(executed)
     }
 
@@ -566,13 +653,13 @@ impl Chain {
         let mut pending = self.pending.lock();
         let head_hash = head.hash();
         if let Some(committed) = pending.remove(&head_hash) {
-            self.nodes.release(&committed.nodes);
+            self.nodes.release(&committed.executed.nodes);
         }
         loop {
             let orphans: Vec<B256> = pending
                 .iter()
-                .filter(|(_, executed)| {
-                    let header = &executed.block.header;
+                .filter(|(_, entry)| {
+                    let header = &entry.executed.block.header;
                     header.height <= head.height
                         || (header.parent_hash != head_hash
                             && !pending.contains_key(&header.parent_hash))
@@ -584,13 +671,13 @@ impl Chain {
             }
             for hash in orphans {
                 if let Some(orphan) = pending.remove(&hash) {
-                    self.nodes.release(&orphan.nodes);
+                    self.nodes.release(&orphan.executed.nodes);
                 }
             }
         }
     }
 
-    fn check_seal(&self, block: &Block) -> Result<(), BlockError> {
+    fn check_seal(&self, block: &Block) -> Result<SealStrength, BlockError> {
         check_seal(&self.validators, self.seal_verifier.as_deref(), block)
     }
 
@@ -725,7 +812,7 @@ pub(crate) fn check_seal(
     validators: &ValidatorSet,
     verifier: Option<&dyn SealVerifier>,
     block: &Block,
-) -> Result<(), BlockError> {
+) -> Result<SealStrength, BlockError> {
     let hash = block.hash();
     match &block.seal {
         Seal::Genesis => Err(BlockError::BadSeal(
@@ -741,6 +828,7 @@ pub(crate) fn check_seal(
             block
                 .seal
                 .verify_proposer(&hash, key)
+                .map(|()| SealStrength::Final)
                 .map_err(|_| BlockError::BadSeal("proposer signature does not verify".into()))
         }
         Seal::Certificate(_) => match verifier {

@@ -23,8 +23,8 @@ pub mod verify;
 
 pub use chain::{
     AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock,
-    MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS, MAX_PENDING_BLOCKS, SealVerifier, ValidatorSet,
-    now_ms,
+    MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS, MAX_PENDING_BLOCKS, SealStrength, SealVerifier,
+    ValidatorSet, now_ms,
 };
 pub use roots::{receipts_root, transactions_root};
 pub use state::{StateDb, StateError};

@@ -9,7 +9,7 @@ use cairn_storage::Store;
 use cairn_trie::{MemoryNodeStore, SecureTrie};
 
 use crate::chain::{
-    BlockError, SealVerifier, ValidatorSet, check_header_against_parent, check_seal,
+    BlockError, SealStrength, SealVerifier, ValidatorSet, check_header_against_parent, check_seal,
     check_transactions, replay,
 };
 use crate::genesis::build_genesis;
@@ -82,6 +82,8 @@ pub fn verify_chain(
     }
     check_indexes(store, 0, &genesis_block.header)?;
     let mut parent: Header = genesis_block.header;
+    // Notarized blocks are final through a final descendant, so the head must be final itself.
+    let mut head_strength = None;
     let mut transactions = 0u64;
     progress(0, head.height);
 
@@ -106,7 +108,8 @@ pub fn verify_chain(
                 BlockError::UnknownProposer(block.header.proposer),
             ));
         }
-        check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?;
+        head_strength =
+            Some(check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?);
         check_transactions(&block).map_err(|e| fail(height, e))?;
 
         let receipts = replay(&mut state, chain_id, &block).map_err(|e| fail(height, e))?;
@@ -149,6 +152,12 @@ pub fn verify_chain(
         progress(height, head.height);
     }
 
+    if head_strength == Some(SealStrength::Notarized) {
+        return Err(fail(
+            head.height,
+            "the head is only notarized; no final block covers it",
+        ));
+    }
     if parent.hash() != head.hash {
         return Err(fail(
             head.height,

@@ -72,7 +72,8 @@ fn a_follower_imports_what_the_producer_commits() {
             .collect();
         let block = produce(&producer, txs);
         let imported = follower.import(block.clone()).unwrap();
-        assert_eq!(imported.block, block);
+        assert_eq!(imported.len(), 1);
+        assert_eq!(imported[0].block, block);
         assert_eq!(events.try_recv().unwrap().block.hash(), block.hash());
     }
     assert_eq!(follower.head(), producer.head());
@@ -244,11 +245,8 @@ fn import_rejects_every_kind_of_bad_block() {
         expect_invalid(&follower, reseal(replay, &validator)),
         BlockError::NotApplicable { .. }
     ));
-    // Importing the same block twice is refused: it no longer extends the head.
-    assert!(matches!(
-        expect_invalid(&follower, good),
-        BlockError::NotOnHead { .. }
-    ));
+    // Importing the same block twice is a no-op: peers re-send what a node already has.
+    assert!(follower.import(good).unwrap().is_empty());
     follower.import(next).unwrap();
     assert_eq!(follower.head(), producer.head());
 }
@@ -501,4 +499,143 @@ fn verify_chain_passes_a_good_chain_and_names_the_first_bad_block() {
     let error = verify_chain(chain.store(), None, |_, _| {}).unwrap_err();
     assert_eq!(error.height, 5);
     assert!(error.problem.contains("state root"), "{error}");
+}
+
+/// Certificates whose bytes say what they prove: stands in for a consensus engine's verifier.
+struct LabelledCertificates;
+
+impl cairn_ledger::SealVerifier for LabelledCertificates {
+    fn verify(
+        &self,
+        _: &cairn_primitives::B256,
+        _: &cairn_primitives::Header,
+        seal: &Seal,
+        _: &cairn_ledger::ValidatorSet,
+    ) -> Result<cairn_ledger::SealStrength, String> {
+        match seal {
+            Seal::Certificate(bytes) if bytes.as_ref() == b"final" => {
+                Ok(cairn_ledger::SealStrength::Final)
+            }
+            Seal::Certificate(bytes) if bytes.as_ref() == b"notarized" => {
+                Ok(cairn_ledger::SealStrength::Notarized)
+            }
+            _ => Err("unrecognised certificate".into()),
+        }
+    }
+}
+
+fn certificate(label: &'static str) -> Seal {
+    Seal::Certificate(cairn_primitives::Bytes::from_static(label.as_bytes()))
+}
+
+#[test]
+fn notarized_blocks_commit_when_a_final_descendant_arrives() {
+    let (_a, producer) = new_chain();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("chain.redb")).unwrap();
+    Chain::initialize(&store, &dev_genesis(1, 1_000)).unwrap();
+    let follower = Chain::open(store)
+        .unwrap()
+        .with_seal_verifier(Arc::new(LabelledCertificates));
+    let alice = dev_account_key(0);
+    let genesis = producer.head().hash();
+    let b1 = build_on(
+        &producer,
+        &genesis,
+        vec![transfer(&alice, 0, Address::repeat_byte(1), 5)],
+    );
+    let b2 = build_on(
+        &producer,
+        &b1.hash(),
+        vec![transfer(&alice, 1, Address::repeat_byte(1), 6)],
+    );
+    let b3 = build_on(&producer, &b2.hash(), vec![]);
+    let sealed = |executed: &cairn_ledger::ExecutedBlock, label| Block {
+        seal: certificate(label),
+        ..executed.block.clone()
+    };
+
+    // Notarized blocks wait; a bad certificate is refused outright.
+    assert!(
+        follower
+            .import(sealed(&b1, "notarized"))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        follower.import(sealed(&b2, "forged")),
+        Err(ChainError::InvalidBlock(BlockError::BadSeal(_)))
+    ));
+    assert!(
+        follower
+            .import(sealed(&b2, "notarized"))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(follower.head().height, 0);
+    // The final descendant commits the whole path, in order, with each block's own seal.
+    let committed = follower.import(sealed(&b3, "final")).unwrap();
+    let heights: Vec<u64> = committed.iter().map(|c| c.block.header.height).collect();
+    assert_eq!(heights, vec![1, 2, 3]);
+    assert_eq!(
+        follower.block(1).unwrap().unwrap().seal,
+        certificate("notarized")
+    );
+    assert_eq!(
+        follower.block(3).unwrap().unwrap().seal,
+        certificate("final")
+    );
+    assert_eq!(balance(&follower, &Address::repeat_byte(1)), 11);
+    assert!(verify_chain(follower.store(), Some(&LabelledCertificates), |_, _| {}).is_ok());
+    // Importing a committed block again commits nothing.
+    assert!(follower.import(sealed(&b3, "final")).unwrap().is_empty());
+    assert!(
+        follower
+            .import(sealed(&b1, "notarized"))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_final_block_with_an_unsealed_ancestor_commits_nothing() {
+    let (_dir, chain) = new_chain();
+    let genesis = chain.head().hash();
+    let b1 = build_on(&chain, &genesis, vec![]);
+    let b2 = build_on(&chain, &b1.hash(), vec![]);
+    assert!(matches!(
+        chain.commit_path(&b2.hash(), seal_of(&b2)),
+        Err(ChainError::MissingSeal(hash)) if hash == b1.hash()
+    ));
+    assert_eq!(chain.head().height, 0);
+    chain.attach_seal(&b1.hash(), seal_of(&b1));
+    assert_eq!(
+        chain.commit_path(&b2.hash(), seal_of(&b2)).unwrap().len(),
+        2
+    );
+    assert!(
+        chain
+            .commit_path(&b2.hash(), seal_of(&b2))
+            .unwrap()
+            .is_empty(),
+        "already committed"
+    );
+}
+
+#[test]
+fn verify_chain_refuses_a_head_that_is_only_notarized() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("chain.redb")).unwrap();
+    Chain::initialize(&store, &dev_genesis(1, 1_000)).unwrap();
+    let chain = Chain::open(store)
+        .unwrap()
+        .with_seal_verifier(Arc::new(LabelledCertificates));
+    let genesis = chain.head().hash();
+    let b1 = build_on(&chain, &genesis, vec![]);
+    chain.commit(&b1.hash(), certificate("final")).unwrap();
+    assert!(verify_chain(chain.store(), Some(&LabelledCertificates), |_, _| {}).is_ok());
+    let b2 = build_on(&chain, &b1.hash(), vec![]);
+    chain.commit(&b2.hash(), certificate("notarized")).unwrap();
+    let error = verify_chain(chain.store(), Some(&LabelledCertificates), |_, _| {}).unwrap_err();
+    assert!(error.problem.contains("only notarized"), "{error}");
 }
