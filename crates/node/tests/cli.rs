@@ -225,6 +225,7 @@ fn init_then_node_runs_a_chain_from_a_genesis_file() {
             name: "bank-a".into(),
             public_key: serde_json::from_value(created["public_key"].clone()).unwrap(),
         }],
+        consensus: Default::default(),
     };
     let genesis_path = write(
         dir.path(),

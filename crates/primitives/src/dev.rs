@@ -47,6 +47,7 @@ pub fn dev_genesis(validators: u32, timestamp_ms: u64) -> GenesisConfig {
                 public_key: dev_validator_key(i).public_key(),
             })
             .collect(),
+        consensus: crate::ConsensusParams::default(),
     }
 }
 

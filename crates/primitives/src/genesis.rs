@@ -23,6 +23,36 @@ pub struct GenesisConfig {
     pub accounts: Vec<GenesisAccount>,
     /// Validators in rank order: the first leads, the next takes over when it fails.
     pub validators: Vec<GenesisValidator>,
+    /// Consensus parameters every validator must share.
+    #[serde(default)]
+    pub consensus: ConsensusParams,
+}
+
+/// Parameters of multi-validator consensus that are part of the chain's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusParams {
+    /// Views a leader keeps before the next validator in rank takes over even without a
+    /// failure. A failing leader is replaced at once, whatever this says.
+    #[serde(default = "ConsensusParams::default_term_length")]
+    pub term_length: u32,
+}
+
+impl ConsensusParams {
+    /// 100,000 views: about a day of idle one-second blocks.
+    pub const DEFAULT_TERM_LENGTH: u32 = 100_000;
+
+    fn default_term_length() -> u32 {
+        Self::DEFAULT_TERM_LENGTH
+    }
+}
+
+impl Default for ConsensusParams {
+    fn default() -> Self {
+        Self {
+            term_length: Self::DEFAULT_TERM_LENGTH,
+        }
+    }
 }
 
 /// A prefunded account.
@@ -68,6 +98,9 @@ pub enum GenesisError {
     /// Balances must fit in the amount type, in total.
     #[error("total genesis balance exceeds the largest amount")]
     SupplyOverflow,
+    /// A leader term must span at least two views.
+    #[error("consensus.term_length must be at least 2")]
+    TermTooShort,
 }
 
 impl GenesisConfig {
@@ -86,6 +119,9 @@ impl GenesisConfig {
         }
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
+        }
+        if self.consensus.term_length < 2 {
+            return Err(GenesisError::TermTooShort);
         }
         let mut keys = HashSet::new();
         for validator in &self.validators {
@@ -106,13 +142,14 @@ impl GenesisConfig {
         Ok(())
     }
 
-    /// Hash of the consensus parameters (chain id and validator keys in rank order), stored in
-    /// the genesis header's `extra` so the genesis hash commits to them.
+    /// Hash of the consensus parameters (chain id, validator keys in rank order, term length),
+    /// stored in the genesis header's `extra` so the genesis hash commits to them.
     pub fn params_hash(&self) -> B256 {
         let keys: Vec<[u8; 32]> = self.validators.iter().map(|v| v.public_key.0).collect();
         let mut out = Vec::new();
         self.chain_id.encode(&mut out);
         keys.encode(&mut out);
+        self.consensus.term_length.encode(&mut out);
         keccak256(out)
     }
 
@@ -156,6 +193,7 @@ mod tests {
             timestamp_ms: 0,
             accounts: vec![],
             validators: vec![validator(1)],
+            consensus: ConsensusParams::default(),
         };
         assert!(ok.validate().is_ok());
         let zero = GenesisConfig {
@@ -214,6 +252,7 @@ mod tests {
             timestamp_ms: 0,
             accounts: vec![],
             validators: vec![validator(1), validator(2)],
+            consensus: ConsensusParams::default(),
         };
         let swapped = GenesisConfig {
             validators: vec![validator(2), validator(1)],
