@@ -419,6 +419,35 @@ impl Mempool {
         }
     }
 
+    /// Re-syncs every sender's queue with its account (after missing commit notifications).
+    pub fn resync(&self, view: &dyn AccountView) {
+        let mut inner = self.inner.lock();
+        let senders: Vec<Address> = inner.senders.keys().copied().collect();
+        let Inner {
+            senders: queues,
+            by_hash,
+            ready,
+            ..
+        } = &mut *inner;
+        for sender in senders {
+            let Ok(account) = view.account(&sender) else {
+                continue;
+            };
+            let Some(queue) = queues.get_mut(&sender) else {
+                continue;
+            };
+            *ready -= queue.ready_len();
+            for stale in queue.sync(account.nonce) {
+                by_hash.remove(&stale.tx.hash());
+            }
+            *ready += queue.ready_len();
+            if queue.txs.is_empty() {
+                queues.remove(&sender);
+            }
+        }
+        self.expire(&mut inner);
+    }
+
     fn expire(&self, inner: &mut Inner) {
         let max_age = self.config.max_future_age;
         let Inner {
@@ -716,6 +745,28 @@ mod tests {
         view.set_nonce(&alice, 4);
         pool.on_committed(&txs[2..], &view);
         assert_eq!(pool.status(), PoolStatus::default());
+    }
+
+    #[test]
+    fn resync_drops_what_the_chain_made_stale() {
+        let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+        view.fund(&alice, 100);
+        let txs: Vec<_> = (0..3).map(|n| transfer(&alice, n, 1)).collect();
+        for tx in &txs {
+            admit_one(&pool, tx.clone(), &view).unwrap();
+        }
+        // Blocks the pool never heard of included nonces 0 and 1.
+        view.set_nonce(&alice, 2);
+        pool.resync(&view);
+        assert_eq!(
+            pool.status(),
+            PoolStatus {
+                pending: 1,
+                ready: 1,
+                senders: 1
+            }
+        );
+        assert!(pool.contains(&txs[2].hash()));
     }
 
     #[test]

@@ -1,0 +1,144 @@
+//! Transfer gossip (seed 004's pool `merge`): what a node admits from its clients reaches
+//! every peer's pool.
+//!
+//! Transfers admitted through the API are batched for a few milliseconds and sent to all peers;
+//! transfers received from peers are admitted (signatures checked in a batch) but not sent on:
+//! every node talks to every other, so one hop reaches them all and nothing echoes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_ledger::Chain;
+use cairn_mempool::Mempool;
+use cairn_primitives::SignedTransaction;
+use commonware_p2p::{Receiver, Recipients, Sender};
+use commonware_runtime::{Clock, Handle, Spawner};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use crate::sync::since_epoch;
+use crate::wire::{MAX_GOSSIP_TRANSACTIONS, decode_transactions, encode_transactions};
+use crate::{NetworkStats, PeerKey, PeerTracker};
+
+/// How long local transfers wait to be batched before they are sent.
+const BATCH_DELAY: Duration = Duration::from_millis(5);
+/// Batches of local transfers waiting for the actor, at most.
+const OUTBOX_BATCHES: usize = 1_024;
+
+/// Hands locally admitted transfers to the gossip actor.
+#[derive(Clone, Debug)]
+pub struct GossipHandle {
+    outbox: mpsc::Sender<Vec<SignedTransaction>>,
+    stats: Arc<NetworkStats>,
+}
+
+impl GossipHandle {
+    /// Queues transfers for gossip; if the actor is far behind they are dropped (and counted):
+    /// the pool still holds them, and the proposer's own pool is what matters.
+    pub fn forward(&self, transactions: &[SignedTransaction]) {
+        if self.outbox.try_send(transactions.to_vec()).is_err() {
+            self.stats.dropped();
+        }
+    }
+}
+
+/// The gossip actor.
+pub struct Gossip<S, R> {
+    chain: Arc<Chain>,
+    pool: Arc<Mempool>,
+    sender: S,
+    receiver: R,
+    outbox: mpsc::Receiver<Vec<SignedTransaction>>,
+    stats: Arc<NetworkStats>,
+    peers: Arc<PeerTracker>,
+}
+
+impl<S, R> Gossip<S, R>
+where
+    S: Sender<PublicKey = PeerKey>,
+    R: Receiver<PublicKey = PeerKey>,
+{
+    /// A gossip actor over the transactions channel, and the handle that feeds it.
+    pub fn new(
+        chain: Arc<Chain>,
+        pool: Arc<Mempool>,
+        (sender, receiver): (S, R),
+        stats: Arc<NetworkStats>,
+        peers: Arc<PeerTracker>,
+    ) -> (Self, GossipHandle) {
+        let (outbox_sender, outbox) = mpsc::channel(OUTBOX_BATCHES);
+        let handle = GossipHandle {
+            outbox: outbox_sender,
+            stats: stats.clone(),
+        };
+        (
+            Self {
+                chain,
+                pool,
+                sender,
+                receiver,
+                outbox,
+                stats,
+                peers,
+            },
+            handle,
+        )
+    }
+
+    /// Runs the actor until the network closes.
+    pub fn start<E: Clock + Spawner>(self, context: E) -> Handle<()> {
+        context.spawn(move |context| self.run(context))
+    }
+
+    async fn run<E: Clock>(mut self, context: E) {
+        let mut buffer: Vec<SignedTransaction> = Vec::new();
+        let mut flush_at = None;
+        loop {
+            let wake = flush_at.unwrap_or_else(|| context.current() + Duration::from_secs(3_600));
+            tokio::select! {
+                biased;
+                batch = self.outbox.recv() => {
+                    let Some(batch) = batch else { return };
+                    buffer.extend(batch);
+                    while buffer.len() >= MAX_GOSSIP_TRANSACTIONS {
+                        let rest = buffer.split_off(MAX_GOSSIP_TRANSACTIONS);
+                        self.send(&buffer);
+                        buffer = rest;
+                    }
+                    if !buffer.is_empty() && flush_at.is_none() {
+                        flush_at = Some(context.current() + BATCH_DELAY);
+                    }
+                }
+                message = self.receiver.recv() => {
+                    let Ok((peer, bytes)) = message else { return };
+                    self.peers.heard(&peer, since_epoch(context.current()));
+                    match decode_transactions(bytes.as_ref()) {
+                        Ok(transactions) => {
+                            let results = self.pool.admit(transactions, self.chain.as_ref());
+                            let rejected = results.iter().filter(|r| r.is_err()).count();
+                            if rejected > 0 {
+                                debug!(rejected, ?peer, "gossiped transfers not admitted");
+                            }
+                        }
+                        Err(error) => {
+                            debug!(%error, ?peer, "dropping malformed gossip");
+                            self.stats.dropped();
+                        }
+                    }
+                }
+                _ = context.sleep_until(wake) => {
+                    if !buffer.is_empty() {
+                        self.send(&buffer);
+                        buffer.clear();
+                    }
+                    flush_at = None;
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, transactions: &[SignedTransaction]) {
+        self.sender
+            .send(Recipients::All, encode_transactions(transactions), false);
+    }
+}
