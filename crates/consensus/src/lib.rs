@@ -11,6 +11,7 @@
 //! This crate never implements a consensus protocol of its own; multi-validator agreement is
 //! delegated to an existing BFT engine.
 
+pub mod bft;
 pub mod solo;
 
 use std::sync::Arc;

@@ -74,7 +74,7 @@ impl SyncState {
 }
 
 /// Time since the Unix epoch by the runtime's clock (simulated in tests).
-pub(crate) fn since_epoch(time: SystemTime) -> Duration {
+pub fn since_epoch(time: SystemTime) -> Duration {
     time.duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
