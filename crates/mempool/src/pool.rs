@@ -239,13 +239,26 @@ impl Mempool {
         txs: Vec<SignedTransaction>,
         view: &dyn AccountView,
     ) -> Vec<Result<Admission, AdmissionError>> {
-        let signatures_ok = verify_signatures(&txs);
+        // Transfers already held need no signature check: peers re-send what they still hold.
+        let known: Vec<bool> = {
+            let inner = self.inner.lock();
+            txs.iter()
+                .map(|tx| inner.by_hash.contains_key(&tx.hash()))
+                .collect()
+        };
+        let fresh: Vec<SignedTransaction> = txs
+            .iter()
+            .zip(&known)
+            .filter(|(_, known)| !**known)
+            .map(|(tx, _)| tx.clone())
+            .collect();
+        let mut verdicts = verify_signatures(&fresh).into_iter();
         let mut accounts: HashMap<Address, Account> = HashMap::new();
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted_ready = false;
         let mut inner = self.inner.lock();
-        for (tx, signature_ok) in txs.into_iter().zip(signatures_ok) {
-            if !signature_ok {
+        for (tx, known) in txs.into_iter().zip(known) {
+            if !known && verdicts.next() != Some(true) {
                 results.push(Err(AdmissionError::InvalidSignature));
                 continue;
             }

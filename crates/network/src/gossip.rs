@@ -3,14 +3,18 @@
 //!
 //! Transfers admitted through the API are batched for a few milliseconds and sent to all peers;
 //! transfers received from peers are admitted (signatures checked in a batch) but not sent on:
-//! every node talks to every other, so one hop reaches them all and nothing echoes.
+//! every node talks to every other, so one hop reaches them all and nothing echoes. Messages
+//! can still be lost (a reconnect, a rate limit), so every couple of seconds a node re-sends
+//! the executable transfers that were already waiting at its previous look: they are the ones
+//! the proposer may be missing. Peers recognise what they hold before checking signatures.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_ledger::Chain;
 use cairn_mempool::Mempool;
-use cairn_primitives::SignedTransaction;
+use cairn_primitives::{B256, SignedTransaction};
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner};
 use tokio::sync::mpsc;
@@ -22,6 +26,9 @@ use crate::{NetworkStats, PeerKey, PeerTracker};
 
 /// How long local transfers wait to be batched before they are sent.
 const BATCH_DELAY: Duration = Duration::from_millis(5);
+/// How often transfers still waiting in the pool are offered to peers again: a message lost
+/// between nodes would otherwise leave a nonce gap on the proposer that nothing fills.
+const REGOSSIP_INTERVAL: Duration = Duration::from_secs(2);
 /// Batches of local transfers waiting for the actor, at most.
 const OUTBOX_BATCHES: usize = 1_024;
 
@@ -93,8 +100,14 @@ where
     async fn run<E: Clock>(mut self, context: E) {
         let mut buffer: Vec<SignedTransaction> = Vec::new();
         let mut flush_at = None;
+        let mut regossip_at = context.current() + REGOSSIP_INTERVAL;
+        let mut waiting: HashSet<B256> = HashSet::new();
         loop {
-            let wake = flush_at.unwrap_or_else(|| context.current() + Duration::from_secs(3_600));
+            if context.current() >= regossip_at {
+                waiting = self.regossip(&waiting);
+                regossip_at = context.current() + REGOSSIP_INTERVAL;
+            }
+            let wake = flush_at.unwrap_or(regossip_at).min(regossip_at);
             tokio::select! {
                 biased;
                 batch = self.outbox.recv() => {
@@ -135,6 +148,22 @@ where
                 }
             }
         }
+    }
+
+    /// Re-sends the executable transfers that were already waiting at the previous look, and
+    /// returns what is waiting now.
+    fn regossip(&mut self, previous: &HashSet<B256>) -> HashSet<B256> {
+        let ready = self.pool.ready(MAX_GOSSIP_TRANSACTIONS);
+        let stuck: Vec<SignedTransaction> = ready
+            .iter()
+            .filter(|tx| previous.contains(&tx.hash()))
+            .cloned()
+            .collect();
+        if !stuck.is_empty() {
+            debug!(count = stuck.len(), "re-sending waiting transfers");
+            self.send(&stuck);
+        }
+        ready.iter().map(SignedTransaction::hash).collect()
     }
 
     fn send(&mut self, transactions: &[SignedTransaction]) {

@@ -41,7 +41,7 @@ impl Default for SyncConfig {
     fn default() -> Self {
         Self {
             status_interval: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(1),
             patience: Duration::from_secs(2),
         }
     }

@@ -74,18 +74,18 @@ pub type LookupSender<E> = lookup::Sender<PeerKey, E>;
 /// Receiver of the production network.
 pub type LookupReceiver = lookup::Receiver<PeerKey>;
 
+/// The running production network.
+pub struct Transport<E: Clock> {
+    /// Every channel.
+    pub channels: Channels<LookupSender<E>, LookupReceiver>,
+    /// Blocks misbehaving peers (given to consensus).
+    pub oracle: lookup::Oracle<PeerKey>,
+    /// The network's task.
+    pub handle: Handle<()>,
+}
+
 /// Starts the production network and registers every channel.
-pub fn start_lookup<E>(
-    context: E,
-    config: TransportConfig,
-) -> Result<
-    (
-        Channels<LookupSender<E>, LookupReceiver>,
-        lookup::Oracle<PeerKey>,
-        Handle<()>,
-    ),
-    TransportError,
->
+pub fn start_lookup<E>(context: E, config: TransportConfig) -> Result<Transport<E>, TransportError>
 where
     E: Spawner + Clock + CryptoRng + RNetwork + Resolver + Metrics,
 {
@@ -131,7 +131,11 @@ where
         sync: register(channels::SYNC),
     };
     let handle = network.start();
-    Ok((channels, oracle, handle))
+    Ok(Transport {
+        channels,
+        oracle,
+        handle,
+    })
 }
 
 /// Sender of the simulated network (deterministic tests).

@@ -125,7 +125,7 @@ impl SyncMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProposalMessage {
     /// A proposed (unsealed) block.
-    Block(Block),
+    Block(Box<Block>),
     /// "Send me the proposed block with this hash, if you have it."
     Request(B256),
 }
@@ -150,7 +150,7 @@ impl ProposalMessage {
     /// Decodes a message from a peer.
     pub fn decode(mut buf: &[u8]) -> Result<Self, WireError> {
         let message = match u8::decode(&mut buf)? {
-            0 => Self::Block(Block::decode(&mut buf)?),
+            0 => Self::Block(Box::new(Block::decode(&mut buf)?)),
             1 => Self::Request(B256::decode(&mut buf)?),
             kind => return Err(WireError::UnknownKind(kind)),
         };
@@ -217,7 +217,7 @@ mod tests {
             assert_eq!(SyncMessage::decode(&message.encode()).unwrap(), message);
         }
         for message in [
-            ProposalMessage::Block(block(4)),
+            ProposalMessage::Block(Box::new(block(4))),
             ProposalMessage::Request(B256::repeat_byte(8)),
         ] {
             assert_eq!(ProposalMessage::decode(&message.encode()).unwrap(), message);

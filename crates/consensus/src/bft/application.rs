@@ -379,8 +379,11 @@ where
                 Recipients::Some(self.other_validators())
             }
         };
-        self.sender
-            .send(recipients, ProposalMessage::Block(block).encode(), true);
+        self.sender.send(
+            recipients,
+            ProposalMessage::Block(Box::new(block)).encode(),
+            true,
+        );
     }
 
     fn other_validators(&self) -> Vec<PeerKey> {
@@ -394,6 +397,7 @@ where
     fn on_network(&mut self, peer: PeerKey, bytes: &[u8]) {
         match ProposalMessage::decode(bytes) {
             Ok(ProposalMessage::Block(block)) => {
+                let block = *block;
                 let head = self.chain.head().height;
                 let height = block.header.height;
                 // Far from the head is useless or hostile; either way, not kept.
@@ -412,7 +416,7 @@ where
                     self.chain.block(height).ok()?
                 });
                 if let Some(block) = block {
-                    let message = ProposalMessage::Block(block).encode();
+                    let message = ProposalMessage::Block(Box::new(block)).encode();
                     self.sender.send(Recipients::One(peer), message, false);
                 }
             }

@@ -8,8 +8,10 @@ use cairn_ledger::Chain;
 use cairn_mempool::Mempool;
 use cairn_network::{NetworkStats, PeerKey, PeerTracker, peer_key, peer_signer};
 use cairn_primitives::SecretKey;
-use commonware_consensus::simplex::{self, ForwardPolicy, SkipBudget, SkipPolicy};
+use commonware_consensus::simplex::types::{Activity, Context};
+use commonware_consensus::simplex::{self, ForwardPolicy, Plan, SkipBudget, SkipPolicy};
 use commonware_consensus::types::{Epoch, ViewDelta};
+use commonware_consensus::{CertifiableAutomaton, Relay, Reporter};
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
@@ -19,7 +21,7 @@ use rand_core::CryptoRng;
 
 use super::application::{Application, ApplicationConfig, ViewStatus};
 use super::elector::RankElection;
-use super::{Scheme, digest, namespace, participants, ranked_keys};
+use super::{Digest, Scheme, digest, namespace, participants, ranked_keys};
 use crate::ConsensusError;
 
 /// Timeouts and pacing of a validator.
@@ -147,21 +149,8 @@ where
     let me = peer_key(&key.public_key()).ok_or_else(|| {
         ConsensusError::Config("the validator key is not a valid ed25519 key".into())
     })?;
-    let participants = participants(&validators).map_err(ConsensusError::Config)?;
-    let scheme = Scheme::signer(
-        &namespace(&chain.genesis_hash()),
-        participants,
-        peer_signer(key),
-    )
-    .ok_or_else(|| ConsensusError::Config("the validator key is not a participant".into()))?;
-    let elector = RankElection::new(
-        ranked_keys(&validators),
-        chain.genesis().consensus.term_length,
-        config.stall_timeout,
-    );
-    let genesis = digest(&chain.genesis_hash());
     let (application, mailbox, view) = Application::new(
-        chain,
+        chain.clone(),
         pool,
         Some(me),
         ranked_keys(&validators),
@@ -171,21 +160,88 @@ where
         peers,
     );
     let application = application.start(context.child("application"));
+    let engine = start_engine(
+        context.child("simplex"),
+        &chain,
+        key,
+        &config,
+        blocker,
+        Roles {
+            automaton: mailbox.clone(),
+            relay: mailbox.clone(),
+            reporter: mailbox,
+        },
+        (channels.votes, channels.certificates, channels.resolver),
+    )?;
+    Ok(Validator {
+        rank,
+        view,
+        engine,
+        application,
+    })
+}
+
+/// What simplex calls: normally all three are the application's [`Mailbox`](super::application::Mailbox).
+pub struct Roles<A, L, F> {
+    /// Proposes and verifies.
+    pub automaton: A,
+    /// Broadcasts proposals.
+    pub relay: L,
+    /// Hears about consensus activity.
+    pub reporter: F,
+}
+
+/// The vote, certificate and resolver channels.
+pub type EngineChannels<S, R> = ((S, R), (S, R), (S, R));
+
+/// Starts the simplex engine for the validator holding `key`, calling `roles`.
+pub fn start_engine<E, B, A, L, F, S, R>(
+    context: E,
+    chain: &Chain,
+    key: &SecretKey,
+    config: &BftConfig,
+    blocker: B,
+    roles: Roles<A, L, F>,
+    (votes, certificates, resolver): EngineChannels<S, R>,
+) -> Result<Handle<()>, ConsensusError>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics,
+    B: Blocker<PublicKey = PeerKey>,
+    A: CertifiableAutomaton<Context = Context<Digest, PeerKey>, Digest = Digest>,
+    L: Relay<Digest = Digest, PublicKey = PeerKey, Plan = Plan<PeerKey>>,
+    F: Reporter<Activity = Activity<Scheme, Digest>>,
+    S: Sender<PublicKey = PeerKey>,
+    R: Receiver<PublicKey = PeerKey>,
+{
+    config.validate()?;
+    let validators = chain.validators();
+    let participants = participants(validators).map_err(ConsensusError::Config)?;
+    let scheme = Scheme::signer(
+        &namespace(&chain.genesis_hash()),
+        participants,
+        peer_signer(key),
+    )
+    .ok_or_else(|| ConsensusError::Config("the validator key is not a participant".into()))?;
+    let elector = RankElection::new(
+        ranked_keys(validators),
+        chain.genesis().consensus.term_length,
+        config.stall_timeout,
+    );
     let non_zero = |n: usize| NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN);
     let engine = simplex::Engine::new(
-        context.child("simplex"),
+        context,
         simplex::Config {
             scheme,
             elector,
             blocker,
-            automaton: mailbox.clone(),
-            relay: mailbox.clone(),
-            reporter: mailbox,
+            automaton: roles.automaton,
+            relay: roles.relay,
+            reporter: roles.reporter,
             strategy: Sequential,
             partition: config.partition.clone(),
             mailbox_size: non_zero(1_024),
             epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis),
+            floor: simplex::Floor::Genesis(digest(&chain.genesis_hash())),
             leader_timeout: config.leader_timeout,
             certification_timeout: config.certification_timeout,
             timeout_retry: config.timeout_retry,
@@ -207,11 +263,5 @@ where
             track_historical_votes: false,
         },
     );
-    let engine = engine.start(channels.votes, channels.certificates, channels.resolver);
-    Ok(Validator {
-        rank,
-        view,
-        engine,
-        application,
-    })
+    Ok(engine.start(votes, certificates, resolver))
 }
