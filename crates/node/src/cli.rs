@@ -81,14 +81,42 @@ pub enum Command {
     /// Merkle Patricia Trie tools (Ethereum-compatible).
     #[command(subcommand)]
     Trie(TrieCommand),
+    /// Multi-node test networks on one machine.
+    #[command(subcommand)]
+    Testnet(TestnetCommand),
+}
+
+/// `cairn testnet …`.
+#[derive(Debug, Subcommand)]
+pub enum TestnetCommand {
+    /// Write a genesis and one directory per node (config, keys) for a loopback network.
+    Init(TestnetInitArgs),
+}
+
+/// `cairn testnet init`.
+#[derive(Debug, Args)]
+pub struct TestnetInitArgs {
+    /// Number of validators.
+    #[arg(long)]
+    pub validators: u32,
+    /// Number of full nodes (they follow the chain and accept transactions, but do not vote).
+    #[arg(long, default_value_t = 0)]
+    pub full_nodes: u32,
+    /// Directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Node I serves HTTP on 127.0.0.1:(P + I) and peers on 127.0.0.1:(P + 1000 + I).
+    #[arg(long, default_value_t = 8545)]
+    pub base_port: u16,
 }
 
 /// `cairn devnet`.
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
-    /// Where the chain lives; an existing devnet there is resumed.
-    #[arg(long, default_value = ".cairn/devnet")]
-    pub data_dir: PathBuf,
+    /// Where the chain lives; an existing one-validator devnet there is resumed. With
+    /// --validators above 1 a fresh directory is made (under .cairn/ unless given).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// HTTP listen address.
     #[arg(long, default_value = "127.0.0.1:8545")]
     pub http: SocketAddr,
@@ -98,6 +126,12 @@ pub struct DevnetArgs {
     /// Seal as soon as this many transfers are executable.
     #[arg(long, default_value_t = 100)]
     pub min_block_txs: usize,
+    /// Run this many validators, each its own process, agreeing by BFT consensus.
+    #[arg(long, default_value_t = 1)]
+    pub validators: u32,
+    /// With --validators above 1: also run this many full nodes.
+    #[arg(long, default_value_t = 0)]
+    pub full_nodes: u32,
 }
 
 /// `cairn node`.

@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 pub struct NodeConfig {
     /// Where the chain database lives.
     pub data_dir: PathBuf,
+    /// The chain's genesis file: if the data directory holds no chain yet, the node creates it
+    /// from this file on its first start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis: Option<PathBuf>,
     /// HTTP API settings.
     #[serde(default)]
     pub http: HttpConfig,
@@ -27,6 +31,42 @@ pub struct NodeConfig {
     /// Transaction pool limits.
     #[serde(default)]
     pub pool: PoolSettings,
+    /// Peer-to-peer networking (multi-validator chains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkConfig>,
+}
+
+/// `[network]`: this node's p2p identity and address, and every peer of the chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// This node's p2p key file; a validator uses its validator key (and may omit this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// Address to listen on for peers.
+    pub listen: SocketAddr,
+    /// Accept peers on private addresses (a consortium's own network, loopback testnets).
+    #[serde(default = "default_true")]
+    pub allow_private_ips: bool,
+    /// Every node allowed to connect: the validators and the full nodes, this node included.
+    pub peers: Vec<PeerEntry>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One node of the chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// Label for people (the operating organisation).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The node's p2p public key (a validator's genesis key).
+    pub public_key: cairn_primitives::PublicKey,
+    /// Where it listens for peers.
+    pub address: SocketAddr,
 }
 
 /// `[http]`.
@@ -52,6 +92,8 @@ pub enum Engine {
     /// One validator seals alone.
     #[default]
     Solo,
+    /// Validators agree by BFT consensus (Commonware simplex); requires `[network]`.
+    Bft,
 }
 
 /// `[consensus]`.
@@ -69,8 +111,15 @@ pub struct ConsensusConfig {
     pub block_interval_ms: u64,
     /// Most transfers per block.
     pub max_block_transactions: usize,
-    /// Seal empty blocks at each interval.
+    /// Seal empty blocks at each interval (solo; BFT always proposes, so it always does).
     pub empty_blocks: bool,
+    /// BFT: how long to wait for the leader's proposal before moving to the next in rank.
+    #[serde(default = "default_leader_timeout_ms")]
+    pub leader_timeout_ms: u64,
+}
+
+fn default_leader_timeout_ms() -> u64 {
+    1_000
 }
 
 impl Default for ConsensusConfig {
@@ -83,6 +132,7 @@ impl Default for ConsensusConfig {
             block_interval_ms: solo.block_interval.as_millis() as u64,
             max_block_transactions: solo.max_block_transactions,
             empty_blocks: solo.empty_blocks,
+            leader_timeout_ms: default_leader_timeout_ms(),
         }
     }
 }
@@ -95,6 +145,27 @@ impl ConsensusConfig {
             block_interval: Duration::from_millis(self.block_interval_ms),
             max_block_transactions: self.max_block_transactions,
             empty_blocks: self.empty_blocks,
+        }
+    }
+
+    /// The BFT engine's settings.
+    pub fn bft(&self) -> cairn_consensus::bft::engine::BftConfig {
+        use cairn_consensus::bft::application::ApplicationConfig;
+        use cairn_consensus::bft::engine::BftConfig;
+        let leader_timeout = Duration::from_millis(self.leader_timeout_ms);
+        BftConfig {
+            leader_timeout,
+            certification_timeout: leader_timeout * 2,
+            timeout_retry: leader_timeout,
+            stall_timeout: (leader_timeout * 10).max(Duration::from_secs(5)),
+            skip_timeout: leader_timeout * 5,
+            application: ApplicationConfig {
+                min_block_transactions: self.min_block_transactions.max(1),
+                block_interval: Duration::from_millis(self.block_interval_ms),
+                max_block_transactions: self.max_block_transactions,
+                ..ApplicationConfig::default()
+            },
+            ..BftConfig::default()
         }
     }
 }
@@ -139,9 +210,11 @@ impl NodeConfig {
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
+            genesis: None,
             http: HttpConfig::default(),
             consensus: ConsensusConfig::default(),
             pool: PoolSettings::default(),
+            network: None,
         }
     }
 
@@ -155,6 +228,14 @@ impl NodeConfig {
         config.data_dir = base.join(&config.data_dir);
         if let Some(key) = &config.consensus.validator_key {
             config.consensus.validator_key = Some(base.join(key));
+        }
+        if let Some(genesis) = &config.genesis {
+            config.genesis = Some(base.join(genesis));
+        }
+        if let Some(network) = &mut config.network
+            && let Some(key) = &network.key
+        {
+            network.key = Some(base.join(key));
         }
         config.validate()?;
         Ok(config)
@@ -170,6 +251,15 @@ impl NodeConfig {
         }
         if self.pool.max_transactions == 0 || self.pool.max_per_sender == 0 {
             bail!("pool limits must be positive");
+        }
+        if self.consensus.engine == Engine::Bft {
+            if self.network.is_none() {
+                bail!("consensus.engine = \"bft\" needs a [network] section");
+            }
+            self.consensus
+                .bft()
+                .validate()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         Ok(())
     }

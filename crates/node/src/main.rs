@@ -1,5 +1,6 @@
 //! The `cairn` binary: node, devnet, and a command-line client of the node's API.
 
+mod bft_node;
 mod cli;
 mod client;
 mod commands;
@@ -11,9 +12,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, NodeArgs};
+use crate::cli::{Cli, Command, NodeArgs, TestnetCommand};
 use crate::client::Client;
-use crate::commands::{client_cmds, trie_cmd, verify};
+use crate::commands::{client_cmds, testnet, trie_cmd, verify};
 use crate::config::NodeConfig;
 
 fn main() -> ExitCode {
@@ -38,12 +39,6 @@ fn init_logging() {
         .init();
 }
 
-fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
-
 fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
     let mut config = match (&args.config, &args.data_dir) {
         (Some(path), None) => NodeConfig::load(path)?,
@@ -66,13 +61,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Devnet(args) => {
             init_logging();
-            tokio_runtime()?.block_on(runtime::devnet(args))
+            runtime::devnet(args)
         }
         Command::Init { genesis, data_dir } => runtime::init(&genesis, &data_dir, cli.json),
         Command::Node(args) => {
             let config = node_config(&args)?;
             init_logging();
-            tokio_runtime()?.block_on(runtime::run_node(config, None, None))
+            runtime::run(config, None, None)
         }
         Command::Status => client_cmds::status(&client(), cli.json),
         Command::Keys(command) => client_cmds::keys(command, cli.json),
@@ -93,5 +88,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Block { id, full } => client_cmds::block(&client(), &id, full, cli.json),
         Command::VerifyChain { data_dir } => verify::run(&data_dir, cli.json),
         Command::Trie(command) => trie_cmd::run(command, cli.json),
+        Command::Testnet(TestnetCommand::Init(args)) => testnet::init(&args, cli.json).map(|_| ()),
     }
 }

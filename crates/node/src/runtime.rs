@@ -101,7 +101,8 @@ impl NodeInfo for Node {
     }
 }
 
-fn validator_key(config: &NodeConfig) -> anyhow::Result<Option<SecretKey>> {
+/// This node's validator key: the configured file, or `<data_dir>/validator.key` if present.
+pub fn validator_key(config: &NodeConfig) -> anyhow::Result<Option<SecretKey>> {
     let path = match &config.consensus.validator_key {
         Some(path) => path.clone(),
         None => {
@@ -115,8 +116,34 @@ fn validator_key(config: &NodeConfig) -> anyhow::Result<Option<SecretKey>> {
     keyfile::read_key(&path).map(Some)
 }
 
-/// Runs a node until Ctrl-C or SIGTERM. `banner` is printed once the API is listening.
-pub async fn run_node(
+/// Runs a node until Ctrl-C or SIGTERM: creates its chain from the configured genesis on the
+/// first start, then runs the configured engine. `banner` is printed once the API listens.
+pub fn run(
+    config: NodeConfig,
+    key_override: Option<SecretKey>,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
+    if !config.data_dir.join(CHAIN_FILE).exists()
+        && let Some(genesis_path) = &config.genesis
+    {
+        let text = std::fs::read_to_string(genesis_path)
+            .with_context(|| format!("cannot read genesis {}", genesis_path.display()))?;
+        let genesis = GenesisConfig::from_json(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", genesis_path.display()))?;
+        let hash = initialize_data_dir(&config.data_dir, &genesis)?;
+        info!(genesis = %hash, data_dir = %config.data_dir.display(), "created the chain from genesis");
+    }
+    match config.consensus.engine {
+        Engine::Solo => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(run_solo(config, key_override, banner)),
+        Engine::Bft => crate::bft_node::run(config, key_override, banner),
+    }
+}
+
+/// The single-validator node.
+async fn run_solo(
     config: NodeConfig,
     key_override: Option<SecretKey>,
     banner: Option<String>,
@@ -132,15 +159,11 @@ pub async fn run_node(
         Some(key) => Some(key),
         None => validator_key(&config)?,
     };
-    let engine: Arc<dyn Consensus> = match config.consensus.engine {
-        Engine::Solo => {
-            let key = key.context(
-                "solo consensus needs this node's validator key: set consensus.validator_key \
-                 or put the key file at <data_dir>/validator.key",
-            )?;
-            Arc::new(Solo::new(services, key, config.consensus.solo())?)
-        }
-    };
+    let key = key.context(
+        "solo consensus needs this node's validator key: set consensus.validator_key \
+         or put the key file at <data_dir>/validator.key",
+    )?;
+    let engine: Arc<dyn Consensus> = Arc::new(Solo::new(services, key, config.consensus.solo())?);
     let listener = TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.http.listen))?;
@@ -204,7 +227,8 @@ pub async fn run_node(
     }
 }
 
-async fn log_blocks(chain: Arc<Chain>) {
+/// Logs every committed block (empty ones at debug level).
+pub async fn log_blocks(chain: Arc<Chain>) {
     let mut events = chain.subscribe();
     loop {
         match events.recv().await {
@@ -223,7 +247,8 @@ async fn log_blocks(chain: Arc<Chain>) {
     }
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -243,9 +268,34 @@ async fn shutdown_signal() {
     ctrl_c.await;
 }
 
+/// The funded development accounts and their (public) keys, as `anvil` lists them.
+pub fn dev_accounts_banner() -> String {
+    let mut banner = String::from("Available accounts\n==================\n");
+    for index in 0..DEV_ACCOUNTS {
+        banner.push_str(&format!(
+            "({index}) {:#x} ({DEV_BALANCE} base units)\n",
+            dev_account_key(index).address()
+        ));
+    }
+    banner.push_str("\nPrivate keys (public knowledge: development only)\n==================\n");
+    for index in 0..DEV_ACCOUNTS {
+        banner.push_str(&format!(
+            "({index}) 0x{}\n",
+            hex::encode(dev_account_key(index).to_bytes())
+        ));
+    }
+    banner
+}
+
 /// `cairn devnet`: creates (or resumes) a one-validator development chain and runs it.
-pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
-    let data_dir: PathBuf = args.data_dir.clone();
+pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
+    if args.validators > 1 {
+        return crate::commands::testnet::run_devnet(&args);
+    }
+    let data_dir: PathBuf = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".cairn/devnet"));
     let resumed = data_dir.join(CHAIN_FILE).exists();
     if !resumed {
         initialize_data_dir(&data_dir, &dev_genesis(1, cairn_ledger::now_ms()))?;
@@ -287,5 +337,5 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         config.consensus.min_block_transactions,
         dev_account_key(1).address(),
     ));
-    run_node(config, Some(dev_validator_key(0)), Some(banner)).await
+    run(config, Some(dev_validator_key(0)), Some(banner))
 }

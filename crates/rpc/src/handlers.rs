@@ -44,6 +44,7 @@ pub async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
             pending: pool.pending,
             ready: pool.ready,
         },
+        network: state.node.network(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }

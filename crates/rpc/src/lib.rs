@@ -57,6 +57,10 @@ pub trait NodeInfo: Send + Sync {
     }
     /// Called with transfers newly admitted through the API (e.g. to gossip them to peers).
     fn on_admitted(&self, _transactions: &[SignedTransaction]) {}
+    /// Peer-to-peer counters, if the node has peers.
+    fn network(&self) -> Option<types::NetworkView> {
+        None
+    }
 }
 
 /// Shared state of the API's handlers.

@@ -47,6 +47,17 @@ pub struct PoolView {
     pub ready: usize,
 }
 
+/// Peer-to-peer counters (multi-validator chains).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct NetworkView {
+    /// Messages from peers dropped as malformed, oversized or out of protocol.
+    pub dropped_messages: u64,
+    /// Blocks from peers that failed validation.
+    pub invalid_blocks: u64,
+    /// Consensus fault evidence seen (a validator equivocating).
+    pub consensus_faults: u64,
+}
+
 /// `GET /v1/status`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StatusResponse {
@@ -74,6 +85,9 @@ pub struct StatusResponse {
     pub sync: SyncStatus,
     /// Transaction pool sizes.
     pub pool: PoolView,
+    /// Peer-to-peer counters, on multi-validator chains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkView>,
     /// Software version.
     pub version: String,
 }

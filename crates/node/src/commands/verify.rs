@@ -3,6 +3,8 @@
 use std::path::Path;
 
 use anyhow::bail;
+use cairn_consensus::bft::seal::CertificateSeals;
+use cairn_ledger::ValidatorSet;
 use cairn_ledger::verify::verify_chain;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -11,6 +13,16 @@ use crate::runtime::open_existing_store;
 /// Re-validates the chain in `data_dir`, exiting non-zero on the first inconsistency.
 pub fn run(data_dir: &Path, json: bool) -> anyhow::Result<()> {
     let store = open_existing_store(data_dir)?;
+    // Multi-validator chains seal blocks with consensus certificates; check them too.
+    let genesis = store
+        .genesis()?
+        .ok_or_else(|| anyhow::anyhow!("no genesis stored"))?;
+    let genesis_hash = store
+        .header(0)?
+        .ok_or_else(|| anyhow::anyhow!("no genesis block stored"))?
+        .hash();
+    let seals = CertificateSeals::new(&genesis_hash, &ValidatorSet::from_genesis(&genesis))
+        .map_err(|e| anyhow::anyhow!("genesis validators: {e}"))?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
             "{spinner} verifying [{bar:40}] {pos}/{len} blocks {per_sec} eta {eta}",
@@ -18,7 +30,7 @@ pub fn run(data_dir: &Path, json: bool) -> anyhow::Result<()> {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let result = verify_chain(&store, None, |done, total| {
+    let result = verify_chain(&store, Some(&seals), |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });

@@ -1,0 +1,300 @@
+//! A node of a multi-validator chain: authenticated p2p, block sync, transfer gossip, and (on
+//! validators) simplex consensus, on Commonware's tokio runtime.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, bail};
+use cairn_consensus::ConsensusStatus;
+use cairn_consensus::bft::application::ViewStatus;
+use cairn_consensus::bft::engine::{ConsensusChannels, ValidatorParts, start_validator};
+use cairn_consensus::bft::seal::CertificateSeals;
+use cairn_ledger::Chain;
+use cairn_mempool::Mempool;
+use cairn_network::gossip::{Gossip, GossipHandle};
+use cairn_network::sync::{SyncConfig, SyncState, Syncer, since_epoch};
+use cairn_network::transport::{TransportConfig, start_lookup};
+use cairn_network::{NetworkStats, PeerKey, PeerTracker, peer_key, peer_signer};
+use cairn_primitives::{SecretKey, SignedTransaction};
+use cairn_rpc::types::{NetworkView, SyncStatus};
+use cairn_rpc::{ApiState, NodeInfo};
+use commonware_p2p::Receiver;
+use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::config::{NetworkConfig, NodeConfig};
+use crate::keyfile;
+use crate::runtime::{log_blocks, open_existing_store, shutdown_signal, validator_key};
+
+/// Peers heard from within this window count as connected.
+const LIVE_WINDOW: Duration = Duration::from_secs(10);
+
+/// What `cairn status` shows of a BFT node.
+struct BftNode {
+    rank: Option<usize>,
+    view: Option<Arc<ViewStatus>>,
+    peers: Arc<PeerTracker>,
+    sync: Arc<SyncState>,
+    stats: Arc<NetworkStats>,
+    gossip: GossipHandle,
+}
+
+impl NodeInfo for BftNode {
+    fn consensus(&self) -> ConsensusStatus {
+        let now = since_epoch(SystemTime::now());
+        ConsensusStatus {
+            engine: "bft",
+            validator_index: self.rank,
+            leader_index: self.view.as_ref().and_then(|view| view.current().1),
+            peers: self.peers.live(now, LIVE_WINDOW),
+        }
+    }
+
+    fn sync(&self) -> SyncStatus {
+        let status = self.sync.status();
+        SyncStatus {
+            syncing: status.syncing,
+            starting: status.starting,
+            current: status.current,
+            highest: status.highest,
+        }
+    }
+
+    fn on_admitted(&self, transactions: &[SignedTransaction]) {
+        self.gossip.forward(transactions);
+    }
+
+    fn network(&self) -> Option<NetworkView> {
+        let stats = self.stats.snapshot();
+        Some(NetworkView {
+            dropped_messages: stats.dropped_messages,
+            invalid_blocks: stats.invalid_blocks,
+            consensus_faults: stats.consensus_faults,
+        })
+    }
+}
+
+/// This node's p2p identity: a validator's own key, or the configured node key.
+fn p2p_key(network: &NetworkConfig, validator: Option<&SecretKey>) -> anyhow::Result<SecretKey> {
+    match (validator, &network.key) {
+        (Some(validator), Some(path)) => {
+            let key = keyfile::read_key(path)?;
+            if key.public_key() != validator.public_key() {
+                bail!("a validator's network.key must be its validator key (or be left out)");
+            }
+            Ok(key)
+        }
+        (Some(validator), None) => Ok(validator.clone()),
+        (None, Some(path)) => keyfile::read_key(path),
+        (None, None) => bail!("a full node needs network.key (its p2p identity)"),
+    }
+}
+
+/// Runs the node until Ctrl-C or SIGTERM.
+pub fn run(
+    config: NodeConfig,
+    key_override: Option<SecretKey>,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
+    let network = config
+        .network
+        .clone()
+        .context("consensus.engine = \"bft\" needs [network]")?;
+    let validator = match key_override {
+        Some(key) => Some(key),
+        None => validator_key(&config)?,
+    };
+    let identity = p2p_key(&network, validator.as_ref())?;
+    let runtime = commonware_runtime::tokio::Runner::new(
+        commonware_runtime::tokio::Config::new()
+            .with_storage_directory(config.data_dir.join("consensus"))
+            .with_catch_panics(false),
+    );
+    runtime.start(|context| async move {
+        serve(context, config, network, validator, identity, banner).await
+    })
+}
+
+async fn serve(
+    context: commonware_runtime::tokio::Context,
+    config: NodeConfig,
+    network: NetworkConfig,
+    validator: Option<SecretKey>,
+    identity: SecretKey,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
+    let store = open_existing_store(&config.data_dir)?;
+    let chain = Chain::open(store)?;
+    let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators())
+        .map_err(|e| anyhow::anyhow!("genesis validators: {e}"))?;
+    let chain = Arc::new(chain.with_seal_verifier(Arc::new(seals)));
+    let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
+
+    let peers = network
+        .peers
+        .iter()
+        .map(|peer| {
+            let key = peer_key(&peer.public_key)
+                .with_context(|| format!("peer {} has an invalid key", peer.public_key))?;
+            Ok((key, peer.address))
+        })
+        .collect::<anyhow::Result<Vec<(PeerKey, SocketAddr)>>>()?;
+    let me =
+        peer_key(&identity.public_key()).context("this node's key is not a valid ed25519 key")?;
+    if !peers.iter().any(|(key, _)| *key == me) {
+        bail!(
+            "this node's key {} is not in [network].peers",
+            identity.public_key()
+        );
+    }
+    let transport = start_lookup(
+        context.child("network"),
+        TransportConfig {
+            signer: peer_signer(&identity),
+            namespace: [b"cairn/p2p/".as_slice(), chain.genesis_hash().as_slice()].concat(),
+            listen: network.listen,
+            peers,
+            allow_private_ips: network.allow_private_ips,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let channels = transport.channels;
+    let stats = Arc::new(NetworkStats::default());
+    let tracker = Arc::new(PeerTracker::default());
+
+    let syncer = Syncer::new(
+        chain.clone(),
+        pool.clone(),
+        channels.sync,
+        SyncConfig::default(),
+        stats.clone(),
+        tracker.clone(),
+    );
+    let sync = syncer.state();
+    syncer.start(context.child("sync"));
+    let (gossip, gossip_handle) = Gossip::new(
+        chain.clone(),
+        pool.clone(),
+        channels.transactions,
+        stats.clone(),
+        tracker.clone(),
+    );
+    gossip.start(context.child("gossip"));
+
+    let (rank, view) = match &validator {
+        Some(key) => {
+            let running = start_validator(
+                context.child("validator"),
+                ValidatorParts {
+                    chain: chain.clone(),
+                    pool: pool.clone(),
+                    stats: stats.clone(),
+                    peers: tracker.clone(),
+                },
+                key,
+                config.consensus.bft(),
+                transport.oracle.clone(),
+                ConsensusChannels {
+                    votes: channels.votes,
+                    certificates: channels.certificates,
+                    resolver: channels.resolver,
+                    proposals: channels.proposals,
+                },
+            )?;
+            (Some(running.rank), Some(running.view))
+        }
+        None => {
+            // A full node hears consensus traffic it has no part in: read it and let it go.
+            for (label, receiver) in [
+                ("drain_votes", channels.votes.1),
+                ("drain_certificates", channels.certificates.1),
+                ("drain_resolver", channels.resolver.1),
+                ("drain_proposals", channels.proposals.1),
+            ] {
+                context.child(label).spawn(move |_| drain(receiver));
+            }
+            (None, None)
+        }
+    };
+
+    let listener = TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http.listen))?;
+    let local = listener.local_addr()?;
+    let node = BftNode {
+        rank,
+        view,
+        peers: tracker,
+        sync: sync.clone(),
+        stats,
+        gossip: gossip_handle,
+    };
+    let api = ApiState {
+        chain: chain.clone(),
+        pool,
+        node: Arc::new(node),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cairn_rpc::serve(listener, api, async move {
+        let _ = stopped.await;
+    }));
+    tokio::spawn(log_blocks(chain.clone()));
+    tokio::spawn(show_sync_progress(sync));
+
+    let head = chain.head();
+    info!(
+        chain_id = chain.chain_id(),
+        height = head.height,
+        validator = ?rank,
+        p2p = %network.listen,
+        http = %local,
+        "node started"
+    );
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
+    println!("Listening on http://{local}");
+    shutdown_signal().await;
+    info!("shutting down");
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    Ok(())
+}
+
+async fn drain<R: Receiver>(mut receiver: R) {
+    while receiver.recv().await.is_ok() {}
+}
+
+/// Shows a progress bar on stderr while the node catches up with its peers.
+async fn show_sync_progress(sync: Arc<SyncState>) {
+    let mut bar: Option<ProgressBar> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let status = sync.status();
+        match (&bar, status.syncing) {
+            (None, true) => {
+                let new = ProgressBar::new(status.highest.saturating_sub(status.starting))
+                    .with_style(
+                        ProgressStyle::with_template(
+                            "{spinner} syncing [{bar:40}] {pos}/{len} blocks {per_sec} eta {eta}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                bar = Some(new);
+            }
+            (Some(done), false) => {
+                done.finish_and_clear();
+                bar = None;
+            }
+            _ => {}
+        }
+        if let Some(bar) = &bar {
+            bar.set_length(status.highest.saturating_sub(status.starting));
+            bar.set_position(status.current.saturating_sub(status.starting));
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! `cairn testnet init` and the multi-validator `cairn devnet`: a whole network on loopback,
+//! one process per node.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use cairn_primitives::dev::{DEV_ACCOUNTS, DEV_BALANCE, DEV_CHAIN_ID, dev_account_key};
+use cairn_primitives::{
+    ConsensusParams, GenesisAccount, GenesisConfig, GenesisValidator, SecretKey,
+};
+use serde::Serialize;
+
+use crate::cli::{DevnetArgs, TestnetInitArgs};
+use crate::config::{
+    ConsensusConfig, Engine, HttpConfig, NetworkConfig, NodeConfig, PeerEntry, PoolSettings,
+};
+use crate::keyfile;
+
+/// One node of a generated network.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodePlan {
+    /// Index (validators first, by rank).
+    pub index: u32,
+    /// `validator` or `full`.
+    pub role: &'static str,
+    /// HTTP API address.
+    pub http: SocketAddr,
+    /// Peer-to-peer address.
+    pub p2p: SocketAddr,
+    /// The node's public key.
+    pub public_key: cairn_primitives::PublicKey,
+    /// Its configuration file.
+    pub config: PathBuf,
+}
+
+/// Block pacing written into every node's configuration.
+pub struct Pacing {
+    /// Propose at least this often, in milliseconds.
+    pub block_interval_ms: u64,
+    /// Propose as soon as this many transfers are ready.
+    pub min_block_transactions: usize,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Self {
+            block_interval_ms: 500,
+            min_block_transactions: 1_000,
+        }
+    }
+}
+
+/// `cairn testnet init`.
+pub fn init(args: &TestnetInitArgs, json: bool) -> anyhow::Result<Vec<NodePlan>> {
+    let plans = write_network(args, &Pacing::default())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plans)?);
+    } else {
+        println!(
+            "Wrote a {}-validator network to {}",
+            args.validators,
+            args.out.display()
+        );
+        for plan in &plans {
+            println!(
+                "  node-{} {:<9} http {}  p2p {}  {}",
+                plan.index, plan.role, plan.http, plan.p2p, plan.public_key
+            );
+        }
+        println!(
+            "Start each with: cairn node --config {}/node-I/config.toml",
+            args.out.display()
+        );
+    }
+    Ok(plans)
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<NodePlan>> {
+    if args.validators == 0 {
+        bail!("a network needs at least one validator");
+    }
+    let total = args.validators + args.full_nodes;
+    if u32::from(args.base_port) + 1_000 + total > u32::from(u16::MAX) {
+        bail!(
+            "--base-port {} leaves no room for {total} nodes",
+            args.base_port
+        );
+    }
+    if args.out.exists()
+        && args
+            .out
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!("{} already exists and is not empty", args.out.display());
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let keys: Vec<SecretKey> = (0..total).map(|_| SecretKey::generate()).collect();
+    let loopback = |port: u32| SocketAddr::from((Ipv4Addr::LOCALHOST, port as u16));
+    let http = |index: u32| loopback(u32::from(args.base_port) + index);
+    let p2p = |index: u32| loopback(u32::from(args.base_port) + 1_000 + index);
+    let role = |index: u32| {
+        if index < args.validators {
+            "validator"
+        } else {
+            "full"
+        }
+    };
+    let name = |index: u32| {
+        format!(
+            "{}-{index}",
+            if index < args.validators {
+                "validator"
+            } else {
+                "full-node"
+            }
+        )
+    };
+
+    let genesis = GenesisConfig {
+        chain_id: DEV_CHAIN_ID,
+        timestamp_ms: unix_ms(),
+        accounts: (0..DEV_ACCOUNTS)
+            .map(|i| GenesisAccount {
+                address: dev_account_key(i).address(),
+                balance: DEV_BALANCE,
+            })
+            .collect(),
+        validators: (0..args.validators)
+            .map(|i| GenesisValidator {
+                name: name(i),
+                public_key: keys[i as usize].public_key(),
+            })
+            .collect(),
+        consensus: ConsensusParams::default(),
+    };
+    std::fs::write(
+        args.out.join("genesis.json"),
+        serde_json::to_string_pretty(&genesis)? + "\n",
+    )?;
+    let peers: Vec<PeerEntry> = (0..total)
+        .map(|i| PeerEntry {
+            name: name(i),
+            public_key: keys[i as usize].public_key(),
+            address: p2p(i),
+        })
+        .collect();
+
+    let mut plans = Vec::new();
+    for index in 0..total {
+        let dir = args.out.join(format!("node-{index}"));
+        std::fs::create_dir_all(&dir)?;
+        let validator = index < args.validators;
+        let key_file = if validator {
+            "validator.key"
+        } else {
+            "node.key"
+        };
+        keyfile::write_key(&dir.join(key_file), &keys[index as usize])?;
+        let config = NodeConfig {
+            data_dir: "data".into(),
+            genesis: Some("../genesis.json".into()),
+            http: HttpConfig {
+                listen: http(index),
+            },
+            consensus: ConsensusConfig {
+                engine: Engine::Bft,
+                validator_key: validator.then(|| key_file.into()),
+                min_block_transactions: pacing.min_block_transactions,
+                block_interval_ms: pacing.block_interval_ms,
+                ..ConsensusConfig::default()
+            },
+            pool: PoolSettings::default(),
+            network: Some(NetworkConfig {
+                key: (!validator).then(|| key_file.into()),
+                listen: p2p(index),
+                allow_private_ips: true,
+                peers: peers.clone(),
+            }),
+        };
+        let path = dir.join("config.toml");
+        std::fs::write(&path, toml::to_string_pretty(&config)?)?;
+        plans.push(NodePlan {
+            index,
+            role: role(index),
+            http: http(index),
+            p2p: p2p(index),
+            public_key: keys[index as usize].public_key(),
+            config: path,
+        });
+    }
+    Ok(plans)
+}
+
+/// `cairn devnet --validators N`: a fresh network, its processes, and a clean stop on Ctrl-C.
+pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
+    let out = args.data_dir.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            ".cairn/devnet-{}v-{}",
+            args.validators,
+            unix_ms() / 1_000
+        ))
+    });
+    let init_args = TestnetInitArgs {
+        validators: args.validators,
+        full_nodes: args.full_nodes,
+        out: out.clone(),
+        base_port: args.http.port(),
+    };
+    let pacing = Pacing {
+        block_interval_ms: args.block_time_ms.clamp(1, 900),
+        min_block_transactions: args.min_block_txs.max(1),
+    };
+    let plans = write_network(&init_args, &pacing)?;
+    let exe = std::env::current_exe().context("cannot find the cairn executable")?;
+    let mut children: Vec<(NodePlan, Child)> = Vec::new();
+    for plan in plans {
+        let log = std::fs::File::create(node_dir(&plan).join("node.log"))?;
+        let child = Command::new(&exe)
+            .arg("node")
+            .arg("--config")
+            .arg(&plan.config)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("cannot start node-{}", plan.index))?;
+        children.push((plan, child));
+    }
+    let started = wait_until_serving(&mut children);
+    if let Err(error) = started {
+        stop_all(&mut children);
+        return Err(error);
+    }
+    println!(
+        "Cairn devnet: {} validators, {} full nodes in {}\n",
+        args.validators,
+        args.full_nodes,
+        out.display()
+    );
+    for (plan, _) in &children {
+        println!(
+            "  node-{} {:<9} http://{}  (log: {})",
+            plan.index,
+            plan.role,
+            plan.http,
+            node_dir(plan).join("node.log").display()
+        );
+    }
+    println!("\n{}", crate::runtime::dev_accounts_banner());
+    println!("Try: cairn --node http://{} status", children[0].0.http);
+    println!("Press Ctrl-C to stop every node.");
+    let result = watch(&mut children);
+    stop_all(&mut children);
+    result
+}
+
+fn node_dir(plan: &NodePlan) -> &Path {
+    plan.config.parent().unwrap_or(Path::new("."))
+}
+
+fn wait_until_serving(children: &mut [(NodePlan, Child)]) -> anyhow::Result<()> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_millis(500)))
+        .build()
+        .into();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (plan, child) in children.iter_mut() {
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                bail!(
+                    "node-{} exited ({status}); see {}",
+                    plan.index,
+                    node_dir(plan).join("node.log").display()
+                );
+            }
+            if agent
+                .get(format!("http://{}/v1/health", plan.http))
+                .call()
+                .is_ok()
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "node-{} did not start within a minute; see its node.log",
+                    plan.index
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM, or for a node to exit on its own (an error).
+fn watch(children: &mut [(NodePlan, Child)]) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let signal = crate::runtime::shutdown_signal();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                _ = &mut signal => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    for (plan, child) in children.iter_mut() {
+                        if let Ok(Some(status)) = child.try_wait() {
+                            bail!("node-{} exited ({status}); see its node.log", plan.index);
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// SIGTERM to every node, then SIGKILL to any still running after ten seconds.
+fn stop_all(children: &mut [(NodePlan, Child)]) {
+    for (_, child) in children.iter() {
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (_, child) in children.iter_mut() {
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
