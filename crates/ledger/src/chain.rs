@@ -20,7 +20,7 @@ use crate::roots::{receipts_root, transactions_root};
 use crate::state::{StateDb, StateError, read_account};
 
 /// Most transactions one block may carry.
-pub const MAX_BLOCK_TRANSACTIONS: usize = 50_000;
+pub const MAX_BLOCK_TRANSACTIONS: usize = 40_000;
 
 /// How far ahead of this node's clock an imported block's timestamp may be.
 pub const MAX_FUTURE_DRIFT_MS: u64 = 15_000;

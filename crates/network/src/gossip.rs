@@ -21,7 +21,9 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::sync::since_epoch;
-use crate::wire::{MAX_GOSSIP_TRANSACTIONS, decode_transactions, encode_transactions};
+use crate::wire::{
+    MAX_GOSSIP_BYTES, MAX_GOSSIP_TRANSACTIONS, decode_transactions, encode_transactions,
+};
 use crate::{NetworkStats, PeerKey, PeerTracker};
 
 /// How long local transfers wait to be batched before they are sent.
@@ -125,6 +127,11 @@ where
                 message = self.receiver.recv() => {
                     let Ok((peer, bytes)) = message else { return };
                     self.peers.heard(&peer, since_epoch(context.current()));
+                    if bytes.len() > MAX_GOSSIP_BYTES {
+                        debug!(size = bytes.len(), ?peer, "dropping oversized gossip");
+                        self.stats.dropped();
+                        continue;
+                    }
                     match decode_transactions(bytes.as_ref()) {
                         Ok(transactions) => {
                             let results = self.pool.admit(transactions, self.chain.as_ref());

@@ -39,5 +39,12 @@ pub mod channels {
     pub const SYNC: u64 = 5;
 }
 
-/// Largest message on any channel: a full block of transfers with room to spare.
-pub const MAX_MESSAGE_BYTES: u32 = 12 * 1024 * 1024;
+/// Largest message on any channel: a full block of transfers (at most
+/// `MAX_BLOCK_TRANSACTIONS` of at most `MAX_TRANSACTION_BYTES`, about 10 MiB) with room to
+/// spare. The transport refuses larger frames.
+pub const MAX_MESSAGE_BYTES: u32 = 16 * 1024 * 1024;
+
+/// Whether an outgoing message fits the transport (which panics on a larger one).
+pub fn fits(message: &[u8]) -> bool {
+    message.len() <= MAX_MESSAGE_BYTES as usize
+}

@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info, warn};
 
-use crate::wire::{MAX_SYNC_BLOCKS, MAX_SYNC_RESPONSE_BYTES, SyncMessage};
+use crate::wire::{MAX_SYNC_BLOCKS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, SyncMessage};
 use crate::{NetworkStats, PeerKey, PeerTracker};
 
 /// Sync tuning.
@@ -166,6 +166,13 @@ where
                 message = self.receiver.recv() => {
                     let Ok((peer, bytes)) = message else { return };
                     self.peers.heard(&peer, since_epoch(context.current()));
+                    // Only a response to our own request may be large.
+                    let expecting = inflight.as_ref().is_some_and(|r| r.peer == peer);
+                    if bytes.len() > MAX_SYNC_REQUEST_BYTES && !expecting {
+                        debug!(size = bytes.len(), ?peer, "dropping oversized sync message");
+                        self.stats.dropped();
+                        continue;
+                    }
                     match SyncMessage::decode(bytes.as_ref()) {
                         Ok(SyncMessage::Status { height, .. }) => {
                             heads.insert(peer, height);

@@ -14,7 +14,7 @@ use commonware_stream::sake::{self, Sake};
 use commonware_utils::ordered::Map;
 use rand_core::CryptoRng;
 
-use crate::{MAX_MESSAGE_BYTES, PeerKey, channels};
+use crate::{PeerKey, channels};
 
 /// Messages a peer may send per second on each channel, and the burst it may save up.
 fn quota(channel: u64) -> Quota {
@@ -56,6 +56,8 @@ pub struct TransportConfig {
     pub peers: Vec<(PeerKey, SocketAddr)>,
     /// Accept peers on private addresses (consortium networks, loopback testnets).
     pub allow_private_ips: bool,
+    /// Largest message this node sends or accepts.
+    pub max_message_size: u32,
 }
 
 /// Why the network could not start.
@@ -111,7 +113,7 @@ where
         &config.namespace,
         config.listen,
         max_peers,
-        MAX_MESSAGE_BYTES,
+        config.max_message_size,
         NonZeroUsize::new(4_096).unwrap_or(NonZeroUsize::MIN),
     );
     p2p.allow_private_ips = config.allow_private_ips;

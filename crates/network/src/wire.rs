@@ -12,6 +12,11 @@ pub const MAX_SYNC_BLOCKS: usize = 64;
 pub const MAX_SYNC_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 /// Most transfers in one gossip message.
 pub const MAX_GOSSIP_TRANSACTIONS: usize = 4_096;
+/// Largest gossip message: anything bigger cannot be a valid batch and is dropped unread.
+pub const MAX_GOSSIP_BYTES: usize =
+    MAX_GOSSIP_TRANSACTIONS * cairn_primitives::MAX_TRANSACTION_BYTES + 16;
+/// Largest status or request message on the sync channel (blocks are bounded by the transport).
+pub const MAX_SYNC_REQUEST_BYTES: usize = 128;
 
 /// A message that is not a valid instance of its channel's protocol.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use cairn_mempool::Mempool;
 use cairn_network::gossip::{Gossip, GossipHandle};
 use cairn_network::sync::{SyncConfig, SyncState, Syncer, since_epoch};
 use cairn_network::transport::{TransportConfig, start_lookup};
-use cairn_network::{NetworkStats, PeerKey, PeerTracker, peer_key, peer_signer};
+use cairn_network::{MAX_MESSAGE_BYTES, NetworkStats, PeerKey, PeerTracker, peer_key, peer_signer};
 use cairn_primitives::{SecretKey, SignedTransaction};
 use cairn_rpc::types::{NetworkView, SyncStatus};
 use cairn_rpc::{ApiState, NodeInfo};
@@ -158,6 +158,7 @@ async fn serve(
             listen: network.listen,
             peers,
             allow_private_ips: network.allow_private_ips,
+            max_message_size: MAX_MESSAGE_BYTES,
         },
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -417,7 +417,9 @@ where
                 });
                 if let Some(block) = block {
                     let message = ProposalMessage::Block(Box::new(block)).encode();
-                    self.sender.send(Recipients::One(peer), message, false);
+                    if cairn_network::fits(&message) {
+                        self.sender.send(Recipients::One(peer), message, false);
+                    }
                 }
             }
             Err(error) => {

@@ -1,0 +1,472 @@
+//! Four validator processes on loopback: transfers through different nodes, the leader killed
+//! with SIGKILL and replaced by the next in rank, nothing committed lost, the killed node
+//! restarted and caught up; and the network's defences: an unknown peer is refused, garbage
+//! and oversized messages from an authorized peer are dropped and counted.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// A base port P such that P..P+n (HTTP) and P+1000..P+1000+n (p2p) are free right now.
+fn free_base_port(n: u16) -> u16 {
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
+    for attempt in 0..200u64 {
+        let base = 20_000 + ((seed.wrapping_mul(7919) + attempt * 137) % 30_000) as u16;
+        let free = (0..n).all(|i| {
+            TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+                && TcpListener::bind(("127.0.0.1", base + 1_000 + i)).is_ok()
+        });
+        if free {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}
+
+fn testnet_init(dir: &Path, validators: u32, full_nodes: u32) -> Vec<Value> {
+    let base = free_base_port((validators + full_nodes) as u16);
+    let out = std::process::Command::new(cairn_bin())
+        .args([
+            "testnet",
+            "init",
+            "--json",
+            "--validators",
+            &validators.to_string(),
+        ])
+        .args([
+            "--full-nodes",
+            &full_nodes.to_string(),
+            "--base-port",
+            &base.to_string(),
+        ])
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+}
+
+fn start(plan: &Value) -> TestNode {
+    let config = plan["config"].as_str().unwrap();
+    let dir = Path::new(config).parent().unwrap().to_path_buf();
+    TestNode::spawn(&dir.join("run"), &["node", "--config", config])
+}
+
+fn status(node: &TestNode) -> Value {
+    node.http().status()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn address_of(plan: &Value) -> String {
+    let dir = Path::new(plan["config"].as_str().unwrap())
+        .parent()
+        .unwrap();
+    let key: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("validator.key")).unwrap()).unwrap();
+    key["address"].as_str().unwrap().to_string()
+}
+
+/// Sends one transfer per dev account through `node`; returns the hashes accepted.
+fn send_transfers(node: &TestNode, accounts: std::ops::Range<u32>) -> Vec<String> {
+    let http = node.http();
+    let sink = cairn_primitives::Address::repeat_byte(0x5e);
+    accounts
+        .map(|i| {
+            let key = dev(i);
+            let (_, account) = http.get(&format!("/v1/accounts/{:#x}", key.address()));
+            let nonce = account["pending_nonce"].as_u64().unwrap();
+            let (code, body) = http.post_json(
+                "/v1/transactions",
+                &tx_json(&transfer(&key, nonce, sink, 1)),
+            );
+            assert_eq!(code, 202, "{body}");
+            body["hash"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_next_validator_in_rank_takes_over_when_the_leader_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let plans = testnet_init(dir.path(), 4, 0);
+    let mut nodes: Vec<Option<TestNode>> = plans.iter().map(|plan| Some(start(plan))).collect();
+    let live =
+        |nodes: &Vec<Option<TestNode>>| nodes.iter().flatten().map(status).collect::<Vec<_>>();
+    wait_until(
+        "the network to make blocks",
+        Duration::from_secs(60),
+        || {
+            live(&nodes)
+                .iter()
+                .all(|s| s["height"].as_u64().unwrap() >= 3)
+        },
+    );
+
+    // Transfers through every node.
+    let mut committed: Vec<(String, u64)> = Vec::new();
+    for (index, node) in nodes.iter().flatten().enumerate() {
+        let accounts = (index as u32 * 2)..(index as u32 * 2 + 2);
+        for hash in send_transfers(node, accounts) {
+            let receipt = node.http().wait_for(&hash, Duration::from_secs(30));
+            assert_eq!(receipt["status"], "committed", "{receipt}");
+            committed.push((hash, receipt["block"].as_u64().unwrap()));
+        }
+    }
+
+    // Kill the leader; the next validator in rank must commit the next blocks.
+    let leader = status(nodes[0].as_ref().unwrap())["leader_index"]
+        .as_u64()
+        .unwrap() as usize;
+    let next = (leader + 1) % 4;
+    let observer = (leader + 2) % 4;
+    let next_address = address_of(&plans[next]);
+    let leader_address = address_of(&plans[leader]);
+    let height_at_kill = status(nodes[observer].as_ref().unwrap())["height"]
+        .as_u64()
+        .unwrap();
+    nodes[leader].as_mut().unwrap().kill9();
+    let killed_at = Instant::now();
+    let observer_http = nodes[observer].as_ref().unwrap().http();
+    let mut checked = height_at_kill;
+    let takeover = loop {
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(30),
+            "no block by the next validator in rank"
+        );
+        let (_, latest) = observer_http.get("/v1/blocks/latest");
+        let latest_height = latest["height"].as_u64().unwrap();
+        // Every block after the kill is either the dead leader's last one or the successor's.
+        let mut found = None;
+        for height in checked + 1..=latest_height {
+            let (_, block) = observer_http.get(&format!("/v1/blocks/{height}"));
+            let proposer = block["proposer"].as_str().unwrap().to_string();
+            if proposer == next_address {
+                found = Some(killed_at.elapsed());
+                break;
+            }
+            assert_eq!(
+                proposer, leader_address,
+                "block {height} came from neither the old leader nor the next in rank"
+            );
+            checked = height;
+        }
+        if let Some(elapsed) = found {
+            break elapsed;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    println!(
+        "leader takeover: rank {leader} killed, rank {next} committed the next block after {takeover:?}"
+    );
+    wait_until(
+        "the new leader to report itself",
+        Duration::from_secs(10),
+        || status(nodes[observer].as_ref().unwrap())["leader_index"].as_u64() == Some(next as u64),
+    );
+
+    // Everything reported committed is still there; the three go on committing.
+    for (hash, block) in &committed {
+        let (_, tx) = observer_http.get(&format!("/v1/transactions/{hash}"));
+        assert_eq!(tx["status"], "committed", "{tx}");
+        assert_eq!(tx["block"].as_u64(), Some(*block));
+    }
+    let survivor_url = nodes[next].as_ref().unwrap().url.clone();
+    for hash in send_transfers(nodes[next].as_ref().unwrap(), 8..10) {
+        assert_eq!(
+            Http::new(&survivor_url).wait_for(&hash, Duration::from_secs(30))["status"],
+            "committed"
+        );
+    }
+
+    // The killed node restarts, catches up, and agrees on head and state root.
+    nodes[leader] = Some(start(&plans[leader]));
+    let target = Http::new(&survivor_url).status()["height"]
+        .as_u64()
+        .unwrap();
+    wait_until(
+        "the restarted node to catch up",
+        Duration::from_secs(60),
+        || {
+            status(nodes[leader].as_ref().unwrap())["height"]
+                .as_u64()
+                .unwrap()
+                >= target
+        },
+    );
+    let restarted = nodes[leader].as_ref().unwrap().http();
+    let (_, mine) = restarted.get(&format!("/v1/blocks/{target}"));
+    let (_, theirs) = observer_http.get(&format!("/v1/blocks/{target}"));
+    assert_eq!(mine["hash"], theirs["hash"]);
+    assert_eq!(mine["state_root"], theirs["state_root"]);
+
+    // Stop everything; every node's stored chain re-verifies, certificates included.
+    for node in nodes.iter_mut().flatten() {
+        assert!(node.terminate().success());
+    }
+    for plan in &plans {
+        let data = Path::new(plan["config"].as_str().unwrap())
+            .parent()
+            .unwrap()
+            .join("data");
+        let out = std::process::Command::new(cairn_bin())
+            .arg("verify-chain")
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "verify-chain {}: {}",
+            data.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A node configured with a key no other node lists: it is refused, so it never has a peer
+/// and never learns a block.
+fn start_outsider(dir: &Path, plans: &[Value]) -> TestNode {
+    let template = Path::new(plans[0]["config"].as_str().unwrap());
+    let mut config: toml::Value =
+        toml::from_str(&std::fs::read_to_string(template).unwrap()).unwrap();
+    let outsider_dir = dir.join("outsider");
+    std::fs::create_dir_all(&outsider_dir).unwrap();
+    let key = cairn_primitives::SecretKey::generate();
+    let key_file = serde_json::json!({
+        "address": format!("{:#x}", key.address()),
+        "public_key": key.public_key().to_string(),
+        "secret_key": format!("0x{}", hex::encode(key.to_bytes())),
+    });
+    std::fs::write(outsider_dir.join("node.key"), key_file.to_string()).unwrap();
+    let http = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let p2p = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let table = config.as_table_mut().unwrap();
+    table.insert(
+        "genesis".into(),
+        toml::Value::String(dir.join("genesis.json").display().to_string()),
+    );
+    table["http"]["listen"] = toml::Value::String(http.to_string());
+    table["consensus"]
+        .as_table_mut()
+        .unwrap()
+        .remove("validator_key");
+    let network = table["network"].as_table_mut().unwrap();
+    network.insert("key".into(), toml::Value::String("node.key".into()));
+    network["listen"] = toml::Value::String(p2p.to_string());
+    let mut me = toml::map::Map::new();
+    me.insert(
+        "public_key".into(),
+        toml::Value::String(key.public_key().to_string()),
+    );
+    me.insert("address".into(), toml::Value::String(p2p.to_string()));
+    network["peers"]
+        .as_array_mut()
+        .unwrap()
+        .push(toml::Value::Table(me));
+    let path = outsider_dir.join("config.toml");
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    TestNode::spawn(
+        &outsider_dir.join("run"),
+        &["node", "--config", path.to_str().unwrap()],
+    )
+}
+
+/// Sends garbage and oversized messages on every channel as an authorized peer; returns how
+/// many bad messages reached a validator before consensus blocked the sender.
+fn attack(dir: &Path, plans: &[Value]) -> usize {
+    use cairn_network::transport::{TransportConfig, start_lookup};
+    use cairn_network::{peer_key, peer_signer};
+    use commonware_p2p::{Recipients, Sender};
+    use commonware_runtime::{Clock, Runner, Supervisor};
+    use rand::RngExt;
+
+    let full_node = plans.iter().find(|plan| plan["role"] == "full").unwrap();
+    let node_dir = Path::new(full_node["config"].as_str().unwrap())
+        .parent()
+        .unwrap();
+    let key_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(node_dir.join("node.key")).unwrap()).unwrap();
+    let seed = cairn_primitives::serde_helpers::parse_hex_array::<32>(
+        key_file["secret_key"].as_str().unwrap(),
+    )
+    .unwrap();
+    let key = cairn_primitives::SecretKey::from_bytes(seed);
+    let peers = plans
+        .iter()
+        .map(|plan| {
+            let public: cairn_primitives::PublicKey =
+                serde_json::from_value(plan["public_key"].clone()).unwrap();
+            (
+                peer_key(&public).unwrap(),
+                plan["p2p"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    let genesis = std::fs::read_to_string(dir.join("genesis.json")).unwrap();
+    let genesis = cairn_primitives::GenesisConfig::from_json(&genesis).unwrap();
+    let (genesis_block, _) = cairn_ledger::genesis::build_genesis(&genesis).unwrap();
+    let namespace = [b"cairn/p2p/".as_slice(), genesis_block.hash().as_slice()].concat();
+    commonware_runtime::tokio::Runner::new(commonware_runtime::tokio::Config::new()).start(
+        |context| async move {
+            let transport = start_lookup(
+                context.child("attacker"),
+                TransportConfig {
+                    signer: peer_signer(&key),
+                    namespace,
+                    listen: full_node["p2p"].as_str().unwrap().parse().unwrap(),
+                    peers,
+                    allow_private_ips: true,
+                    // Larger than any Cairn node accepts.
+                    max_message_size: 32 * 1024 * 1024,
+                },
+            )
+            .unwrap();
+            let channels = transport.channels;
+            let (mut sync, mut gossip, mut proposals) = (
+                channels.sync.0,
+                channels.transactions.0,
+                channels.proposals.0,
+            );
+            let mut votes = channels.votes.0;
+            // Wait until connected to every validator (a harmless status probe reaches them).
+            let probe = cairn_network::wire::SyncMessage::Status {
+                height: 0,
+                hash: Default::default(),
+            }
+            .encode();
+            let deadline = context.current() + Duration::from_secs(30);
+            while sync.send(Recipients::All, probe.clone(), false).len() < 4 {
+                assert!(
+                    context.current() < deadline,
+                    "the authorized attacker never connected"
+                );
+                context.sleep(Duration::from_millis(200)).await;
+            }
+
+            // Garbage and oversized messages on Cairn's own channels: dropped and counted.
+            let mut rng = rand::rng();
+            let mut reached = 0;
+            for _ in 0..5 {
+                let garbage: Vec<u8> = (0..rng.random_range(1..512))
+                    .map(|_| rng.random())
+                    .collect();
+                for sender in [&mut sync, &mut gossip, &mut proposals] {
+                    reached += sender.send(Recipients::All, garbage.clone(), false).len();
+                }
+                // Too big for the channel, within the transport's limit.
+                reached += sync
+                    .send(Recipients::All, vec![0xab; 64 * 1024], false)
+                    .len();
+                reached += gossip
+                    .send(Recipients::All, vec![0xcd; 2 * 1024 * 1024], false)
+                    .len();
+                context.sleep(Duration::from_millis(300)).await;
+            }
+            context.sleep(Duration::from_secs(1)).await;
+
+            // Too big for the transport: the frame is refused (and the connection with it).
+            proposals.send(Recipients::All, vec![0xef; 20 * 1024 * 1024], false);
+            context.sleep(Duration::from_secs(2)).await;
+
+            // Garbage votes: consensus blocks the sender outright.
+            let deadline = context.current() + Duration::from_secs(30);
+            loop {
+                votes.send(Recipients::All, vec![0x00, 0x01, 0x02], false);
+                context.sleep(Duration::from_millis(500)).await;
+                if sync.send(Recipients::All, probe.clone(), false).is_empty() {
+                    break;
+                }
+                assert!(
+                    context.current() < deadline,
+                    "garbage votes did not get the sender blocked"
+                );
+            }
+            reached
+        },
+    )
+}
+
+#[test]
+fn unknown_peers_are_refused_and_bad_messages_are_dropped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let plans = testnet_init(dir.path(), 4, 1);
+    let validators: Vec<TestNode> = plans
+        .iter()
+        .filter(|p| p["role"] == "validator")
+        .map(start)
+        .collect();
+    wait_until(
+        "the network to make blocks",
+        Duration::from_secs(60),
+        || {
+            validators
+                .iter()
+                .all(|node| status(node)["height"].as_u64().unwrap() >= 2)
+        },
+    );
+
+    let outsider = start_outsider(dir.path(), &plans);
+    std::thread::sleep(Duration::from_secs(8));
+    let seen = status(&outsider);
+    assert_eq!(seen["peers"], 0, "the outsider got peers: {seen}");
+    assert_eq!(seen["height"], 0, "the outsider learned blocks: {seen}");
+
+    let reached = attack(dir.path(), &plans) as u64;
+    let height = status(&validators[0])["height"].as_u64().unwrap();
+    wait_until(
+        "the validators to keep committing",
+        Duration::from_secs(30),
+        || {
+            validators
+                .iter()
+                .all(|node| status(node)["height"].as_u64().unwrap() > height + 2)
+        },
+    );
+    let dropped: u64 = validators
+        .iter()
+        .map(|node| {
+            status(node)["network"]["dropped_messages"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert!(
+        reached >= 4 * 5 * 5 / 2,
+        "only {reached} bad messages reached the validators"
+    );
+    assert!(
+        dropped >= reached,
+        "{reached} bad messages arrived but only {dropped} were counted"
+    );
+    for mut node in validators {
+        assert!(node.child.try_wait().unwrap().is_none(), "a validator died");
+        assert!(node.terminate().success());
+    }
+    println!(
+        "{reached} bad messages sent, {dropped} dropped and counted; the sender was then blocked"
+    );
+}
