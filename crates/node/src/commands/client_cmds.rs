@@ -216,6 +216,12 @@ pub fn status(client: &Client, json: bool) -> anyhow::Result<()> {
         "Pool:       {} pending, {} ready",
         status.pool.pending, status.pool.ready
     );
+    if let Some(network) = &status.network {
+        println!(
+            "Network:    {} bad messages dropped, {} invalid blocks, {} consensus faults",
+            network.dropped_messages, network.invalid_blocks, network.consensus_faults
+        );
+    }
     Ok(())
 }
 
