@@ -117,6 +117,14 @@ where
         NonZeroUsize::new(4_096).unwrap_or(NonZeroUsize::MIN),
     );
     p2p.allow_private_ips = config.allow_private_ips;
+    if config.allow_private_ips {
+        // On a private network many peers may share one address (a loopback testnet, a NAT):
+        // one handshake per address every five seconds would keep them apart for minutes.
+        p2p.allowed_handshake_rate_per_ip =
+            Quota::per_second(NonZeroU32::new(16).unwrap_or(NonZeroU32::MIN));
+        p2p.allowed_handshake_rate_per_subnet =
+            Quota::per_second(NonZeroU32::new(128).unwrap_or(NonZeroU32::MIN));
+    }
     // Consortium peers are known and few: reconnect fast after a restart.
     p2p.peer_connection_cooldown = Duration::from_secs(1);
     p2p.dial_frequency = Duration::from_millis(500);

@@ -14,10 +14,14 @@ use common::*;
 use serde_json::Value;
 
 /// A base port P such that P..P+n (HTTP) and P+1000..P+1000+n (p2p) are free right now.
+/// Tests in this binary run in parallel: each takes its own slice of the port range, all below
+/// the kernel's ephemeral ports (from 32768), which outgoing connections may take at any time.
 fn free_base_port(n: u16) -> u16 {
-    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
-    for attempt in 0..200u64 {
-        let base = 20_000 + ((seed.wrapping_mul(7919) + attempt * 137) % 30_000) as u16;
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let process_offset = (std::process::id() % 200) as u16 * 100;
+    for _ in 0..100 {
+        let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 100;
+        let base = 10_000 + (process_offset + slot * 10) % 20_000;
         let free = (0..n).all(|i| {
             TcpListener::bind(("127.0.0.1", base + i)).is_ok()
                 && TcpListener::bind(("127.0.0.1", base + 1_000 + i)).is_ok()
