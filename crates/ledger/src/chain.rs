@@ -225,6 +225,14 @@ impl From<TrieError> for ChainError {
     }
 }
 
+/// Transactions whose signatures were already checked on this node (the pool's contents):
+/// block validation need not check them again. A transaction hash commits to its signature,
+/// key and contents, so a known hash means a known-valid signature.
+pub trait KnownSignatures: Send + Sync {
+    /// Whether the transaction with this hash is known to be validly signed.
+    fn verified(&self, hash: &B256) -> bool;
+}
+
 /// What a valid seal proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SealStrength {
@@ -271,6 +279,7 @@ pub struct Chain {
     commit_lock: Mutex<()>,
     events: broadcast::Sender<Arc<CommittedBlock>>,
     seal_verifier: Option<Arc<dyn SealVerifier>>,
+    known_signatures: Option<Arc<dyn KnownSignatures>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -324,8 +333,15 @@ impl Chain {
             commit_lock: Mutex::new(()),
             events,
             seal_verifier: None,
+            known_signatures: None,
             store,
         })
+    }
+
+    /// Skips re-checking signatures that `known` has already checked (the node's pool).
+    pub fn with_known_signatures(mut self, known: Arc<dyn KnownSignatures>) -> Self {
+        self.known_signatures = Some(known);
+        self
     }
 
     /// Accepts [`Seal::Certificate`] seals checked by `verifier` (set by a consensus engine).
@@ -459,7 +475,7 @@ impl Chain {
         if check_seal {
             self.check_seal(&block)?;
         }
-        check_transactions(&block)?;
+        check_transactions(&block, self.known_signatures.as_deref())?;
         let parent = self.parent_header(&block.header.parent_hash)?;
         check_header_against_parent(&parent, &block.header, Some(now_ms()))?;
         if self.validators.index_of(&block.header.proposer).is_none() {
@@ -843,7 +859,10 @@ pub(crate) fn check_seal(
 }
 
 /// Stateless transaction checks: count, duplicates, transactions root, signatures.
-pub(crate) fn check_transactions(block: &Block) -> Result<(), BlockError> {
+pub(crate) fn check_transactions(
+    block: &Block,
+    known: Option<&dyn KnownSignatures>,
+) -> Result<(), BlockError> {
     let count = block.transactions.len();
     if count > MAX_BLOCK_TRANSACTIONS {
         return Err(BlockError::TooManyTransactions(count));
@@ -862,17 +881,31 @@ pub(crate) fn check_transactions(block: &Block) -> Result<(), BlockError> {
             computed,
         });
     }
-    verify_signatures(&block.transactions)
+    verify_signatures(&block.transactions, known)
 }
 
-/// Verifies every transaction's signature, naming the first bad one.
-pub(crate) fn verify_signatures(transactions: &[SignedTransaction]) -> Result<(), BlockError> {
-    let verdicts = cairn_primitives::verify_signatures(transactions);
+/// Verifies every transaction's signature that is not already known valid, naming the first
+/// bad one.
+pub(crate) fn verify_signatures(
+    transactions: &[SignedTransaction],
+    known: Option<&dyn KnownSignatures>,
+) -> Result<(), BlockError> {
+    let unknown: Vec<usize> = (0..transactions.len())
+        .filter(|index| !known.is_some_and(|known| known.verified(&transactions[*index].hash())))
+        .collect();
+    let candidates: Vec<SignedTransaction> = unknown
+        .iter()
+        .map(|index| transactions[*index].clone())
+        .collect();
+    let verdicts = cairn_primitives::verify_signatures(&candidates);
     match verdicts.iter().position(|ok| !ok) {
-        Some(index) => Err(BlockError::BadSignature {
-            index,
-            hash: transactions[index].hash(),
-        }),
+        Some(bad) => {
+            let index = unknown[bad];
+            Err(BlockError::BadSignature {
+                index,
+                hash: transactions[index].hash(),
+            })
+        }
         None => Ok(()),
     }
 }

@@ -22,7 +22,7 @@ mod state;
 pub mod verify;
 
 pub use chain::{
-    AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock,
+    AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock, KnownSignatures,
     MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS, MAX_PENDING_BLOCKS, SealStrength, SealVerifier,
     ValidatorSet, now_ms,
 };

@@ -110,7 +110,7 @@ pub fn verify_chain(
         }
         head_strength =
             Some(check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?);
-        check_transactions(&block).map_err(|e| fail(height, e))?;
+        check_transactions(&block, None).map_err(|e| fail(height, e))?;
 
         let receipts = replay(&mut state, chain_id, &block).map_err(|e| fail(height, e))?;
         let stored_receipts = store

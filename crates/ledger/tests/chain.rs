@@ -639,3 +639,47 @@ fn verify_chain_refuses_a_head_that_is_only_notarized() {
     let error = verify_chain(chain.store(), Some(&LabelledCertificates), |_, _| {}).unwrap_err();
     assert!(error.problem.contains("only notarized"), "{error}");
 }
+
+/// The pool's contents, as far as block validation is concerned.
+struct Known(std::collections::HashSet<cairn_primitives::B256>);
+
+impl cairn_ledger::KnownSignatures for Known {
+    fn verified(&self, hash: &cairn_primitives::B256) -> bool {
+        self.0.contains(hash)
+    }
+}
+
+#[test]
+fn known_signatures_are_skipped_but_unknown_ones_still_checked() {
+    let (_a, producer) = new_chain();
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    let good = produce(
+        &producer,
+        vec![transfer(&alice, 0, bob, 1), transfer(&alice, 1, bob, 1)],
+    );
+    // A follower that already checked the first transfer (it is in its pool).
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("chain.redb")).unwrap();
+    Chain::initialize(&store, &dev_genesis(1, 1_000)).unwrap();
+    let known = Known([good.transactions[0].hash()].into_iter().collect());
+    let follower = Chain::open(store)
+        .unwrap()
+        .with_known_signatures(Arc::new(known));
+    // The second transfer's signature is forged: not known, so checked, so refused.
+    let mut forged = good.clone();
+    let tx = &good.transactions[1];
+    let mut signature = *tx.signature();
+    signature.0[5] ^= 1;
+    forged.transactions[1] = SignedTransaction::new(*tx.tx(), *tx.public_key(), signature);
+    forged.header.transactions_root = transactions_root(&forged.transactions);
+    let forged = reseal(forged, &dev_validator_key(0));
+    assert!(matches!(
+        follower.import(forged),
+        Err(ChainError::InvalidBlock(BlockError::BadSignature {
+            index: 1,
+            ..
+        }))
+    ));
+    assert_eq!(follower.import(good).unwrap().len(), 1);
+}

@@ -24,3 +24,10 @@ impl AccountView for cairn_ledger::Chain {
             .map_err(|e| e.to_string())
     }
 }
+
+impl cairn_ledger::KnownSignatures for Mempool {
+    fn verified(&self, hash: &cairn_primitives::B256) -> bool {
+        // Admission checks every signature before a transfer enters the pool.
+        self.contains(hash)
+    }
+}

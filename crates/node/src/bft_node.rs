@@ -130,8 +130,14 @@ async fn serve(
     let chain = Chain::open(store)?;
     let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators())
         .map_err(|e| anyhow::anyhow!("genesis validators: {e}"))?;
-    let chain = Arc::new(chain.with_seal_verifier(Arc::new(seals)));
     let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
+    // Transfers in the pool had their signatures checked on admission: blocks carrying them
+    // need not check them again.
+    let chain = Arc::new(
+        chain
+            .with_seal_verifier(Arc::new(seals))
+            .with_known_signatures(pool.clone()),
+    );
 
     let peers = network
         .peers

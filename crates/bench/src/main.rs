@@ -1,0 +1,118 @@
+//! `cairn-bench`: Cairn measured against its peers, side by side, in one run.
+//!
+//! ```text
+//! cargo run --release -p cairn-bench -- trie --keys 1000000 [--json]
+//! cargo run --release -p cairn-bench -- trie-update --keys 1000000 --changes 10000 [--json]
+//! cargo run --release -p cairn-bench -- sig [--json]
+//! cargo run --release -p cairn-bench -- tps [--validators V] [--txs T] [--accounts A] [--json]
+//! ```
+//!
+//! The peers are this crate's own dependencies (eth_trie, alloy-trie's HashBuilder), fed the
+//! same data in the same process. `tps` starts real Cairn nodes, as processes of this binary.
+
+mod sig;
+mod tps;
+mod trie;
+mod trie_update;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+#[derive(Debug, Parser)]
+#[command(name = "cairn-bench", about = "Cairn against its peers, in one run")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build a trie of N random 32-byte keys and values and compute its root: Cairn, eth_trie,
+    /// and alloy-trie's HashBuilder on the same pairs sorted.
+    Trie {
+        /// Number of keys.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change C keys of a persisted (redb) trie of N keys, commit, and compute the new root:
+    /// Cairn against eth_trie.
+    TrieUpdate {
+        /// Keys in the stored trie.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: usize,
+        /// Keys changed.
+        #[arg(long, default_value_t = 10_000)]
+        changes: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// This machine's ed25519 verification ceiling: single, batched, batched on all cores.
+    Sig {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Committed transfers per second of a fresh chain, submitted through the public API.
+    Tps {
+        /// Validators (1: the solo engine; more: BFT, one process each).
+        #[arg(long, default_value_t = 1)]
+        validators: u32,
+        /// Transfers to commit.
+        #[arg(long, default_value_t = 100_000)]
+        txs: usize,
+        /// Funded sender accounts.
+        #[arg(long, default_value_t = 1_000)]
+        accounts: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints a report as JSON, or as `key: value` lines for people.
+fn report<T: Serialize>(value: &T, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(value)?);
+    } else if let serde_json::Value::Object(map) = serde_json::to_value(value)? {
+        for (key, value) in map {
+            println!("{key:>24}: {value}");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    // `tps` runs Cairn nodes as child processes of this very binary.
+    let args: Vec<_> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|arg| arg == "node") {
+        return cairn_node::main_with_args(args);
+    }
+    let result = match Cli::parse().command {
+        Command::Trie { keys, json } => trie::run(keys).and_then(|r| report(&r, json)),
+        Command::TrieUpdate {
+            keys,
+            changes,
+            json,
+        } => trie_update::run(keys, changes).and_then(|r| report(&r, json)),
+        Command::Sig { json } => sig::run().and_then(|r| report(&r, json)),
+        Command::Tps {
+            validators,
+            txs,
+            accounts,
+            json,
+        } => tps::run(validators, txs, accounts).and_then(|r| report(&r, json)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

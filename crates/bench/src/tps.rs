@@ -1,0 +1,435 @@
+//! `cairn-bench tps`: committed transfers per second of a fresh chain, through the public API.
+//!
+//! Starts a fresh chain (the solo engine for one validator, else one BFT validator process per
+//! validator, all processes of this binary), funds `accounts` senders in genesis, signs `txs`
+//! transfers in advance, submits them in binary batches through `POST /v1/transactions/raw`
+//! from several client threads, and follows committed blocks through `GET /v1/blocks` to time
+//! each transfer from submission to commit. Clients keep at most a window of transfers in
+//! flight (submitted, not yet committed), so the latency measured is the chain's, not that of
+//! a queue the benchmark built. The signature ceiling of the machine is measured first, in the
+//! same run, while the machine is otherwise idle.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use cairn_primitives::{Address, B256, SecretKey, SignedTransaction, Transaction, keccak256};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Mutex;
+
+const CHAIN_ID: u64 = 7_777;
+/// Transfers per HTTP request.
+const BATCH: usize = 1_000;
+/// Most transfers submitted but not yet committed.
+const WINDOW: usize = 20_000;
+/// Concurrent submitting clients.
+const CLIENTS: usize = 4;
+
+/// The result of one run.
+#[derive(Debug, Serialize)]
+pub struct TpsReport {
+    /// Validators (1: solo engine).
+    pub validators: u32,
+    /// Transfers committed.
+    pub txs: usize,
+    /// Transfers per second from the first submission to the last commit.
+    pub committed_tps: f64,
+    /// Median submission-to-commit latency.
+    pub p50_ms: f64,
+    /// 99th-percentile submission-to-commit latency.
+    pub p99_ms: f64,
+    /// Batched ed25519 verifications per second on all cores, measured in this run.
+    pub sig_ceiling_per_s: f64,
+    /// committed_tps / sig_ceiling_per_s.
+    pub ratio_to_sig_ceiling: f64,
+    /// Blocks that carried the transfers.
+    pub blocks: usize,
+}
+
+fn account_key(index: usize) -> SecretKey {
+    let mut preimage = b"cairn-bench/account/".to_vec();
+    preimage.extend_from_slice(&(index as u64).to_be_bytes());
+    SecretKey::from_bytes(keccak256(preimage).0)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+struct Nodes {
+    children: Vec<Child>,
+    http: Vec<String>,
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Writes genesis and configs, and starts the node processes.
+fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::Result<Nodes> {
+    let keys: Vec<SecretKey> = (0..validators)
+        .map(|i| SecretKey::from_bytes(keccak256(format!("cairn-bench/validator/{i}")).0))
+        .collect();
+    let genesis = serde_json::json!({
+        "chain_id": CHAIN_ID,
+        "timestamp_ms": 0,
+        "accounts": accounts.iter().map(|k| serde_json::json!({
+            "address": format!("{:#x}", k.address()),
+            "balance": "1000000000000000000000000000",
+        })).collect::<Vec<_>>(),
+        "validators": keys.iter().enumerate().map(|(i, k)| serde_json::json!({
+            "name": format!("validator-{i}"),
+            "public_key": k.public_key().to_string(),
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        dir.join("genesis.json"),
+        serde_json::to_string_pretty(&genesis)?,
+    )?;
+    let mut http_ports = Vec::new();
+    let mut p2p_ports = Vec::new();
+    for _ in 0..validators {
+        http_ports.push(free_port()?);
+        p2p_ports.push(free_port()?);
+    }
+    let peers: String = keys
+        .iter()
+        .zip(&p2p_ports)
+        .map(|(key, port)| {
+            format!(
+                "[[network.peers]]\npublic_key = \"{}\"\naddress = \"127.0.0.1:{port}\"\n\n",
+                key.public_key()
+            )
+        })
+        .collect();
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    let mut http = Vec::new();
+    for (index, key) in keys.iter().enumerate() {
+        let node_dir = dir.join(format!("node-{index}"));
+        std::fs::create_dir_all(&node_dir)?;
+        let key_file = serde_json::json!({
+            "address": format!("{:#x}", key.address()),
+            "public_key": key.public_key().to_string(),
+            "secret_key": format!("0x{}", hex::encode(key.to_bytes())),
+        });
+        std::fs::write(node_dir.join("validator.key"), key_file.to_string())?;
+        let engine = if validators == 1 {
+            "engine = \"solo\"\n".to_string()
+        } else {
+            "engine = \"bft\"\nleader_timeout_ms = 2000\n".to_string()
+        };
+        let mut config = format!(
+            "data_dir = \"data\"\ngenesis = \"../genesis.json\"\n\n[http]\nlisten = \"127.0.0.1:{}\"\n\n\
+             [consensus]\n{engine}validator_key = \"validator.key\"\nmin_block_transactions = 2000\n\
+             block_interval_ms = 200\nmax_block_transactions = 20000\nempty_blocks = true\n\n\
+             [pool]\nmax_transactions = 400000\nmax_per_sender = 4096\nmax_nonce_gap = 4096\n\n",
+            http_ports[index]
+        );
+        if validators > 1 {
+            config.push_str(&format!(
+                "[network]\nlisten = \"127.0.0.1:{}\"\nallow_private_ips = true\n\n{peers}",
+                p2p_ports[index]
+            ));
+        }
+        let config_path = node_dir.join("config.toml");
+        std::fs::write(&config_path, config)?;
+        let log = std::fs::File::create(node_dir.join("node.log"))?;
+        let child = Command::new(&exe)
+            .args(["node", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("cannot start a node")?;
+        children.push(child);
+        http.push(format!("http://127.0.0.1:{}", http_ports[index]));
+    }
+    let mut nodes = Nodes { children, http };
+    let agent = agent(Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for (index, url) in nodes.http.clone().iter().enumerate() {
+        loop {
+            if let Ok(Some(status)) = nodes.children[index].try_wait() {
+                bail!(
+                    "node {index} exited ({status}); see {}",
+                    dir.join(format!("node-{index}/node.log")).display()
+                );
+            }
+            if agent.get(format!("{url}/v1/health")).call().is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("node {index} did not start");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // A BFT chain is ready once it makes blocks.
+    let status_url = format!("{}/v1/status", nodes.http[0]);
+    while get_json(&agent, &status_url)?["height"]
+        .as_u64()
+        .unwrap_or(0)
+        < 1
+    {
+        if Instant::now() > deadline {
+            bail!("the chain made no block");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(nodes)
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
+
+fn get_json(agent: &ureq::Agent, url: &str) -> anyhow::Result<Value> {
+    let mut response = agent.get(url).call()?;
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(256 << 20)
+        .read_to_string()?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Signs every transfer, on every core. Transfer `i` is sender `i % accounts`'s
+/// `i / accounts`-th, to another funded account.
+fn sign_all(keys: &[SecretKey], count: usize) -> Vec<SignedTransaction> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = count.div_ceil(cores);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..cores)
+            .map(|part| {
+                scope.spawn(move || {
+                    let start = part * chunk;
+                    (start..(start + chunk).min(count))
+                        .map(|i| {
+                            let sender = &keys[i % keys.len()];
+                            let to: Address = keys[(i * 7 + 1) % keys.len()].address();
+                            let nonce = (i / keys.len()) as u64;
+                            Transaction {
+                                chain_id: CHAIN_ID,
+                                nonce,
+                                to,
+                                amount: 1,
+                            }
+                            .sign(sender)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// `cairn-bench tps`.
+pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsReport> {
+    if validators == 0 || accounts == 0 || txs == 0 {
+        bail!("validators, txs and accounts must be positive");
+    }
+    if txs / accounts >= 4_096 {
+        bail!(
+            "at most 4095 transfers per account (the pool's per-sender bound): use more --accounts"
+        );
+    }
+    eprintln!("measuring the signature ceiling of this machine...");
+    let sig_ceiling = crate::sig::batch_all_cores_per_s(Duration::from_secs(2));
+    eprintln!("signing {txs} transfers from {accounts} accounts...");
+    let keys: Vec<SecretKey> = (0..accounts).map(account_key).collect();
+    let transactions = sign_all(&keys, txs);
+    let batches: Vec<(Vec<u8>, Vec<B256>)> = transactions
+        .chunks(BATCH)
+        .map(|chunk| {
+            (
+                chunk.iter().flat_map(|tx| tx.encoded()).collect(),
+                chunk.iter().map(|tx| tx.hash()).collect(),
+            )
+        })
+        .collect();
+    drop(transactions);
+
+    let dir = tempfile::tempdir()?;
+    eprintln!(
+        "starting {validators} node(s) in {}...",
+        dir.path().display()
+    );
+    let nodes = start_chain(dir.path(), validators, &keys)?;
+
+    let submitted_at: Arc<Mutex<HashMap<B256, Instant>>> =
+        Arc::new(Mutex::new(HashMap::with_capacity(txs)));
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let committed = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicBool::new(false));
+    let next_batch = Arc::new(AtomicUsize::new(0));
+    let batches = Arc::new(batches);
+    let bar = ProgressBar::new(txs as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} committed [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let started = Instant::now();
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (batches, next_batch, submitted, committed, submitted_at, failed) = (
+                batches.clone(),
+                next_batch.clone(),
+                submitted.clone(),
+                committed.clone(),
+                submitted_at.clone(),
+                failed.clone(),
+            );
+            let urls = nodes.http.clone();
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let agent = agent(Duration::from_secs(60));
+                loop {
+                    let index = next_batch.fetch_add(1, Ordering::Relaxed);
+                    let Some((body, hashes)) = batches.get(index) else {
+                        return Ok(());
+                    };
+                    while submitted
+                        .load(Ordering::Relaxed)
+                        .saturating_sub(committed.load(Ordering::Relaxed))
+                        > WINDOW
+                    {
+                        if failed.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    let url = format!(
+                        "{}/v1/transactions/raw",
+                        urls[(index + client) % urls.len()]
+                    );
+                    {
+                        let now = Instant::now();
+                        let mut times = submitted_at
+                            .lock()
+                            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+                        for hash in hashes {
+                            times.insert(*hash, now);
+                        }
+                    }
+                    submitted.fetch_add(hashes.len(), Ordering::Relaxed);
+                    let mut response = agent
+                        .post(&url)
+                        .header("content-type", "application/octet-stream")
+                        .send(&body[..])?;
+                    let status = response.status();
+                    let reply: Value =
+                        serde_json::from_str(&response.body_mut().read_to_string()?)?;
+                    if status.as_u16() != 202 || reply["rejected"].as_u64() != Some(0) {
+                        failed.store(true, Ordering::Relaxed);
+                        bail!(
+                            "the node refused a batch ({status}): {}",
+                            reply.to_string().chars().take(400).collect::<String>()
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Follow committed blocks and time every transfer.
+    let follower = agent(Duration::from_secs(30));
+    let mut latencies: Vec<f64> = Vec::with_capacity(txs);
+    let mut next_height = 1u64;
+    let mut blocks = 0usize;
+    let mut last_commit = started;
+    let deadline = started + Duration::from_secs(600);
+    while latencies.len() < txs {
+        if failed.load(Ordering::Relaxed) {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {txs} transfers committed in ten minutes",
+                latencies.len()
+            );
+        }
+        let page = get_json(
+            &follower,
+            &format!("{}/v1/blocks?start={next_height}&limit=100", nodes.http[0]),
+        )?;
+        let now = Instant::now();
+        let page_blocks = page["blocks"].as_array().cloned().unwrap_or_default();
+        if page_blocks.is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        let times = submitted_at
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        for block in &page_blocks {
+            next_height = block["height"].as_u64().unwrap_or(next_height) + 1;
+            let hashes = block["transactions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut counted = 0;
+            for hash in hashes {
+                let Some(hash) = hash.as_str().and_then(|h| h.parse::<B256>().ok()) else {
+                    continue;
+                };
+                if let Some(at) = times.get(&hash) {
+                    latencies.push(now.duration_since(*at).as_secs_f64() * 1_000.0);
+                    counted += 1;
+                }
+            }
+            if counted > 0 {
+                blocks += 1;
+                last_commit = now;
+            }
+        }
+        drop(times);
+        committed.store(latencies.len(), Ordering::Relaxed);
+        bar.set_position(latencies.len() as u64);
+    }
+    bar.finish_and_clear();
+    for client in clients {
+        client
+            .join()
+            .map_err(|_| anyhow::anyhow!("a client panicked"))??;
+    }
+    drop(nodes);
+    let elapsed = last_commit.duration_since(started).as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let percentile =
+        |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let committed_tps = txs as f64 / elapsed;
+    Ok(TpsReport {
+        validators,
+        txs,
+        committed_tps,
+        p50_ms: percentile(0.50),
+        p99_ms: percentile(0.99),
+        sig_ceiling_per_s: sig_ceiling,
+        ratio_to_sig_ceiling: committed_tps / sig_ceiling,
+        blocks,
+    })
+}
