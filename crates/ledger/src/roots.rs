@@ -5,12 +5,13 @@ use cairn_trie::{MemoryNodeStore, Trie};
 
 fn ordered_root<I: IntoIterator<Item = Vec<u8>>>(values: I) -> B256 {
     let mut trie = Trie::new(MemoryNodeStore::default());
-    for (index, value) in values.into_iter().enumerate() {
-        let key = alloy_rlp::encode(index as u64);
-        // An in-memory trie without a backing store cannot fail to resolve a node.
-        if let Err(error) = trie.insert(&key, &value) {
-            unreachable!("in-memory trie insert failed: {error}");
-        }
+    let writes = values
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| (alloy_rlp::encode(index as u64), value));
+    // An in-memory trie without a backing store cannot fail to resolve a node.
+    if let Err(error) = trie.insert_batch(writes) {
+        unreachable!("in-memory trie insert failed: {error}");
     }
     match trie.root_hash() {
         Ok(root) => root,

@@ -40,6 +40,22 @@ impl<S: NodeStore> SecureTrie<S> {
         self.inner.insert(keccak256(key).as_slice(), value)
     }
 
+    /// Applies many writes at once; see [`Trie::insert_batch`].
+    pub fn insert_batch<K, V>(
+        &mut self,
+        writes: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<(), TrieError>
+    where
+        K: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.inner.insert_batch(
+            writes
+                .into_iter()
+                .map(|(key, value)| (keccak256(key.as_ref()), value)),
+        )
+    }
+
     /// Removes `key` if present.
     pub fn remove(&mut self, key: &[u8]) -> Result<(), TrieError> {
         self.inner.remove(keccak256(key).as_slice())

@@ -288,6 +288,43 @@ proptest! {
         prop_assert!(verify_proof(wrong_root, &target, &proof).is_err(), "wrong root accepted");
     }
 
+    /// A batch (duplicate keys, removals as empty values, keys that prefix others) gives the
+    /// trie that the same writes one by one give, on an empty trie and on a stored one.
+    #[test]
+    fn insert_batch_matches_inserting_one_by_one(
+        first in ops(small_key()),
+        second in ops(small_key()),
+        probes in prop::collection::vec(small_key(), 0..8),
+    ) {
+        let as_writes = |ops: &[(Vec<u8>, Option<Vec<u8>>)]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            ops.iter().map(|(key, value)| (key.clone(), value.clone().unwrap_or_default())).collect()
+        };
+        let store = Arc::new(MemoryNodeStore::new());
+        let mut batched = Trie::new(store.clone());
+        let mut model = Model::new();
+        batched.insert_batch(as_writes(&first)).expect("batch");
+        apply(&mut Trie::new(MemoryNodeStore::new()), &mut model, &first);
+        prop_assert_eq!(batched.root_hash().expect("root"), reference_root(&model));
+        check_reads(&batched, &model, &probes);
+
+        // The second batch lands on a reopened trie whose nodes are loaded as it goes.
+        let (root, nodes) = batched.commit().expect("commit");
+        store.apply(&nodes);
+        let mut reopened = Trie::open(store.clone(), root).expect("open");
+        reopened.insert_batch(as_writes(&second)).expect("batch");
+        apply(&mut Trie::new(MemoryNodeStore::new()), &mut model, &second);
+        prop_assert_eq!(reopened.root_hash().expect("root"), reference_root(&model));
+        check_reads(&reopened, &model, &probes);
+
+        let mut secure = SecureTrie::new(MemoryNodeStore::new());
+        secure.insert_batch(as_writes(&first)).expect("batch");
+        let mut one_by_one = SecureTrie::new(MemoryNodeStore::new());
+        for (key, value) in as_writes(&first) {
+            one_by_one.insert(&key, &value).expect("insert");
+        }
+        prop_assert_eq!(secure.root_hash().expect("root"), one_by_one.root_hash().expect("root"));
+    }
+
     #[test]
     fn secure_trie_is_the_trie_of_hashed_keys(ops in ops(small_key())) {
         let mut secure = SecureTrie::new(MemoryNodeStore::new());
@@ -378,6 +415,31 @@ fn hash_builder_agrees_on_thousands_of_random_keys() {
         reopened.root_hash().expect("root"),
         hash_builder_root(&model)
     );
+}
+
+/// A batch large enough for the parallel hashing path, with repeated keys, equals
+/// `HashBuilder` on the last value written to each key.
+#[test]
+fn large_batch_matches_hash_builder() {
+    let mut model = Model::new();
+    let mut writes: Vec<(B256, Vec<u8>)> = Vec::new();
+    let mut seed = B256::repeat_byte(0x17);
+    for i in 0..30_000u32 {
+        seed = alloy_primitives::keccak256(seed);
+        // Every fifth write reuses an earlier key, so the batch holds superseded writes.
+        let key = if i % 5 == 4 {
+            writes[(i as usize * 7) % writes.len()].0
+        } else {
+            seed
+        };
+        let value = seed[..1 + (i as usize % 32)].to_vec();
+        model.insert(key.to_vec(), value.clone());
+        writes.push((key, value));
+    }
+    let mut trie = Trie::new(MemoryNodeStore::new());
+    trie.insert_batch(writes.iter().map(|(key, value)| (key, value)))
+        .expect("batch");
+    assert_eq!(trie.root_hash().expect("root"), hash_builder_root(&model));
 }
 
 /// Enough updates to take the multi-threaded hashing and commit paths.
