@@ -1,0 +1,61 @@
+//! Signature checking and transaction encoding, the per-transfer work of admission and block
+//! import.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+
+use cairn_primitives::{SecretKey, SignedTransaction, Transaction, verify_signatures};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+fn transfers(count: usize) -> Vec<SignedTransaction> {
+    (0..count)
+        .map(|i| {
+            let mut seed = [3u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            let key = SecretKey::from_bytes(seed);
+            Transaction {
+                chain_id: 1,
+                nonce: i as u64,
+                to: key.address(),
+                amount: 1_000 + i as u128,
+            }
+            .sign(&key)
+        })
+        .collect()
+}
+
+fn signatures(c: &mut Criterion) {
+    let txs = transfers(1_024);
+    let mut group = c.benchmark_group("signatures");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("verify_one", |b| {
+        b.iter(|| black_box(&txs[0]).verify().unwrap())
+    });
+    for size in [64usize, 1_024] {
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_with_input(
+            BenchmarkId::new("verify_signatures_batch", size),
+            &txs[..size],
+            |b, txs| b.iter(|| assert!(verify_signatures(black_box(txs)).iter().all(|ok| *ok))),
+        );
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("transaction");
+    group.throughput(Throughput::Elements(1));
+    let tx = txs[7].clone();
+    let encoded = tx.encoded();
+    group.bench_function("encode", |b| b.iter(|| black_box(&tx).encoded()));
+    // Decoding includes computing the transaction hash, which is cached from then on.
+    group.bench_function("decode", |b| {
+        b.iter(|| SignedTransaction::decode_exact(black_box(&encoded)).unwrap())
+    });
+    group.bench_function("sign", |b| {
+        let key = SecretKey::from_bytes([5; 32]);
+        b.iter(|| black_box(*tx.tx()).sign(&key))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, signatures);
+criterion_main!(benches);
