@@ -1,0 +1,113 @@
+//! Every `cairn-bench` subcommand runs and prints the JSON its users read, on sizes small
+//! enough for the test suite; bad arguments fail with one line on stderr.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn run(args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn-bench"))
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("start cairn-bench");
+    assert!(
+        output.status.success(),
+        "cairn-bench {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
+}
+
+fn seconds(report: &Value, field: &str) -> f64 {
+    let value = report[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{field} missing in {report}"));
+    assert!(value > 0.0, "{field} = {value}");
+    value
+}
+
+#[test]
+fn trie_compares_three_implementations_on_one_root() {
+    let report = run(&["trie", "--keys", "3000"]);
+    assert_eq!(report["keys"], 3000);
+    assert_eq!(report["roots_equal"], true, "{report}");
+    for field in ["cairn_s", "eth_trie_s", "alloy_hashbuilder_s"] {
+        seconds(&report, field);
+    }
+}
+
+#[test]
+fn trie_update_changes_a_stored_trie() {
+    let report = run(&["trie-update", "--keys", "3000", "--changes", "300"]);
+    assert_eq!(report["keys"], 3000);
+    assert_eq!(report["changes"], 300);
+    assert_eq!(report["roots_equal"], true, "{report}");
+    seconds(&report, "cairn_update_s");
+    seconds(&report, "eth_trie_update_s");
+    assert_eq!(
+        report["cairn_nodes_written"],
+        report["eth_trie_nodes_written"]
+    );
+}
+
+#[test]
+fn sig_reports_three_rates() {
+    let report = run(&["sig"]);
+    let single = seconds(&report, "single_per_s");
+    let batch = seconds(&report, "batch_per_s");
+    seconds(&report, "batch_all_cores_per_s");
+    // Batching amortises the multiscalar multiplication: it is never slower than single
+    // checks by a wide margin, whatever the machine's load.
+    assert!(batch > single / 2.0, "{report}");
+}
+
+#[test]
+fn tps_commits_every_transfer_of_a_solo_chain() {
+    let report = run(&[
+        "tps",
+        "--validators",
+        "1",
+        "--txs",
+        "3000",
+        "--accounts",
+        "50",
+    ]);
+    assert_eq!(report["validators"], 1);
+    assert_eq!(report["txs"], 3000);
+    seconds(&report, "committed_tps");
+    seconds(&report, "sig_ceiling_per_s");
+    let (p50, p99) = (seconds(&report, "p50_ms"), seconds(&report, "p99_ms"));
+    assert!(p50 <= p99, "{report}");
+}
+
+#[test]
+fn impossible_arguments_fail_with_one_line() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn-bench"))
+        .args(["trie-update", "--keys", "10", "--changes", "20"])
+        .output()
+        .expect("start cairn-bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("20"), "{stderr}");
+}
+
+#[test]
+fn tps_commits_every_transfer_of_four_validators() {
+    let report = run(&[
+        "tps",
+        "--validators",
+        "4",
+        "--txs",
+        "2000",
+        "--accounts",
+        "40",
+    ]);
+    assert_eq!(report["validators"], 4);
+    assert_eq!(report["txs"], 2000);
+    seconds(&report, "committed_tps");
+    let (p50, p99) = (seconds(&report, "p50_ms"), seconds(&report, "p99_ms"));
+    assert!(p50 <= p99, "{report}");
+}
