@@ -279,6 +279,10 @@ impl<S: NodeStore> Trie<S> {
     ///
     /// On an error (a node missing from the store) the writes ordered before the failing key
     /// are applied and the rest are not, as with a loop of [`insert`](Self::insert).
+    ///
+    /// # Panics
+    ///
+    /// If the batch holds 2^32 - 1 writes or more (tens of gigabytes of keys).
     pub fn insert_batch<K, V>(
         &mut self,
         writes: impl IntoIterator<Item = (K, V)>,
