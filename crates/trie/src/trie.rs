@@ -314,8 +314,8 @@ impl<S: NodeStore> Trie<S> {
                 })
                 .then(a.1.cmp(&b.1))
         });
-        // A trie of n random keys has about 1.1 n nodes beyond its leaves' n; reserving for
-        // the new leaves and their branches up front spares the arena repeated regrowth.
+        // A new key mostly adds a leaf and a branch: reserving two arena slots per write up
+        // front spares the arena repeated regrowth and the copying it costs.
         if self.free.len() < writes.len() {
             self.nodes.reserve(2 * writes.len() - self.free.len());
         }
