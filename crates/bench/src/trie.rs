@@ -81,6 +81,22 @@ pub fn progress(len: usize, message: &'static str) -> ProgressBar {
     bar
 }
 
+/// Calls `apply` on every pair in order, advancing `bar` every [`PROGRESS_STEP`] pairs (a
+/// cheap atomic add, off the hot path).
+pub fn apply_each(
+    pairs: &[([u8; 32], [u8; 32])],
+    bar: &ProgressBar,
+    mut apply: impl FnMut(&[u8; 32], &[u8; 32]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    for chunk in pairs.chunks(PROGRESS_STEP) {
+        for (key, value) in chunk {
+            apply(key, value)?;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    Ok(())
+}
+
 /// Runs the comparison on `keys` pairs.
 pub fn run(keys: usize) -> anyhow::Result<TrieReport> {
     let pairs = random_pairs(keys, SEED);
@@ -102,12 +118,7 @@ pub fn run(keys: usize) -> anyhow::Result<TrieReport> {
     let bar = progress(keys, "cairn: one-by-one + root");
     let started = Instant::now();
     let mut trie = Trie::new(MemoryNodeStore::new());
-    for chunk in pairs.chunks(PROGRESS_STEP) {
-        for (key, value) in chunk {
-            trie.insert(key, value)?;
-        }
-        bar.inc(chunk.len() as u64);
-    }
+    apply_each(&pairs, &bar, |key, value| Ok(trie.insert(key, value)?))?;
     let one_by_one_root = trie.root_hash()?;
     let cairn_one_by_one_s = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -119,12 +130,7 @@ pub fn run(keys: usize) -> anyhow::Result<TrieReport> {
         let bar = progress(keys, "eth_trie: insert + root");
         let started = Instant::now();
         let mut trie = eth_trie::EthTrie::new(Arc::new(eth_trie::MemoryDB::new(false)));
-        for chunk in pairs.chunks(PROGRESS_STEP) {
-            for (key, value) in chunk {
-                trie.insert(key, value)?;
-            }
-            bar.inc(chunk.len() as u64);
-        }
+        apply_each(&pairs, &bar, |key, value| Ok(trie.insert(key, value)?))?;
         let root = trie.root_hash()?;
         let elapsed = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
@@ -140,12 +146,10 @@ pub fn run(keys: usize) -> anyhow::Result<TrieReport> {
     let bar = progress(keys, "alloy HashBuilder (sorted)");
     let started = Instant::now();
     let mut builder = alloy_trie::HashBuilder::default();
-    for chunk in sorted.chunks(PROGRESS_STEP) {
-        for (key, value) in chunk {
-            builder.add_leaf(alloy_trie::Nibbles::unpack(key), value);
-        }
-        bar.inc(chunk.len() as u64);
-    }
+    apply_each(&sorted, &bar, |key, value| {
+        builder.add_leaf(alloy_trie::Nibbles::unpack(key), value);
+        Ok(())
+    })?;
     let alloy_root = builder.root();
     let alloy_hashbuilder_s = started.elapsed().as_secs_f64();
     bar.finish_and_clear();

@@ -27,13 +27,10 @@ use rand::{Rng, SeedableRng};
 use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
 use serde::Serialize;
 
-use crate::trie::{SEED, progress, random_pairs};
+use crate::trie::{SEED, apply_each, progress, random_pairs};
 
 /// The one table of each benchmark database: node hash to node encoding.
 const NODES: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("trie_nodes");
-
-/// Keys inserted between two progress-bar updates.
-const PROGRESS_STEP: usize = 1 << 14;
 
 /// Update times of the two implementations.
 #[derive(Debug, Serialize)]
@@ -144,12 +141,7 @@ pub fn run(keys: usize, changes: usize) -> anyhow::Result<TrieUpdateReport> {
     let bar = progress(changes, "eth_trie: update + commit");
     let started = Instant::now();
     let mut trie = eth_trie::EthTrie::from(db.clone(), eth_root)?;
-    for chunk in updates.chunks(PROGRESS_STEP) {
-        for (key, value) in chunk {
-            trie.insert(key, value)?;
-        }
-        bar.inc(chunk.len() as u64);
-    }
+    apply_each(&updates, &bar, |key, value| Ok(trie.insert(key, value)?))?;
     let eth_new_root = trie.root_hash()?;
     let eth_trie_update_s = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -190,12 +182,7 @@ pub fn run(keys: usize, changes: usize) -> anyhow::Result<TrieUpdateReport> {
 fn build_cairn(path: &Path, pairs: &[([u8; 32], [u8; 32])]) -> anyhow::Result<B256> {
     let bar = progress(pairs.len(), "set-up: cairn build");
     let mut trie = Trie::new(MemoryNodeStore::new());
-    for chunk in pairs.chunks(PROGRESS_STEP) {
-        for (key, value) in chunk {
-            trie.insert(key, value)?;
-        }
-        bar.inc(chunk.len() as u64);
-    }
+    apply_each(pairs, &bar, |key, value| Ok(trie.insert(key, value)?))?;
     bar.set_message("set-up: cairn commit + write");
     let (root, batch) = trie.commit()?;
     drop(trie);
@@ -210,12 +197,7 @@ fn build_eth_trie(path: &Path, pairs: &[([u8; 32], [u8; 32])]) -> anyhow::Result
     let bar = progress(pairs.len(), "set-up: eth_trie build");
     let db = Arc::new(RedbNodes::create(path)?);
     let mut trie = eth_trie::EthTrie::new(db);
-    for chunk in pairs.chunks(PROGRESS_STEP) {
-        for (key, value) in chunk {
-            trie.insert(key, value)?;
-        }
-        bar.inc(chunk.len() as u64);
-    }
+    apply_each(pairs, &bar, |key, value| Ok(trie.insert(key, value)?))?;
     bar.set_message("set-up: eth_trie commit + write");
     let root = trie.root_hash()?;
     bar.finish_and_clear();

@@ -315,20 +315,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         },
         data_dir.display()
     ));
-    banner.push_str("Available accounts\n==================\n");
-    for index in 0..DEV_ACCOUNTS {
-        banner.push_str(&format!(
-            "({index}) {:#x} ({DEV_BALANCE} base units)\n",
-            dev_account_key(index).address()
-        ));
-    }
-    banner.push_str("\nPrivate keys (public knowledge: development only)\n==================\n");
-    for index in 0..DEV_ACCOUNTS {
-        banner.push_str(&format!(
-            "({index}) 0x{}\n",
-            hex::encode(dev_account_key(index).to_bytes())
-        ));
-    }
+    banner.push_str(&dev_accounts_banner());
     banner.push_str(&format!(
         "\nChain id {}; a block every {} ms, or as soon as {} transfers are ready.\n\
          Send one: cairn tx transfer --dev 0 --to {:#x} --amount 1000 --wait",
