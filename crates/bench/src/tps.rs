@@ -59,8 +59,50 @@ fn account_key(index: usize) -> SecretKey {
     SecretKey::from_bytes(keccak256(preimage).0)
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// `count` distinct loopback ports, free right now and outside the kernel's ephemeral range.
+///
+/// A port the kernel hands out for `bind(0)` is an ephemeral one, which any outgoing connection
+/// on the machine (the nodes dialling each other, the clients) may take before the node that was
+/// told to listen on it starts. Ports below the ephemeral range are only taken by listeners.
+/// Every candidate is held open until all are chosen, so no port is handed out twice, and each
+/// process (and each call within one) starts from its own offset, so runs side by side rarely
+/// even probe the same ports.
+fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = (10_000u32, ephemeral_low.clamp(12_000, 65_536));
+    let span = high - low;
+    let call = CALLS.fetch_add(1, Ordering::Relaxed) as u32;
+    let start = std::process::id()
+        .wrapping_mul(7_919)
+        .wrapping_add(call.wrapping_mul(1_009))
+        % span;
+    let mut held = Vec::with_capacity(count);
+    for step in 0..span {
+        if held.len() == count {
+            break;
+        }
+        let port = (low + (start + step) % span) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+        }
+    }
+    if held.len() < count {
+        bail!("found only {} free loopback ports of {count}", held.len());
+    }
+    held.iter()
+        .map(|listener| Ok(listener.local_addr()?.port()))
+        .collect()
+}
+
+/// The last lines of a node's log, for an error that names why it stopped.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join(" | ")
 }
 
 struct Nodes {
@@ -98,12 +140,9 @@ fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::R
         dir.join("genesis.json"),
         serde_json::to_string_pretty(&genesis)?,
     )?;
-    let mut http_ports = Vec::new();
-    let mut p2p_ports = Vec::new();
-    for _ in 0..validators {
-        http_ports.push(free_port()?);
-        p2p_ports.push(free_port()?);
-    }
+    let mut ports = free_ports(2 * validators as usize)?;
+    let p2p_ports = ports.split_off(validators as usize);
+    let http_ports = ports;
     let peers: String = keys
         .iter()
         .zip(&p2p_ports)
@@ -164,9 +203,11 @@ fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::R
     for (index, url) in nodes.http.clone().iter().enumerate() {
         loop {
             if let Ok(Some(status)) = nodes.children[index].try_wait() {
+                let log = dir.join(format!("node-{index}/node.log"));
                 bail!(
-                    "node {index} exited ({status}); see {}",
-                    dir.join(format!("node-{index}/node.log")).display()
+                    "node {index} exited ({status}): {}; log at {}",
+                    log_tail(&log),
+                    log.display()
                 );
             }
             if agent.get(format!("{url}/v1/health")).call().is_ok() {

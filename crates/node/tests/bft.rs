@@ -260,14 +260,9 @@ fn start_outsider(dir: &Path, plans: &[Value]) -> TestNode {
         "secret_key": format!("0x{}", hex::encode(key.to_bytes())),
     });
     std::fs::write(outsider_dir.join("node.key"), key_file.to_string()).unwrap();
-    let http = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let p2p = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let base = free_base_port(1);
+    let http = std::net::SocketAddr::from(([127, 0, 0, 1], base));
+    let p2p = std::net::SocketAddr::from(([127, 0, 0, 1], base + 1_000));
     let table = config.as_table_mut().unwrap();
     table.insert(
         "genesis".into(),
