@@ -417,6 +417,119 @@ fn hash_builder_agrees_on_thousands_of_random_keys() {
     );
 }
 
+/// Keys of 1 to 6 bytes over the small alphabet: enough distinct keys for batches past the
+/// parallel-hashing threshold (1,024), with the same shared prefixes, extensions and branch
+/// values.
+fn medium_key() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop::sample::select(vec![0x00u8, 0x01, 0x10, 0x11, 0xab, 0xff]),
+        1..7,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Batches large enough to be hashed on several threads, on a stored trie of which a part
+    /// is already loaded, give the model's root and contents.
+    #[test]
+    fn large_batches_on_stored_tries_match_the_model(
+        stored in prop::collection::vec((medium_key(), value()), 1..3_000),
+        touched in ops(medium_key()),
+        batch in prop::collection::vec(
+            (medium_key(), prop::option::weighted(0.85, value())),
+            1_100..2_500,
+        ),
+    ) {
+        let store = Arc::new(MemoryNodeStore::new());
+        let mut model = Model::new();
+        let mut trie = Trie::new(store.clone());
+        for (key, value) in &stored {
+            trie.insert(key, value).expect("insert");
+            model.insert(key.clone(), value.clone());
+        }
+        let (root, nodes) = trie.commit().expect("commit");
+        store.apply(&nodes);
+        let mut reopened = Trie::open(store.clone(), root).expect("open");
+        // Some paths are loaded (and changed) before the batch, so the batch meets both nodes
+        // still in the store and nodes already in memory.
+        apply(&mut reopened, &mut model, &touched);
+        let writes: Vec<(Vec<u8>, Vec<u8>)> = batch
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone().unwrap_or_default()))
+            .collect();
+        reopened.insert_batch(writes.iter().map(|(key, value)| (key, value))).expect("batch");
+        for (key, value) in &writes {
+            if value.is_empty() {
+                model.remove(key);
+            } else {
+                model.insert(key.clone(), value.clone());
+            }
+        }
+        prop_assert_eq!(reopened.root_hash().expect("root"), reference_root(&model));
+        check_reads(&reopened, &model, &[]);
+    }
+}
+
+/// A store that records which nodes were read.
+#[derive(Default)]
+struct RecordingStore {
+    nodes: MemoryNodeStore,
+    reads: std::sync::Mutex<Vec<B256>>,
+}
+
+impl RecordingStore {
+    /// The hashes read since the last call, sorted.
+    fn take_reads(&self) -> Vec<B256> {
+        let mut reads = std::mem::take(&mut *self.reads.lock().expect("lock"));
+        reads.sort_unstable();
+        reads
+    }
+}
+
+impl cairn_trie::NodeStore for RecordingStore {
+    fn get_node(&self, hash: &B256) -> Result<Option<Bytes>, cairn_trie::NodeStoreError> {
+        self.reads.lock().expect("lock").push(*hash);
+        self.nodes.get_node(hash)
+    }
+}
+
+/// A batch on a stored trie reads each stored node on its keys' paths exactly once: the same
+/// nodes that inserting the writes one by one, in their own order, reads.
+#[test]
+fn a_batch_reads_each_node_it_needs_once() {
+    let key_of = |i: u32| alloy_primitives::keccak256(i.to_be_bytes());
+    let store = Arc::new(RecordingStore::default());
+    let mut trie = Trie::new(MemoryNodeStore::new());
+    for i in 0..20_000u32 {
+        trie.insert(key_of(i).as_slice(), &i.to_be_bytes())
+            .expect("insert");
+    }
+    let (root, nodes) = trie.commit().expect("commit");
+    store.nodes.apply(&nodes);
+    // Half the writes change stored keys, half add new ones.
+    let writes: Vec<(B256, [u8; 8])> = (0..4_000u32)
+        .map(|i| (key_of(i * 5 + (i % 2) * 30_000), u64::from(i).to_be_bytes()))
+        .collect();
+
+    let mut one_by_one = Trie::open(store.clone(), root).expect("open");
+    for (key, value) in &writes {
+        one_by_one.insert(key.as_slice(), value).expect("insert");
+    }
+    let expected_root = one_by_one.root_hash().expect("root");
+    let mut needed = store.take_reads();
+    needed.dedup();
+
+    let mut batched = Trie::open(store.clone(), root).expect("open");
+    batched
+        .insert_batch(writes.iter().map(|(key, value)| (key, value)))
+        .expect("batch");
+    assert_eq!(batched.root_hash().expect("root"), expected_root);
+    let read = store.take_reads();
+    assert_eq!(read, needed, "the batch read other nodes, or some twice");
+    assert!(needed.len() > writes.len(), "{} nodes read", needed.len());
+}
+
 /// A batch large enough for the parallel hashing path, with repeated keys, equals
 /// `HashBuilder` on the last value written to each key.
 #[test]
