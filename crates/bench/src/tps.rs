@@ -65,21 +65,16 @@ fn account_key(index: usize) -> SecretKey {
 /// on the machine (the nodes dialling each other, the clients) may take before the node that was
 /// told to listen on it starts. Ports below the ephemeral range are only taken by listeners.
 /// Every candidate is held open until all are chosen, so no port is handed out twice, and each
-/// process (and each call within one) starts from its own offset, so runs side by side rarely
-/// even probe the same ports.
+/// process (a run starts its chain once) probes from its own offset, so runs side by side
+/// rarely even try the same ports.
 fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
         .unwrap_or(32_768);
     let (low, high) = (10_000u32, ephemeral_low.clamp(12_000, 65_536));
     let span = high - low;
-    let call = CALLS.fetch_add(1, Ordering::Relaxed) as u32;
-    let start = std::process::id()
-        .wrapping_mul(7_919)
-        .wrapping_add(call.wrapping_mul(1_009))
-        % span;
+    let start = std::process::id().wrapping_mul(7_919) % span;
     let mut held = Vec::with_capacity(count);
     for step in 0..span {
         if held.len() == count {
