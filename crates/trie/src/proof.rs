@@ -1,5 +1,7 @@
 //! Verification of Merkle proofs (EIP-1186 `eth_getProof` form).
 
+use std::collections::HashMap;
+
 use alloy_primitives::{B256, keccak256};
 
 use crate::nibbles::NibbleKey;
@@ -12,47 +14,36 @@ pub enum ProofError {
     /// No nodes, for a root other than the empty root.
     #[error("empty proof for non-empty root {0}")]
     EmptyProof(B256),
-    /// Node `index` does not hash to the reference that led to it (the root for index 0).
-    #[error("proof node {index} hashes to {actual}, expected {expected}")]
-    HashMismatch {
-        /// Position in the proof.
-        index: usize,
-        /// The hash its parent (or the root) requires.
-        expected: B256,
-        /// keccak256 of the node given.
-        actual: B256,
+    /// The key's path leads to a node (the root, at depth 0) that the proof does not hold.
+    #[error(
+        "the proof has no node with hash {hash}, which the key's path reaches at depth {depth}"
+    )]
+    MissingNode {
+        /// Hash-referenced nodes walked before this one.
+        depth: usize,
+        /// The hash the path requires.
+        hash: B256,
     },
-    /// Node `index` is not a valid trie node.
-    #[error("proof node {index} is malformed: {source}")]
+    /// The node the path reached is not a valid trie node.
+    #[error("proof node {hash} is malformed: {source}")]
     MalformedNode {
-        /// Position in the proof.
-        index: usize,
+        /// The node's hash.
+        hash: B256,
         /// What is wrong with it.
         source: DecodeError,
     },
-    /// A node shorter than 32 bytes was given as a separate, hash-referenced proof node; a
-    /// correct trie embeds such nodes in their parent.
-    #[error("proof node {index} is {len} bytes, so it must be embedded in its parent")]
+    /// A parent references by hash a node shorter than 32 bytes; a correct trie embeds such
+    /// nodes in their parent, so no trie with this root was built by Ethereum's rules.
+    #[error("node {hash} is {len} bytes but referenced by hash; such nodes are embedded")]
     UnembeddedSmallNode {
-        /// Position in the proof.
-        index: usize,
+        /// The node's hash.
+        hash: B256,
         /// Its length.
         len: usize,
     },
-    /// The empty node appears below the root.
-    #[error("proof node {0} is the empty node, which can only be a root")]
+    /// The empty node is referenced below the root.
+    #[error("the empty node is referenced at depth {0}; it can only be a root")]
     UnexpectedEmptyNode(usize),
-    /// The path continues to a hash-referenced child but the proof ends.
-    #[error("proof ends after {0} nodes but the key's path continues to child {1}")]
-    Truncated(usize, B256),
-    /// The key's path ends at node `last`, but more nodes follow.
-    #[error("the key's path ends at proof node {last} but the proof has {len} nodes")]
-    TrailingNodes {
-        /// Index of the node where the path ended.
-        last: usize,
-        /// Number of nodes given.
-        len: usize,
-    },
 }
 
 /// What a walk through one proof node found.
@@ -65,9 +56,14 @@ enum Step {
 /// Verifies a proof for `key` against `root`.
 ///
 /// Returns `Ok(Some(value))` if the proof shows `key` maps to `value`, `Ok(None)` if it shows
-/// `key` is absent. Strict: the nodes must be exactly those on the key's path, root first,
-/// each the one its parent references; anything else is an error, never a panic. For
-/// [`EMPTY_ROOT`], both an empty proof and `[0x80]` prove absence.
+/// `key` is absent. As go-ethereum's `trie.VerifyProof` does, the proof is a set of nodes
+/// looked up by their keccak256 hash while walking the key's path from the root: their order
+/// does not matter, and nodes off the path are ignored. So proofs from any mainstream
+/// implementation verify: root-first lists (`eth_getProof`), py-trie's lists that also repeat
+/// embedded nodes as entries of their own, and unordered sets. Soundness rests on the hashes
+/// alone: every node walked is the preimage of the reference that led to it. Errors, never
+/// panics, on anything else. For [`EMPTY_ROOT`], both an empty proof and `[0x80]` prove
+/// absence.
 pub fn verify_proof(
     root: B256,
     key: &[u8],
@@ -80,48 +76,46 @@ pub fn verify_proof(
             Err(ProofError::EmptyProof(root))
         };
     }
+    let nodes: HashMap<B256, &[u8]> = proof
+        .iter()
+        .map(|node| (keccak256(node.as_ref()), node.as_ref()))
+        .collect();
     let key = NibbleKey(key);
     let mut pos = 0;
     let mut expected = root;
-    for (index, node) in proof.iter().enumerate() {
-        let node = node.as_ref();
-        let actual = keccak256(node);
-        if actual != expected {
-            return Err(ProofError::HashMismatch {
-                index,
-                expected,
-                actual,
-            });
-        }
-        if index > 0 && node.len() < EMBED_LIMIT {
+    // Hashes admit no cycles, so a path walks each node at most once.
+    for depth in 0..=nodes.len() {
+        let node = *nodes.get(&expected).ok_or(ProofError::MissingNode {
+            depth,
+            hash: expected,
+        })?;
+        if depth > 0 && node.len() < EMBED_LIMIT {
             return Err(ProofError::UnembeddedSmallNode {
-                index,
+                hash: expected,
                 len: node.len(),
             });
         }
         let step = if node == EMPTY_ROOT_NODE {
-            // Only the empty root hashes to keccak(0x80), and only index 0 can match it.
-            if index > 0 {
-                return Err(ProofError::UnexpectedEmptyNode(index));
+            if depth > 0 {
+                return Err(ProofError::UnexpectedEmptyNode(depth));
             }
             Step::Absent
         } else {
-            walk_node(node, key, &mut pos)
-                .map_err(|source| ProofError::MalformedNode { index, source })?
+            walk_node(node, key, &mut pos).map_err(|source| ProofError::MalformedNode {
+                hash: expected,
+                source,
+            })?
         };
         match step {
             Step::Descend(child) => expected = child,
-            Step::Found(_) | Step::Absent if index + 1 != proof.len() => {
-                return Err(ProofError::TrailingNodes {
-                    last: index,
-                    len: proof.len(),
-                });
-            }
             Step::Found(value) => return Ok(Some(value)),
             Step::Absent => return Ok(None),
         }
     }
-    Err(ProofError::Truncated(proof.len(), expected))
+    Err(ProofError::MissingNode {
+        depth: nodes.len() + 1,
+        hash: expected,
+    })
 }
 
 /// Follows `key` from `pos` through one proof node and the nodes embedded in it.

@@ -265,24 +265,27 @@ proptest! {
         flipped[node] = Bytes::from(bytes);
         prop_assert!(verify_proof(root, &target, &flipped).is_err(), "flipped byte accepted");
 
+        let truth = verify_proof(root, &target, &proof).expect("own proof");
         if proof.len() > 1 {
             let mut dropped = proof.clone();
             dropped.remove(node_pick.index(proof.len()));
             prop_assert!(verify_proof(root, &target, &dropped).is_err(), "dropped node accepted");
 
+            // A proof is a set of nodes found by hash (go-ethereum's rule): order is free.
             let mut swapped = proof.clone();
             let a = node_pick.index(proof.len());
             let b = (a + 1 + byte_pick.index(proof.len() - 1)) % proof.len();
             swapped.swap(a, b);
-            prop_assert!(verify_proof(root, &target, &swapped).is_err(), "swapped nodes accepted");
+            prop_assert_eq!(verify_proof(root, &target, &swapped), Ok(truth.clone()));
         }
 
+        // Nodes off the path, junk or repeated, change nothing.
         let mut extended = proof.clone();
         extended.push(Bytes::from(extra));
-        prop_assert!(verify_proof(root, &target, &extended).is_err(), "trailing node accepted");
+        prop_assert_eq!(verify_proof(root, &target, &extended), Ok(truth.clone()));
         let mut duplicated = proof.clone();
         duplicated.push(proof[proof.len() - 1].clone());
-        prop_assert!(verify_proof(root, &target, &duplicated).is_err(), "repeated node accepted");
+        prop_assert_eq!(verify_proof(root, &target, &duplicated), Ok(truth));
 
         let wrong_root = B256::from(alloy_primitives::U256::from_be_bytes(root.0) ^ alloy_primitives::U256::from(1));
         prop_assert!(verify_proof(wrong_root, &target, &proof).is_err(), "wrong root accepted");
@@ -374,13 +377,18 @@ fn empty_trie_proofs() {
         verify_proof(B256::repeat_byte(1), b"anything", &[] as &[Bytes]),
         Err(ProofError::EmptyProof(_))
     ));
-    assert!(matches!(
+    assert_eq!(
         verify_proof(
             EMPTY_ROOT,
             b"k",
             &[Bytes::from_static(&[0x80]), Bytes::from_static(&[0x80])]
         ),
-        Err(ProofError::TrailingNodes { .. })
+        Ok(None)
+    );
+    // The empty node proves nothing about a non-empty root.
+    assert!(matches!(
+        verify_proof(B256::repeat_byte(1), b"k", &[Bytes::from_static(&[0x80])]),
+        Err(ProofError::MissingNode { depth: 0, .. })
     ));
 }
 
