@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_primitives::{
-    Account, Address, B256, Block, Bytes, GenesisConfig, Header, MAX_EXTRA_BYTES, PublicKey,
-    Receipt, Seal, SignedTransaction,
+    Account, Address, B256, Block, Bytes, ConsensusEngine, GenesisConfig, Header, MAX_EXTRA_BYTES,
+    PublicKey, Receipt, Seal, SignedTransaction,
 };
 use cairn_storage::{ChainHead, StorageError, Store};
 use cairn_trie::{CachedNodeStore, NodeBatch, SecureTrie, TrieError};
@@ -28,11 +28,13 @@ pub const MAX_FUTURE_DRIFT_MS: u64 = 15_000;
 /// Bytes of trie nodes kept in the shared read cache.
 const NODE_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
-/// The validators in rank order, as genesis lists them.
+/// The validators in rank order, as genesis lists them, and the engine by which they agree
+/// (which decides what seals a block).
 #[derive(Debug, Clone)]
 pub struct ValidatorSet {
     keys: Vec<PublicKey>,
     addresses: Vec<Address>,
+    engine: ConsensusEngine,
 }
 
 impl ValidatorSet {
@@ -40,7 +42,15 @@ impl ValidatorSet {
     pub fn from_genesis(genesis: &GenesisConfig) -> Self {
         let keys = genesis.validator_keys();
         let addresses = keys.iter().map(PublicKey::address).collect();
-        Self { keys, addresses }
+        Self {
+            keys,
+            addresses,
+            engine: genesis.engine(),
+        }
+    }
+    /// The engine genesis names (or implies): it decides which seals are valid.
+    pub fn engine(&self) -> ConsensusEngine {
+        self.engine
     }
     /// Number of validators.
     pub fn len(&self) -> usize {
@@ -823,18 +833,21 @@ pub(crate) fn check_header_against_parent(
     Ok(())
 }
 
-/// Whether the seal proves agreement on the block.
+/// Whether the seal proves agreement on the block, by the rule of the chain's engine (part of
+/// its genesis, hence of its identity): a solo chain's blocks are sealed by its one
+/// validator's signature; a BFT chain's only by a certificate that a quorum of its validators
+/// signed, so that no single validator, however it signs, can make any node commit a block.
 pub(crate) fn check_seal(
     validators: &ValidatorSet,
     verifier: Option<&dyn SealVerifier>,
     block: &Block,
 ) -> Result<SealStrength, BlockError> {
     let hash = block.hash();
-    match &block.seal {
-        Seal::Genesis => Err(BlockError::BadSeal(
+    match (&block.seal, validators.engine()) {
+        (Seal::Genesis, _) => Err(BlockError::BadSeal(
             "only block 0 may carry the genesis seal".into(),
         )),
-        Seal::Proposer(_) => {
+        (Seal::Proposer(_), ConsensusEngine::Solo) => {
             let rank = validators
                 .index_of(&block.header.proposer)
                 .ok_or(BlockError::UnknownProposer(block.header.proposer))?;
@@ -847,7 +860,12 @@ pub(crate) fn check_seal(
                 .map(|()| SealStrength::Final)
                 .map_err(|_| BlockError::BadSeal("proposer signature does not verify".into()))
         }
-        Seal::Certificate(_) => match verifier {
+        (Seal::Proposer(_), ConsensusEngine::Bft) => Err(BlockError::BadSeal(
+            "a BFT chain's blocks are sealed by a quorum certificate; one validator's signature \
+             seals nothing"
+                .into(),
+        )),
+        (Seal::Certificate(_), ConsensusEngine::Bft) => match verifier {
             Some(verifier) => verifier
                 .verify(&hash, &block.header, &block.seal, validators)
                 .map_err(BlockError::BadSeal),
@@ -855,6 +873,10 @@ pub(crate) fn check_seal(
                 "this node has no consensus engine to check certificates".into(),
             )),
         },
+        (Seal::Certificate(_), ConsensusEngine::Solo) => Err(BlockError::BadSeal(
+            "a solo chain's blocks are sealed by its validator's signature, not a certificate"
+                .into(),
+        )),
     }
 }
 

@@ -9,8 +9,8 @@ use cairn_ledger::verify::verify_chain;
 use cairn_ledger::{BlockError, Chain, ChainError, transactions_root};
 use cairn_primitives::dev::{dev_account_key, dev_genesis, dev_validator_key};
 use cairn_primitives::{
-    Account, Address, Block, FailureReason, Outcome, Seal, SecretKey, SignedTransaction,
-    Transaction, decode_exact,
+    Account, Address, Block, ConsensusEngine, FailureReason, GenesisConfig, Outcome, Seal,
+    SecretKey, SignedTransaction, Transaction, decode_exact,
 };
 use cairn_storage::Store;
 use cairn_trie::verify_secure_proof;
@@ -19,10 +19,22 @@ use tempfile::TempDir;
 const CHAIN_ID: u64 = cairn_primitives::dev::DEV_CHAIN_ID;
 
 fn new_chain() -> (TempDir, Arc<Chain>) {
+    new_chain_with(&dev_genesis(1, 1_000))
+}
+
+fn new_chain_with(genesis: &GenesisConfig) -> (TempDir, Arc<Chain>) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("chain.redb")).unwrap();
-    Chain::initialize(&store, &dev_genesis(1, 1_000)).unwrap();
+    Chain::initialize(&store, genesis).unwrap();
     (dir, Arc::new(Chain::open(store).unwrap()))
+}
+
+/// A development genesis whose `validators` agree by BFT consensus (named, so that even one
+/// validator runs BFT).
+fn bft_genesis(validators: u32) -> GenesisConfig {
+    let mut genesis = dev_genesis(validators, 1_000);
+    genesis.consensus.engine = Some(ConsensusEngine::Bft);
+    genesis
 }
 
 fn transfer(from: &SecretKey, nonce: u64, to: Address, amount: u128) -> SignedTransaction {
@@ -530,10 +542,10 @@ fn certificate(label: &'static str) -> Seal {
 
 #[test]
 fn notarized_blocks_commit_when_a_final_descendant_arrives() {
-    let (_a, producer) = new_chain();
+    let (_a, producer) = new_chain_with(&bft_genesis(1));
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("chain.redb")).unwrap();
-    Chain::initialize(&store, &dev_genesis(1, 1_000)).unwrap();
+    Chain::initialize(&store, &bft_genesis(1)).unwrap();
     let follower = Chain::open(store)
         .unwrap()
         .with_seal_verifier(Arc::new(LabelledCertificates));
@@ -626,7 +638,7 @@ fn a_final_block_with_an_unsealed_ancestor_commits_nothing() {
 fn verify_chain_refuses_a_head_that_is_only_notarized() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("chain.redb")).unwrap();
-    Chain::initialize(&store, &dev_genesis(1, 1_000)).unwrap();
+    Chain::initialize(&store, &bft_genesis(1)).unwrap();
     let chain = Chain::open(store)
         .unwrap()
         .with_seal_verifier(Arc::new(LabelledCertificates));
@@ -682,4 +694,66 @@ fn known_signatures_are_skipped_but_unknown_ones_still_checked() {
         }))
     ));
     assert_eq!(follower.import(good).unwrap().len(), 1);
+}
+
+/// A BFT chain's blocks are final only under a quorum certificate: a validator that signs a
+/// well-formed, validly executed block with its own key (the solo seal) cannot get it
+/// imported, nor can such a block pass `verify-chain`; and a solo chain takes no certificates.
+#[test]
+fn the_seal_rule_follows_the_engine_in_genesis() {
+    let genesis = bft_genesis(4);
+    let (_p, producer) = new_chain_with(&genesis);
+    let (_f, follower) = new_chain_with(&genesis);
+    let follower = Arc::new(
+        Chain::open(follower.store().clone())
+            .unwrap()
+            .with_seal_verifier(Arc::new(LabelledCertificates)),
+    );
+    let alice = dev_account_key(0);
+    let byzantine = dev_validator_key(2);
+    let executed = producer
+        .propose(
+            vec![transfer(&alice, 0, Address::repeat_byte(1), 5)],
+            2_000,
+            byzantine.address(),
+        )
+        .unwrap();
+    // The block is valid in every respect but its seal: one validator's own signature.
+    let forged = Block {
+        seal: Seal::sign(&executed.hash(), &byzantine),
+        ..executed.block.clone()
+    };
+    assert!(matches!(
+        expect_invalid(&follower, forged.clone()),
+        BlockError::BadSeal(message) if message.contains("quorum certificate")
+    ));
+    assert_eq!(follower.head().height, 0);
+    // The same block under a certificate is accepted.
+    let certified = Block {
+        seal: certificate("final"),
+        ..executed.block.clone()
+    };
+    assert_eq!(follower.import(certified).unwrap().len(), 1);
+
+    // A store that holds a proposer-sealed block on a BFT chain fails verification.
+    producer.commit(&executed.hash(), forged.seal).unwrap();
+    let error = verify_chain(producer.store(), Some(&LabelledCertificates), |_, _| {}).unwrap_err();
+    assert_eq!(error.height, 1);
+    assert!(error.problem.contains("quorum certificate"), "{error}");
+
+    // A solo chain refuses certificates, even with a verifier that would accept them.
+    let (_s, solo_producer) = new_chain();
+    let (_t, solo) = new_chain();
+    let solo = Chain::open(solo.store().clone())
+        .unwrap()
+        .with_seal_verifier(Arc::new(LabelledCertificates));
+    let block = build_on(&solo_producer, &solo_producer.head().hash(), vec![]);
+    let certified = Block {
+        seal: certificate("final"),
+        ..block.block.clone()
+    };
+    assert!(matches!(
+        expect_invalid(&solo, certified),
+        BlockError::BadSeal(message) if message.contains("not a certificate")
+    ));
 }

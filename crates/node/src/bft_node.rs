@@ -19,6 +19,7 @@ use cairn_network::{MAX_MESSAGE_BYTES, NetworkStats, PeerKey, PeerTracker, peer_
 use cairn_primitives::{SecretKey, SignedTransaction};
 use cairn_rpc::types::{NetworkView, SyncStatus};
 use cairn_rpc::{ApiState, NodeInfo};
+use cairn_storage::Store;
 use commonware_p2p::Receiver;
 use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,7 +28,7 @@ use tracing::info;
 
 use crate::config::{NetworkConfig, NodeConfig};
 use crate::keyfile;
-use crate::runtime::{log_blocks, open_existing_store, shutdown_signal, validator_key};
+use crate::runtime::{log_blocks, shutdown_signal, validator_key};
 
 /// Peers heard from within this window count as connected.
 const LIVE_WINDOW: Duration = Duration::from_secs(10);
@@ -96,13 +97,14 @@ fn p2p_key(network: &NetworkConfig, validator: Option<&SecretKey>) -> anyhow::Re
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(
     config: NodeConfig,
+    store: Store,
     key_override: Option<SecretKey>,
     banner: Option<String>,
 ) -> anyhow::Result<()> {
     let network = config
         .network
         .clone()
-        .context("consensus.engine = \"bft\" needs [network]")?;
+        .context("a BFT chain's node needs a [network] section")?;
     let validator = match key_override {
         Some(key) => Some(key),
         None => validator_key(&config)?,
@@ -114,19 +116,19 @@ pub fn run(
             .with_catch_panics(false),
     );
     runtime.start(|context| async move {
-        serve(context, config, network, validator, identity, banner).await
+        serve(context, config, store, network, validator, identity, banner).await
     })
 }
 
 async fn serve(
     context: commonware_runtime::tokio::Context,
     config: NodeConfig,
+    store: Store,
     network: NetworkConfig,
     validator: Option<SecretKey>,
     identity: SecretKey,
     banner: Option<String>,
 ) -> anyhow::Result<()> {
-    let store = open_existing_store(&config.data_dir)?;
     let chain = Chain::open(store)?;
     let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators())
         .map_err(|e| anyhow::anyhow!("genesis validators: {e}"))?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use cairn_consensus::solo::SoloConfig;
 use cairn_mempool::PoolConfig;
+use cairn_primitives::ConsensusEngine;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration file.
@@ -85,24 +86,14 @@ impl Default for HttpConfig {
     }
 }
 
-/// Which engine orders blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    /// One validator seals alone.
-    #[default]
-    Solo,
-    /// Validators agree by BFT consensus (Commonware simplex); requires `[network]`.
-    Bft,
-}
-
-/// `[consensus]`.
+/// `[consensus]`. Every field may be left out.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ConsensusConfig {
-    /// The engine.
-    #[serde(default)]
-    pub engine: Engine,
+    /// The engine (`solo` or `bft`). The chain's genesis decides it; left out, the node runs
+    /// what genesis names, and given, it must match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<ConsensusEngine>,
     /// This node's validator key file (absent for a node that does not validate).
     pub validator_key: Option<PathBuf>,
     /// Seal when this many transfers are executable.
@@ -114,7 +105,6 @@ pub struct ConsensusConfig {
     /// Seal empty blocks at each interval (solo; BFT always proposes, so it always does).
     pub empty_blocks: bool,
     /// BFT: how long to wait for the leader's proposal before moving to the next in rank.
-    #[serde(default = "default_leader_timeout_ms")]
     pub leader_timeout_ms: u64,
 }
 
@@ -126,7 +116,7 @@ impl Default for ConsensusConfig {
     fn default() -> Self {
         let solo = SoloConfig::default();
         Self {
-            engine: Engine::Solo,
+            engine: None,
             validator_key: None,
             min_block_transactions: solo.min_block_transactions,
             block_interval_ms: solo.block_interval.as_millis() as u64,
@@ -252,16 +242,37 @@ impl NodeConfig {
         if self.pool.max_transactions == 0 || self.pool.max_per_sender == 0 {
             bail!("pool limits must be positive");
         }
-        if self.consensus.engine == Engine::Bft {
-            if self.network.is_none() {
-                bail!("consensus.engine = \"bft\" needs a [network] section");
-            }
-            self.consensus
-                .bft()
-                .validate()
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if self.consensus.engine == Some(ConsensusEngine::Bft) {
+            self.check_bft()?;
         }
         Ok(())
+    }
+
+    /// The engine to run a chain whose genesis names `chain`: that one, if this configuration
+    /// names the same or none, with what it needs.
+    pub fn engine_for(&self, chain: ConsensusEngine) -> anyhow::Result<ConsensusEngine> {
+        if let Some(configured) = self.consensus.engine
+            && configured != chain
+        {
+            bail!(
+                "this chain's genesis names the {chain} engine, but the configuration sets \
+                 consensus.engine = \"{configured}\""
+            );
+        }
+        if chain == ConsensusEngine::Bft {
+            self.check_bft()?;
+        }
+        Ok(chain)
+    }
+
+    fn check_bft(&self) -> anyhow::Result<()> {
+        if self.network.is_none() {
+            bail!("a BFT chain's node needs a [network] section (its peers)");
+        }
+        self.consensus
+            .bft()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 

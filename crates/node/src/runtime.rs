@@ -11,7 +11,7 @@ use cairn_mempool::Mempool;
 use cairn_primitives::dev::{
     DEV_ACCOUNTS, DEV_BALANCE, dev_account_key, dev_genesis, dev_validator_key,
 };
-use cairn_primitives::{GenesisConfig, SecretKey};
+use cairn_primitives::{ConsensusEngine, GenesisConfig, SecretKey};
 use cairn_rpc::{ApiState, NodeInfo};
 use cairn_storage::{StorageError, Store};
 use tokio::net::TcpListener;
@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info};
 
 use crate::cli::DevnetArgs;
-use crate::config::{Engine, NodeConfig};
+use crate::config::NodeConfig;
 use crate::keyfile;
 
 /// The database file inside a data directory.
@@ -133,22 +133,26 @@ pub fn run(
         let hash = initialize_data_dir(&config.data_dir, &genesis)?;
         info!(genesis = %hash, data_dir = %config.data_dir.display(), "created the chain from genesis");
     }
-    match config.consensus.engine {
-        Engine::Solo => tokio::runtime::Builder::new_multi_thread()
+    let store = open_existing_store(&config.data_dir)?;
+    let genesis = store
+        .genesis()?
+        .context("the chain database holds no genesis document")?;
+    match config.engine_for(genesis.engine())? {
+        ConsensusEngine::Solo => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run_solo(config, key_override, banner)),
-        Engine::Bft => crate::bft_node::run(config, key_override, banner),
+            .block_on(run_solo(config, store, key_override, banner)),
+        ConsensusEngine::Bft => crate::bft_node::run(config, store, key_override, banner),
     }
 }
 
 /// The single-validator node.
 async fn run_solo(
     config: NodeConfig,
+    store: Store,
     key_override: Option<SecretKey>,
     banner: Option<String>,
 ) -> anyhow::Result<()> {
-    let store = open_existing_store(&config.data_dir)?;
     let chain = Arc::new(Chain::open(store)?);
     let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
     let services = NodeServices {

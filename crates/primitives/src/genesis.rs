@@ -28,10 +28,41 @@ pub struct GenesisConfig {
     pub consensus: ConsensusParams,
 }
 
-/// Parameters of multi-validator consensus that are part of the chain's identity.
+/// How a chain's validators agree on blocks, and therefore what seals a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsensusEngine {
+    /// One validator orders blocks alone and seals each with its own signature.
+    Solo,
+    /// Validators agree by BFT consensus; a block is final only under a certificate signed by
+    /// a quorum of them. No single validator's signature makes a block final.
+    Bft,
+}
+
+impl ConsensusEngine {
+    /// The engine's name, as genesis and configuration files write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Solo => "solo",
+            Self::Bft => "bft",
+        }
+    }
+}
+
+impl std::fmt::Display for ConsensusEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parameters of consensus that are part of the chain's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusParams {
+    /// The engine. Left out, it is `solo` for a single validator and `bft` for more; a solo
+    /// chain must have exactly one validator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<ConsensusEngine>,
     /// Views a leader keeps before the next validator in rank takes over even without a
     /// failure. A failing leader is replaced at once, whatever this says.
     #[serde(default = "ConsensusParams::default_term_length")]
@@ -50,6 +81,7 @@ impl ConsensusParams {
 impl Default for ConsensusParams {
     fn default() -> Self {
         Self {
+            engine: None,
             term_length: Self::DEFAULT_TERM_LENGTH,
         }
     }
@@ -101,6 +133,9 @@ pub enum GenesisError {
     /// A leader term must span at least two views.
     #[error("consensus.term_length must be at least 2")]
     TermTooShort,
+    /// Only a chain of one validator can be sealed by one validator's signature.
+    #[error("consensus.engine \"solo\" needs exactly one validator, genesis lists {0}")]
+    SoloWithManyValidators(usize),
 }
 
 impl GenesisConfig {
@@ -123,6 +158,9 @@ impl GenesisConfig {
         if self.consensus.term_length < 2 {
             return Err(GenesisError::TermTooShort);
         }
+        if self.engine() == ConsensusEngine::Solo && self.validators.len() != 1 {
+            return Err(GenesisError::SoloWithManyValidators(self.validators.len()));
+        }
         let mut keys = HashSet::new();
         for validator in &self.validators {
             if !keys.insert(validator.public_key) {
@@ -142,14 +180,27 @@ impl GenesisConfig {
         Ok(())
     }
 
-    /// Hash of the consensus parameters (chain id, validator keys in rank order, term length),
-    /// stored in the genesis header's `extra` so the genesis hash commits to them.
+    /// The consensus engine: as given, or implied by the number of validators.
+    pub fn engine(&self) -> ConsensusEngine {
+        self.consensus
+            .engine
+            .unwrap_or(if self.validators.len() == 1 {
+                ConsensusEngine::Solo
+            } else {
+                ConsensusEngine::Bft
+            })
+    }
+
+    /// Hash of the consensus parameters (chain id, validator keys in rank order, term length,
+    /// engine), stored in the genesis header's `extra` so the genesis hash commits to them:
+    /// two nodes agree on how blocks are sealed exactly when they agree on genesis.
     pub fn params_hash(&self) -> B256 {
         let keys: Vec<[u8; 32]> = self.validators.iter().map(|v| v.public_key.0).collect();
         let mut out = Vec::new();
         self.chain_id.encode(&mut out);
         keys.encode(&mut out);
         self.consensus.term_length.encode(&mut out);
+        self.engine().name().as_bytes().encode(&mut out);
         keccak256(out)
     }
 
@@ -243,6 +294,67 @@ mod tests {
             Err(GenesisError::Json(_))
         ));
         assert!(GenesisConfig::from_json(r#"{"chain_id": 1, "validators": [], "x": 1}"#).is_err());
+    }
+
+    #[test]
+    fn the_engine_is_implied_by_the_validator_count_unless_named() {
+        let solo = GenesisConfig {
+            chain_id: 1,
+            timestamp_ms: 0,
+            accounts: vec![],
+            validators: vec![validator(1)],
+            consensus: ConsensusParams::default(),
+        };
+        assert_eq!(solo.engine(), ConsensusEngine::Solo);
+        let four = GenesisConfig {
+            validators: (1..=4).map(validator).collect(),
+            ..solo.clone()
+        };
+        assert_eq!(four.engine(), ConsensusEngine::Bft);
+        // One validator running BFT (a network that will grow) is a different chain.
+        let bft_of_one = GenesisConfig {
+            consensus: ConsensusParams {
+                engine: Some(ConsensusEngine::Bft),
+                ..ConsensusParams::default()
+            },
+            ..solo.clone()
+        };
+        assert_eq!(bft_of_one.engine(), ConsensusEngine::Bft);
+        assert!(bft_of_one.validate().is_ok());
+        assert_ne!(bft_of_one.params_hash(), solo.params_hash());
+        // Naming the implied engine changes nothing.
+        let named_solo = GenesisConfig {
+            consensus: ConsensusParams {
+                engine: Some(ConsensusEngine::Solo),
+                ..ConsensusParams::default()
+            },
+            ..solo.clone()
+        };
+        assert_eq!(named_solo.params_hash(), solo.params_hash());
+        // A solo chain of four would let any one of them seal blocks alone.
+        let solo_of_four = GenesisConfig {
+            consensus: named_solo.consensus,
+            ..four
+        };
+        assert!(matches!(
+            solo_of_four.validate(),
+            Err(GenesisError::SoloWithManyValidators(4))
+        ));
+        let parsed = GenesisConfig::from_json(&format!(
+            r#"{{"chain_id": 9, "validators": [{{"public_key": "{}"}}],
+                "consensus": {{"engine": "bft"}}}}"#,
+            validator(1).public_key
+        ))
+        .unwrap();
+        assert_eq!(parsed.engine(), ConsensusEngine::Bft);
+        assert!(
+            GenesisConfig::from_json(&format!(
+                r#"{{"chain_id": 9, "validators": [{{"public_key": "{}"}}],
+                    "consensus": {{"engine": "pow"}}}}"#,
+                validator(1).public_key
+            ))
+            .is_err()
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub use account::Account;
 pub use alloy_primitives::{Address, B256, Bytes, keccak256};
 pub use block::{Block, Header, MAX_EXTRA_BYTES, Seal};
 pub use crypto::{PublicKey, SecretKey, Signature, SignatureError, address_of, verify_batch};
-pub use genesis::{ConsensusParams, GenesisAccount, GenesisConfig, GenesisError, GenesisValidator};
+pub use genesis::{
+    ConsensusEngine, ConsensusParams, GenesisAccount, GenesisConfig, GenesisError, GenesisValidator,
+};
 pub use receipt::{FailureReason, Outcome, Receipt};
 pub use transaction::{
     MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError, verify_signatures,

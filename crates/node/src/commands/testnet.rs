@@ -9,13 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use cairn_primitives::dev::{DEV_ACCOUNTS, DEV_BALANCE, DEV_CHAIN_ID, dev_account_key};
 use cairn_primitives::{
-    ConsensusParams, GenesisAccount, GenesisConfig, GenesisValidator, SecretKey,
+    ConsensusEngine, ConsensusParams, GenesisAccount, GenesisConfig, GenesisValidator, SecretKey,
 };
 use serde::Serialize;
 
 use crate::cli::{DevnetArgs, TestnetInitArgs};
 use crate::config::{
-    ConsensusConfig, Engine, HttpConfig, NetworkConfig, NodeConfig, PeerEntry, PoolSettings,
+    ConsensusConfig, HttpConfig, NetworkConfig, NodeConfig, PeerEntry, PoolSettings,
 };
 use crate::keyfile;
 
@@ -143,7 +143,12 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
                 public_key: keys[i as usize].public_key(),
             })
             .collect(),
-        consensus: ConsensusParams::default(),
+        // Named even for one validator: the network is meant to grow, and its blocks are
+        // sealed by certificates from the start.
+        consensus: ConsensusParams {
+            engine: Some(ConsensusEngine::Bft),
+            ..ConsensusParams::default()
+        },
     };
     std::fs::write(
         args.out.join("genesis.json"),
@@ -175,7 +180,7 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
                 listen: http(index),
             },
             consensus: ConsensusConfig {
-                engine: Engine::Bft,
+                engine: Some(ConsensusEngine::Bft),
                 validator_key: validator.then(|| key_file.into()),
                 min_block_transactions: pacing.min_block_transactions,
                 block_interval_ms: pacing.block_interval_ms,
