@@ -53,6 +53,13 @@ impl std::fmt::Debug for Store {
     }
 }
 
+fn in_use(error: redb::DatabaseError, path: &Path) -> StorageError {
+    match error {
+        redb::DatabaseError::DatabaseAlreadyOpen => StorageError::InUse(path.display().to_string()),
+        other => other.into(),
+    }
+}
+
 fn corrupt(table: &'static str, detail: impl ToString) -> StorageError {
     StorageError::Corrupt {
         table,
@@ -66,12 +73,25 @@ impl Store {
     /// After a crash redb repairs the file on open; every block whose commit returned is there.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let db = Database::create(&path).map_err(|error| match error {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                StorageError::InUse(path.display().to_string())
-            }
-            other => other.into(),
-        })?;
+        let db = Database::create(&path).map_err(|error| in_use(error, &path))?;
+        Self::with_database(db, path)
+    }
+
+    /// Opens a database kept by `backend` rather than a file of its own: tests use it to
+    /// stand for a disk that loses what was not synced when the power goes. `label` names the
+    /// database in errors.
+    pub fn open_backend(
+        backend: impl redb::StorageBackend,
+        label: impl Into<PathBuf>,
+    ) -> Result<Self> {
+        let path = label.into();
+        let db = redb::Builder::new()
+            .create_with_backend(backend)
+            .map_err(|error| in_use(error, &path))?;
+        Self::with_database(db, path)
+    }
+
+    fn with_database(db: Database, path: PathBuf) -> Result<Self> {
         let store = Self {
             db: Arc::new(db),
             path,
@@ -80,8 +100,17 @@ impl Store {
         Ok(store)
     }
 
+    /// A write transaction that is on disk when its commit returns: the guarantee every
+    /// committed block rests on, so it is stated here rather than left to redb's default.
+    fn begin_durable_write(&self) -> Result<redb::WriteTransaction> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(redb::Durability::Immediate)
+            .map_err(|e| StorageError::Refused(format!("cannot make the write durable: {e}")))?;
+        Ok(txn)
+    }
+
     fn create_tables(&self) -> Result<()> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_durable_write()?;
         txn.open_table(BLOCKS)?;
         txn.open_table(HEADERS)?;
         txn.open_table(BLOCK_HEIGHTS)?;
@@ -184,7 +213,7 @@ impl Store {
         }
         let height = block.header.height;
         let hash = block.hash();
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_durable_write()?;
         {
             let mut meta = txn.open_table(META)?;
             // Re-read the head inside the write transaction: it is the one that counts.
