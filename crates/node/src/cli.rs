@@ -96,11 +96,12 @@ pub enum TestnetCommand {
 /// `cairn testnet init`.
 #[derive(Debug, Args)]
 pub struct TestnetInitArgs {
-    /// Number of validators.
-    #[arg(long)]
+    /// Number of validators (1 to 100).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub validators: u32,
-    /// Number of full nodes (they follow the chain and accept transactions, but do not vote).
-    #[arg(long, default_value_t = 0)]
+    /// Number of full nodes (they follow the chain and accept transactions, but do not
+    /// vote; at most 100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub full_nodes: u32,
     /// Directory to create.
     #[arg(long)]
@@ -120,17 +121,17 @@ pub struct DevnetArgs {
     /// HTTP listen address.
     #[arg(long, default_value = "127.0.0.1:8545")]
     pub http: SocketAddr,
-    /// Seal a block at least this often (milliseconds).
-    #[arg(long, default_value_t = 1_000)]
+    /// Seal a block at least this often (milliseconds, 1 to 3600000).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub block_time_ms: u64,
     /// Seal as soon as this many transfers are executable.
     #[arg(long, default_value_t = 100)]
     pub min_block_txs: usize,
-    /// Run this many validators, each its own process, agreeing by BFT consensus.
-    #[arg(long, default_value_t = 1)]
+    /// Run this many validators (1 to 100), each its own process, agreeing by BFT consensus.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub validators: u32,
-    /// With --validators above 1: also run this many full nodes.
-    #[arg(long, default_value_t = 0)]
+    /// With --validators above 1: also run this many full nodes (at most 100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub full_nodes: u32,
 }
 
@@ -198,8 +199,8 @@ pub struct TransferArgs {
     /// Wait until the transfer is committed (or failed).
     #[arg(long)]
     pub wait: bool,
-    /// How long --wait waits, in seconds.
-    #[arg(long, default_value_t = 60)]
+    /// How long --wait waits, in seconds (1 to 604800, a week).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub timeout: u64,
 }
 

@@ -9,9 +9,27 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use cairn_consensus::solo::SoloConfig;
+use cairn_ledger::MAX_BLOCK_TRANSACTIONS;
 use cairn_mempool::PoolConfig;
 use cairn_primitives::ConsensusEngine;
 use serde::{Deserialize, Serialize};
+
+/// Longest interval or timeout a configuration may set: an hour.
+const MAX_INTERVAL_MS: u64 = 3_600_000;
+/// Most transfers a pool may be configured to hold.
+const MAX_POOL_TRANSACTIONS: u64 = 10_000_000;
+
+fn check_range(name: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> anyhow::Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        bail!(
+            "{name} = {value} is out of range ({} to {})",
+            range.start(),
+            range.end()
+        )
+    }
+}
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,17 +249,45 @@ impl NodeConfig {
         Ok(config)
     }
 
-    /// Checks values that parse but cannot work.
+    /// Checks values that parse but cannot work, so that no number in the file can make the
+    /// node fail later (an interval too long to add to a clock, a block too big to build).
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.consensus.block_interval_ms == 0 {
-            bail!("consensus.block_interval_ms must be positive");
-        }
-        if self.consensus.max_block_transactions == 0 {
-            bail!("consensus.max_block_transactions must be positive");
-        }
-        if self.pool.max_transactions == 0 || self.pool.max_per_sender == 0 {
-            bail!("pool limits must be positive");
-        }
+        let consensus = &self.consensus;
+        check_range(
+            "consensus.block_interval_ms",
+            consensus.block_interval_ms,
+            1..=MAX_INTERVAL_MS,
+        )?;
+        check_range(
+            "consensus.leader_timeout_ms",
+            consensus.leader_timeout_ms,
+            10..=MAX_INTERVAL_MS,
+        )?;
+        check_range(
+            "consensus.max_block_transactions",
+            consensus.max_block_transactions as u64,
+            1..=MAX_BLOCK_TRANSACTIONS as u64,
+        )?;
+        check_range(
+            "consensus.min_block_transactions",
+            consensus.min_block_transactions as u64,
+            0..=MAX_BLOCK_TRANSACTIONS as u64,
+        )?;
+        check_range(
+            "pool.max_transactions",
+            self.pool.max_transactions as u64,
+            1..=MAX_POOL_TRANSACTIONS,
+        )?;
+        check_range(
+            "pool.max_per_sender",
+            self.pool.max_per_sender as u64,
+            1..=MAX_POOL_TRANSACTIONS,
+        )?;
+        check_range(
+            "pool.max_nonce_gap",
+            self.pool.max_nonce_gap,
+            1..=MAX_POOL_TRANSACTIONS,
+        )?;
         if self.consensus.engine == Some(ConsensusEngine::Bft) {
             self.check_bft()?;
         }
@@ -296,6 +342,51 @@ mod tests {
             Duration::from_millis(200)
         );
         assert_eq!(config.http.listen.port(), 8545);
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_one_line_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        for (line, field) in [
+            (
+                "[consensus]\nblock_interval_ms = 18446744073709551615",
+                "block_interval_ms",
+            ),
+            (
+                "[consensus]\nleader_timeout_ms = 18446744073709551615",
+                "leader_timeout_ms",
+            ),
+            ("[consensus]\nleader_timeout_ms = 0", "leader_timeout_ms"),
+            (
+                "[consensus]\nmax_block_transactions = 18446744073709551615",
+                "max_block_transactions",
+            ),
+            (
+                "[consensus]\nmin_block_transactions = 18446744073709551615",
+                "min_block_transactions",
+            ),
+            (
+                "[pool]\nmax_transactions = 18446744073709551615\nmax_per_sender = 1\nmax_nonce_gap = 1",
+                "max_transactions",
+            ),
+            (
+                "[pool]\nmax_transactions = 1\nmax_per_sender = 1\nmax_nonce_gap = 18446744073709551615",
+                "max_nonce_gap",
+            ),
+        ] {
+            std::fs::write(&path, format!("data_dir = \"d\"\n{line}\n")).unwrap();
+            let error = NodeConfig::load(&path).unwrap_err().to_string();
+            assert!(error.contains(field), "{line}: {error}");
+            assert_eq!(error.lines().count(), 1, "{error}");
+        }
+        // A BFT node's derived timeouts at the largest accepted value do not overflow.
+        std::fs::write(
+            &path,
+            "data_dir = \"d\"\n[consensus]\nengine = \"bft\"\nleader_timeout_ms = 3600000\nblock_interval_ms = 3599999\n[network]\nlisten = \"127.0.0.1:1\"\npeers = []\n",
+        )
+        .unwrap();
+        assert!(NodeConfig::load(&path).is_ok());
     }
 
     #[test]

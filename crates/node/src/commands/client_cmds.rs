@@ -148,29 +148,19 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
         reason: None,
     };
     if args.wait {
+        // The timeout is bounded by the parser, so the deadline cannot overflow.
         let deadline = Instant::now() + Duration::from_secs(args.timeout);
-        loop {
-            let response: TxResponse =
-                client.get(&format!("/v1/transactions/{}", submitted.hash))?;
-            match response.status {
-                TxStatus::Committed | TxStatus::Failed => {
-                    output.status = response.status;
-                    output.block = response.block;
-                    output.reason = response.receipt.and_then(|r| r.reason);
-                    break;
-                }
-                TxStatus::Unknown => {
-                    bail!("transaction {} was dropped by the node", submitted.hash)
-                }
-                TxStatus::Pending if Instant::now() >= deadline => {
-                    bail!(
-                        "transaction {} still pending after {}s",
-                        submitted.hash,
-                        args.timeout
-                    )
-                }
-                TxStatus::Pending => std::thread::sleep(Duration::from_millis(100)),
+        match client.wait_for_result(&submitted.hash, deadline)? {
+            Some(result) => {
+                output.status = result.status;
+                output.block = result.block;
+                output.reason = result.receipt.and_then(|r| r.reason);
             }
+            None => bail!(
+                "transaction {} still pending after {}s",
+                submitted.hash,
+                args.timeout
+            ),
         }
     }
     if json {

@@ -19,6 +19,9 @@ use crate::config::{
 };
 use crate::keyfile;
 
+/// Most nodes one generated network may have (each takes two loopback ports).
+const MAX_NODES: u32 = 200;
+
 /// One node of a generated network.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodePlan {
@@ -88,7 +91,11 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
     if args.validators == 0 {
         bail!("a network needs at least one validator");
     }
-    let total = args.validators + args.full_nodes;
+    let total = args
+        .validators
+        .checked_add(args.full_nodes)
+        .filter(|total| *total <= MAX_NODES)
+        .with_context(|| format!("at most {MAX_NODES} nodes in all"))?;
     if u32::from(args.base_port) + 1_000 + total > u32::from(u16::MAX) {
         bail!(
             "--base-port {} leaves no room for {total} nodes",
