@@ -189,6 +189,25 @@ pub enum BlockError {
     },
 }
 
+impl BlockError {
+    /// Whether every honest node would refuse this block for this reason, whatever its clock
+    /// and however far it has got: so whoever vouched for the block (served it as final, or
+    /// proposed it) is dishonest. A timestamp ahead of this node's clock, or a parent this
+    /// node's head has moved past, prove nothing of the kind.
+    pub fn proves_forgery(&self) -> bool {
+        match self {
+            // Before its parent is wrong anywhere; too far ahead only by this node's clock.
+            Self::BadTimestamp {
+                timestamp_ms,
+                min_ms,
+                ..
+            } => timestamp_ms < min_ms,
+            Self::NotOnHead { .. } => false,
+            _ => true,
+        }
+    }
+}
+
 /// Errors from chain operations.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -906,8 +925,9 @@ pub(crate) fn check_transactions(
     verify_signatures(&block.transactions, known)
 }
 
-/// Verifies every transaction's signature that is not already known valid, naming the first
-/// bad one.
+/// Verifies every transaction's signature that is not already known valid, naming a bad one:
+/// one batch check, and only if it fails, a halving search (never a check of each alone, which
+/// a proposer could otherwise force with one bad signature in a full block).
 pub(crate) fn verify_signatures(
     transactions: &[SignedTransaction],
     known: Option<&dyn KnownSignatures>,
@@ -919,8 +939,7 @@ pub(crate) fn verify_signatures(
         .iter()
         .map(|index| transactions[*index].clone())
         .collect();
-    let verdicts = cairn_primitives::verify_signatures(&candidates);
-    match verdicts.iter().position(|ok| !ok) {
+    match cairn_primitives::find_invalid_signature(&candidates) {
         Some(bad) => {
             let index = unknown[bad];
             Err(BlockError::BadSignature {

@@ -12,7 +12,9 @@
 
 mod pool;
 
-pub use pool::{AccountView, Admission, AdmissionError, Mempool, PoolConfig, PoolStatus};
+pub use pool::{
+    AccountView, Admission, AdmissionError, ForgedGossip, Mempool, PoolConfig, PoolStatus,
+};
 
 impl AccountView for cairn_ledger::Chain {
     fn account(

@@ -5,6 +5,22 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, hash_map::Entry};
 use std::time::{Duration, Instant};
 
 use cairn_primitives::{Account, Address, B256, SignedTransaction, verify_signatures};
+
+/// Whether any signature among `txs` is invalid: one batch check, no search.
+fn find_invalid_signature_fast(txs: &[SignedTransaction]) -> bool {
+    let messages: Vec<Vec<u8>> = txs.iter().map(|tx| tx.tx().signing_message()).collect();
+    let items = txs
+        .iter()
+        .zip(&messages)
+        .map(|(tx, message)| (tx.public_key(), message.as_slice(), tx.signature()));
+    !txs.is_empty() && cairn_primitives::verify_batch(items).is_err()
+}
+
+/// A gossiped batch held a transfer whose signature does not verify: the peer that sent it is
+/// dishonest (honest peers forward only what they admitted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a gossiped transfer's signature does not verify")]
+pub struct ForgedGossip;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -239,20 +255,56 @@ impl Mempool {
         txs: Vec<SignedTransaction>,
         view: &dyn AccountView,
     ) -> Vec<Result<Admission, AdmissionError>> {
-        // Transfers already held need no signature check: peers re-send what they still hold.
+        let (known, fresh) = self.split_known(&txs);
+        let verdicts = verify_signatures(&fresh);
+        self.insert_checked(txs, &known, verdicts, view)
+    }
+
+    /// Admits transfers a peer gossiped. An honest peer forwards only transfers it admitted,
+    /// signatures checked, so a single invalid signature among them proves the peer dishonest:
+    /// then nothing is admitted, after one batch check and no search for the culprit, and the
+    /// caller penalizes the peer. Otherwise, as [`Mempool::admit`].
+    pub fn admit_gossip(
+        &self,
+        txs: Vec<SignedTransaction>,
+        view: &dyn AccountView,
+    ) -> Result<Vec<Result<Admission, AdmissionError>>, ForgedGossip> {
+        let (known, fresh) = self.split_known(&txs);
+        if find_invalid_signature_fast(&fresh) {
+            return Err(ForgedGossip);
+        }
+        let verdicts = vec![true; fresh.len()];
+        Ok(self.insert_checked(txs, &known, verdicts, view))
+    }
+
+    /// Which transfers the pool holds already (peers re-send what they still hold; their
+    /// signatures need no second check), and the others.
+    fn split_known(&self, txs: &[SignedTransaction]) -> (Vec<bool>, Vec<SignedTransaction>) {
         let known: Vec<bool> = {
             let inner = self.inner.lock();
             txs.iter()
                 .map(|tx| inner.by_hash.contains_key(&tx.hash()))
                 .collect()
         };
-        let fresh: Vec<SignedTransaction> = txs
+        let fresh = txs
             .iter()
             .zip(&known)
             .filter(|(_, known)| !**known)
             .map(|(tx, _)| tx.clone())
             .collect();
-        let mut verdicts = verify_signatures(&fresh).into_iter();
+        (known, fresh)
+    }
+
+    /// Inserts `txs`, given which were already known and the signature verdicts of the others
+    /// (in order).
+    fn insert_checked(
+        &self,
+        txs: Vec<SignedTransaction>,
+        known: &[bool],
+        verdicts: Vec<bool>,
+        view: &dyn AccountView,
+    ) -> Vec<Result<Admission, AdmissionError>> {
+        let mut verdicts = verdicts.into_iter();
         let mut accounts: HashMap<Address, Account> = HashMap::new();
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted_ready = false;
@@ -814,6 +866,31 @@ mod tests {
         let results = pool.admit(vec![good.clone(), bad], &view);
         assert_eq!(results[0], Ok(Admission::Added(good.hash())));
         assert_eq!(results[1], Err(AdmissionError::InvalidSignature));
+    }
+
+    #[test]
+    fn gossip_with_one_forged_signature_is_refused_whole() {
+        let pool = pool();
+        let view = Accounts::default();
+        let key = key(1);
+        view.fund(&key, 1_000);
+        let good: Vec<_> = (0..6).map(|n| transfer(&key, n, 1)).collect();
+        let mut batch = good.clone();
+        let mut signature = *batch[4].signature();
+        signature.0[9] ^= 1;
+        batch[4] = SignedTransaction::new(*batch[4].tx(), *batch[4].public_key(), signature);
+        assert_eq!(pool.admit_gossip(batch, &view), Err(ForgedGossip));
+        assert_eq!(
+            pool.status().pending,
+            0,
+            "nothing from a forged batch is kept"
+        );
+        let results = pool.admit_gossip(good.clone(), &view).unwrap();
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(pool.status().pending, 6);
+        // Transfers already held are not checked again: a re-sent batch is accepted as known.
+        let again = pool.admit_gossip(good, &view).unwrap();
+        assert!(matches!(again[0], Ok(Admission::AlreadyKnown(_))));
     }
 
     #[test]

@@ -7,19 +7,25 @@
 //! can still be lost (a reconnect, a rate limit), so every couple of seconds a node re-sends
 //! the executable transfers that were already waiting at its previous look: they are the ones
 //! the proposer may be missing. Peers recognise what they hold before checking signatures.
+//!
+//! An honest node gossips only transfers it admitted, so a batch with one bad signature
+//! proves its sender dishonest: the batch is dropped after one batch check (no search for the
+//! culprit, which would cost a single check per transfer) and the sender is blocked. The
+//! checks run off the async workers.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_ledger::Chain;
-use cairn_mempool::Mempool;
+use cairn_mempool::{ForgedGossip, Mempool};
 use cairn_primitives::{B256, SignedTransaction};
-use commonware_p2p::{Receiver, Recipients, Sender};
+use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner};
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use crate::stats::{Offence, Penalties};
 use crate::sync::since_epoch;
 use crate::wire::{
     MAX_GOSSIP_BYTES, MAX_GOSSIP_TRANSACTIONS, decode_transactions, encode_transactions,
@@ -52,27 +58,29 @@ impl GossipHandle {
 }
 
 /// The gossip actor.
-pub struct Gossip<S, R> {
+pub struct Gossip<S, R, B> {
     chain: Arc<Chain>,
     pool: Arc<Mempool>,
     sender: S,
     receiver: R,
     outbox: mpsc::Receiver<Vec<SignedTransaction>>,
-    stats: Arc<NetworkStats>,
+    penalties: Penalties<B>,
     peers: Arc<PeerTracker>,
 }
 
-impl<S, R> Gossip<S, R>
+impl<S, R, B> Gossip<S, R, B>
 where
     S: Sender<PublicKey = PeerKey>,
     R: Receiver<PublicKey = PeerKey>,
+    B: Blocker<PublicKey = PeerKey>,
 {
-    /// A gossip actor over the transactions channel, and the handle that feeds it.
+    /// A gossip actor over the transactions channel, and the handle that feeds it; `blocker`
+    /// (the transport's oracle) blocks peers that gossip forged transfers.
     pub fn new(
         chain: Arc<Chain>,
         pool: Arc<Mempool>,
         (sender, receiver): (S, R),
-        stats: Arc<NetworkStats>,
+        (stats, blocker): (Arc<NetworkStats>, B),
         peers: Arc<PeerTracker>,
     ) -> (Self, GossipHandle) {
         let (outbox_sender, outbox) = mpsc::channel(OUTBOX_BATCHES);
@@ -87,7 +95,7 @@ where
                 sender,
                 receiver,
                 outbox,
-                stats,
+                penalties: Penalties::new(stats, blocker),
                 peers,
             },
             handle,
@@ -99,7 +107,7 @@ where
         context.spawn(move |context| self.run(context))
     }
 
-    async fn run<E: Clock>(mut self, context: E) {
+    async fn run<E: Clock + Spawner>(mut self, context: E) {
         let mut buffer: Vec<SignedTransaction> = Vec::new();
         let mut flush_at = None;
         let mut regossip_at = context.current() + REGOSSIP_INTERVAL;
@@ -129,20 +137,14 @@ where
                     self.peers.heard(&peer, since_epoch(context.current()));
                     if bytes.len() > MAX_GOSSIP_BYTES {
                         debug!(size = bytes.len(), ?peer, "dropping oversized gossip");
-                        self.stats.dropped();
+                        self.penalties.punish(&peer, Offence::Malformed);
                         continue;
                     }
                     match decode_transactions(bytes.as_ref()) {
-                        Ok(transactions) => {
-                            let results = self.pool.admit(transactions, self.chain.as_ref());
-                            let rejected = results.iter().filter(|r| r.is_err()).count();
-                            if rejected > 0 {
-                                debug!(rejected, ?peer, "gossiped transfers not admitted");
-                            }
-                        }
+                        Ok(transactions) => self.admit(&context, peer, transactions).await,
                         Err(error) => {
                             debug!(%error, ?peer, "dropping malformed gossip");
-                            self.stats.dropped();
+                            self.penalties.punish(&peer, Offence::Malformed);
                         }
                     }
                 }
@@ -154,6 +156,31 @@ where
                     flush_at = None;
                 }
             }
+        }
+    }
+
+    /// Admits a peer's batch, checking its signatures on a blocking thread; a forged batch
+    /// gets its sender blocked.
+    async fn admit<E: Spawner>(
+        &mut self,
+        context: &E,
+        peer: PeerKey,
+        transactions: Vec<SignedTransaction>,
+    ) {
+        let (pool, chain) = (self.pool.clone(), self.chain.clone());
+        let job = context
+            .child("job")
+            .shared(true)
+            .spawn(move |_| async move { pool.admit_gossip(transactions, chain.as_ref()) });
+        match job.await {
+            Ok(Ok(results)) => {
+                let rejected = results.iter().filter(|r| r.is_err()).count();
+                if rejected > 0 {
+                    debug!(rejected, ?peer, "gossiped transfers not admitted");
+                }
+            }
+            Ok(Err(ForgedGossip)) => self.penalties.punish(&peer, Offence::Forgery),
+            Err(error) => tracing::warn!(%error, "a gossip admission task failed"),
         }
     }
 

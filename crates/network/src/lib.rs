@@ -21,7 +21,10 @@ pub mod transport;
 pub mod wire;
 
 pub use identity::{PeerKey, cairn_key, peer_key, peer_signer};
-pub use stats::{NetworkStats, PeerTracker};
+pub use stats::{
+    Budget, NetworkStats, Offence, OffenderRecord, PeerBudgets, PeerTracker, Penalties,
+    StatsSnapshot,
+};
 
 /// Channel numbers on the p2p network.
 pub mod channels {

@@ -1,29 +1,47 @@
 //! Head announcements and block sync.
 //!
 //! Every node announces its head after each commit (at most every `status_interval / 5`) and
-//! once per `status_interval`. A node whose peers are ahead asks the highest of them for the
+//! once per `status_interval`. A node whose peers claim to be ahead asks one of them for the
 //! blocks it misses, from its head upwards, at most [`MAX_SYNC_BLOCKS`] at a time, and imports
 //! them: each block carries the certificate that made it final (or, for a block finalized
 //! through a descendant, its notarization), so a node trusts no peer, only the validators'
-//! signatures. A peer that sends an invalid block is ignored until it announces again.
+//! signatures.
+//!
+//! An announced height is a claim, not a fact. Each peer has a standing: a request that times
+//! out, an empty answer while the peer claims more, a head that contradicts the final chain,
+//! or blocks that do not import cost it a strike, and a peer with strikes is benched (not asked)
+//! for a time that doubles with each strike. Peers ahead are asked in turn, those with fewer
+//! strikes first, so one lying or slow peer costs at most a request now and then and cannot
+//! stall catch-up. A peer that serves a forged block (a bad seal, a body that does not match
+//! its header) is blocked. Imports run off the async workers: they execute and fsync.
 //!
 //! The same actor settles the transaction pool after every commit, whoever committed it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cairn_ledger::{Chain, ChainError};
+use cairn_ledger::{BlockError, Chain, ChainError};
 use cairn_mempool::Mempool;
-use commonware_p2p::{Receiver, Recipients, Sender};
+use cairn_primitives::{B256, Block};
+use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner};
 use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info, warn};
 
+use crate::stats::{Offence, PeerBudgets, Penalties};
 use crate::wire::{MAX_SYNC_BLOCKS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, SyncMessage};
 use crate::{NetworkStats, PeerKey, PeerTracker};
+
+/// Longest a peer is benched for failed requests.
+const MAX_BENCH: Duration = Duration::from_secs(60);
+/// Bench after the first strike; each further strike doubles it.
+const FIRST_BENCH: Duration = Duration::from_millis(500);
+/// Bytes of blocks this node serves one peer per second (and at most in a burst): enough for
+/// any honest catch-up, a bound on what a peer can make it read and send.
+const SERVE_BYTES_PER_SECOND: u64 = 64 * 1024 * 1024;
 
 /// Sync tuning.
 #[derive(Debug, Clone)]
@@ -56,7 +74,7 @@ pub struct SyncStatus {
     pub starting: u64,
     /// The node's head height.
     pub current: u64,
-    /// The highest head announced by a peer (or the node's own, if higher).
+    /// The highest head claimed by a peer in good standing (or the node's own, if higher).
     pub highest: u64,
 }
 
@@ -78,35 +96,92 @@ pub fn since_epoch(time: SystemTime) -> Duration {
     time.duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
+/// What this node knows of a peer's head and how far its claims have held up.
+#[derive(Debug, Clone, Default)]
+struct Standing {
+    /// The head height the peer last announced.
+    claimed: u64,
+    /// Consecutive failures (reset by a useful answer).
+    strikes: u32,
+    /// Not asked before this time (since the epoch).
+    benched_until: Duration,
+    /// When the peer was last asked (since the epoch), to take peers in turn.
+    last_asked: Duration,
+}
+
+impl Standing {
+    fn strike(&mut self, now: Duration) {
+        self.strikes = self.strikes.saturating_add(1);
+        let bench = FIRST_BENCH
+            .checked_mul(1 << self.strikes.min(16).saturating_sub(1))
+            .unwrap_or(MAX_BENCH)
+            .min(MAX_BENCH);
+        self.benched_until = now + bench;
+    }
+
+    fn benched(&self, now: Duration) -> bool {
+        now < self.benched_until
+    }
+}
+
+/// What an import of a peer's blocks came to.
+#[derive(Debug)]
+enum Verdict {
+    /// Every block imported (or was already there).
+    Imported,
+    /// A block was invalid in a way only a dishonest peer serves.
+    Forged(BlockError),
+    /// A block was invalid in a way an honest peer might serve (a clock ahead of ours).
+    Dubious(BlockError),
+    /// The blocks do not continue this node's chain (raced by consensus, or a fork claim).
+    Detached(u64),
+    /// Something local failed (storage); nobody's fault.
+    Failed(ChainError),
+}
+
+/// The request in flight, or the import of its answer.
+enum Phase {
+    Idle,
+    Requested {
+        peer: PeerKey,
+        from: u64,
+        deadline: SystemTime,
+    },
+    Importing {
+        peer: PeerKey,
+        head_before: u64,
+        job: Handle<Verdict>,
+    },
+}
+
 /// The sync actor.
-pub struct Syncer<S, R> {
+pub struct Syncer<S, R, B> {
     chain: Arc<Chain>,
     pool: Arc<Mempool>,
     sender: S,
     receiver: R,
     config: SyncConfig,
     state: Arc<SyncState>,
-    stats: Arc<NetworkStats>,
+    penalties: Penalties<B>,
     peers: Arc<PeerTracker>,
+    standings: BTreeMap<PeerKey, Standing>,
+    serve_budgets: PeerBudgets,
 }
 
-struct Inflight {
-    peer: PeerKey,
-    deadline: SystemTime,
-}
-
-impl<S, R> Syncer<S, R>
+impl<S, R, B> Syncer<S, R, B>
 where
     S: Sender<PublicKey = PeerKey>,
     R: Receiver<PublicKey = PeerKey>,
+    B: Blocker<PublicKey = PeerKey>,
 {
-    /// A sync actor over the sync channel's sender and receiver.
+    /// A sync actor over the sync channel's sender and receiver; `blocker` (the transport's
+    /// oracle) blocks peers that serve forged blocks.
     pub fn new(
         chain: Arc<Chain>,
         pool: Arc<Mempool>,
         (sender, receiver): (S, R),
         config: SyncConfig,
-        stats: Arc<NetworkStats>,
+        (stats, blocker): (Arc<NetworkStats>, B),
         peers: Arc<PeerTracker>,
     ) -> Self {
         Self {
@@ -116,8 +191,10 @@ where
             receiver,
             config,
             state: Arc::new(SyncState::default()),
-            stats,
+            penalties: Penalties::new(stats, blocker),
             peers,
+            standings: BTreeMap::new(),
+            serve_budgets: PeerBudgets::new(SERVE_BYTES_PER_SECOND, SERVE_BYTES_PER_SECOND),
         }
     }
 
@@ -131,10 +208,9 @@ where
         context.spawn(move |context| self.run(context))
     }
 
-    async fn run<E: Clock>(mut self, context: E) {
+    async fn run<E: Clock + Spawner>(mut self, context: E) {
         let mut events = self.chain.subscribe();
-        let mut heads: HashMap<PeerKey, u64> = HashMap::new();
-        let mut inflight: Option<Inflight> = None;
+        let mut phase = Phase::Idle;
         let mut next_status = context.current();
         let mut last_status = SystemTime::UNIX_EPOCH;
         let mut last_progress = context.current();
@@ -146,52 +222,71 @@ where
                 last_status = now;
                 next_status = now + self.config.status_interval;
             }
-            if inflight
-                .as_ref()
-                .is_some_and(|request| now >= request.deadline)
+            if let Phase::Requested { peer, deadline, .. } = &phase
+                && now >= *deadline
             {
-                debug!("sync request timed out");
-                inflight = None;
+                debug!(?peer, "sync request timed out");
+                let peer = peer.clone();
+                self.strike(&peer, since_epoch(now));
+                phase = Phase::Idle;
             }
-            if inflight.is_none() {
-                inflight = self.request(&heads, now, last_progress);
+            if matches!(phase, Phase::Idle) {
+                phase = self.request(now, last_progress);
             }
-            self.update_state(&heads, &mut starting);
+            self.update_state(&mut starting, since_epoch(now));
 
-            let wake = inflight
-                .as_ref()
-                .map_or(next_status, |r| r.deadline.min(next_status));
+            let wake = match &phase {
+                Phase::Requested { deadline, .. } => (*deadline).min(next_status),
+                _ => next_status,
+            };
+            let importing = async {
+                match &mut phase {
+                    Phase::Importing { job, .. } => job.await,
+                    _ => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
+                verdict = importing => {
+                    if let Phase::Importing { peer, head_before, .. } =
+                        std::mem::replace(&mut phase, Phase::Idle)
+                    {
+                        let now = since_epoch(context.current());
+                        match verdict {
+                            Ok(verdict) => self.judge(&peer, head_before, verdict, now),
+                            Err(error) => warn!(%error, "a block import task failed"),
+                        }
+                    }
+                }
                 message = self.receiver.recv() => {
                     let Ok((peer, bytes)) = message else { return };
-                    self.peers.heard(&peer, since_epoch(context.current()));
-                    // Only a response to our own request may be large.
-                    let expecting = inflight.as_ref().is_some_and(|r| r.peer == peer);
+                    let now = context.current();
+                    self.peers.heard(&peer, since_epoch(now));
+                    // Only an answer to this node's own request may be large.
+                    let expecting = matches!(&phase, Phase::Requested { peer: asked, .. } if *asked == peer);
                     if bytes.len() > MAX_SYNC_REQUEST_BYTES && !expecting {
                         debug!(size = bytes.len(), ?peer, "dropping oversized sync message");
-                        self.stats.dropped();
+                        self.penalties.punish(&peer, Offence::Unsolicited);
                         continue;
                     }
                     match SyncMessage::decode(bytes.as_ref()) {
-                        Ok(SyncMessage::Status { height, .. }) => {
-                            heads.insert(peer, height);
+                        Ok(SyncMessage::Status { height, hash }) => {
+                            self.on_status(&peer, height, hash, since_epoch(now));
                         }
-                        Ok(SyncMessage::GetBlocks { from, count }) => self.serve(peer, from, count),
-                        Ok(SyncMessage::Blocks(blocks)) => {
-                            if inflight.as_ref().is_some_and(|r| r.peer == peer) {
-                                inflight = None;
-                                if !self.import(blocks) {
-                                    heads.remove(&peer);
-                                }
-                            } else {
-                                // Blocks nobody asked this peer for.
-                                self.stats.dropped();
-                            }
+                        Ok(SyncMessage::GetBlocks { from, count }) => {
+                            self.serve(peer, from, count, since_epoch(now));
+                        }
+                        Ok(SyncMessage::Blocks(blocks)) if expecting => {
+                            let Phase::Requested { from, .. } = phase else { continue };
+                            phase = self.on_blocks(&context, peer, from, blocks, since_epoch(now));
+                        }
+                        Ok(SyncMessage::Blocks(_)) => {
+                            // Blocks nobody asked this peer for.
+                            self.penalties.punish(&peer, Offence::Unsolicited);
                         }
                         Err(error) => {
                             debug!(%error, ?peer, "dropping malformed sync message");
-                            self.stats.dropped();
+                            self.penalties.punish(&peer, Offence::Malformed);
                         }
                     }
                 }
@@ -224,41 +319,135 @@ where
         self.sender.send(Recipients::All, message.encode(), false);
     }
 
-    /// Asks the best peer for the next blocks, if this node is behind.
-    fn request(
-        &mut self,
-        heads: &HashMap<PeerKey, u64>,
-        now: SystemTime,
-        last_progress: SystemTime,
-    ) -> Option<Inflight> {
-        let height = self.chain.head().height;
-        let (peer, best) = heads.iter().max_by_key(|(_, height)| **height)?;
-        let behind = best.saturating_sub(height);
-        // One block behind is normal while consensus finishes a view; wait a little first.
-        let stalled = now.duration_since(last_progress).unwrap_or_default() >= self.config.patience;
-        if behind == 0 || (behind == 1 && !stalled) {
-            return None;
-        }
-        let count = behind.min(MAX_SYNC_BLOCKS as u64) as u32;
-        let message = SyncMessage::GetBlocks {
-            from: height + 1,
-            count,
-        };
-        let sent = self
-            .sender
-            .send(Recipients::One(peer.clone()), message.encode(), false);
-        if sent.is_empty() {
-            return None;
-        }
-        debug!(from = height + 1, count, ?peer, "requesting blocks");
-        Some(Inflight {
-            peer: peer.clone(),
-            deadline: now + self.config.request_timeout,
-        })
+    fn strike(&mut self, peer: &PeerKey, now: Duration) {
+        self.standings.entry(peer.clone()).or_default().strike(now);
     }
 
-    /// Answers a peer's request from the store.
-    fn serve(&mut self, peer: PeerKey, from: u64, count: u32) {
+    /// Records a peer's head. A head at a height this node has committed must be the block
+    /// this node committed there: final blocks cannot differ, so anything else is a lie.
+    fn on_status(&mut self, peer: &PeerKey, height: u64, hash: B256, now: Duration) {
+        let head = self.chain.head().height;
+        if height <= head {
+            let ours = self.chain.store().header(height).ok().flatten();
+            if ours.is_some_and(|header| header.hash() != hash) {
+                debug!(
+                    ?peer,
+                    height, "peer announced a head that contradicts the final chain"
+                );
+                self.penalties.punish(peer, Offence::UnbackedClaim);
+                self.strike(peer, now);
+            }
+        }
+        self.standings.entry(peer.clone()).or_default().claimed = height;
+    }
+
+    /// The peer to ask next: ahead of this node, not benched; fewest strikes first, then the
+    /// one asked longest ago, so every peer in good standing takes its turn.
+    fn pick(&self, height: u64, now: Duration) -> Option<(PeerKey, u64)> {
+        self.standings
+            .iter()
+            .filter(|(_, standing)| standing.claimed > height && !standing.benched(now))
+            .min_by_key(|(_, standing)| (standing.strikes, standing.last_asked))
+            .map(|(peer, standing)| (peer.clone(), standing.claimed))
+    }
+
+    /// Asks a peer for the next blocks, if this node is behind.
+    fn request(&mut self, now: SystemTime, last_progress: SystemTime) -> Phase {
+        let height = self.chain.head().height;
+        let since = since_epoch(now);
+        // One block behind is normal while consensus finishes a view; wait a little first.
+        let stalled = now.duration_since(last_progress).unwrap_or_default() >= self.config.patience;
+        while let Some((peer, claimed)) = self.pick(height, since) {
+            let behind = claimed - height;
+            if behind == 1 && !stalled {
+                return Phase::Idle;
+            }
+            let count = behind.min(MAX_SYNC_BLOCKS as u64) as u32;
+            let from = height + 1;
+            let message = SyncMessage::GetBlocks { from, count };
+            self.standings.entry(peer.clone()).or_default().last_asked = since;
+            let sent = self
+                .sender
+                .send(Recipients::One(peer.clone()), message.encode(), false);
+            if sent.is_empty() {
+                // Not connected: it cannot back its claim now.
+                self.strike(&peer, since);
+                continue;
+            }
+            debug!(from, count, ?peer, "requesting blocks");
+            return Phase::Requested {
+                peer,
+                from,
+                deadline: now + self.config.request_timeout,
+            };
+        }
+        Phase::Idle
+    }
+
+    /// Takes the answer to a request: an empty one does not back the peer's claim; blocks are
+    /// imported off the async workers.
+    fn on_blocks<E: Spawner>(
+        &mut self,
+        context: &E,
+        peer: PeerKey,
+        from: u64,
+        blocks: Vec<Block>,
+        now: Duration,
+    ) -> Phase {
+        let head_before = self.chain.head().height;
+        if blocks.is_empty() || blocks[0].header.height != from {
+            debug!(?peer, from, "peer did not serve the blocks it claims");
+            self.penalties.punish(&peer, Offence::UnbackedClaim);
+            self.strike(&peer, now);
+            return Phase::Idle;
+        }
+        let chain = self.chain.clone();
+        let job = context
+            .child("job")
+            .shared(true)
+            .spawn(move |_| async move { import(&chain, blocks) });
+        Phase::Importing {
+            peer,
+            head_before,
+            job,
+        }
+    }
+
+    /// Settles a peer's standing by what its blocks came to.
+    fn judge(&mut self, peer: &PeerKey, head_before: u64, verdict: Verdict, now: Duration) {
+        let progressed = self.chain.head().height > head_before;
+        match verdict {
+            Verdict::Imported | Verdict::Failed(_) if progressed => {
+                self.standings.entry(peer.clone()).or_default().strikes = 0;
+            }
+            // Only notarized blocks, waiting for a final descendant: no progress yet, no fault.
+            Verdict::Imported => {}
+            Verdict::Failed(error) => warn!(%error, "cannot import synced blocks"),
+            Verdict::Forged(error) => {
+                warn!(?peer, %error, "peer served a forged block");
+                self.penalties.punish(peer, Offence::Forgery);
+                self.strike(peer, now);
+            }
+            Verdict::Dubious(error) => {
+                debug!(?peer, %error, "peer served a block this node cannot accept");
+                self.penalties.punish(peer, Offence::InvalidBlock);
+                self.strike(peer, now);
+            }
+            Verdict::Detached(height) => {
+                if height > self.chain.head().height {
+                    debug!(
+                        ?peer,
+                        height, "peer served blocks that do not extend this chain"
+                    );
+                    self.penalties.punish(peer, Offence::UnbackedClaim);
+                    self.strike(peer, now);
+                }
+            }
+        }
+    }
+
+    /// Answers a peer's request from the store, within the peer's budget.
+    fn serve(&mut self, peer: PeerKey, from: u64, count: u32, now: Duration) {
         let count = (count as usize).min(MAX_SYNC_BLOCKS);
         let blocks = match self.chain.store().blocks_from(from, count) {
             Ok(blocks) => blocks,
@@ -275,41 +464,27 @@ where
                 size <= MAX_SYNC_RESPONSE_BYTES || size == alloy_rlp::Encodable::length(block)
             })
             .collect();
-        self.sender.send(
-            Recipients::One(peer),
-            SyncMessage::Blocks(blocks).encode(),
-            false,
-        );
-    }
-
-    /// Imports blocks in order; returns false if the peer sent an invalid one.
-    fn import(&mut self, blocks: Vec<cairn_primitives::Block>) -> bool {
-        for block in blocks {
-            let height = block.header.height;
-            match self.chain.import(block) {
-                Ok(committed) => {
-                    if let Some(last) = committed.last() {
-                        debug!(height = last.block.header.height, "synced");
-                    }
-                }
-                Err(ChainError::InvalidBlock(error)) => {
-                    warn!(height, %error, "peer sent an invalid block");
-                    self.stats.invalid_block();
-                    return false;
-                }
-                // Out of order or raced by consensus: ask again from the new head.
-                Err(error) => {
-                    debug!(height, %error, "stopping this sync batch");
-                    return true;
-                }
-            }
+        let message = SyncMessage::Blocks(blocks).encode();
+        if !self.serve_budgets.take(&peer, message.len() as u64, now) {
+            debug!(
+                ?peer,
+                "peer asks for more blocks than it may; not answering"
+            );
+            return;
         }
-        true
+        self.sender.send(Recipients::One(peer), message, false);
     }
 
-    fn update_state(&self, heads: &HashMap<PeerKey, u64>, starting: &mut Option<u64>) {
+    fn update_state(&self, starting: &mut Option<u64>, now: Duration) {
         let current = self.chain.head().height;
-        let highest = heads.values().copied().max().unwrap_or(0).max(current);
+        let highest = self
+            .standings
+            .values()
+            .filter(|standing| !standing.benched(now))
+            .map(|standing| standing.claimed)
+            .max()
+            .unwrap_or(0)
+            .max(current);
         // A block or two behind is consensus at work, not a node catching up.
         let syncing = highest > current + 2;
         match (syncing, *starting) {
@@ -330,4 +505,26 @@ where
             highest,
         };
     }
+}
+
+/// Imports blocks in order (on a blocking thread: it executes and fsyncs).
+fn import(chain: &Chain, blocks: Vec<Block>) -> Verdict {
+    for block in blocks {
+        let height = block.header.height;
+        match chain.import(block) {
+            Ok(committed) => {
+                if let Some(last) = committed.last() {
+                    debug!(height = last.block.header.height, "synced");
+                }
+            }
+            Err(ChainError::InvalidBlock(BlockError::NotOnHead { .. }))
+            | Err(ChainError::UnknownParent(_)) => return Verdict::Detached(height),
+            Err(ChainError::InvalidBlock(error)) if error.proves_forgery() => {
+                return Verdict::Forged(error);
+            }
+            Err(ChainError::InvalidBlock(error)) => return Verdict::Dubious(error),
+            Err(error) => return Verdict::Failed(error),
+        }
+    }
+    Verdict::Imported
 }

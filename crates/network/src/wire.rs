@@ -4,7 +4,7 @@
 //! else is a [`WireError`] and the message is dropped.
 
 use alloy_rlp::{Decodable, Encodable, Header as RlpHeader};
-use cairn_primitives::{B256, Block, SignedTransaction};
+use cairn_primitives::{B256, Block, Header, MAX_EXTRA_BYTES, SignedTransaction};
 
 /// Most blocks in one sync response.
 pub const MAX_SYNC_BLOCKS: usize = 64;
@@ -152,6 +152,23 @@ impl ProposalMessage {
         out
     }
 
+    /// The header of a [`ProposalMessage::Block`], decoded without its transactions, so a
+    /// node can decide whether the block is worth decoding whole; `None` for a request.
+    pub fn peek_header(mut buf: &[u8]) -> Result<Option<Header>, WireError> {
+        match u8::decode(&mut buf)? {
+            0 => {
+                let mut block = RlpHeader::decode_bytes(&mut buf, true)?;
+                let header = Header::decode(&mut block)?;
+                if header.extra.len() > MAX_EXTRA_BYTES {
+                    return Err(alloy_rlp::Error::Custom("header extra field too long").into());
+                }
+                Ok(Some(header))
+            }
+            1 => Ok(None),
+            kind => Err(WireError::UnknownKind(kind)),
+        }
+    }
+
     /// Decodes a message from a peer.
     pub fn decode(mut buf: &[u8]) -> Result<Self, WireError> {
         let message = match u8::decode(&mut buf)? {
@@ -264,11 +281,26 @@ mod tests {
         assert!(SyncMessage::decode(&[]).is_err());
     }
 
+    #[test]
+    fn peeking_reads_the_header_of_a_block_and_nothing_of_a_request() {
+        let block = block(4);
+        let message = ProposalMessage::Block(Box::new(block.clone())).encode();
+        assert_eq!(
+            ProposalMessage::peek_header(&message).unwrap(),
+            Some(block.header)
+        );
+        let request = ProposalMessage::Request(B256::repeat_byte(8)).encode();
+        assert_eq!(ProposalMessage::peek_header(&request).unwrap(), None);
+        assert!(ProposalMessage::peek_header(&[9]).is_err());
+        assert!(ProposalMessage::peek_header(&message[..20]).is_err());
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = SyncMessage::decode(&bytes);
             let _ = ProposalMessage::decode(&bytes);
+            let _ = ProposalMessage::peek_header(&bytes);
             let _ = decode_transactions(&bytes);
         }
     }

@@ -179,7 +179,7 @@ async fn serve(
         pool.clone(),
         channels.sync,
         SyncConfig::default(),
-        stats.clone(),
+        (stats.clone(), transport.oracle.clone()),
         tracker.clone(),
     );
     let sync = syncer.state();
@@ -188,7 +188,7 @@ async fn serve(
         chain.clone(),
         pool.clone(),
         channels.transactions,
-        stats.clone(),
+        (stats.clone(), transport.oracle.clone()),
         tracker.clone(),
     );
     gossip.start(context.child("gossip"));

@@ -24,7 +24,8 @@ pub use genesis::{
 };
 pub use receipt::{FailureReason, Outcome, Receipt};
 pub use transaction::{
-    MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError, verify_signatures,
+    MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError,
+    find_invalid_signature, verify_signatures,
 };
 
 /// An amount of the chain's native unit, in indivisible base units.

@@ -5,7 +5,9 @@
 //! `CertifiableAutomaton`, `Relay` and `Reporter`); one actor answers, so all of this runs in
 //! one place, in order. Requests that cannot be answered yet (a block not received, a parent
 //! not executed, a pacing delay) wait and are retried on every event and every tick; simplex
-//! abandons them by dropping its end of the reply channel.
+//! abandons them by dropping its end of the reply channel. Work that takes CPU or disk time
+//! (building, executing and committing blocks) runs one job at a time off the async workers,
+//! and the actor keeps answering meanwhile.
 //!
 //! * Propose: when the parent is executable and either `k` transfers are ready or the block
 //!   interval has passed since the parent, build a block on the parent from the pool, with the
@@ -16,25 +18,37 @@
 //! * Certify: a notarized block is certified once this node has executed it, so nothing is
 //!   finalized that this node has not checked (and fetched, if its proposal was missed).
 //! * Relay: the leader's block goes to every validator; any validator answers requests for a
-//!   block by hash.
+//!   block by hash, within a per-peer budget.
 //! * Report: notarizations are kept as seals for blocks finalized through a descendant; a
 //!   finalization commits its block and any pending ancestors, in order.
+//!
+//! Which received blocks are kept: a block this node asked for (by hash, from anyone), or a
+//! block its own proposer sent unasked, within that proposer's budget and at most
+//! [`MAX_UNSOLICITED_PER_SENDER`] at a time (its oldest make room). Anything else is dropped
+//! after its header is read, and counted against the sender. A kept body must match the
+//! transactions root of its header, or the sender is blocked; a kept block is never replaced.
+//! So no peer, validator or not, can displace an honest proposal or swap its body.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cairn_ledger::{Chain, ChainError};
+use cairn_ledger::{
+    Chain, ChainError, CommittedBlock, ExecutedBlock, MAX_BLOCK_TRANSACTIONS, transactions_root,
+};
 use cairn_mempool::Mempool;
+use cairn_network::sync::since_epoch;
 use cairn_network::wire::ProposalMessage;
-use cairn_network::{NetworkStats, PeerKey, PeerTracker, cairn_key};
+use cairn_network::{
+    NetworkStats, Offence, PeerBudgets, PeerKey, PeerTracker, Penalties, cairn_key,
+};
 use cairn_primitives::{Address, B256, Block};
 use commonware_actor::Feedback;
 use commonware_consensus::simplex::Plan;
 use commonware_consensus::simplex::types::{Activity, Context, Finalization, Notarization};
 use commonware_consensus::types::Round;
 use commonware_consensus::{Automaton, CertifiableAutomaton, Relay, Reporter, Viewable};
-use commonware_p2p::{Receiver, Recipients, Sender};
+use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner};
 use commonware_utils::channel::oneshot;
 use parking_lot::Mutex;
@@ -46,8 +60,19 @@ use super::{Digest, Scheme, block_hash, digest, extra_view, view_extra};
 
 /// How often waiting requests are retried without an event.
 const TICK: Duration = Duration::from_millis(20);
-/// Received proposals kept, at most.
-const MAX_RECEIVED_BLOCKS: usize = 256;
+/// Heights above the head a received block may be at; anything further is left to sync.
+const MAX_AHEAD: u64 = 256;
+/// Blocks one sender may have kept here without being asked (its own proposals).
+pub const MAX_UNSOLICITED_PER_SENDER: usize = 16;
+/// Bytes of unasked proposals one validator may send per second (twice that in a burst):
+/// far above what an honest leader proposes, a bound on the decoding a flood can cause.
+const UNSOLICITED_BYTES_PER_SECOND: u64 = 32 * 1024 * 1024;
+/// Bytes of blocks this node serves one peer per second on request.
+const SERVE_BYTES_PER_SECOND: u64 = 64 * 1024 * 1024;
+/// Block hashes asked for and not received, at most.
+const MAX_REQUESTED: usize = 1_024;
+/// Hashes of blocks found invalid, remembered so they are neither kept nor asked for again.
+const MAX_REJECTED: usize = 1_024;
 /// Notarizations kept for blocks that may be finalized through a descendant.
 const MAX_NOTARIZATIONS: usize = 1_024;
 
@@ -192,22 +217,52 @@ struct Waiting<T> {
     response: oneshot::Sender<bool>,
 }
 
+/// A received block whose body matches its header, not executed yet.
+struct Held {
+    block: Block,
+    sender: PeerKey,
+    /// Whether this node asked for it (else its proposer sent it unasked).
+    solicited: bool,
+}
+
+/// Work that runs off the async workers, and what it came to.
+enum Outcome {
+    Executed {
+        hash: B256,
+        result: Result<(), ChainError>,
+    },
+    Proposed {
+        response: oneshot::Sender<Digest>,
+        view: u64,
+        result: Result<Arc<ExecutedBlock>, ChainError>,
+    },
+    Committed {
+        finalization: Box<Finalization<Scheme, Digest>>,
+        result: Result<Vec<Arc<CommittedBlock>>, ChainError>,
+    },
+}
+
 /// The application actor.
-pub struct Application<S, R> {
+pub struct Application<S, R, B> {
     chain: Arc<Chain>,
     pool: Arc<Mempool>,
     address: Option<Address>,
     ranks: Vec<PeerKey>,
+    rank_addresses: Vec<Address>,
     me: Option<PeerKey>,
     config: ApplicationConfig,
     sender: S,
     receiver: R,
     mailbox: mpsc::UnboundedReceiver<Message>,
-    stats: Arc<NetworkStats>,
+    penalties: Penalties<B>,
     peers: Arc<PeerTracker>,
     status: Arc<ViewStatus>,
-    received: HashMap<B256, Block>,
+    received: HashMap<B256, Held>,
     requested: HashMap<B256, SystemTime>,
+    rejected: VecDeque<B256>,
+    unsolicited_budgets: PeerBudgets,
+    serve_budgets: PeerBudgets,
+    job: Option<Handle<Outcome>>,
     proposes: Vec<(Context<Digest, PeerKey>, oneshot::Sender<Digest>)>,
     verifies: Vec<Waiting<(Context<Digest, PeerKey>, B256)>>,
     certifies: Vec<Waiting<B256>>,
@@ -222,13 +277,15 @@ enum Availability {
     Waiting,
 }
 
-impl<S, R> Application<S, R>
+impl<S, R, B> Application<S, R, B>
 where
     S: Sender<PublicKey = PeerKey>,
     R: Receiver<PublicKey = PeerKey>,
+    B: Blocker<PublicKey = PeerKey>,
 {
     /// An application for `chain`, proposing as `me` (a validator's key; `None` only for
-    /// tests that never lead), relaying over the proposals channel.
+    /// tests that never lead), relaying over the proposals channel; `blocker` (the transport's
+    /// oracle) blocks peers proven dishonest.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         chain: Arc<Chain>,
@@ -237,27 +294,36 @@ where
         ranks: Vec<PeerKey>,
         config: ApplicationConfig,
         (sender, receiver): (S, R),
-        stats: Arc<NetworkStats>,
+        (stats, blocker): (Arc<NetworkStats>, B),
         peers: Arc<PeerTracker>,
     ) -> (Self, Mailbox, Arc<ViewStatus>) {
         let (mailbox_sender, mailbox) = mpsc::unbounded_channel();
         let status = Arc::new(ViewStatus::default());
         let address = me.as_ref().map(|key| cairn_key(key).address());
+        let rank_addresses = ranks.iter().map(|key| cairn_key(key).address()).collect();
         let application = Self {
             chain,
             pool,
             address,
             ranks,
+            rank_addresses,
             me,
             config,
             sender,
             receiver,
             mailbox,
-            stats,
+            penalties: Penalties::new(stats, blocker),
             peers,
             status: status.clone(),
             received: HashMap::new(),
             requested: HashMap::new(),
+            rejected: VecDeque::new(),
+            unsolicited_budgets: PeerBudgets::new(
+                UNSOLICITED_BYTES_PER_SECOND,
+                2 * UNSOLICITED_BYTES_PER_SECOND,
+            ),
+            serve_budgets: PeerBudgets::new(SERVE_BYTES_PER_SECOND, SERVE_BYTES_PER_SECOND),
+            job: None,
             proposes: Vec::new(),
             verifies: Vec::new(),
             certifies: Vec::new(),
@@ -278,7 +344,7 @@ where
         context.spawn(move |context| self.run(context))
     }
 
-    async fn run<E: Clock>(mut self, context: E) {
+    async fn run<E: Clock + Spawner>(mut self, context: E) {
         let pool = self.pool.clone();
         let mut events = self.chain.subscribe();
         loop {
@@ -291,22 +357,40 @@ where
                 && self.certifies.is_empty()
                 && self.finalizations.is_empty();
             let wake = context.current() + if idle { Duration::from_secs(1) } else { TICK };
+            let mut job = self.job.take();
+            let running = async {
+                match job.as_mut() {
+                    Some(handle) => handle.await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
+                outcome = running => {
+                    job = None;
+                    match outcome {
+                        Ok(outcome) => self.finish(outcome),
+                        Err(error) => warn!(%error, "a block job failed"),
+                    }
+                }
                 message = self.mailbox.recv() => match message {
                     Some(message) => self.handle(message),
                     None => return,
                 },
                 message = self.receiver.recv() => match message {
                     Ok((peer, bytes)) => {
-                        self.peers.heard(&peer, cairn_network::sync::since_epoch(context.current()));
-                        self.on_network(peer, bytes.as_ref());
+                        let now = since_epoch(context.current());
+                        self.peers.heard(&peer, now);
+                        self.on_network(peer, bytes.as_ref(), now);
                     }
                     Err(_) => return,
                 },
                 _ = events.recv() => self.prune(),
                 _ = notified => {}
                 _ = context.sleep_until(wake) => {}
+            }
+            if job.is_some() {
+                self.job = job;
             }
         }
     }
@@ -362,7 +446,7 @@ where
             | Activity::ConflictingFinalize(_)
             | Activity::NullifyFinalize(_) => {
                 warn!("a validator equivocated: consensus recorded evidence");
-                self.stats.fault();
+                self.penalties.stats().fault();
             }
             _ => {}
         }
@@ -394,39 +478,124 @@ where
             .collect()
     }
 
-    fn on_network(&mut self, peer: PeerKey, bytes: &[u8]) {
-        match ProposalMessage::decode(bytes) {
-            Ok(ProposalMessage::Block(block)) => {
-                let block = *block;
-                let head = self.chain.head().height;
-                let height = block.header.height;
-                // Far from the head is useless or hostile; either way, not kept.
-                if height <= head || height > head + MAX_RECEIVED_BLOCKS as u64 {
-                    return;
+    /// The validator whose address is `address`.
+    fn validator_with(&self, address: &Address) -> Option<&PeerKey> {
+        let rank = self.rank_addresses.iter().position(|a| a == address)?;
+        self.ranks.get(rank)
+    }
+
+    fn on_network(&mut self, peer: PeerKey, bytes: &[u8], now: Duration) {
+        let header = match ProposalMessage::peek_header(bytes) {
+            Ok(Some(header)) => header,
+            Ok(None) => {
+                match ProposalMessage::decode(bytes) {
+                    Ok(ProposalMessage::Request(hash)) => self.serve(peer, hash, now),
+                    _ => self.penalties.punish(&peer, Offence::Malformed),
                 }
-                if self.received.len() >= MAX_RECEIVED_BLOCKS {
-                    self.stats.dropped();
-                    return;
-                }
-                self.received.insert(block.hash(), block);
-            }
-            Ok(ProposalMessage::Request(hash)) => {
-                let block = self.find_block(&hash).or_else(|| {
-                    let height = self.chain.store().height_of(&hash).ok()??;
-                    self.chain.block(height).ok()?
-                });
-                if let Some(block) = block {
-                    let message = ProposalMessage::Block(Box::new(block)).encode();
-                    if cairn_network::fits(&message) {
-                        self.sender.send(Recipients::One(peer), message, false);
-                    }
-                }
+                return;
             }
             Err(error) => {
                 debug!(%error, ?peer, "dropping malformed proposal message");
-                self.stats.dropped();
+                self.penalties.punish(&peer, Offence::Malformed);
+                return;
+            }
+        };
+        let hash = header.hash();
+        // What this node holds already is never replaced, whoever sends it again.
+        if self.received.contains_key(&hash)
+            || self.chain.pending_block(&hash).is_some()
+            || self.rejected.contains(&hash)
+        {
+            return;
+        }
+        let head = self.chain.head().height;
+        // Far from the head is useless or hostile; either way, not kept.
+        if header.height <= head || header.height > head + MAX_AHEAD {
+            self.penalties.stats().dropped();
+            return;
+        }
+        let solicited = self.requested.contains_key(&hash);
+        if !solicited {
+            // Unasked, only a validator's own proposal, within its budget.
+            let own = self
+                .validator_with(&header.proposer)
+                .is_some_and(|proposer| *proposer == peer);
+            if !own
+                || !self
+                    .unsolicited_budgets
+                    .take(&peer, bytes.len() as u64, now)
+            {
+                self.penalties.punish(&peer, Offence::Unsolicited);
+                return;
             }
         }
+        let block = match ProposalMessage::decode(bytes) {
+            Ok(ProposalMessage::Block(block)) => *block,
+            _ => {
+                self.penalties.punish(&peer, Offence::Malformed);
+                return;
+            }
+        };
+        if block.transactions.len() > MAX_BLOCK_TRANSACTIONS
+            || transactions_root(&block.transactions) != header.transactions_root
+        {
+            // A body that is not its header's: no honest node holds or relays one.
+            warn!(%hash, ?peer, "peer sent a block whose body does not match its header");
+            self.penalties.punish(&peer, Offence::Forgery);
+            return;
+        }
+        if !solicited {
+            self.make_room_for(&peer);
+        }
+        self.requested.remove(&hash);
+        self.received.insert(
+            hash,
+            Held {
+                block,
+                sender: peer,
+                solicited,
+            },
+        );
+    }
+
+    /// Keeps at most [`MAX_UNSOLICITED_PER_SENDER`] unasked blocks per sender: its oldest
+    /// (lowest height, then lowest view) leave to make room.
+    fn make_room_for(&mut self, peer: &PeerKey) {
+        let theirs: Vec<(u64, u64, B256)> = self
+            .received
+            .iter()
+            .filter(|(_, held)| !held.solicited && held.sender == *peer)
+            .map(|(hash, held)| {
+                let header = &held.block.header;
+                (header.height, extra_view(&header.extra).unwrap_or(0), *hash)
+            })
+            .collect();
+        if theirs.len() >= MAX_UNSOLICITED_PER_SENDER
+            && let Some((_, _, oldest)) = theirs.into_iter().min()
+        {
+            self.received.remove(&oldest);
+        }
+    }
+
+    /// Answers a request for a block by hash, within the peer's budget.
+    fn serve(&mut self, peer: PeerKey, hash: B256, now: Duration) {
+        let block = self.find_block(&hash).or_else(|| {
+            let height = self.chain.store().height_of(&hash).ok()??;
+            self.chain.block(height).ok()?
+        });
+        let Some(block) = block else { return };
+        let message = ProposalMessage::Block(Box::new(block)).encode();
+        if !cairn_network::fits(&message) {
+            return;
+        }
+        if !self.serve_budgets.take(&peer, message.len() as u64, now) {
+            debug!(
+                ?peer,
+                "peer asks for more blocks than it may; not answering"
+            );
+            return;
+        }
+        self.sender.send(Recipients::One(peer), message, false);
     }
 
     /// A proposed block by hash: executed here, or received and not executed yet.
@@ -434,7 +603,7 @@ where
         if let Some(executed) = self.chain.pending_block(hash) {
             return Some(executed.block.clone());
         }
-        self.received.get(hash).cloned()
+        self.received.get(hash).map(|held| held.block.clone())
     }
 
     fn request<E: Clock>(&mut self, hash: B256, context: &E) {
@@ -443,6 +612,17 @@ where
             && now.duration_since(*last).unwrap_or_default() < self.config.fetch_retry
         {
             return;
+        }
+        if self.requested.len() >= MAX_REQUESTED && !self.requested.contains_key(&hash) {
+            // Forget the oldest request: a node this far behind catches up by sync.
+            if let Some(oldest) = self
+                .requested
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(hash, _)| *hash)
+            {
+                self.requested.remove(&oldest);
+            }
         }
         self.requested.insert(hash, now);
         let peers = self.other_validators();
@@ -453,14 +633,24 @@ where
         );
     }
 
-    /// Makes `hash` executable here if possible: already executed or committed, executed now
-    /// from a received block, or requested (with its missing ancestors) from peers.
-    fn availability<E: Clock>(&mut self, hash: B256, context: &E) -> Availability {
+    fn reject(&mut self, hash: B256) {
+        if self.rejected.len() == MAX_REJECTED {
+            self.rejected.pop_front();
+        }
+        self.rejected.push_back(hash);
+    }
+
+    /// Makes `hash` executable here if possible: already executed or committed, executed
+    /// (a job started) from received blocks, or requested (with its missing ancestors).
+    fn availability<E: Clock + Spawner>(&mut self, hash: B256, context: &E) -> Availability {
         let mut cursor = hash;
-        // Walk down to the first missing or unexecuted ancestor, bounded by what was received.
-        for _ in 0..=MAX_RECEIVED_BLOCKS {
+        // Walk down to the first missing or unexecuted ancestor, bounded by what may be held.
+        for _ in 0..=MAX_AHEAD {
+            if self.rejected.contains(&cursor) {
+                return Availability::Invalid;
+            }
             if self.chain.pending_block(&cursor).is_some() || self.chain.head().hash() == cursor {
-                return self.execute_upwards(hash, cursor);
+                return self.execute_towards(hash, cursor, context);
             }
             if let Ok(Some(_)) = self.chain.store().height_of(&cursor) {
                 // Committed below the head: it cannot be (re)built on, but it is valid.
@@ -471,7 +661,7 @@ where
                 };
             }
             match self.received.get(&cursor) {
-                Some(block) => cursor = block.header.parent_hash,
+                Some(held) => cursor = held.block.header.parent_hash,
                 None => {
                     self.request(cursor, context);
                     return Availability::Waiting;
@@ -481,50 +671,119 @@ where
         Availability::Waiting
     }
 
-    /// Executes the received blocks from just above `base` up to `target`.
-    fn execute_upwards(&mut self, target: B256, base: B256) -> Availability {
-        let mut path = Vec::new();
+    /// With `base` executed (or the head), starts executing the next received block on the
+    /// way up to `target`, unless a job is running.
+    fn execute_towards<E: Spawner>(
+        &mut self,
+        target: B256,
+        base: B256,
+        context: &E,
+    ) -> Availability {
+        if target == base {
+            return Availability::Ready;
+        }
+        let mut next = None;
         let mut cursor = target;
         while cursor != base {
-            let Some(block) = self.received.get(&cursor) else {
-                break;
+            let Some(held) = self.received.get(&cursor) else {
+                return Availability::Waiting;
             };
-            path.push(block.clone());
-            cursor = block.header.parent_hash;
+            next = Some(cursor);
+            cursor = held.block.header.parent_hash;
         }
-        for block in path.into_iter().rev() {
-            let hash = block.hash();
-            match self.chain.execute_block(block, false) {
-                Ok(_) => {
+        let (Some(next), None) = (next, &self.job) else {
+            return Availability::Waiting;
+        };
+        let Some(held) = self.received.get(&next) else {
+            return Availability::Waiting;
+        };
+        let (chain, block) = (self.chain.clone(), held.block.clone());
+        self.job = Some(
+            context
+                .child("job")
+                .shared(true)
+                .spawn(move |_| async move {
+                    let result = chain.execute_block(block, false).map(|_| ());
+                    Outcome::Executed { hash: next, result }
+                }),
+        );
+        Availability::Waiting
+    }
+
+    /// Takes the result of a job.
+    fn finish(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Executed { hash, result } => match result {
+                Ok(()) => {
                     self.received.remove(&hash);
                 }
                 Err(ChainError::InvalidBlock(error)) => {
                     warn!(%hash, %error, "invalid proposal");
-                    self.stats.invalid_block();
-                    self.received.remove(&hash);
-                    return Availability::Invalid;
+                    self.penalties.stats().invalid_block();
+                    if let Some(held) = self.received.remove(&hash)
+                        && error.proves_forgery()
+                        && let Some(proposer) =
+                            self.validator_with(&held.block.header.proposer).cloned()
+                    {
+                        // Its proposer vouched for an invalid block.
+                        self.penalties.punish(&proposer, Offence::Forgery);
+                    }
+                    self.reject(hash);
+                }
+                Err(error) => debug!(%hash, %error, "cannot execute yet"),
+            },
+            Outcome::Proposed {
+                response,
+                view,
+                result,
+            } => match result {
+                Ok(executed) => {
+                    debug!(
+                        height = executed.block.header.height,
+                        txs = executed.block.transactions.len(),
+                        view,
+                        "proposing"
+                    );
+                    let _ = response.send(digest(&executed.hash()));
+                }
+                Err(error) => warn!(%error, "could not build a proposal"),
+            },
+            Outcome::Committed {
+                finalization,
+                result,
+            } => match result {
+                Ok(committed) => {
+                    for block in &committed {
+                        let header = &block.block.header;
+                        info!(
+                            height = header.height,
+                            hash = %header.hash(),
+                            txs = block.block.transactions.len(),
+                            "finalized"
+                        );
+                    }
+                }
+                // An ancestor without its notarization here: block sync will bring it, sealed.
+                Err(ChainError::MissingSeal(ancestor)) => {
+                    debug!(%ancestor, "waiting for an ancestor's seal");
+                    self.finalizations.push(*finalization);
                 }
                 Err(error) => {
-                    debug!(%hash, %error, "cannot execute yet");
-                    return Availability::Waiting;
+                    debug!(%error, "cannot commit the finalized block yet");
+                    self.finalizations.push(*finalization);
                 }
-            }
-        }
-        if self.chain.pending_block(&target).is_some() || self.chain.head().hash() == target {
-            Availability::Ready
-        } else {
-            Availability::Waiting
+            },
         }
     }
 
-    fn progress<E: Clock>(&mut self, context: &E) {
+    fn progress<E: Clock + Spawner>(&mut self, context: &E) {
         self.progress_proposals(context);
         self.progress_verifications(context);
         self.progress_certifications(context);
         self.progress_finalizations(context);
     }
 
-    fn progress_proposals<E: Clock>(&mut self, context: &E) {
+    fn progress_proposals<E: Clock + Spawner>(&mut self, context: &E) {
         let proposes = std::mem::take(&mut self.proposes);
         for (ctx, response) in proposes {
             if response.is_closed() {
@@ -543,10 +802,12 @@ where
                 Some(executed) => executed.block.header.clone(),
                 None => self.chain.head(),
             };
-            let now_ms = cairn_network::sync::since_epoch(context.current()).as_millis() as u64;
-            let due = parent_header.timestamp_ms + self.config.block_interval.as_millis() as u64;
+            let now_ms = since_epoch(context.current()).as_millis() as u64;
+            let due = parent_header
+                .timestamp_ms
+                .saturating_add(self.config.block_interval.as_millis() as u64);
             let ready = self.pool.status().ready >= self.config.min_block_transactions;
-            if !ready && now_ms < due {
+            if (!ready && now_ms < due) || self.job.is_some() {
                 self.proposes.push((ctx, response));
                 continue;
             }
@@ -555,25 +816,25 @@ where
             };
             let candidates = self.pool.ready(self.config.max_block_transactions);
             let extra = view_extra(ctx.round.view());
-            match self
-                .chain
-                .propose_on(&parent, candidates, now_ms, address, extra)
-            {
-                Ok(executed) => {
-                    debug!(
-                        height = executed.block.header.height,
-                        txs = executed.block.transactions.len(),
-                        view = ctx.round.view().get(),
-                        "proposing"
-                    );
-                    let _ = response.send(digest(&executed.hash()));
-                }
-                Err(error) => warn!(%error, "could not build a proposal"),
-            }
+            let view = ctx.round.view().get();
+            let chain = self.chain.clone();
+            self.job = Some(
+                context
+                    .child("job")
+                    .shared(true)
+                    .spawn(move |_| async move {
+                        let result = chain.propose_on(&parent, candidates, now_ms, address, extra);
+                        Outcome::Proposed {
+                            response,
+                            view,
+                            result,
+                        }
+                    }),
+            );
         }
     }
 
-    fn progress_verifications<E: Clock>(&mut self, context: &E) {
+    fn progress_verifications<E: Clock + Spawner>(&mut self, context: &E) {
         let verifies = std::mem::take(&mut self.verifies);
         for waiting in verifies {
             if waiting.response.is_closed() {
@@ -581,6 +842,10 @@ where
             }
             let (ctx, hash) = &waiting.item;
             let Some(block) = self.find_block(hash) else {
+                if self.rejected.contains(hash) {
+                    let _ = waiting.response.send(false);
+                    continue;
+                }
                 self.request(*hash, context);
                 self.verifies.push(waiting);
                 continue;
@@ -592,7 +857,7 @@ where
                 && extra_view(&block.header.extra) == Some(ctx.round.view().get());
             if !consistent {
                 warn!(%hash, "proposal does not match its consensus context");
-                self.stats.invalid_block();
+                self.penalties.stats().invalid_block();
                 let _ = waiting.response.send(false);
                 continue;
             }
@@ -608,7 +873,7 @@ where
         }
     }
 
-    fn progress_certifications<E: Clock>(&mut self, context: &E) {
+    fn progress_certifications<E: Clock + Spawner>(&mut self, context: &E) {
         let certifies = std::mem::take(&mut self.certifies);
         for waiting in certifies {
             if waiting.response.is_closed() {
@@ -626,7 +891,7 @@ where
         }
     }
 
-    fn progress_finalizations<E: Clock>(&mut self, context: &E) {
+    fn progress_finalizations<E: Clock + Spawner>(&mut self, context: &E) {
         let finalizations = std::mem::take(&mut self.finalizations);
         for finalization in finalizations {
             let hash = block_hash(&finalization.proposal.payload);
@@ -645,44 +910,35 @@ where
                 }
                 Availability::Ready => {}
             }
-            match self
-                .chain
-                .commit_path(&hash, finalization_seal(&finalization))
-            {
-                Ok(committed) => {
-                    for block in &committed {
-                        let header = &block.block.header;
-                        info!(
-                            height = header.height,
-                            hash = %header.hash(),
-                            txs = block.block.transactions.len(),
-                            "finalized"
-                        );
-                    }
-                }
-                // An ancestor without its notarization here: block sync will bring it, sealed.
-                Err(ChainError::MissingSeal(ancestor)) => {
-                    debug!(%ancestor, "waiting for an ancestor's seal");
-                    self.finalizations.push(finalization);
-                }
-                Err(error) => {
-                    debug!(%hash, %error, "cannot commit the finalized block yet");
-                    self.finalizations.push(finalization);
-                }
+            if self.job.is_some() {
+                self.finalizations.push(finalization);
+                continue;
             }
+            let chain = self.chain.clone();
+            let seal = finalization_seal(&finalization);
+            self.job = Some(
+                context
+                    .child("job")
+                    .shared(true)
+                    .spawn(move |_| async move {
+                        let result = chain.commit_path(&hash, seal);
+                        Outcome::Committed {
+                            finalization: Box::new(finalization),
+                            result,
+                        }
+                    }),
+            );
         }
     }
 
     /// Forgets received blocks and requests that commits made irrelevant.
     fn prune(&mut self) {
         let head = self.chain.head().height;
-        self.received.retain(|_, block| block.header.height > head);
+        self.received
+            .retain(|_, held| held.block.header.height > head);
         let received = &self.received;
         let chain = &self.chain;
         self.requested
-            .retain(|hash, _| received.contains_key(hash) || chain.pending_block(hash).is_none());
-        if self.requested.len() > 4 * MAX_RECEIVED_BLOCKS {
-            self.requested.clear();
-        }
+            .retain(|hash, _| !received.contains_key(hash) && chain.pending_block(hash).is_none());
     }
 }

@@ -156,7 +156,7 @@ where
         ranked_keys(&validators),
         config.application.clone(),
         channels.proposals,
-        stats,
+        (stats, blocker.clone()),
         peers,
     );
     let application = application.start(context.child("application"));

@@ -1,0 +1,405 @@
+//! The simulated network and Cairn nodes on it: disks that survive crashes, nodes started
+//! from them, load, and the safety and liveness checks every scenario shares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use cairn_consensus::bft::application::ApplicationConfig;
+use cairn_consensus::bft::engine::{BftConfig, ConsensusChannels, ValidatorParts, start_validator};
+use cairn_consensus::bft::seal::CertificateSeals;
+use cairn_ledger::Chain;
+use cairn_ledger::verify::verify_chain;
+use cairn_mempool::{Mempool, PoolConfig};
+use cairn_network::gossip::{Gossip, GossipHandle};
+use cairn_network::sync::{SyncConfig, SyncState, Syncer};
+use cairn_network::transport::{Channels, SimulatedReceiver, SimulatedSender, register_simulated};
+use cairn_network::{MAX_MESSAGE_BYTES, NetworkStats, PeerKey, PeerTracker, peer_key};
+use cairn_primitives::dev::{DEV_CHAIN_ID, dev_account_key, dev_genesis, dev_validator_key};
+use cairn_primitives::{Address, GenesisConfig, SecretKey, Transaction};
+use cairn_storage::{StorageError, Store};
+use commonware_p2p::simulated::{self, Control, Link, Oracle};
+use commonware_runtime::{Clock, Handle, Runner, Spawner, Supervisor, deterministic};
+use commonware_utils::NZUsize;
+use rand::RngExt;
+
+/// Validators of every simulated chain.
+pub const VALIDATORS: usize = 4;
+/// In the past of any real clock: the chain bounds timestamps by the real clock from above.
+pub const START: Duration = Duration::from_secs(1_700_000_000);
+/// Where every scenario's transfers go.
+pub const SINK: Address = Address::repeat_byte(0x5e);
+
+/// The simulated chain's genesis: four validators, so BFT.
+pub fn genesis() -> GenesisConfig {
+    dev_genesis(VALIDATORS as u32, START.as_millis() as u64)
+}
+
+/// What survives a node's crash: its key and the directory its chain lives in. Every start
+/// opens the chain from its file, as a restarted process would.
+pub struct Disk {
+    pub key: SecretKey,
+    pub peer: PeerKey,
+    dir: tempfile::TempDir,
+}
+
+impl Disk {
+    fn with_key(key: SecretKey) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("chain.redb")).unwrap();
+        Chain::initialize(&store, &genesis()).unwrap();
+        let peer = peer_key(&key.public_key()).unwrap();
+        Self { key, peer, dir }
+    }
+
+    /// Validator `index`'s disk, with genesis written.
+    pub fn validator(index: usize) -> Self {
+        Self::with_key(dev_validator_key(index as u32))
+    }
+
+    /// A full node's disk (its p2p key from `seed`), with genesis written.
+    pub fn full_node(seed: u8) -> Self {
+        Self::with_key(SecretKey::from_bytes([seed; 32]))
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("chain.redb")
+    }
+
+    /// Opens the chain from its file. A crashed node's tasks release the file as the runtime
+    /// drops them; until then the database is still open, so this waits a little.
+    pub async fn open(&self, context: &deterministic::Context) -> Arc<Chain> {
+        for _ in 0..1_000 {
+            match Store::open(self.path()) {
+                Ok(store) => {
+                    let chain = Chain::open(store).unwrap();
+                    let seals =
+                        CertificateSeals::new(&chain.genesis_hash(), chain.validators()).unwrap();
+                    return Arc::new(chain.with_seal_verifier(Arc::new(seals)));
+                }
+                Err(StorageError::InUse(_)) => context.sleep(Duration::from_millis(1)).await,
+                Err(other) => panic!("cannot reopen {}: {other}", self.path().display()),
+            }
+        }
+        panic!(
+            "{} stayed in use after its node crashed",
+            self.path().display()
+        );
+    }
+}
+
+/// The four validators' disks.
+pub fn validator_disks() -> Vec<Disk> {
+    (0..VALIDATORS).map(Disk::validator).collect()
+}
+
+/// A running node.
+pub struct Node {
+    pub task: Handle<()>,
+    pub chain: Arc<Chain>,
+    pub pool: Arc<Mempool>,
+    pub gossip: GossipHandle,
+    pub stats: Arc<NetworkStats>,
+    pub sync: Arc<SyncState>,
+}
+
+impl Node {
+    /// Kills the node (no shutdown path: SIGKILL) and lets go of everything it held.
+    pub fn crash(self) {
+        self.task.abort();
+    }
+}
+
+pub fn bft_config(index: usize) -> BftConfig {
+    BftConfig {
+        application: ApplicationConfig {
+            min_block_transactions: 20,
+            block_interval: Duration::from_millis(200),
+            max_block_transactions: 500,
+            fetch_retry: Duration::from_millis(200),
+        },
+        partition: format!("consensus-{index}"),
+        ..BftConfig::default()
+    }
+}
+
+/// A node's own pieces before it runs: chain, pool, counters, channels.
+pub struct Parts {
+    pub chain: Arc<Chain>,
+    pub pool: Arc<Mempool>,
+    pub stats: Arc<NetworkStats>,
+    pub tracker: Arc<PeerTracker>,
+    pub control: Control<PeerKey, deterministic::Context>,
+    pub channels: Channels<SimulatedSender<deterministic::Context>, SimulatedReceiver>,
+}
+
+/// Opens a node's disk and registers its channels.
+pub async fn parts(
+    context: &deterministic::Context,
+    oracle: &Oracle<PeerKey, deterministic::Context>,
+    disk: &Disk,
+) -> Parts {
+    let chain = disk.open(context).await;
+    let control = oracle.control(disk.peer.clone());
+    let channels = register_simulated(&control).await.unwrap();
+    Parts {
+        chain,
+        pool: Arc::new(Mempool::new(PoolConfig::new(DEV_CHAIN_ID))),
+        stats: Arc::new(NetworkStats::default()),
+        tracker: Arc::new(PeerTracker::default()),
+        control,
+        channels,
+    }
+}
+
+/// Starts validator `index` (or, with `None`, a full node) from its disk: chain, pool, sync,
+/// gossip, and for a validator its consensus.
+pub async fn start_node(
+    context: &deterministic::Context,
+    oracle: &Oracle<PeerKey, deterministic::Context>,
+    disk: &Disk,
+    validator: Option<usize>,
+) -> Node {
+    let Parts {
+        chain,
+        pool,
+        stats,
+        tracker,
+        control,
+        channels,
+    } = parts(context, oracle, disk).await;
+    let syncer = Syncer::new(
+        chain.clone(),
+        pool.clone(),
+        channels.sync,
+        SyncConfig::default(),
+        (stats.clone(), control.clone()),
+        tracker.clone(),
+    );
+    let sync = syncer.state();
+    let (gossip, gossip_handle) = Gossip::new(
+        chain.clone(),
+        pool.clone(),
+        channels.transactions,
+        (stats.clone(), control.clone()),
+        tracker.clone(),
+    );
+    let parts = ValidatorParts {
+        chain: chain.clone(),
+        pool: pool.clone(),
+        stats: stats.clone(),
+        peers: tracker,
+    };
+    let consensus = ConsensusChannels {
+        votes: channels.votes,
+        certificates: channels.certificates,
+        resolver: channels.resolver,
+        proposals: channels.proposals,
+    };
+    let key = disk.key.clone();
+    let label = validator.map_or("full_node".to_string(), |i| format!("validator_{i}"));
+    let task =
+        context
+            .child("node")
+            .with_attribute("node", label)
+            .spawn(move |context| async move {
+                syncer.start(context.child("sync"));
+                gossip.start(context.child("gossip"));
+                if let Some(index) = validator {
+                    let _validator = start_validator(
+                        context.child("validator"),
+                        parts,
+                        &key,
+                        bft_config(index),
+                        control,
+                        consensus,
+                    )
+                    .unwrap();
+                    std::future::pending::<()>().await;
+                } else {
+                    // A full node has no part in consensus traffic.
+                    drop((parts, consensus, control));
+                    std::future::pending::<()>().await;
+                }
+            });
+    Node {
+        task,
+        chain,
+        pool,
+        gossip: gossip_handle,
+        stats,
+        sync,
+    }
+}
+
+/// Links every pair of `peers` for which `connected` holds with `link`, and cuts the others.
+pub async fn link_all(
+    oracle: &Oracle<PeerKey, deterministic::Context>,
+    peers: &[PeerKey],
+    link: &Link,
+    connected: impl Fn(usize, usize) -> bool,
+) {
+    for (i, a) in peers.iter().enumerate() {
+        for (j, b) in peers.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let _ = oracle.remove_link(a.clone(), b.clone()).await;
+            if connected(i, j) {
+                oracle
+                    .add_link(a.clone(), b.clone(), link.clone())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// A link with this latency and jitter that loses nothing.
+pub fn clean_link(latency_ms: u64, jitter_ms: u64) -> Link {
+    Link {
+        latency: Duration::from_millis(latency_ms),
+        jitter: Duration::from_millis(jitter_ms),
+        success_rate: 1.0.try_into().unwrap(),
+    }
+}
+
+/// Submits one transfer from each dev account through a node, as its API would.
+pub fn submit_round(node: &Node) {
+    let txs: Vec<_> = (0..10u32)
+        .map(|i| {
+            let key = dev_account_key(i);
+            let account = node
+                .chain
+                .account(&key.address(), None)
+                .unwrap()
+                .unwrap_or_default();
+            let nonce = node.pool.pending_nonce(&key.address(), account.nonce);
+            Transaction {
+                chain_id: DEV_CHAIN_ID,
+                nonce,
+                to: SINK,
+                amount: 1,
+            }
+            .sign(&key)
+        })
+        .collect();
+    let results = node.pool.admit(txs.clone(), node.chain.as_ref());
+    let admitted: Vec<_> = txs
+        .into_iter()
+        .zip(results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(tx, _)| tx)
+        .collect();
+    node.gossip.forward(&admitted);
+}
+
+/// Submits a round through a random one of `nodes` every 100 ms for `duration`.
+pub async fn load(context: &mut deterministic::Context, nodes: &[&Node], duration: Duration) {
+    let started = context.current();
+    while context.current().duration_since(started).unwrap() < duration {
+        let index = context.random_range(0..nodes.len() as u64) as usize;
+        submit_round(nodes[index]);
+        context.sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Blocks `chain` commits per simulated second over `duration`, with load on `nodes`.
+pub async fn finality_rate(
+    context: &mut deterministic::Context,
+    nodes: &[&Node],
+    chain: &Chain,
+    duration: Duration,
+) -> f64 {
+    let before = chain.head().height;
+    load(context, nodes, duration).await;
+    (chain.head().height - before) as f64 / duration.as_secs_f64()
+}
+
+/// Every committed height agrees across nodes; every store verifies with its certificates.
+pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
+    let min_height = chains.iter().map(|c| c.head().height).min().unwrap();
+    let max_height = chains.iter().map(|c| c.head().height).max().unwrap();
+    for height in 1..=max_height {
+        let headers: Vec<_> = chains
+            .iter()
+            .filter_map(|chain| chain.store().header(height).unwrap())
+            .collect();
+        for header in &headers[1..] {
+            assert_eq!(header.hash(), headers[0].hash(), "fork at height {height}");
+        }
+    }
+    for chain in chains {
+        let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators()).unwrap();
+        verify_chain(chain.store(), Some(&seals), |_, _| {}).unwrap();
+    }
+    min_height
+}
+
+/// The sink's balance on `chain`: transfers committed.
+pub fn moved(chain: &Chain) -> u128 {
+    chain.account(&SINK, None).unwrap().map_or(0, |a| a.balance)
+}
+
+/// Logs to the test's output when `RUST_LOG` is set.
+fn init_logging() {
+    if std::env::var("RUST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// The seeds to run: `CAIRN_SIM_SEED` alone, or `CAIRN_SIM_SEEDS` (default 8) from 0.
+pub fn seeds() -> Vec<u64> {
+    init_logging();
+    if let Ok(seed) = std::env::var("CAIRN_SIM_SEED") {
+        return vec![seed.parse().expect("CAIRN_SIM_SEED is a number")];
+    }
+    let count = std::env::var("CAIRN_SIM_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(8);
+    (0..count).collect()
+}
+
+pub fn runner(seed: u64, timeout: Duration) -> deterministic::Runner {
+    deterministic::Runner::new(
+        deterministic::Config::new()
+            .with_seed(seed)
+            .with_start_time(UNIX_EPOCH + START)
+            .with_timeout(Some(timeout)),
+    )
+}
+
+/// Runs `scenario` once per seed.
+pub fn for_each_seed<F, Fut>(timeout: Duration, scenario: F)
+where
+    F: Fn(deterministic::Context, u64) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    for seed in seeds() {
+        runner(seed, timeout).start(|context| scenario(context, seed));
+    }
+}
+
+/// A simulated network of `peers`, all tracked.
+pub async fn network(
+    context: &deterministic::Context,
+    peers: &[PeerKey],
+) -> Oracle<PeerKey, deterministic::Context> {
+    let (network, oracle) = simulated::Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: MAX_MESSAGE_BYTES,
+            max_peers_per_set: NZUsize!(peers.len() + 1),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        peers.to_vec(),
+    )
+    .await;
+    network.start();
+    oracle
+}
