@@ -37,8 +37,12 @@ const CLIENTS: usize = 4;
 pub struct TpsReport {
     /// Validators (1: solo engine).
     pub validators: u32,
-    /// Transfers committed.
+    /// Transfers submitted.
     pub txs: usize,
+    /// Of those, found in committed blocks (each counted once).
+    pub committed: usize,
+    /// Seconds from the first submission to the last commit.
+    pub elapsed_s: f64,
     /// Transfers per second from the first submission to the last commit.
     pub committed_tps: f64,
     /// Median submission-to-commit latency.
@@ -418,7 +422,7 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
             std::thread::sleep(Duration::from_millis(10));
             continue;
         }
-        let times = submitted_at
+        let mut times = submitted_at
             .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?;
         for block in &page_blocks {
@@ -432,8 +436,8 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
                 let Some(hash) = hash.as_str().and_then(|h| h.parse::<B256>().ok()) else {
                     continue;
                 };
-                if let Some(at) = times.get(&hash) {
-                    latencies.push(now.duration_since(*at).as_secs_f64() * 1_000.0);
+                if let Some(at) = times.remove(&hash) {
+                    latencies.push(now.duration_since(at).as_secs_f64() * 1_000.0);
                     counted += 1;
                 }
             }
@@ -457,10 +461,13 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
     latencies.sort_by(f64::total_cmp);
     let percentile =
         |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-    let committed_tps = txs as f64 / elapsed;
+    let committed = latencies.len();
+    let committed_tps = committed as f64 / elapsed;
     Ok(TpsReport {
         validators,
         txs,
+        committed,
+        elapsed_s: elapsed,
         committed_tps,
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),

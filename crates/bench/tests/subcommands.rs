@@ -31,8 +31,12 @@ fn seconds(report: &Value, field: &str) -> f64 {
 #[test]
 fn trie_compares_three_implementations_on_one_root() {
     let report = run(&["trie", "--keys", "3000"]);
-    assert_eq!(report["keys"], 3000);
     assert_eq!(report["roots_equal"], true, "{report}");
+    assert_ne!(
+        report["root"],
+        format!("{}", cairn_primitives::EMPTY_ROOT),
+        "{report}"
+    );
     for field in ["cairn_s", "eth_trie_s", "alloy_hashbuilder_s"] {
         seconds(&report, field);
     }
@@ -41,8 +45,6 @@ fn trie_compares_three_implementations_on_one_root() {
 #[test]
 fn trie_update_changes_a_stored_trie() {
     let report = run(&["trie-update", "--keys", "3000", "--changes", "300"]);
-    assert_eq!(report["keys"], 3000);
-    assert_eq!(report["changes"], 300);
     assert_eq!(report["roots_equal"], true, "{report}");
     seconds(&report, "cairn_update_s");
     seconds(&report, "eth_trie_update_s");
@@ -79,12 +81,16 @@ fn check_tps(validators: u32, txs: u32, accounts: u32) {
         "--accounts",
         &accounts_arg,
     ]);
-    assert_eq!(report["validators"], validators);
-    assert_eq!(report["txs"], txs);
+    // Every transfer the bench sent is found, once, in a committed block.
+    assert_eq!(report["committed"], txs, "{report}");
+    let blocks = report["blocks"].as_u64().unwrap();
+    assert!(blocks >= 1 && blocks <= u64::from(txs), "{report}");
     seconds(&report, "committed_tps");
     seconds(&report, "sig_ceiling_per_s");
-    let (p50, p99) = (seconds(&report, "p50_ms"), seconds(&report, "p99_ms"));
-    assert!(p50 <= p99, "{report}");
+    // No transfer can take longer to commit than the whole run.
+    let elapsed_ms = seconds(&report, "elapsed_s") * 1_000.0;
+    let p99 = seconds(&report, "p99_ms");
+    assert!(p99 <= elapsed_ms, "{report}");
 }
 
 #[test]

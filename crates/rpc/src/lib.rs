@@ -44,8 +44,10 @@ pub const MAX_BATCH_TRANSACTIONS: usize = 20_000;
 pub const MAX_PAGE_BLOCKS: usize = 100;
 /// Requests taking longer than this are answered with 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Requests served at once; further ones wait.
+/// Requests served at once, over all routes together; further ones wait.
 pub const MAX_IN_FLIGHT: usize = 1_024;
+/// WebSocket connections open at once; further upgrades are refused with 503.
+pub const MAX_WEBSOCKETS: usize = 256;
 
 /// What the API needs from the running node beyond the chain and the pool.
 pub trait NodeInfo: Send + Sync {
@@ -86,7 +88,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/blocks", get(handlers::list_blocks))
         .route("/v1/blocks/{id}", get(handlers::get_block))
         .route("/v1/accounts/{address}", get(handlers::get_account))
-        .route("/v1/ws", get(ws::subscribe))
+        .route(
+            "/v1/ws",
+            get(ws::subscribe).layer(axum::Extension(ws::Slots::new(MAX_WEBSOCKETS))),
+        )
         .route("/v1/openapi.json", get(openapi::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -100,7 +105,11 @@ pub fn router(state: ApiState) -> Router {
                 StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,
             ))
-            .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+            // One semaphore shared by every route (a plain concurrency limit would give each
+            // route its own).
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                MAX_IN_FLIGHT,
+            ))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
     )
 }

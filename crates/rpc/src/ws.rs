@@ -11,26 +11,49 @@
 //! `{"subscription": 7, "event": "head", "data": {...}}` and
 //! `{"subscription": 8, "event": "transaction", "data": {...}}`. A subscriber too slow to keep
 //! up receives `{"event": "lagged", "data": {"skipped": n}}` and continues from the newest head.
+//!
+//! At most [`MAX_WEBSOCKETS`](crate::MAX_WEBSOCKETS) connections are open at once (more are
+//! refused with 503). A subscriber that stops reading cannot pin memory: a message it does not
+//! take within [`SEND_TIMEOUT`] ends the connection, with close code 1008 and the reason
+//! "subscriber stopped reading".
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use cairn_ledger::CommittedBlock;
 use cairn_primitives::B256;
 use cairn_primitives::serde_helpers::parse_hex_array;
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::ApiState;
 use crate::handlers::committed_transaction;
 use crate::types::{ErrorDetail, HeadEvent, TxResponse};
+use crate::{ApiError, ApiState, MAX_WEBSOCKETS};
 
 /// Subscriptions one connection may hold.
 const MAX_SUBSCRIPTIONS: usize = 1_024;
+/// How long a message may wait for a subscriber to take it before the connection is closed.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections the WebSocket endpoint may have open at once.
+#[derive(Clone, Debug)]
+pub struct Slots(Arc<Semaphore>);
+
+impl Slots {
+    /// Room for `max` connections.
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Semaphore::new(max)))
+    }
+}
 /// Largest client frame.
 const MAX_FRAME_BYTES: usize = 16 * 1024;
 
@@ -59,11 +82,29 @@ enum Subscription {
 
 /// Upgrades to a WebSocket carrying subscriptions.
 #[utoipa::path(get, path = "/v1/ws", tag = "subscriptions",
-    responses((status = 101, description = "WebSocket: subscribe to heads or to a transaction's result")))]
-pub async fn subscribe(ws: WebSocketUpgrade, State(state): State<ApiState>) -> Response {
+    responses(
+        (status = 101, description = "WebSocket: subscribe to heads or to a transaction's result"),
+        (status = 503, description = "Too many WebSocket connections are open", body = crate::types::ErrorBody),
+    ))]
+pub async fn subscribe(
+    ws: WebSocketUpgrade,
+    State(state): State<ApiState>,
+    Extension(Slots(slots)): Extension<Slots>,
+) -> Response {
+    let Ok(slot) = slots.try_acquire_owned() else {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_websockets",
+            format!("at most {MAX_WEBSOCKETS} WebSocket connections at once; try again later"),
+        )
+        .into_response();
+    };
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| serve_socket(socket, state))
+        .on_upgrade(move |socket| async move {
+            serve_socket(socket, state).await;
+            drop(slot);
+        })
 }
 
 fn error_reply(id: Option<u64>, code: &str, message: impl Into<String>) -> Reply {
@@ -108,8 +149,19 @@ async fn serve_socket(socket: WebSocket, state: ApiState) {
             },
         };
         for message in outgoing {
-            if send(&mut sink, &message).await.is_err() {
-                return;
+            match tokio::time::timeout(SEND_TIMEOUT, send(&mut sink, &message)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    // The subscriber stopped reading: say why if the socket still takes a
+                    // frame, and let the connection and everything queued for it go.
+                    let close = Message::Close(Some(CloseFrame {
+                        code: close_code::POLICY,
+                        reason: "subscriber stopped reading".into(),
+                    }));
+                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+                    return;
+                }
             }
         }
     }

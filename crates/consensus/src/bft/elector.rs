@@ -82,3 +82,55 @@ impl<S: Scheme> Elector<S> for RankElector<S> {
         self.order[self.leader_rank(round)]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::bft::{Scheme, participants, ranked_keys};
+    use cairn_ledger::ValidatorSet;
+    use cairn_primitives::dev::dev_genesis;
+    use commonware_consensus::types::{Epoch, View};
+
+    #[test]
+    fn each_term_goes_to_the_next_validator_in_genesis_rank() {
+        let validators = ValidatorSet::from_genesis(&dev_genesis(4, 0));
+        let ranks = ranked_keys(&validators);
+        let participants = participants(&validators).unwrap();
+        // Consensus numbers participants by key; the elector must follow genesis order
+        // nonetheless (the dev keys are not in key order).
+        let by_key: Vec<_> = participants.iter().cloned().collect();
+        assert_ne!(
+            by_key, ranks,
+            "the test needs rank order to differ from key order"
+        );
+        let elector: RankElector<Scheme> =
+            RankElection::new(ranks.clone(), 10, Duration::from_secs(5)).build(&participants);
+        for view in 1..=85u64 {
+            let round = Round::new(Epoch::zero(), View::new(view));
+            let rank = ((view - 1) / 10 % 4) as usize;
+            assert_eq!(elector.leader_rank(round), rank, "view {view}");
+            let leader = elector.elect(round, ());
+            assert_eq!(
+                participants[usize::from(leader)],
+                ranks[rank],
+                "view {view}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_term_shorter_than_two_views_is_raised_to_two() {
+        let validators = ValidatorSet::from_genesis(&dev_genesis(3, 0));
+        let participants = participants(&validators).unwrap();
+        let elector: RankElector<Scheme> =
+            RankElection::new(ranked_keys(&validators), 0, Duration::from_secs(5))
+                .build(&participants);
+        let rank = |view| elector.leader_rank(Round::new(Epoch::zero(), View::new(view)));
+        assert_eq!(
+            (rank(1), rank(2), rank(3), rank(5), rank(7)),
+            (0, 0, 1, 2, 0)
+        );
+    }
+}

@@ -87,3 +87,185 @@ impl SealVerifier for CertificateSeals {
         Ok(strength)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::bft::view_extra;
+    use cairn_network::peer_signer;
+    use cairn_primitives::Bytes;
+    use cairn_primitives::dev::{dev_genesis, dev_validator_key};
+    use commonware_consensus::simplex::types::{
+        Finalize, Notarize, Nullification, Nullify, Proposal,
+    };
+    use commonware_consensus::types::{Round, View};
+    use commonware_utils::non_empty;
+
+    const VIEW: u64 = 7;
+
+    struct Setup {
+        validators: ValidatorSet,
+        signers: Vec<Scheme>,
+        seals: CertificateSeals,
+        header: Header,
+    }
+
+    fn signers(genesis_hash: &B256, validators: &ValidatorSet) -> Vec<Scheme> {
+        (0..4)
+            .map(|i| {
+                Scheme::signer(
+                    &namespace(genesis_hash),
+                    participants(validators).unwrap(),
+                    peer_signer(&dev_validator_key(i)),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn setup() -> Setup {
+        let genesis_hash = B256::repeat_byte(0x9e);
+        let validators = ValidatorSet::from_genesis(&dev_genesis(4, 0));
+        let header = Header {
+            parent_hash: B256::repeat_byte(1),
+            height: 3,
+            timestamp_ms: 1,
+            proposer: dev_validator_key(0).address(),
+            state_root: B256::repeat_byte(2),
+            transactions_root: B256::repeat_byte(3),
+            receipts_root: B256::repeat_byte(4),
+            extra: view_extra(View::new(VIEW)),
+        };
+        Setup {
+            signers: signers(&genesis_hash, &validators),
+            seals: CertificateSeals::new(&genesis_hash, &validators).unwrap(),
+            validators,
+            header,
+        }
+    }
+
+    fn proposal(epoch: u64, view: u64, hash: &B256) -> Proposal<Digest> {
+        Proposal::new(
+            Round::new(Epoch::new(epoch), View::new(view)),
+            View::new(view - 1),
+            digest(hash),
+        )
+    }
+
+    fn finalized(signers: &[Scheme], proposal: &Proposal<Digest>) -> Seal {
+        let votes: Vec<_> = signers[..3]
+            .iter()
+            .map(|s| Finalize::sign(s, proposal.clone()).unwrap())
+            .collect();
+        let certificate =
+            Finalization::from_finalizes(&signers[0], non_empty![@&votes], &Sequential).unwrap();
+        finalization_seal(&certificate)
+    }
+
+    fn check(setup: &Setup, seal: &Seal) -> Result<SealStrength, String> {
+        setup
+            .seals
+            .verify(&setup.header.hash(), &setup.header, seal, &setup.validators)
+    }
+
+    #[test]
+    fn a_quorum_certificate_for_the_block_seals_it() {
+        let setup = setup();
+        let hash = setup.header.hash();
+        let proposal = proposal(0, VIEW, &hash);
+        assert_eq!(
+            check(&setup, &finalized(&setup.signers, &proposal)),
+            Ok(SealStrength::Final)
+        );
+        let votes: Vec<_> = setup.signers[1..]
+            .iter()
+            .map(|s| Notarize::sign(s, proposal.clone()).unwrap())
+            .collect();
+        let notarization =
+            Notarization::from_notarizes(&setup.signers[0], non_empty![@&votes], &Sequential)
+                .unwrap();
+        assert_eq!(
+            check(&setup, &notarization_seal(&notarization)),
+            Ok(SealStrength::Notarized)
+        );
+    }
+
+    fn refused(setup: &Setup, seal: &Seal, why: &str) {
+        match check(setup, seal) {
+            Err(message) => assert!(message.contains(why), "{message} (expected {why})"),
+            Ok(strength) => panic!("accepted as {strength:?}; expected: {why}"),
+        }
+    }
+
+    #[test]
+    fn every_other_seal_is_refused_with_its_reason() {
+        let setup = setup();
+        let hash = setup.header.hash();
+        // Not a certificate at all.
+        let proposer_seal = Seal::sign(&hash, &dev_validator_key(0));
+        refused(&setup, &proposer_seal, "not a consensus certificate");
+        refused(
+            &setup,
+            &Seal::Certificate(Bytes::from_static(b"garbage")),
+            "undecodable",
+        );
+        // A nullification certifies that a view produced nothing.
+        let round = Round::new(Epoch::zero(), View::new(VIEW));
+        let votes: Vec<_> = setup.signers[..3]
+            .iter()
+            .map(|s| Nullify::sign::<Digest>(s, round).unwrap())
+            .collect();
+        let nullification =
+            Nullification::from_nullifies(&setup.signers[0], non_empty![@&votes], &Sequential)
+                .unwrap();
+        let nullification_seal = Seal::Certificate(
+            Certificate::<Scheme, Digest>::Nullification(nullification)
+                .encode()
+                .to_vec()
+                .into(),
+        );
+        refused(&setup, &nullification_seal, "seals nothing");
+        // Genuine certificates, but for something else.
+        let other_block = finalized(&setup.signers, &proposal(0, VIEW, &B256::repeat_byte(5)));
+        refused(&setup, &other_block, "another block");
+        let other_epoch = finalized(&setup.signers, &proposal(1, VIEW, &hash));
+        refused(&setup, &other_epoch, "another epoch");
+        let other_view = finalized(&setup.signers, &proposal(0, VIEW + 1, &hash));
+        refused(&setup, &other_view, "another view");
+        // Signed by the same validators for another chain: the namespace differs.
+        let foreign = signers(&B256::repeat_byte(0x11), &setup.validators);
+        let foreign_seal = finalized(&foreign, &proposal(0, VIEW, &hash));
+        refused(&setup, &foreign_seal, "do not verify");
+        // Signed by keys that are not this chain's validators.
+        let strangers = ValidatorSet::from_genesis(&{
+            let mut genesis = dev_genesis(4, 0);
+            for (i, validator) in genesis.validators.iter_mut().enumerate() {
+                validator.public_key =
+                    cairn_primitives::SecretKey::from_bytes([i as u8 + 100; 32]).public_key();
+            }
+            genesis
+        });
+        let stranger_signers: Vec<Scheme> = (0..4)
+            .map(|i| {
+                Scheme::signer(
+                    &namespace(&B256::repeat_byte(0x9e)),
+                    participants(&strangers).unwrap(),
+                    peer_signer(&cairn_primitives::SecretKey::from_bytes([i + 100; 32])),
+                )
+                .unwrap()
+            })
+            .collect();
+        let stranger_seal = finalized(&stranger_signers, &proposal(0, VIEW, &hash));
+        assert!(check(&setup, &stranger_seal).is_err());
+        // A valid certificate with one byte of a signature changed.
+        let Seal::Certificate(bytes) = finalized(&setup.signers, &proposal(0, VIEW, &hash)) else {
+            unreachable!()
+        };
+        let mut tampered = bytes.to_vec();
+        let last = tampered.len() - 5;
+        tampered[last] ^= 1;
+        assert!(check(&setup, &Seal::Certificate(tampered.into())).is_err());
+    }
+}
