@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_primitives::{
     Account, Address, B256, Block, Bytes, ConsensusEngine, GenesisConfig, Header, MAX_EXTRA_BYTES,
@@ -12,6 +11,8 @@ use cairn_storage::{ChainHead, StorageError, Store};
 use cairn_trie::{CachedNodeStore, NodeBatch, SecureTrie, TrieError};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
+
+use cairn_primitives::clock::now_ms;
 
 use crate::execute::{ExecutionError, NotApplicable, apply_transfer};
 use crate::genesis::build_genesis;
@@ -949,11 +950,4 @@ pub(crate) fn verify_signatures(
         }
         None => Ok(()),
     }
-}
-
-/// Milliseconds since the Unix epoch by this machine's clock (0 if the clock is before 1970).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -21,10 +21,11 @@ mod roots;
 mod state;
 pub mod verify;
 
+pub use cairn_primitives::clock::now_ms;
 pub use chain::{
     AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock, KnownSignatures,
     MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS, MAX_PENDING_BLOCKS, SealStrength, SealVerifier,
-    ValidatorSet, now_ms,
+    ValidatorSet,
 };
 pub use roots::{receipts_root, transactions_root};
 pub use state::{StateDb, StateError};

@@ -19,10 +19,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use cairn_ledger::{BlockError, Chain, ChainError};
 use cairn_mempool::Mempool;
+pub use cairn_primitives::clock::since_epoch;
 use cairn_primitives::{B256, Block};
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner};
@@ -89,11 +90,6 @@ impl SyncState {
     pub fn status(&self) -> SyncStatus {
         *self.status.lock()
     }
-}
-
-/// Time since the Unix epoch by the runtime's clock (simulated in tests).
-pub fn since_epoch(time: SystemTime) -> Duration {
-    time.duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// What this node knows of a peer's head and how far its claims have held up.

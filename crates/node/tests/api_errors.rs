@@ -320,6 +320,16 @@ fn cli_errors_are_one_line_on_stderr_with_a_nonzero_exit() {
         format!("tx transfer --key /nonexistent/key.json --to {to} --amount 1"),
         "verify-chain --data-dir /nonexistent/dir".to_string(),
         "trie root /nonexistent/file.json".to_string(),
+        // Numbers that would overflow a clock or a count.
+        format!("tx transfer --dev 0 --to {to} --amount 1 --wait --timeout 18446744073709551615"),
+        "testnet init --validators 4294967295 --full-nodes 1 --out /nonexistent/net".to_string(),
+        "testnet init --validators 4 --full-nodes 4294967295 --out /nonexistent/net".to_string(),
+        "devnet --block-time-ms 18446744073709551615".to_string(),
+        "devnet --validators 4294967295".to_string(),
+        format!("tx transfer --dev 0 --to {to} --amount 1 --nonce 18446744073709551616"),
+        // Usage errors are one line too.
+        "tx transfer --dev 0 --amount 1".to_string(),
+        "frobnicate".to_string(),
     ];
     // Use the nonce once so the explicit --nonce 0 above is a replay.
     node.cli_json(&[
@@ -341,6 +351,18 @@ fn cli_errors_are_one_line_on_stderr_with_a_nonzero_exit() {
         assert_eq!(stderr.lines().count(), 1, "{args:?} printed: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?} printed: {stderr}");
     }
+    // A configuration whose numbers cannot work is refused before anything starts.
+    let config = dir.path().join("huge.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"d\"\n[consensus]\nblock_interval_ms = 18446744073709551615\n",
+    )
+    .unwrap();
+    let out = node.cli(&["node", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("block_interval_ms"), "{stderr}");
     // A node that is not there.
     let out = std::process::Command::new(cairn_bin())
         .args(["--node", "http://127.0.0.1:9", "status"])

@@ -5,7 +5,7 @@
 mod common;
 
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cairn_primitives::dev::{DEV_BALANCE, DEV_CHAIN_ID};
 use cairn_primitives::{Account, Address, SecretKey, decode_exact};
@@ -337,4 +337,81 @@ fn websocket_pushes_heads_and_transaction_results() {
         ))
         .unwrap();
     assert_eq!(ws_next(&mut socket)["id"], 7);
+}
+
+/// At most 256 WebSocket connections are open at once (the next is refused with a JSON 503
+/// and a slot frees when one closes), and a subscriber that stops reading is cut off rather
+/// than left to pin the node's memory.
+#[test]
+fn websockets_are_bounded_and_a_stalled_subscriber_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::devnet(&dir.path().join("devnet"), &["--block-time-ms", "50"]);
+    let mut sockets: Vec<_> = (0..256).map(|_| ws_connect(&node)).collect();
+    let url = node.url.replace("http://", "ws://") + "/v1/ws";
+    match tungstenite::connect(&url) {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"]["code"], "too_many_websockets", "{body}");
+        }
+        other => panic!("the 257th connection was not refused: {other:?}"),
+    }
+    sockets.pop().unwrap().close(None).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tungstenite::connect(&url) {
+            Ok((socket, _)) => {
+                sockets.push(socket);
+                break;
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(error) => panic!("a closed connection's slot was not freed: {error}"),
+        }
+    }
+    sockets.truncate(1);
+
+    // A subscriber with many head subscriptions that never reads: the node's messages back up
+    // (kernel buffers on both ends) until a send waits too long, and the node lets it go.
+    let mut stalled = sockets.pop().unwrap();
+    for id in 0..1_000 {
+        stalled
+            .send(Message::text(
+                json!({"id": id, "subscribe": "heads"}).to_string(),
+            ))
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(25));
+    if let MaybeTlsStream::Plain(stream) = stalled.get_ref() {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+    }
+    let mut received = 0usize;
+    let ended = loop {
+        match stalled.read() {
+            Ok(Message::Close(frame)) => break format!("close frame {frame:?}"),
+            Ok(message) => received += message.len(),
+            Err(tungstenite::Error::Io(error))
+                if error.kind() == std::io::ErrorKind::WouldBlock
+                    || error.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                panic!("the node still holds the stalled subscriber after {received} bytes")
+            }
+            Err(error) => break format!("error {error}"),
+        }
+    };
+    println!("stalled subscriber cut off after {received} bytes: {ended}");
+    assert!(
+        received > 100_000,
+        "only {received} bytes were queued: nothing stalled"
+    );
+    // The node serves on.
+    assert_eq!(node.http().get("/v1/health").0, 200);
+    let mut fresh = ws_connect(&node);
+    fresh
+        .send(Message::text(
+            json!({"id": 1, "subscribe": "heads"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(ws_next(&mut fresh)["id"], 1);
 }

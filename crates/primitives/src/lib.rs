@@ -8,6 +8,7 @@
 
 mod account;
 mod block;
+pub mod clock;
 mod crypto;
 pub mod dev;
 mod genesis;

@@ -59,11 +59,9 @@ pub mod hex_array {
 
 /// Parses 0x-hex (prefix optional) of exactly N bytes.
 pub fn parse_hex_array<const N: usize>(text: &str) -> Result<[u8; N], String> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    let mut out = [0u8; N];
-    hex::decode_to_slice(digits, &mut out)
-        .map_err(|_| format!("expected {N} bytes of hex, got {text:?}"))?;
-    Ok(out)
+    text.parse::<alloy_primitives::FixedBytes<N>>()
+        .map(|bytes| bytes.0)
+        .map_err(|_| format!("expected {N} bytes of hex, got {text:?}"))
 }
 
 /// Parses 0x-hex (prefix optional) of any length.

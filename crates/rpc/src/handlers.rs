@@ -232,7 +232,7 @@ pub async fn submit_raw(
     let mut decoded = Vec::new();
     while !rest.is_empty() {
         // Each transaction is one RLP list; its header says how long it is.
-        let header = alloy_rlp_header_len(rest).map_err(|message| {
+        let header = transaction_len(rest).map_err(|message| {
             ApiError::bad_request(
                 "malformed_transaction",
                 format!("transaction {}: {message}", decoded.len()),
@@ -247,29 +247,21 @@ pub async fn submit_raw(
     submit_decoded(&state, decoded).await
 }
 
-/// Length of the RLP item at the start of `bytes`, bounded by the largest transaction.
-fn alloy_rlp_header_len(bytes: &[u8]) -> Result<usize, String> {
-    let first = *bytes.first().ok_or("empty input")?;
-    let total = match first {
-        0xc0..=0xf7 => 1 + usize::from(first - 0xc0),
-        0xf8..=0xff => {
-            let len_of_len = usize::from(first - 0xf7);
-            let len_bytes = bytes.get(1..1 + len_of_len).ok_or("truncated length")?;
-            let mut payload = 0usize;
-            for byte in len_bytes {
-                payload = payload.checked_mul(256).ok_or("length overflow")? + usize::from(*byte);
-                if payload > MAX_TRANSACTION_BYTES {
-                    return Err(format!("longer than {MAX_TRANSACTION_BYTES} bytes"));
-                }
-            }
-            1 + len_of_len + payload
-        }
-        _ => return Err("not an RLP list".into()),
-    };
-    if total > bytes.len() {
+/// Length of the RLP list at the start of `bytes` (one transaction), bounded by the largest
+/// transaction.
+fn transaction_len(bytes: &[u8]) -> Result<usize, String> {
+    let mut rest = bytes;
+    let header = alloy_rlp::Header::decode(&mut rest).map_err(|e| e.to_string())?;
+    if !header.list {
+        return Err("not an RLP list".into());
+    }
+    if header.payload_length > MAX_TRANSACTION_BYTES {
+        return Err(format!("longer than {MAX_TRANSACTION_BYTES} bytes"));
+    }
+    if header.payload_length > rest.len() {
         return Err("truncated transaction".into());
     }
-    Ok(total)
+    Ok(bytes.len() - rest.len() + header.payload_length)
 }
 
 fn parse_hash(text: &str) -> Result<B256, ApiError> {
@@ -502,16 +494,20 @@ pub async fn get_account(
 
 #[cfg(test)]
 mod tests {
-    use super::alloy_rlp_header_len;
+    use super::transaction_len;
 
     #[test]
     fn rlp_item_lengths_are_bounded() {
-        assert_eq!(alloy_rlp_header_len(&[0xc1, 0x01]), Ok(2));
-        assert_eq!(alloy_rlp_header_len(&[0xf8, 0x02, 0, 0]), Ok(4));
-        assert!(alloy_rlp_header_len(&[0xf8, 0x05, 0]).is_err());
-        assert!(alloy_rlp_header_len(&[0xf9, 0xff, 0xff]).is_err());
-        assert!(alloy_rlp_header_len(&[0xff; 9]).is_err());
-        assert!(alloy_rlp_header_len(&[0x80]).is_err());
-        assert!(alloy_rlp_header_len(&[]).is_err());
+        assert_eq!(transaction_len(&[0xc1, 0x01]), Ok(2));
+        let mut long = vec![0xf8, 56];
+        long.extend([0u8; 56]);
+        assert_eq!(transaction_len(&long), Ok(58));
+        // A length written in more bytes than it needs is not canonical RLP.
+        assert!(transaction_len(&[0xf8, 0x02, 0, 0]).is_err());
+        assert!(transaction_len(&[0xf8, 0x05, 0]).is_err());
+        assert!(transaction_len(&[0xf9, 0xff, 0xff]).is_err());
+        assert!(transaction_len(&[0xff; 9]).is_err());
+        assert!(transaction_len(&[0x80]).is_err());
+        assert!(transaction_len(&[]).is_err());
     }
 }

@@ -37,11 +37,11 @@ use cairn_ledger::{
     Chain, ChainError, CommittedBlock, ExecutedBlock, MAX_BLOCK_TRANSACTIONS, transactions_root,
 };
 use cairn_mempool::Mempool;
-use cairn_network::sync::since_epoch;
 use cairn_network::wire::ProposalMessage;
 use cairn_network::{
     NetworkStats, Offence, PeerBudgets, PeerKey, PeerTracker, Penalties, cairn_key,
 };
+use cairn_primitives::clock::{millis_since_epoch, since_epoch};
 use cairn_primitives::{Address, B256, Block};
 use commonware_actor::Feedback;
 use commonware_consensus::simplex::Plan;
@@ -802,7 +802,7 @@ where
                 Some(executed) => executed.block.header.clone(),
                 None => self.chain.head(),
             };
-            let now_ms = since_epoch(context.current()).as_millis() as u64;
+            let now_ms = millis_since_epoch(context.current());
             let due = parent_header
                 .timestamp_ms
                 .saturating_add(self.config.block_interval.as_millis() as u64);

@@ -4,7 +4,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use cairn_primitives::clock::now_ms;
 
 use anyhow::{Context, bail};
 use cairn_primitives::dev::{DEV_ACCOUNTS, DEV_BALANCE, DEV_CHAIN_ID, dev_account_key};
@@ -81,12 +83,6 @@ pub fn init(args: &TestnetInitArgs, json: bool) -> anyhow::Result<Vec<NodePlan>>
     Ok(plans)
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<NodePlan>> {
     if args.validators == 0 {
         bail!("a network needs at least one validator");
@@ -137,7 +133,7 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
 
     let genesis = GenesisConfig {
         chain_id: DEV_CHAIN_ID,
-        timestamp_ms: unix_ms(),
+        timestamp_ms: now_ms(),
         accounts: (0..DEV_ACCOUNTS)
             .map(|i| GenesisAccount {
                 address: dev_account_key(i).address(),
@@ -221,7 +217,7 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         PathBuf::from(format!(
             ".cairn/devnet-{}v-{}",
             args.validators,
-            unix_ms() / 1_000
+            now_ms() / 1_000
         ))
     });
     let init_args = TestnetInitArgs {
