@@ -7,6 +7,13 @@
 //! * [`solo`]: a single validator seals blocks alone, when the pool holds at least `k`
 //!   executable transfers or when the block interval elapses (seed 004's builder). This is what
 //!   `cairn devnet` runs.
+//! * [`bft`]: validators agree by Commonware's simplex BFT (3f+1 tolerate f Byzantine), with
+//!   succession by rank (seed 003) and blocks sealed by quorum certificates. This is what
+//!   `cairn devnet --validators N` and `cairn testnet init` run.
+//!
+//! Which one a chain runs is part of its genesis (`consensus.engine`), and so is what seals
+//! its blocks: a solo chain's validator signature, or a BFT chain's certificate, never the
+//! other.
 //!
 //! This crate never implements a consensus protocol of its own; multi-validator agreement is
 //! delegated to an existing BFT engine.

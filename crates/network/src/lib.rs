@@ -10,8 +10,12 @@
 //!   full node) fetches the blocks it misses, each with the certificate that finalized it,
 //!   validates and commits them, and reports its progress (`starting`, `current`, `highest`).
 //!
-//! Malformed or oversized messages are dropped and counted ([`NetworkStats`]); they never stop
-//! a node. Consensus itself (votes, certificates, proposals) is `cairn-consensus`'s.
+//! Every peer is distrusted: malformed, oversized or unsolicited messages are dropped and
+//! counted ([`NetworkStats`]), a peer whose message proves it dishonest (a forged block, a
+//! forged signature) is blocked ([`Penalties`]), what a peer can make this node do is
+//! budgeted ([`PeerBudgets`]), and sync peers earn their turn by backing what they announce.
+//! Nothing a peer sends stops a node. Consensus itself (votes, certificates, proposals) is
+//! `cairn-consensus`'s.
 
 pub mod gossip;
 pub mod identity;

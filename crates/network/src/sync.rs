@@ -353,12 +353,18 @@ where
         let since = since_epoch(now);
         // One block behind is normal while consensus finishes a view; wait a little first.
         let stalled = now.duration_since(last_progress).unwrap_or_default() >= self.config.patience;
+        let best = self
+            .standings
+            .values()
+            .filter(|standing| !standing.benched(since))
+            .map(|standing| standing.claimed)
+            .max()
+            .unwrap_or(0);
+        if best <= height || (best == height + 1 && !stalled) {
+            return Phase::Idle;
+        }
         while let Some((peer, claimed)) = self.pick(height, since) {
-            let behind = claimed - height;
-            if behind == 1 && !stalled {
-                return Phase::Idle;
-            }
-            let count = behind.min(MAX_SYNC_BLOCKS as u64) as u32;
+            let count = (claimed - height).min(MAX_SYNC_BLOCKS as u64) as u32;
             let from = height + 1;
             let message = SyncMessage::GetBlocks { from, count };
             self.standings.entry(peer.clone()).or_default().last_asked = since;
@@ -473,10 +479,12 @@ where
 
     fn update_state(&self, starting: &mut Option<u64>, now: Duration) {
         let current = self.chain.head().height;
+        // Claims count once backed, or while untested; a peer with a strike against it is
+        // not believed until it serves again.
         let highest = self
             .standings
             .values()
-            .filter(|standing| !standing.benched(now))
+            .filter(|standing| standing.strikes == 0 && !standing.benched(now))
             .map(|standing| standing.claimed)
             .max()
             .unwrap_or(0)

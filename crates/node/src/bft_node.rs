@@ -17,7 +17,7 @@ use cairn_network::sync::{SyncConfig, SyncState, Syncer, since_epoch};
 use cairn_network::transport::{TransportConfig, start_lookup};
 use cairn_network::{MAX_MESSAGE_BYTES, NetworkStats, PeerKey, PeerTracker, peer_key, peer_signer};
 use cairn_primitives::{SecretKey, SignedTransaction};
-use cairn_rpc::types::{NetworkView, SyncStatus};
+use cairn_rpc::types::{NetworkView, OffenderView, SyncStatus};
 use cairn_rpc::{ApiState, NodeInfo};
 use cairn_storage::Store;
 use commonware_p2p::Receiver;
@@ -74,6 +74,19 @@ impl NodeInfo for BftNode {
             dropped_messages: stats.dropped_messages,
             invalid_blocks: stats.invalid_blocks,
             consensus_faults: stats.consensus_faults,
+            unsolicited_blocks: stats.unsolicited_blocks,
+            forgeries: stats.forgeries,
+            peers_blocked: stats.peers_blocked,
+            offenders: stats
+                .offenders
+                .into_iter()
+                .map(|(peer, record)| OffenderView {
+                    peer,
+                    offences: record.offences,
+                    blocked: record.blocked,
+                    last: record.last.to_string(),
+                })
+                .collect(),
         })
     }
 }

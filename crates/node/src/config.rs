@@ -344,6 +344,26 @@ mod tests {
         assert_eq!(config.http.listen.port(), 8545);
     }
 
+    /// Every configuration docs/OPERATIONS.md shows loads as it is printed.
+    #[test]
+    fn the_configurations_in_the_operations_guide_load() {
+        let guide = include_str!("../../../docs/OPERATIONS.md");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut loaded = 0;
+        for block in guide.split("```toml\n").skip(1) {
+            let text = block.split("```").next().unwrap();
+            std::fs::write(&path, text).unwrap();
+            let config = NodeConfig::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert!(config.network.is_some(), "{text}");
+            loaded += 1;
+        }
+        assert_eq!(
+            loaded, 2,
+            "the guide shows a validator's and a full node's configuration"
+        );
+    }
+
     #[test]
     fn numbers_out_of_range_are_one_line_errors_not_panics() {
         let dir = tempfile::tempdir().unwrap();

@@ -461,6 +461,20 @@ fn unknown_peers_are_refused_and_bad_messages_are_dropped_and_counted() {
         dropped >= reached,
         "{reached} bad messages arrived but only {dropped} were counted"
     );
+    // Every validator names the attacker among the peers that misbehaved.
+    let attacker = plans.iter().find(|plan| plan["role"] == "full").unwrap()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for node in &validators {
+        let network = status(node)["network"].clone();
+        let offenders = network["offenders"].as_array().unwrap();
+        let record = offenders
+            .iter()
+            .find(|offender| offender["peer"] == attacker.as_str())
+            .unwrap_or_else(|| panic!("the attacker is not among the offenders: {network}"));
+        assert!(record["offences"].as_u64().unwrap() > 0, "{network}");
+    }
     for mut node in validators {
         assert!(node.child.try_wait().unwrap().is_none(), "a validator died");
         assert!(node.terminate().success());

@@ -29,7 +29,7 @@ use crate::types::*;
         crate::ws::subscribe,
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, StatusResponse, SyncStatus, PoolView, NetworkView, TransactionRequest,
+        ErrorBody, ErrorDetail, StatusResponse, SyncStatus, PoolView, NetworkView, OffenderView, TransactionRequest,
         TransactionFields, BatchRequest, SubmitResponse, BatchItem, BatchResponse, TxStatus,
         TransactionView, ReceiptView, TxResponse, SealView, HeaderView, BlockView, BlocksPage,
         AccountResponse, HeadEvent,

@@ -56,6 +56,33 @@ pub struct NetworkView {
     pub invalid_blocks: u64,
     /// Consensus fault evidence seen (a validator equivocating).
     pub consensus_faults: u64,
+    /// Blocks dropped because nobody asked for them and their proposer did not send them.
+    #[serde(default)]
+    pub unsolicited_blocks: u64,
+    /// Proven forgeries by peers: forged seals, bodies that do not match their header, forged
+    /// signatures in gossip.
+    #[serde(default)]
+    pub forgeries: u64,
+    /// Times a peer was blocked (disconnected and refused for a while) for a proven forgery.
+    #[serde(default)]
+    pub peers_blocked: u64,
+    /// Every peer that misbehaved, with what it did.
+    #[serde(default)]
+    pub offenders: Vec<OffenderView>,
+}
+
+/// A peer that sent this node something an honest peer would not.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct OffenderView {
+    /// The peer's public key (0x-hex).
+    pub peer: String,
+    /// Offences counted.
+    pub offences: u64,
+    /// Times this node blocked it.
+    pub blocked: u64,
+    /// The most recent offence: `malformed`, `unsolicited`, `invalid_block`,
+    /// `unbacked_claim` or `forgery`.
+    pub last: String,
 }
 
 /// `GET /v1/status`.

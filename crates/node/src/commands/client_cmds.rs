@@ -211,6 +211,18 @@ pub fn status(client: &Client, json: bool) -> anyhow::Result<()> {
             "Network:    {} bad messages dropped, {} invalid blocks, {} consensus faults",
             network.dropped_messages, network.invalid_blocks, network.consensus_faults
         );
+        if network.peers_blocked > 0 || network.forgeries > 0 || network.unsolicited_blocks > 0 {
+            println!(
+                "            {} unsolicited blocks, {} forgeries, {} peers blocked",
+                network.unsolicited_blocks, network.forgeries, network.peers_blocked
+            );
+        }
+        for offender in &network.offenders {
+            println!(
+                "  Offender: {} ({} offences, blocked {} times, last: {})",
+                offender.peer, offender.offences, offender.blocked, offender.last
+            );
+        }
     }
     Ok(())
 }
