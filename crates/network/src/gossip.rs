@@ -4,7 +4,7 @@
 //! Transfers admitted through the API are batched for a few milliseconds and sent to all peers;
 //! transfers received from peers are admitted (signatures checked in a batch) but not sent on:
 //! every node talks to every other, so one hop reaches them all and nothing echoes. Messages
-//! can still be lost (a reconnect, a rate limit), so every couple of seconds a node re-sends
+//! can still be lost (a reconnect, a rate limit), so every second a node re-sends
 //! the executable transfers that were already waiting at its previous look: they are the ones
 //! the proposer may be missing. Peers recognise what they hold before checking signatures.
 //!
@@ -36,7 +36,7 @@ use crate::{NetworkStats, PeerKey, PeerTracker};
 const BATCH_DELAY: Duration = Duration::from_millis(5);
 /// How often transfers still waiting in the pool are offered to peers again: a message lost
 /// between nodes would otherwise leave a nonce gap on the proposer that nothing fills.
-const REGOSSIP_INTERVAL: Duration = Duration::from_secs(2);
+const REGOSSIP_INTERVAL: Duration = Duration::from_secs(1);
 /// Batches of local transfers waiting for the actor, at most.
 const OUTBOX_BATCHES: usize = 1_024;
 

@@ -27,7 +27,7 @@ pub mod wire;
 pub use identity::{PeerKey, cairn_key, peer_key, peer_signer};
 pub use stats::{
     Budget, NetworkStats, Offence, OffenderRecord, PeerBudgets, PeerTracker, Penalties,
-    StatsSnapshot,
+    RecordingBlocker, StatsSnapshot,
 };
 
 /// Channel numbers on the p2p network.

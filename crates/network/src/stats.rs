@@ -65,7 +65,7 @@ pub struct OffenderRecord {
     pub offences: u64,
     /// Times this node blocked the peer for a proven offence.
     pub blocked: u64,
-    /// The most recent offence.
+    /// The most recent offence (`consensus` when consensus blocked the peer).
     pub last: &'static str,
 }
 
@@ -131,6 +131,16 @@ impl NetworkStats {
             .blocked += 1;
     }
 
+    /// Records that consensus blocked `peer` (invalid or conflicting votes).
+    fn blocked_by_consensus(&self, peer: &PeerKey) {
+        self.blocks_of_peers.fetch_add(1, Ordering::Relaxed);
+        let mut offenders = self.offenders.lock();
+        let record = offenders.entry(peer.clone()).or_default();
+        record.offences += 1;
+        record.blocked += 1;
+        record.last = "consensus";
+    }
+
     /// Current values.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -177,6 +187,34 @@ impl<B: Blocker<PublicKey = PeerKey>> Penalties<B> {
             self.stats.blocked(peer);
             let _ = self.blocker.block(peer.clone());
         }
+    }
+}
+
+/// The transport's blocker as consensus gets it: every peer consensus blocks (for invalid or
+/// conflicting votes) is also counted, so `status` shows those peers too.
+#[derive(Clone)]
+pub struct RecordingBlocker<B> {
+    inner: B,
+    stats: std::sync::Arc<NetworkStats>,
+}
+
+impl<B> RecordingBlocker<B> {
+    /// Blocks through `inner`, recording in `stats`.
+    pub fn new(inner: B, stats: std::sync::Arc<NetworkStats>) -> Self {
+        Self { inner, stats }
+    }
+}
+
+impl<B: Blocker<PublicKey = PeerKey>> Blocker for RecordingBlocker<B> {
+    type PublicKey = PeerKey;
+
+    fn block(&mut self, peer: PeerKey) -> commonware_actor::Feedback {
+        self.stats.blocked_by_consensus(&peer);
+        self.inner.block(peer)
+    }
+
+    fn blocked(&mut self) -> commonware_p2p::BlockedSubscription<PeerKey> {
+        self.inner.blocked()
     }
 }
 
@@ -346,5 +384,13 @@ mod tests {
         assert_eq!(snapshot.offenders[0].1.offences, 3);
         assert_eq!(snapshot.offenders[0].1.blocked, 1);
         assert_eq!(snapshot.offenders[0].1.last, "forgery");
+        // Consensus blocks through a recording blocker: counted the same way.
+        let mut consensus = RecordingBlocker::new(recorder.clone(), stats.clone());
+        let _ = consensus.block(peer.clone());
+        assert_eq!(recorder.0.lock().len(), 2);
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.peers_blocked, 2);
+        assert_eq!(snapshot.offenders[0].1.blocked, 2);
+        assert_eq!(snapshot.offenders[0].1.last, "consensus");
     }
 }

@@ -142,6 +142,9 @@ enum Phase {
         peer: PeerKey,
         from: u64,
         deadline: SystemTime,
+        /// The peer has strikes: it is being given another chance, and gives way as soon as
+        /// a peer in good standing has blocks to offer.
+        probation: bool,
     },
     Importing {
         peer: PeerKey,
@@ -224,6 +227,13 @@ where
                 debug!(?peer, "sync request timed out");
                 let peer = peer.clone();
                 self.strike(&peer, since_epoch(now));
+                phase = Phase::Idle;
+            }
+            if let Phase::Requested {
+                probation: true, ..
+            } = &phase
+                && self.good_peer_ahead(since_epoch(now))
+            {
                 phase = Phase::Idle;
             }
             if matches!(phase, Phase::Idle) {
@@ -337,14 +347,23 @@ where
         self.standings.entry(peer.clone()).or_default().claimed = height;
     }
 
+    /// Whether a peer without strikes claims blocks this node lacks.
+    fn good_peer_ahead(&self, now: Duration) -> bool {
+        let height = self.chain.head().height;
+        self.standings.values().any(|standing| {
+            standing.strikes == 0 && !standing.benched(now) && standing.claimed > height
+        })
+    }
+
     /// The peer to ask next: ahead of this node, not benched; fewest strikes first, then the
-    /// one asked longest ago, so every peer in good standing takes its turn.
-    fn pick(&self, height: u64, now: Duration) -> Option<(PeerKey, u64)> {
+    /// one asked longest ago, so every peer in good standing takes its turn and a peer with
+    /// strikes is asked only when no better one claims more.
+    fn pick(&self, height: u64, now: Duration) -> Option<(PeerKey, u64, u32)> {
         self.standings
             .iter()
             .filter(|(_, standing)| standing.claimed > height && !standing.benched(now))
             .min_by_key(|(_, standing)| (standing.strikes, standing.last_asked))
-            .map(|(peer, standing)| (peer.clone(), standing.claimed))
+            .map(|(peer, standing)| (peer.clone(), standing.claimed, standing.strikes))
     }
 
     /// Asks a peer for the next blocks, if this node is behind.
@@ -363,7 +382,7 @@ where
         if best <= height || (best == height + 1 && !stalled) {
             return Phase::Idle;
         }
-        while let Some((peer, claimed)) = self.pick(height, since) {
+        while let Some((peer, claimed, strikes)) = self.pick(height, since) {
             let count = (claimed - height).min(MAX_SYNC_BLOCKS as u64) as u32;
             let from = height + 1;
             let message = SyncMessage::GetBlocks { from, count };
@@ -381,6 +400,7 @@ where
                 peer,
                 from,
                 deadline: now + self.config.request_timeout,
+                probation: strikes > 0,
             };
         }
         Phase::Idle

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cairn_ledger::Chain;
 use cairn_mempool::Mempool;
-use cairn_network::{NetworkStats, PeerKey, PeerTracker, peer_key, peer_signer};
+use cairn_network::{NetworkStats, PeerKey, PeerTracker, RecordingBlocker, peer_key, peer_signer};
 use cairn_primitives::SecretKey;
 use commonware_consensus::simplex::types::{Activity, Context};
 use commonware_consensus::simplex::{self, ForwardPolicy, Plan, SkipBudget, SkipPolicy};
@@ -156,7 +156,7 @@ where
         ranked_keys(&validators),
         config.application.clone(),
         channels.proposals,
-        (stats, blocker.clone()),
+        (stats.clone(), blocker.clone()),
         peers,
     );
     let application = application.start(context.child("application"));
@@ -165,7 +165,7 @@ where
         &chain,
         key,
         &config,
-        blocker,
+        RecordingBlocker::new(blocker, stats),
         Roles {
             automaton: mailbox.clone(),
             relay: mailbox.clone(),

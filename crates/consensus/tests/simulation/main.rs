@@ -273,11 +273,27 @@ fn an_equivocating_leader_cannot_split_the_honest_validators() {
             height >= 10,
             "seed {seed}: only {height} blocks with an equivocator"
         );
+        // The evidence: simplex reports the conflicting votes, or blocks the equivocator on
+        // them (which the honest nodes' status records), or both.
         let faults: u64 = honest
             .iter()
             .map(|n| n.stats.snapshot().consensus_faults)
             .sum();
-        assert!(faults > 0, "seed {seed}: nobody recorded the equivocation");
+        let equivocator = cairn_key(&peers[0]).to_string();
+        let blocked = honest
+            .iter()
+            .filter(|n| {
+                n.stats
+                    .snapshot()
+                    .offenders
+                    .iter()
+                    .any(|(peer, record)| *peer == equivocator && record.last == "consensus")
+            })
+            .count();
+        assert!(
+            faults + blocked as u64 > 0,
+            "seed {seed}: nobody recorded the equivocation"
+        );
         // The Byzantine validator's own chain is a prefix-consistent copy too.
         let byzantine_height = chain.head().height.min(height);
         for h in 1..=byzantine_height {
@@ -286,7 +302,7 @@ fn an_equivocating_leader_cannot_split_the_honest_validators() {
                 chains[0].store().header(h).unwrap()
             );
         }
-        println!("seed {seed}: height {height}, {faults} fault reports");
+        println!("seed {seed}: height {height}, {faults} fault reports, blocked by {blocked}");
     });
 }
 
