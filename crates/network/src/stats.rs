@@ -373,7 +373,7 @@ mod tests {
             "honest mistakes are not blocked"
         );
         penalties.punish(&peer, Offence::Forgery);
-        assert_eq!(recorder.0.lock().as_slice(), &[peer.clone()]);
+        assert_eq!(recorder.0.lock().as_slice(), std::slice::from_ref(&peer));
         let snapshot = stats.snapshot();
         assert_eq!(snapshot.unsolicited_blocks, 1);
         assert_eq!(snapshot.invalid_blocks, 1);

@@ -156,7 +156,7 @@ impl<S: Sender<PublicKey = PeerKey>> Flooder<S> {
             }
             .sign(&key);
             let height = head.height + 1 + counter % 200;
-            let block = if counter % 3 == 0 {
+            let block = if counter.is_multiple_of(3) {
                 // A real block's header with another body.
                 let Some(real) = self.chain.store().block(head.height).unwrap() else {
                     continue;
