@@ -238,9 +238,6 @@ pub enum ChainError {
     /// The block builds on a parent this node has neither committed nor executed.
     #[error("unknown parent {0}")]
     UnknownParent(B256),
-    /// A pending ancestor of a final block has no seal to be committed with.
-    #[error("pending block {0} has no seal")]
-    MissingSeal(B256),
     /// Commit was asked for a block that was not executed here (or was pruned).
     #[error("block {0} has not been executed on this node")]
     NotExecuted(B256),
@@ -272,6 +269,9 @@ pub enum SealStrength {
     /// A quorum notarized the block. It is final once a descendant is: the descendant's
     /// finalization covers its ancestors, linked by parent hashes.
     Notarized,
+    /// A certificate that the block with this hash, a later one, is final. It makes this block
+    /// final if that block descends from it; until the chain links the two, it proves nothing.
+    FinalDescendant(B256),
 }
 
 /// Checks a seal other than a single proposer's signature (a consensus engine's certificate).
@@ -536,7 +536,8 @@ impl Chain {
         let hash = executed.hash();
         match strength {
             SealStrength::Final => self.commit_path(&hash, seal),
-            SealStrength::Notarized => {
+            // Final only through a descendant: it commits when that descendant does.
+            SealStrength::Notarized | SealStrength::FinalDescendant(_) => {
                 self.attach_seal(&hash, seal);
                 Ok(Vec::new())
             }
@@ -551,8 +552,9 @@ impl Chain {
     }
 
     /// Commits the pending block `hash` with its final `seal`, after committing, in order, its
-    /// pending ancestors with the seals attached to them. A block already committed is a
-    /// no-op. Fails without committing anything if an ancestor has no seal.
+    /// pending ancestors: each with the seal attached to it (its notarization), or else with
+    /// `seal` itself, which proves them final through `hash` (a final block's ancestors are
+    /// final). A block already committed is a no-op.
     pub fn commit_path(
         &self,
         hash: &B256,
@@ -570,10 +572,9 @@ impl Chain {
                 let entry = pending
                     .get(&cursor)
                     .ok_or(ChainError::NotExecuted(cursor))?;
-                let entry_seal = if cursor == *hash {
-                    seal.clone()
-                } else {
-                    entry.seal.clone().ok_or(ChainError::MissingSeal(cursor))?
+                let entry_seal = match &entry.seal {
+                    Some(own) if cursor != *hash => own.clone(),
+                    _ => seal.clone(),
                 };
                 path.push((cursor, entry_seal));
                 cursor = entry.executed.block.header.parent_hash;

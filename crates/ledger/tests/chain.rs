@@ -519,7 +519,7 @@ struct LabelledCertificates;
 impl cairn_ledger::SealVerifier for LabelledCertificates {
     fn verify(
         &self,
-        _: &cairn_primitives::B256,
+        block_hash: &cairn_primitives::B256,
         _: &cairn_primitives::Header,
         seal: &Seal,
         _: &cairn_ledger::ValidatorSet,
@@ -527,6 +527,14 @@ impl cairn_ledger::SealVerifier for LabelledCertificates {
         match seal {
             Seal::Certificate(bytes) if bytes.as_ref() == b"final" => {
                 Ok(cairn_ledger::SealStrength::Final)
+            }
+            Seal::Certificate(bytes) if bytes.starts_with(b"final-of:") => {
+                let certified = cairn_primitives::B256::from_slice(&bytes[9..]);
+                Ok(if certified == *block_hash {
+                    cairn_ledger::SealStrength::Final
+                } else {
+                    cairn_ledger::SealStrength::FinalDescendant(certified)
+                })
             }
             Seal::Certificate(bytes) if bytes.as_ref() == b"notarized" => {
                 Ok(cairn_ledger::SealStrength::Notarized)
@@ -609,29 +617,68 @@ fn notarized_blocks_commit_when_a_final_descendant_arrives() {
     );
 }
 
+/// A finalization certificate for block `final_hash`, as a consensus engine would seal it.
+fn final_of(final_hash: &cairn_primitives::B256) -> Seal {
+    let mut bytes = b"final-of:".to_vec();
+    bytes.extend_from_slice(final_hash.as_slice());
+    Seal::Certificate(bytes.into())
+}
+
+/// A pending ancestor that never got its own notarization (a node that caught up heard only of
+/// its descendant's finalization) commits with the final block's certificate: a final block's
+/// ancestors are final. `verify-chain` accepts such a seal only with the certified block above
+/// it in the same chain.
 #[test]
-fn a_final_block_with_an_unsealed_ancestor_commits_nothing() {
-    let (_dir, chain) = new_chain();
+fn a_final_block_commits_unsealed_ancestors_with_its_own_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("chain.redb")).unwrap();
+    Chain::initialize(&store, &bft_genesis(1)).unwrap();
+    let chain = Chain::open(store)
+        .unwrap()
+        .with_seal_verifier(Arc::new(LabelledCertificates));
     let genesis = chain.head().hash();
     let b1 = build_on(&chain, &genesis, vec![]);
     let b2 = build_on(&chain, &b1.hash(), vec![]);
-    assert!(matches!(
-        chain.commit_path(&b2.hash(), seal_of(&b2)),
-        Err(ChainError::MissingSeal(hash)) if hash == b1.hash()
-    ));
-    assert_eq!(chain.head().height, 0);
-    chain.attach_seal(&b1.hash(), seal_of(&b1));
+    let b3 = build_on(&chain, &b2.hash(), vec![]);
+    // b2 was notarized here; b1's notarization never arrived.
+    chain.attach_seal(&b2.hash(), certificate("notarized"));
+    let committed = chain.commit_path(&b3.hash(), final_of(&b3.hash())).unwrap();
+    assert_eq!(committed.len(), 3);
+    assert_eq!(chain.block(1).unwrap().unwrap().seal, final_of(&b3.hash()));
     assert_eq!(
-        chain.commit_path(&b2.hash(), seal_of(&b2)).unwrap().len(),
-        2
+        chain.block(2).unwrap().unwrap().seal,
+        certificate("notarized")
     );
+    assert_eq!(chain.block(3).unwrap().unwrap().seal, final_of(&b3.hash()));
+    assert!(verify_chain(chain.store(), Some(&LabelledCertificates), |_, _| {}).is_ok());
     assert!(
         chain
-            .commit_path(&b2.hash(), seal_of(&b2))
+            .commit_path(&b3.hash(), final_of(&b3.hash()))
             .unwrap()
             .is_empty(),
         "already committed"
     );
+
+    // A block sealed by the finalization of a block that is not above it proves nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("chain.redb")).unwrap();
+    Chain::initialize(&store, &bft_genesis(1)).unwrap();
+    let other = Chain::open(store)
+        .unwrap()
+        .with_seal_verifier(Arc::new(LabelledCertificates));
+    let genesis = other.head().hash();
+    let c1 = build_on(&other, &genesis, vec![]);
+    other
+        .commit(
+            &c1.hash(),
+            final_of(&cairn_primitives::B256::repeat_byte(9)),
+        )
+        .unwrap();
+    let c2 = build_on(&other, &c1.hash(), vec![]);
+    other.commit(&c2.hash(), final_of(&c2.hash())).unwrap();
+    let error = verify_chain(other.store(), Some(&LabelledCertificates), |_, _| {}).unwrap_err();
+    assert_eq!(error.height, 1);
+    assert!(error.problem.contains("not above it"), "{error}");
 }
 
 #[test]

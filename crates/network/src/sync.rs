@@ -123,8 +123,8 @@ impl Standing {
 /// What an import of a peer's blocks came to.
 #[derive(Debug)]
 enum Verdict {
-    /// Every block imported (or was already there).
-    Imported,
+    /// Every block imported (or was already there); the height of the last one.
+    Imported(u64),
     /// A block was invalid in a way only a dishonest peer serves.
     Forged(BlockError),
     /// A block was invalid in a way an honest peer might serve (a clock ahead of ours).
@@ -165,6 +165,8 @@ pub struct Syncer<S, R, B> {
     peers: Arc<PeerTracker>,
     standings: BTreeMap<PeerKey, Standing>,
     serve_budgets: PeerBudgets,
+    /// The highest block imported that waits (notarized) for a final descendant.
+    pending_tip: Option<u64>,
 }
 
 impl<S, R, B> Syncer<S, R, B>
@@ -194,6 +196,7 @@ where
             peers,
             standings: BTreeMap::new(),
             serve_budgets: PeerBudgets::new(SERVE_BYTES_PER_SECOND, SERVE_BYTES_PER_SECOND),
+            pending_tip: None,
         }
     }
 
@@ -382,9 +385,14 @@ where
         if best <= height || (best == height + 1 && !stalled) {
             return Phase::Idle;
         }
-        while let Some((peer, claimed, strikes)) = self.pick(height, since) {
-            let count = (claimed - height).min(MAX_SYNC_BLOCKS as u64) as u32;
-            let from = height + 1;
+        // Blocks imported as notarized wait for a final descendant: ask for what follows them
+        // (a run of them can be longer than one answer).
+        let from = match self.pending_tip {
+            Some(tip) if tip > height => tip + 1,
+            _ => height + 1,
+        };
+        while let Some((peer, claimed, strikes)) = self.pick(from - 1, since) {
+            let count = (claimed - (from - 1)).min(MAX_SYNC_BLOCKS as u64) as u32;
             let message = SyncMessage::GetBlocks { from, count };
             self.standings.entry(peer.clone()).or_default().last_asked = since;
             let sent = self
@@ -439,11 +447,14 @@ where
     fn judge(&mut self, peer: &PeerKey, head_before: u64, verdict: Verdict, now: Duration) {
         let progressed = self.chain.head().height > head_before;
         match verdict {
-            Verdict::Imported | Verdict::Failed(_) if progressed => {
+            Verdict::Imported(_) | Verdict::Failed(_) if progressed => {
                 self.standings.entry(peer.clone()).or_default().strikes = 0;
             }
-            // Only notarized blocks, waiting for a final descendant: no progress yet, no fault.
-            Verdict::Imported => {}
+            // Only notarized blocks, waiting for a final descendant further up: no progress
+            // yet, no fault. The next request starts above them.
+            Verdict::Imported(last) => {
+                self.pending_tip = Some(last);
+            }
             Verdict::Failed(error) => warn!(%error, "cannot import synced blocks"),
             Verdict::Forged(error) => {
                 warn!(?peer, %error, "peer served a forged block");
@@ -533,12 +544,14 @@ where
 
 /// Imports blocks in order (on a blocking thread: it executes and fsyncs).
 fn import(chain: &Chain, blocks: Vec<Block>) -> Verdict {
+    let mut last = 0;
     for block in blocks {
         let height = block.header.height;
         match chain.import(block) {
             Ok(committed) => {
-                if let Some(last) = committed.last() {
-                    debug!(height = last.block.header.height, "synced");
+                last = height;
+                if let Some(block) = committed.last() {
+                    debug!(height = block.block.header.height, "synced");
                 }
             }
             Err(ChainError::InvalidBlock(BlockError::NotOnHead { .. }))
@@ -550,5 +563,5 @@ fn import(chain: &Chain, blocks: Vec<Block>) -> Verdict {
             Err(error) => return Verdict::Failed(error),
         }
     }
-    Verdict::Imported
+    Verdict::Imported(last)
 }

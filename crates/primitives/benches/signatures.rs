@@ -4,7 +4,9 @@
 
 use std::hint::black_box;
 
-use cairn_primitives::{SecretKey, SignedTransaction, Transaction, verify_signatures};
+use cairn_primitives::{
+    SecretKey, SignedTransaction, Transaction, find_invalid_signature, verify_signatures,
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn transfers(count: usize) -> Vec<SignedTransaction> {
@@ -39,6 +41,28 @@ fn signatures(c: &mut Criterion) {
             |b, txs| b.iter(|| assert!(verify_signatures(black_box(txs)).iter().all(|ok| *ok))),
         );
     }
+    // One forged signature among 1,024: what a hostile client (per-transfer verdicts, by
+    // halving) or a hostile proposer (the first bad one, by halving) can make a node spend.
+    let mut forged = txs.clone();
+    let victim = &forged[700];
+    let mut signature = *victim.signature();
+    signature.0[9] ^= 1;
+    forged[700] = SignedTransaction::new(*victim.tx(), *victim.public_key(), signature);
+    group.throughput(Throughput::Elements(1_024));
+    group.bench_function("verify_signatures_one_forged/1024", |b| {
+        b.iter(|| assert!(!verify_signatures(black_box(&forged))[700]))
+    });
+    group.bench_function("find_invalid_signature_one_forged/1024", |b| {
+        b.iter(|| assert_eq!(find_invalid_signature(black_box(&forged)), Some(700)))
+    });
+    group.bench_function("single_checks/1024", |b| {
+        b.iter(|| {
+            black_box(&forged)
+                .iter()
+                .filter(|tx| tx.verify().is_err())
+                .count()
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("transaction");

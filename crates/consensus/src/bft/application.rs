@@ -431,7 +431,9 @@ where
 
     fn report(&mut self, activity: Activity<Scheme, Digest>) {
         match activity {
-            Activity::Notarization(notarization) => {
+            // A certification carries the notarization it certified; simplex may report a
+            // view's notarization only that way.
+            Activity::Notarization(notarization) | Activity::Certification(notarization) => {
                 let hash = block_hash(&notarization.proposal.payload);
                 self.chain
                     .attach_seal(&hash, notarization_seal(&notarization));
@@ -716,6 +718,7 @@ where
             Outcome::Executed { hash, result } => match result {
                 Ok(()) => {
                     self.received.remove(&hash);
+                    self.attach_known_seal(&hash);
                 }
                 Err(ChainError::InvalidBlock(error)) => {
                     warn!(%hash, %error, "invalid proposal");
@@ -744,6 +747,7 @@ where
                         view,
                         "proposing"
                     );
+                    self.attach_known_seal(&executed.hash());
                     let _ = response.send(digest(&executed.hash()));
                 }
                 Err(error) => warn!(%error, "could not build a proposal"),
@@ -764,10 +768,6 @@ where
                     }
                 }
                 // An ancestor without its notarization here: block sync will bring it, sealed.
-                Err(ChainError::MissingSeal(ancestor)) => {
-                    debug!(%ancestor, "waiting for an ancestor's seal");
-                    self.finalizations.push(*finalization);
-                }
                 Err(error) => {
                     debug!(%error, "cannot commit the finalized block yet");
                     self.finalizations.push(*finalization);
@@ -928,6 +928,21 @@ where
                         }
                     }),
             );
+        }
+    }
+
+    /// Attaches the notarization consensus reported for `hash` before this node had executed
+    /// the block (a validator catching up hears of notarizations first): without it, a final
+    /// descendant could never commit the block.
+    fn attach_known_seal(&self, hash: &B256) {
+        if let Some((_, notarization)) = self
+            .notarizations
+            .values()
+            .rev()
+            .find(|(notarized, _)| notarized == hash)
+        {
+            self.chain
+                .attach_seal(hash, notarization_seal(notarization));
         }
     }
 

@@ -72,15 +72,24 @@ impl SealVerifier for CertificateSeals {
             ),
             Certificate::Nullification(_) => return Err("a nullification seals nothing".into()),
         };
-        if proposal.payload != digest(block_hash) {
-            return Err("the certificate is for another block".into());
-        }
         if proposal.round.epoch() != Epoch::zero() {
             return Err("the certificate is for another epoch".into());
         }
-        if extra_view(&header.extra) != Some(proposal.round.view().get()) {
-            return Err("the certificate is for another view than the block records".into());
-        }
+        let view = proposal.round.view().get();
+        let strength = if proposal.payload == digest(block_hash) {
+            if extra_view(&header.extra) != Some(view) {
+                return Err("the certificate is for another view than the block records".into());
+            }
+            strength
+        } else if strength == SealStrength::Final
+            && extra_view(&header.extra).is_some_and(|own| own < view)
+        {
+            // A later block's finalization: this block is final if that one descends from
+            // it, which the chain checks by parent links.
+            SealStrength::FinalDescendant(super::block_hash(&proposal.payload))
+        } else {
+            return Err("the certificate is for another block".into());
+        };
         if !valid {
             return Err("the certificate's signatures do not verify".into());
         }
@@ -199,6 +208,28 @@ mod tests {
         }
     }
 
+    /// A later block's finalization seals an ancestor the node never saw notarized: final if
+    /// the chain links the two, which the ledger checks.
+    #[test]
+    fn a_later_blocks_finalization_proves_it_final_through_that_block() {
+        let setup = setup();
+        let later = B256::repeat_byte(6);
+        let seal = finalized(&setup.signers, &proposal(0, VIEW + 3, &later));
+        assert_eq!(
+            check(&setup, &seal),
+            Ok(SealStrength::FinalDescendant(later))
+        );
+        // A later notarization is no such proof.
+        let votes: Vec<_> = setup.signers[..3]
+            .iter()
+            .map(|s| Notarize::sign(s, proposal(0, VIEW + 3, &later)).unwrap())
+            .collect();
+        let notarization =
+            Notarization::from_notarizes(&setup.signers[0], non_empty![@&votes], &Sequential)
+                .unwrap();
+        refused(&setup, &notarization_seal(&notarization), "another block");
+    }
+
     #[test]
     fn every_other_seal_is_refused_with_its_reason() {
         let setup = setup();
@@ -230,6 +261,11 @@ mod tests {
         // Genuine certificates, but for something else.
         let other_block = finalized(&setup.signers, &proposal(0, VIEW, &B256::repeat_byte(5)));
         refused(&setup, &other_block, "another block");
+        let earlier_block = finalized(
+            &setup.signers,
+            &proposal(0, VIEW - 2, &B256::repeat_byte(5)),
+        );
+        refused(&setup, &earlier_block, "another block");
         let other_epoch = finalized(&setup.signers, &proposal(1, VIEW, &hash));
         refused(&setup, &other_epoch, "another epoch");
         let other_view = finalized(&setup.signers, &proposal(0, VIEW + 1, &hash));

@@ -368,20 +368,22 @@ fn a_late_full_node_catches_up_and_follows() {
             "seed {seed}: transfers through the full node were not committed ({before} -> {after})"
         );
 
+        // It keeps following: whatever it trails by at a given moment (an announcement, or a
+        // lost request's timeout, behind), it is back within a few blocks of the head within
+        // seconds, while the validators go on committing.
+        let reference = validators[0].chain.clone();
+        let following = wait_to_catch_up(
+            &mut context,
+            &validators.iter().collect::<Vec<_>>(),
+            &reference,
+            std::slice::from_ref(&follower.chain),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(following, "seed {seed}: the full node stopped following");
         let mut chains: Vec<_> = validators.iter().map(|n| n.chain.clone()).collect();
         chains.push(follower.chain.clone());
         let height = assert_safety(&chains);
-        let lag = validators[0]
-            .chain
-            .head()
-            .height
-            .saturating_sub(follower.chain.head().height);
-        // Validators commit several blocks a second; the full node trails by what arrived
-        // since the last announcement, not by the distance it caught up.
-        assert!(
-            lag <= 10,
-            "seed {seed}: the full node stopped following ({lag} behind)"
-        );
         println!("seed {seed}: full node caught up {behind_by} blocks, following at {height}");
     });
 }
@@ -538,7 +540,21 @@ fn a_lying_validator_cannot_fork_or_stall_syncing_nodes() {
             victims[1].head().height,
             reference.head().height
         );
-        // The liar goes on lying; the honest validators go on finalizing.
+        // With validator 1 down and the liar blocked, views were nullified in the current
+        // leader's term, and simplex then lets no view of that term finalize until the term is
+        // abandoned (the stall timeout, 10 s). Wait that out: it is the double fault (one
+        // crash, one traitor), not the lies. Then the liar goes on lying and the honest
+        // validators go on finalizing.
+        let resumed = reference.head().height;
+        let mut waited = Duration::ZERO;
+        while reference.head().height < resumed + 2 {
+            assert!(
+                waited < Duration::from_secs(15),
+                "seed {seed}: finality did not resume"
+            );
+            load(&mut context, &honest(&nodes), Duration::from_millis(500)).await;
+            waited += Duration::from_millis(500);
+        }
         let under_attack = finality_rate(
             &mut context,
             &honest(&nodes),
@@ -546,10 +562,15 @@ fn a_lying_validator_cannot_fork_or_stall_syncing_nodes() {
             Duration::from_secs(6),
         )
         .await;
-        assert!(
-            follower.chain.head().height + 10 >= reference.head().height,
-            "seed {seed}: the full node stopped following"
-        );
+        let following = wait_to_catch_up(
+            &mut context,
+            &honest(&nodes),
+            &reference,
+            std::slice::from_ref(&follower.chain),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(following, "seed {seed}: the full node stopped following");
 
         let mut chains: Vec<_> = honest(&nodes).iter().map(|n| n.chain.clone()).collect();
         chains.push(follower.chain.clone());
