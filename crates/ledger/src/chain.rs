@@ -238,6 +238,9 @@ pub enum ChainError {
     /// The block builds on a parent this node has neither committed nor executed.
     #[error("unknown parent {0}")]
     UnknownParent(B256),
+    /// A pending ancestor of a final block has no seal, and the engine cannot build one.
+    #[error("pending block {0} has no seal")]
+    MissingSeal(B256),
     /// Commit was asked for a block that was not executed here (or was pruned).
     #[error("block {0} has not been executed on this node")]
     NotExecuted(B256),
@@ -269,9 +272,6 @@ pub enum SealStrength {
     /// A quorum notarized the block. It is final once a descendant is: the descendant's
     /// finalization covers its ancestors, linked by parent hashes.
     Notarized,
-    /// A certificate that the block with this hash, a later one, is final. It makes this block
-    /// final if that block descends from it; until the chain links the two, it proves nothing.
-    FinalDescendant(B256),
 }
 
 /// Checks a seal other than a single proposer's signature (a consensus engine's certificate).
@@ -284,6 +284,15 @@ pub trait SealVerifier: Send + Sync {
         seal: &Seal,
         validators: &ValidatorSet,
     ) -> Result<SealStrength, String>;
+
+    /// A seal that proves a block final through a final descendant: `final_seal` seals the last
+    /// of `path`, which lists the block's descendants, its child first. `None` if the engine
+    /// has no such proof. Used for an ancestor whose own notarization this node never heard
+    /// of (it may learn only of a descendant's finalization).
+    fn seal_through(&self, final_seal: &Seal, path: &[Header]) -> Option<Seal> {
+        let _ = (final_seal, path);
+        None
+    }
 }
 
 /// An executed block and, once known, the seal it will be committed with.
@@ -536,8 +545,7 @@ impl Chain {
         let hash = executed.hash();
         match strength {
             SealStrength::Final => self.commit_path(&hash, seal),
-            // Final only through a descendant: it commits when that descendant does.
-            SealStrength::Notarized | SealStrength::FinalDescendant(_) => {
+            SealStrength::Notarized => {
                 self.attach_seal(&hash, seal);
                 Ok(Vec::new())
             }
@@ -545,16 +553,22 @@ impl Chain {
     }
 
     /// Records the seal a pending block will be committed with when a descendant becomes final.
+    /// A seal already attached is kept: either proves what it must, and the first came from
+    /// this node's own consensus or a checked import.
     pub fn attach_seal(&self, hash: &B256, seal: Seal) {
-        if let Some(entry) = self.pending.lock().get_mut(hash) {
+        if let Some(entry) = self.pending.lock().get_mut(hash)
+            && entry.seal.is_none()
+        {
             entry.seal = Some(seal);
         }
     }
 
     /// Commits the pending block `hash` with its final `seal`, after committing, in order, its
-    /// pending ancestors: each with the seal attached to it (its notarization), or else with
-    /// `seal` itself, which proves them final through `hash` (a final block's ancestors are
-    /// final). A block already committed is a no-op.
+    /// pending ancestors: each with the seal attached to it (its notarization), or else with a
+    /// seal the consensus engine builds from `seal` and the headers linking the ancestor to
+    /// `hash` (a final block's ancestors are final; [`SealVerifier::seal_through`]). A block
+    /// already committed is a no-op. Fails without committing anything if an ancestor has no
+    /// seal and the engine cannot build one.
     pub fn commit_path(
         &self,
         hash: &B256,
@@ -566,18 +580,36 @@ impl Chain {
         let path = {
             let pending = self.pending.lock();
             let head = self.head().hash();
-            let mut path = Vec::new();
+            // From `hash` down to the head's child: (hash, header, own seal).
+            let mut down = Vec::new();
             let mut cursor = *hash;
             while cursor != head {
                 let entry = pending
                     .get(&cursor)
                     .ok_or(ChainError::NotExecuted(cursor))?;
-                let entry_seal = match &entry.seal {
-                    Some(own) if cursor != *hash => own.clone(),
-                    _ => seal.clone(),
+                let header = entry.executed.block.header.clone();
+                cursor = header.parent_hash;
+                down.push((header.hash(), header, entry.seal.clone()));
+            }
+            let mut path = Vec::with_capacity(down.len());
+            for (index, (block_hash, _, own)) in down.iter().enumerate() {
+                let block_seal = match own {
+                    _ if index == 0 => seal.clone(),
+                    Some(own) => own.clone(),
+                    None => {
+                        // The descendants, child first, up to the final block.
+                        let through: Vec<Header> = down[..index]
+                            .iter()
+                            .rev()
+                            .map(|(_, h, _)| h.clone())
+                            .collect();
+                        self.seal_verifier
+                            .as_deref()
+                            .and_then(|verifier| verifier.seal_through(&seal, &through))
+                            .ok_or(ChainError::MissingSeal(*block_hash))?
+                    }
                 };
-                path.push((cursor, entry_seal));
-                cursor = entry.executed.block.header.parent_hash;
+                path.push((*block_hash, block_seal));
             }
             path
         };

@@ -108,25 +108,8 @@ pub fn verify_chain(
                 BlockError::UnknownProposer(block.header.proposer),
             ));
         }
-        let strength =
-            check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?;
-        if let SealStrength::FinalDescendant(descendant) = strength {
-            // The certificate proves a later block final; it covers this one only if that
-            // block is in this chain above it (the chain's parent links make it a descendant).
-            let above = store
-                .height_of(&descendant)
-                .map_err(|e| fail(height, e))?
-                .is_some_and(|at| at > height);
-            if !above {
-                return Err(fail(
-                    height,
-                    format!(
-                        "sealed by the finalization of {descendant}, which is not above it in this chain"
-                    ),
-                ));
-            }
-        }
-        head_strength = Some(strength);
+        head_strength =
+            Some(check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?);
         check_transactions(&block, None).map_err(|e| fail(height, e))?;
 
         let receipts = replay(&mut state, chain_id, &block).map_err(|e| fail(height, e))?;
@@ -169,10 +152,7 @@ pub fn verify_chain(
         progress(height, head.height);
     }
 
-    if matches!(
-        head_strength,
-        Some(SealStrength::Notarized | SealStrength::FinalDescendant(_))
-    ) {
+    if head_strength == Some(SealStrength::Notarized) {
         return Err(fail(
             head.height,
             "the head is only notarized; no final block covers it",

@@ -519,7 +519,7 @@ struct LabelledCertificates;
 impl cairn_ledger::SealVerifier for LabelledCertificates {
     fn verify(
         &self,
-        block_hash: &cairn_primitives::B256,
+        _: &cairn_primitives::B256,
         _: &cairn_primitives::Header,
         seal: &Seal,
         _: &cairn_ledger::ValidatorSet,
@@ -528,13 +528,8 @@ impl cairn_ledger::SealVerifier for LabelledCertificates {
             Seal::Certificate(bytes) if bytes.as_ref() == b"final" => {
                 Ok(cairn_ledger::SealStrength::Final)
             }
-            Seal::Certificate(bytes) if bytes.starts_with(b"final-of:") => {
-                let certified = cairn_primitives::B256::from_slice(&bytes[9..]);
-                Ok(if certified == *block_hash {
-                    cairn_ledger::SealStrength::Final
-                } else {
-                    cairn_ledger::SealStrength::FinalDescendant(certified)
-                })
+            Seal::Certificate(bytes) if bytes.starts_with(b"through:") => {
+                Ok(cairn_ledger::SealStrength::Final)
             }
             Seal::Certificate(bytes) if bytes.as_ref() == b"notarized" => {
                 Ok(cairn_ledger::SealStrength::Notarized)
@@ -542,10 +537,15 @@ impl cairn_ledger::SealVerifier for LabelledCertificates {
             _ => Err("unrecognised certificate".into()),
         }
     }
+
+    fn seal_through(&self, final_seal: &Seal, path: &[cairn_primitives::Header]) -> Option<Seal> {
+        (*final_seal == certificate("final"))
+            .then(|| Seal::Certificate(format!("through:{}", path.len()).into_bytes().into()))
+    }
 }
 
-fn certificate(label: &'static str) -> Seal {
-    Seal::Certificate(cairn_primitives::Bytes::from_static(label.as_bytes()))
+fn certificate(label: &str) -> Seal {
+    Seal::Certificate(cairn_primitives::Bytes::copy_from_slice(label.as_bytes()))
 }
 
 #[test]
@@ -617,19 +617,12 @@ fn notarized_blocks_commit_when_a_final_descendant_arrives() {
     );
 }
 
-/// A finalization certificate for block `final_hash`, as a consensus engine would seal it.
-fn final_of(final_hash: &cairn_primitives::B256) -> Seal {
-    let mut bytes = b"final-of:".to_vec();
-    bytes.extend_from_slice(final_hash.as_slice());
-    Seal::Certificate(bytes.into())
-}
-
 /// A pending ancestor that never got its own notarization (a node that caught up heard only of
-/// its descendant's finalization) commits with the final block's certificate: a final block's
-/// ancestors are final. `verify-chain` accepts such a seal only with the certified block above
-/// it in the same chain.
+/// its descendant's finalization) commits with the seal the engine builds from the final
+/// block's certificate and the headers that link them. Without an engine that can build one,
+/// nothing commits.
 #[test]
-fn a_final_block_commits_unsealed_ancestors_with_its_own_certificate() {
+fn a_final_block_commits_unsealed_ancestors_through_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("chain.redb")).unwrap();
     Chain::initialize(&store, &bft_genesis(1)).unwrap();
@@ -642,43 +635,37 @@ fn a_final_block_commits_unsealed_ancestors_with_its_own_certificate() {
     let b3 = build_on(&chain, &b2.hash(), vec![]);
     // b2 was notarized here; b1's notarization never arrived.
     chain.attach_seal(&b2.hash(), certificate("notarized"));
-    let committed = chain.commit_path(&b3.hash(), final_of(&b3.hash())).unwrap();
+    let committed = chain.commit_path(&b3.hash(), certificate("final")).unwrap();
     assert_eq!(committed.len(), 3);
-    assert_eq!(chain.block(1).unwrap().unwrap().seal, final_of(&b3.hash()));
+    // b1's seal carries the two headers above it (b2, b3).
+    assert_eq!(
+        chain.block(1).unwrap().unwrap().seal,
+        certificate("through:2")
+    );
     assert_eq!(
         chain.block(2).unwrap().unwrap().seal,
         certificate("notarized")
     );
-    assert_eq!(chain.block(3).unwrap().unwrap().seal, final_of(&b3.hash()));
+    assert_eq!(chain.block(3).unwrap().unwrap().seal, certificate("final"));
     assert!(verify_chain(chain.store(), Some(&LabelledCertificates), |_, _| {}).is_ok());
     assert!(
         chain
-            .commit_path(&b3.hash(), final_of(&b3.hash()))
+            .commit_path(&b3.hash(), certificate("final"))
             .unwrap()
             .is_empty(),
         "already committed"
     );
 
-    // A block sealed by the finalization of a block that is not above it proves nothing.
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("chain.redb")).unwrap();
-    Chain::initialize(&store, &bft_genesis(1)).unwrap();
-    let other = Chain::open(store)
-        .unwrap()
-        .with_seal_verifier(Arc::new(LabelledCertificates));
-    let genesis = other.head().hash();
-    let c1 = build_on(&other, &genesis, vec![]);
-    other
-        .commit(
-            &c1.hash(),
-            final_of(&cairn_primitives::B256::repeat_byte(9)),
-        )
-        .unwrap();
-    let c2 = build_on(&other, &c1.hash(), vec![]);
-    other.commit(&c2.hash(), final_of(&c2.hash())).unwrap();
-    let error = verify_chain(other.store(), Some(&LabelledCertificates), |_, _| {}).unwrap_err();
-    assert_eq!(error.height, 1);
-    assert!(error.problem.contains("not above it"), "{error}");
+    // No engine, no seal through a descendant: nothing commits.
+    let (_dir, solo) = new_chain();
+    let genesis = solo.head().hash();
+    let c1 = build_on(&solo, &genesis, vec![]);
+    let c2 = build_on(&solo, &c1.hash(), vec![]);
+    assert!(matches!(
+        solo.commit_path(&c2.hash(), seal_of(&c2)),
+        Err(ChainError::MissingSeal(hash)) if hash == c1.hash()
+    ));
+    assert_eq!(solo.head().height, 0);
 }
 
 #[test]

@@ -4,17 +4,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, hash_map::Entry};
 use std::time::{Duration, Instant};
 
-use cairn_primitives::{Account, Address, B256, SignedTransaction, verify_signatures};
-
-/// Whether any signature among `txs` is invalid: one batch check, no search.
-fn find_invalid_signature_fast(txs: &[SignedTransaction]) -> bool {
-    let messages: Vec<Vec<u8>> = txs.iter().map(|tx| tx.tx().signing_message()).collect();
-    let items = txs
-        .iter()
-        .zip(&messages)
-        .map(|(tx, message)| (tx.public_key(), message.as_slice(), tx.signature()));
-    !txs.is_empty() && cairn_primitives::verify_batch(items).is_err()
-}
+use cairn_primitives::{
+    Account, Address, B256, SignedTransaction, all_signatures_valid, verify_signatures,
+};
 
 /// A gossiped batch held a transfer whose signature does not verify: the peer that sent it is
 /// dishonest (honest peers forward only what they admitted).
@@ -270,7 +262,7 @@ impl Mempool {
         view: &dyn AccountView,
     ) -> Result<Vec<Result<Admission, AdmissionError>>, ForgedGossip> {
         let (known, fresh) = self.split_known(&txs);
-        if find_invalid_signature_fast(&fresh) {
+        if !all_signatures_valid(&fresh) {
             return Err(ForgedGossip);
         }
         let verdicts = vec![true; fresh.len()];

@@ -266,11 +266,16 @@ impl Budget {
         let elapsed = now.saturating_sub(self.updated);
         let refill = elapsed.as_micros() * u128::from(self.per_second) / 1_000_000;
         if refill > 0 {
-            self.tokens = self
-                .tokens
-                .saturating_add(u64::try_from(refill).unwrap_or(u64::MAX))
-                .min(self.burst);
-            self.updated = now;
+            let refill = u64::try_from(refill).unwrap_or(u64::MAX);
+            if self.tokens.saturating_add(refill) >= self.burst {
+                self.tokens = self.burst;
+                self.updated = now;
+            } else {
+                self.tokens += refill;
+                // Credit exactly the time the units stand for, so no fraction is lost.
+                let credited = u128::from(refill) * 1_000_000 / u128::from(self.per_second);
+                self.updated += Duration::from_micros(u64::try_from(credited).unwrap_or(u64::MAX));
+            }
         }
         if self.tokens >= amount {
             self.tokens -= amount;
@@ -324,6 +329,8 @@ mod tests {
             "1.5 units"
         );
         assert!(budget.take(1, start + Duration::from_millis(150)));
+        // The half unit left over is not lost: another 50 ms make it whole.
+        assert!(budget.take(1, start + Duration::from_millis(200)));
         // A long pause saves no more than the burst.
         let later = start + Duration::from_secs(3_600);
         assert!(budget.take(20, later));

@@ -4,15 +4,17 @@
 //! once per `status_interval`. A node whose peers claim to be ahead asks one of them for the
 //! blocks it misses, from its head upwards, at most [`MAX_SYNC_BLOCKS`] at a time, and imports
 //! them: each block carries the certificate that made it final (or, for a block finalized
-//! through a descendant, its notarization), so a node trusts no peer, only the validators'
-//! signatures.
+//! through a descendant, its notarization or the descendant's finalization with the headers
+//! that link them), so a node trusts no peer, only the validators' signatures. Blocks that
+//! arrive notarized wait for a final descendant; the next request starts above them.
 //!
 //! An announced height is a claim, not a fact. Each peer has a standing: a request that times
 //! out, an empty answer while the peer claims more, a head that contradicts the final chain,
 //! or blocks that do not import cost it a strike, and a peer with strikes is benched (not asked)
 //! for a time that doubles with each strike. Peers ahead are asked in turn, those with fewer
-//! strikes first, so one lying or slow peer costs at most a request now and then and cannot
-//! stall catch-up. A peer that serves a forged block (a bad seal, a body that does not match
+//! strikes first, and a peer with strikes gives way as soon as one in good standing has blocks
+//! to offer, so one lying or slow peer costs at most a request now and then and cannot stall
+//! catch-up. A peer that serves a forged block (a bad seal, a body that does not match
 //! its header) is blocked. Imports run off the async workers: they execute and fsync.
 //!
 //! The same actor settles the transaction pool after every commit, whoever committed it.
@@ -123,8 +125,8 @@ impl Standing {
 /// What an import of a peer's blocks came to.
 #[derive(Debug)]
 enum Verdict {
-    /// Every block imported (or was already there); the height of the last one.
-    Imported(u64),
+    /// Every block imported (or was already there); the last one's height and hash.
+    Imported(Option<(u64, B256)>),
     /// A block was invalid in a way only a dishonest peer serves.
     Forged(BlockError),
     /// A block was invalid in a way an honest peer might serve (a clock ahead of ours).
@@ -166,7 +168,7 @@ pub struct Syncer<S, R, B> {
     standings: BTreeMap<PeerKey, Standing>,
     serve_budgets: PeerBudgets,
     /// The highest block imported that waits (notarized) for a final descendant.
-    pending_tip: Option<u64>,
+    pending_tip: Option<(u64, B256)>,
 }
 
 impl<S, R, B> Syncer<S, R, B>
@@ -350,9 +352,19 @@ where
         self.standings.entry(peer.clone()).or_default().claimed = height;
     }
 
+    /// The height to ask for next: above the head, and above blocks imported as notarized
+    /// that still wait here for a final descendant.
+    fn next_height(&self) -> u64 {
+        let head = self.chain.head().height;
+        match self.pending_tip {
+            Some((tip, hash)) if tip > head && self.chain.pending_block(&hash).is_some() => tip + 1,
+            _ => head + 1,
+        }
+    }
+
     /// Whether a peer without strikes claims blocks this node lacks.
     fn good_peer_ahead(&self, now: Duration) -> bool {
-        let height = self.chain.head().height;
+        let height = self.next_height() - 1;
         self.standings.values().any(|standing| {
             standing.strikes == 0 && !standing.benched(now) && standing.claimed > height
         })
@@ -387,10 +399,7 @@ where
         }
         // Blocks imported as notarized wait for a final descendant: ask for what follows them
         // (a run of them can be longer than one answer).
-        let from = match self.pending_tip {
-            Some(tip) if tip > height => tip + 1,
-            _ => height + 1,
-        };
+        let from = self.next_height();
         while let Some((peer, claimed, strikes)) = self.pick(from - 1, since) {
             let count = (claimed - (from - 1)).min(MAX_SYNC_BLOCKS as u64) as u32;
             let message = SyncMessage::GetBlocks { from, count };
@@ -453,7 +462,7 @@ where
             // Only notarized blocks, waiting for a final descendant further up: no progress
             // yet, no fault. The next request starts above them.
             Verdict::Imported(last) => {
-                self.pending_tip = Some(last);
+                self.pending_tip = last;
             }
             Verdict::Failed(error) => warn!(%error, "cannot import synced blocks"),
             Verdict::Forged(error) => {
@@ -466,6 +475,9 @@ where
                 self.penalties.punish(peer, Offence::InvalidBlock);
                 self.strike(peer, now);
             }
+            // Not on this node's chain: if it was asked to build on blocks it holds as
+            // notarized, those may be the branch that lost; start again from the head.
+            Verdict::Detached(_) if self.pending_tip.take().is_some() => {}
             Verdict::Detached(height) => {
                 if height > self.chain.head().height {
                     debug!(
@@ -510,12 +522,12 @@ where
 
     fn update_state(&self, starting: &mut Option<u64>, now: Duration) {
         let current = self.chain.head().height;
-        // Claims count once backed, or while untested; a peer with a strike against it is
-        // not believed until it serves again.
+        // A benched peer's claim does not count; one that failed once is believed again
+        // when its bench ends (a liar's benches grow until it is hardly ever asked).
         let highest = self
             .standings
             .values()
-            .filter(|standing| standing.strikes == 0 && !standing.benched(now))
+            .filter(|standing| !standing.benched(now))
             .map(|standing| standing.claimed)
             .max()
             .unwrap_or(0)
@@ -544,12 +556,13 @@ where
 
 /// Imports blocks in order (on a blocking thread: it executes and fsyncs).
 fn import(chain: &Chain, blocks: Vec<Block>) -> Verdict {
-    let mut last = 0;
+    let mut last = None;
     for block in blocks {
         let height = block.header.height;
+        let hash = block.hash();
         match chain.import(block) {
             Ok(committed) => {
-                last = height;
+                last = Some((height, hash));
                 if let Some(block) = committed.last() {
                     debug!(height = block.block.header.height, "synced");
                 }

@@ -124,9 +124,9 @@ pub struct DevnetArgs {
     /// Seal a block at least this often (milliseconds, 1 to 3600000).
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub block_time_ms: u64,
-    /// Seal as soon as this many transfers are executable.
-    #[arg(long, default_value_t = 100)]
-    pub min_block_txs: usize,
+    /// Seal as soon as this many transfers are executable (1 to 40000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=40_000))]
+    pub min_block_txs: u64,
     /// Run this many validators (1 to 100), each its own process, agreeing by BFT consensus.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub validators: u32,

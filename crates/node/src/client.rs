@@ -58,32 +58,47 @@ impl Client {
         anyhow::anyhow!("cannot reach the node at {}: {error}", self.base)
     }
 
-    /// Follows a transaction over the node's WebSocket until it is in a committed block
-    /// (committed or failed), or until `deadline`: `Ok(None)` then. The socket is quiet while
-    /// the transaction waits; every few seconds of quiet the node is asked once whether it
-    /// still holds the transaction, so one dropped from the pool ends the wait at once.
+    /// Follows a transaction until it is in a committed block (committed or failed), or until
+    /// `deadline`: `Ok(None)` then. Over the node's WebSocket, which pushes the result the
+    /// moment it commits; where no WebSocket can be had (an `https://` proxy, a node that
+    /// refuses more connections, one that went away), by asking the node every quarter second.
     pub fn wait_for_result(
         &self,
         hash: &B256,
         deadline: Instant,
     ) -> anyhow::Result<Option<TxResponse>> {
-        let url = match self.base.split_once("://") {
-            Some(("http", rest)) => format!("ws://{rest}/v1/ws"),
-            _ => bail!(
-                "--wait follows results over ws:// and needs an http:// node URL, not {}",
-                self.base
-            ),
+        match self.follow_over_websocket(hash, deadline)? {
+            Some(outcome) => Ok(outcome),
+            None => self.poll_for_result(hash, deadline),
+        }
+    }
+
+    /// The result over the WebSocket, or `Ok(None)` if there is no WebSocket to follow it on.
+    /// The socket is quiet while the transaction waits; every few seconds of quiet the node is
+    /// asked once whether it still holds the transaction, so one dropped from the pool ends
+    /// the wait at once.
+    fn follow_over_websocket(
+        &self,
+        hash: &B256,
+        deadline: Instant,
+    ) -> anyhow::Result<Option<Option<TxResponse>>> {
+        let Some(("http", rest)) = self.base.split_once("://") else {
+            return Ok(None);
         };
-        let (mut socket, _) = tungstenite::connect(&url)
-            .with_context(|| format!("cannot open the node's WebSocket at {url}"))?;
+        let Ok((mut socket, _)) = tungstenite::connect(format!("ws://{rest}/v1/ws")) else {
+            return Ok(None);
+        };
         let request = serde_json::json!({"id": 1, "subscribe": "transaction", "hash": hash});
-        socket
+        if socket
             .send(tungstenite::Message::text(request.to_string()))
-            .context("cannot subscribe to the transaction")?;
+            .is_err()
+        {
+            return Ok(None);
+        }
         loop {
             let now = Instant::now();
             if now >= deadline {
-                return Ok(None);
+                return Ok(Some(None));
             }
             let quiet = (deadline - now).min(LIVENESS_CHECK);
             if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
@@ -99,14 +114,8 @@ impl Client {
                     if message["event"] == "transaction" {
                         let result: TxResponse = serde_json::from_value(message["data"].clone())
                             .context("unexpected transaction result from the node")?;
-                        return Ok(Some(result));
+                        return Ok(Some(Some(result)));
                     }
-                }
-                Ok(tungstenite::Message::Close(frame)) => {
-                    bail!(
-                        "the node closed the subscription: {}",
-                        frame.map_or_else(String::new, |f| f.reason.to_string())
-                    )
                 }
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(error))
@@ -115,20 +124,47 @@ impl Client {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    let status: TxResponse = self.get(&format!("/v1/transactions/{hash}"))?;
-                    match status.status {
-                        TxStatus::Pending => {}
-                        TxStatus::Unknown => bail!("transaction {hash} was dropped by the node"),
-                        TxStatus::Committed | TxStatus::Failed => return Ok(Some(status)),
+                    if let Some(result) = self.settled(hash)? {
+                        return Ok(Some(Some(result)));
                     }
                 }
-                Err(error) => {
-                    return Err(anyhow::Error::new(error).context("the node's WebSocket failed"));
-                }
+                // Closed or broken: go on without it.
+                Err(_) => return Ok(None),
             }
         }
     }
+
+    /// The result by asking the node until `deadline`.
+    fn poll_for_result(
+        &self,
+        hash: &B256,
+        deadline: Instant,
+    ) -> anyhow::Result<Option<TxResponse>> {
+        loop {
+            if let Some(result) = self.settled(hash)? {
+                return Ok(Some(result));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(POLL_INTERVAL.min(deadline - Instant::now()));
+        }
+    }
+
+    /// The transaction's result if it is in a committed block; `None` while it is pending; an
+    /// error if the node no longer knows it.
+    fn settled(&self, hash: &B256) -> anyhow::Result<Option<TxResponse>> {
+        let status: TxResponse = self.get(&format!("/v1/transactions/{hash}"))?;
+        match status.status {
+            TxStatus::Pending => Ok(None),
+            TxStatus::Unknown => bail!("transaction {hash} was dropped by the node"),
+            TxStatus::Committed | TxStatus::Failed => Ok(Some(status)),
+        }
+    }
 }
+
+/// How often `wait_for_result` asks the node when it has no WebSocket.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How long `wait_for_result` lets the socket stay quiet before asking whether the node
 /// still holds the transaction.

@@ -307,7 +307,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     let mut config = NodeConfig::for_data_dir(data_dir.clone());
     config.http.listen = args.http;
     config.consensus.block_interval_ms = args.block_time_ms.max(1);
-    config.consensus.min_block_transactions = args.min_block_txs.max(1);
+    config.consensus.min_block_transactions = args.min_block_txs as usize;
     config.validate()?;
     let mut banner = String::new();
     banner.push_str(&format!(

@@ -182,25 +182,33 @@ impl GenesisConfig {
 
     /// The consensus engine: as given, or implied by the number of validators.
     pub fn engine(&self) -> ConsensusEngine {
-        self.consensus
-            .engine
-            .unwrap_or(if self.validators.len() == 1 {
-                ConsensusEngine::Solo
-            } else {
-                ConsensusEngine::Bft
-            })
+        self.consensus.engine.unwrap_or(self.implied_engine())
+    }
+
+    /// The engine a genesis that names none runs: solo for one validator, BFT for more.
+    fn implied_engine(&self) -> ConsensusEngine {
+        if self.validators.len() == 1 {
+            ConsensusEngine::Solo
+        } else {
+            ConsensusEngine::Bft
+        }
     }
 
     /// Hash of the consensus parameters (chain id, validator keys in rank order, term length,
-    /// engine), stored in the genesis header's `extra` so the genesis hash commits to them:
-    /// two nodes agree on how blocks are sealed exactly when they agree on genesis.
+    /// and the engine where it is not the one the validator count implies), stored in the
+    /// genesis header's `extra` so the genesis hash commits to them: two nodes agree on how
+    /// blocks are sealed exactly when they agree on genesis. (The engine enters the hash only
+    /// when it departs from the implied one, so chains made before genesis could name it keep
+    /// their hash.)
     pub fn params_hash(&self) -> B256 {
         let keys: Vec<[u8; 32]> = self.validators.iter().map(|v| v.public_key.0).collect();
         let mut out = Vec::new();
         self.chain_id.encode(&mut out);
         keys.encode(&mut out);
         self.consensus.term_length.encode(&mut out);
-        self.engine().name().as_bytes().encode(&mut out);
+        if self.engine() != self.implied_engine() {
+            self.engine().name().as_bytes().encode(&mut out);
+        }
         keccak256(out)
     }
 
@@ -331,6 +339,13 @@ mod tests {
             ..solo.clone()
         };
         assert_eq!(named_solo.params_hash(), solo.params_hash());
+        // A genesis whose engine is the implied one hashes as before genesis could name an
+        // engine: existing chains keep their identity.
+        let mut before = Vec::new();
+        solo.chain_id.encode(&mut before);
+        vec![validator(1).public_key.0].encode(&mut before);
+        solo.consensus.term_length.encode(&mut before);
+        assert_eq!(solo.params_hash(), keccak256(before));
         // A solo chain of four would let any one of them seal blocks alone.
         let solo_of_four = GenesisConfig {
             consensus: named_solo.consensus,

@@ -25,7 +25,7 @@ pub use genesis::{
 };
 pub use receipt::{FailureReason, Outcome, Receipt};
 pub use transaction::{
-    MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError,
+    MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError, all_signatures_valid,
     find_invalid_signature, verify_signatures,
 };
 

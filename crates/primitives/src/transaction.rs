@@ -249,6 +249,12 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<bool> {
     verdicts
 }
 
+/// Whether every signature among `txs` is valid: one batch check, and no search for a bad
+/// one (for callers that refuse the whole batch if any is bad).
+pub fn all_signatures_valid(txs: &[SignedTransaction]) -> bool {
+    SignatureChecks::new(txs).batch(0..txs.len())
+}
+
 /// The index of an invalid signature among `txs` (the first, if several), or `None` if all
 /// are valid: one batch check, and on failure about one more batch's worth of halving.
 pub fn find_invalid_signature(txs: &[SignedTransaction]) -> Option<usize> {

@@ -12,28 +12,30 @@
 //! `{"subscription": 8, "event": "transaction", "data": {...}}`. A subscriber too slow to keep
 //! up receives `{"event": "lagged", "data": {"skipped": n}}` and continues from the newest head.
 //!
-//! At most [`MAX_WEBSOCKETS`](crate::MAX_WEBSOCKETS) connections are open at once (more are
-//! refused with 503). A subscriber that stops reading cannot pin memory: a message it does not
+//! At most [`MAX_WEBSOCKETS`](crate::MAX_WEBSOCKETS) connections are open at once, and at most
+//! [`MAX_WEBSOCKETS_PER_ADDRESS`] from one client address (more are refused with 503). A subscriber that stops reading cannot pin memory: a message it does not
 //! take within [`SEND_TIMEOUT`] ends the connection, with close code 1008 and the reason
 //! "subscriber stopped reading".
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_ledger::CommittedBlock;
 use cairn_primitives::B256;
 use cairn_primitives::serde_helpers::parse_hex_array;
 use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::handlers::committed_transaction;
 use crate::types::{ErrorDetail, HeadEvent, TxResponse};
@@ -44,14 +46,63 @@ const MAX_SUBSCRIPTIONS: usize = 1_024;
 /// How long a message may wait for a subscriber to take it before the connection is closed.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections the WebSocket endpoint may have open at once.
+/// Connections one client address may have open at once, so that no one client can take
+/// every connection.
+pub const MAX_WEBSOCKETS_PER_ADDRESS: usize = 32;
+
+/// Connections the WebSocket endpoint may have open at once, in all and per client address.
 #[derive(Clone, Debug)]
-pub struct Slots(Arc<Semaphore>);
+pub struct Slots {
+    total: Arc<Semaphore>,
+    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// An open connection's place, given back when it closes.
+struct Slot {
+    _total: OwnedSemaphorePermit,
+    address: IpAddr,
+    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.per_address.lock();
+        if let Some(count) = counts.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
 
 impl Slots {
     /// Room for `max` connections.
     pub fn new(max: usize) -> Self {
-        Self(Arc::new(Semaphore::new(max)))
+        Self {
+            total: Arc::new(Semaphore::new(max)),
+            per_address: Arc::default(),
+        }
+    }
+
+    /// A place for a connection from `address`, if there is room.
+    fn take(&self, address: IpAddr) -> Result<Slot, &'static str> {
+        let total = self
+            .total
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| "too_many_websockets")?;
+        let mut counts = self.per_address.lock();
+        let count = counts.entry(address).or_default();
+        if *count >= MAX_WEBSOCKETS_PER_ADDRESS {
+            return Err("too_many_websockets_from_address");
+        }
+        *count += 1;
+        Ok(Slot {
+            _total: total,
+            address,
+            per_address: self.per_address.clone(),
+        })
     }
 }
 /// Largest client frame.
@@ -89,15 +140,22 @@ enum Subscription {
 pub async fn subscribe(
     ws: WebSocketUpgrade,
     State(state): State<ApiState>,
-    Extension(Slots(slots)): Extension<Slots>,
+    Extension(slots): Extension<Slots>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
 ) -> Response {
-    let Ok(slot) = slots.try_acquire_owned() else {
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_websockets",
-            format!("at most {MAX_WEBSOCKETS} WebSocket connections at once; try again later"),
-        )
-        .into_response();
+    let slot = match slots.take(client.ip()) {
+        Ok(slot) => slot,
+        Err(code) => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                format!(
+                    "at most {MAX_WEBSOCKETS} WebSocket connections at once, \
+                     {MAX_WEBSOCKETS_PER_ADDRESS} from one address; try again later"
+                ),
+            )
+            .into_response();
+        }
     };
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
@@ -306,4 +364,43 @@ fn handle_request(
     }
     subscriptions.insert(subscription_id, subscription);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn connections_are_bounded_in_all_and_per_address() {
+        let slots = Slots::new(4);
+        let a = IpAddr::from([10, 0, 0, 1]);
+        let held: Vec<Slot> = (0..MAX_WEBSOCKETS_PER_ADDRESS.min(4))
+            .map(|_| slots.take(a).unwrap())
+            .collect();
+        assert!(
+            slots.take(IpAddr::from([10, 0, 0, 2])).is_err(),
+            "all taken"
+        );
+        drop(held);
+        // Given back on close: one address may now take its share, and no more.
+        let slots = Slots::new(MAX_WEBSOCKETS_PER_ADDRESS + 1);
+        let mine: Vec<Slot> = (0..MAX_WEBSOCKETS_PER_ADDRESS)
+            .map(|_| slots.take(a).unwrap())
+            .collect();
+        assert_eq!(
+            slots.take(a).err(),
+            Some("too_many_websockets_from_address")
+        );
+        let other = slots.take(IpAddr::from([10, 0, 0, 2])).unwrap();
+        assert_eq!(
+            slots.take(IpAddr::from([10, 0, 0, 3])).err(),
+            Some("too_many_websockets")
+        );
+        drop(other);
+        drop(mine);
+        assert!(slots.per_address.lock().is_empty());
+        assert!(slots.take(a).is_ok());
+    }
 }

@@ -41,9 +41,6 @@ pub enum ProofError {
         /// Its length.
         len: usize,
     },
-    /// The empty node is referenced below the root.
-    #[error("the empty node is referenced at depth {0}; it can only be a root")]
-    UnexpectedEmptyNode(usize),
 }
 
 /// What a walk through one proof node found.
@@ -95,10 +92,8 @@ pub fn verify_proof(
                 len: node.len(),
             });
         }
+        // Only the root can be the empty node: below it, a 1-byte node is refused above.
         let step = if node == EMPTY_ROOT_NODE {
-            if depth > 0 {
-                return Err(ProofError::UnexpectedEmptyNode(depth));
-            }
             Step::Absent
         } else {
             walk_node(node, key, &mut pos).map_err(|source| ProofError::MalformedNode {

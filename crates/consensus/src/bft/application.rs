@@ -29,7 +29,7 @@
 //! transactions root of its header, or the sender is blocked; a kept block is never replaced.
 //! So no peer, validator or not, can displace an honest proposal or swap its body.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -259,10 +259,13 @@ pub struct Application<S, R, B> {
     status: Arc<ViewStatus>,
     received: HashMap<B256, Held>,
     requested: HashMap<B256, SystemTime>,
-    rejected: VecDeque<B256>,
+    rejected: HashSet<B256>,
+    rejected_order: VecDeque<B256>,
     unsolicited_budgets: PeerBudgets,
     serve_budgets: PeerBudgets,
     job: Option<Handle<Outcome>>,
+    /// The finalization a running commit job is committing (retried if the job dies).
+    committing: Option<Finalization<Scheme, Digest>>,
     proposes: Vec<(Context<Digest, PeerKey>, oneshot::Sender<Digest>)>,
     verifies: Vec<Waiting<(Context<Digest, PeerKey>, B256)>>,
     certifies: Vec<Waiting<B256>>,
@@ -317,13 +320,15 @@ where
             status: status.clone(),
             received: HashMap::new(),
             requested: HashMap::new(),
-            rejected: VecDeque::new(),
+            rejected: HashSet::new(),
+            rejected_order: VecDeque::new(),
             unsolicited_budgets: PeerBudgets::new(
                 UNSOLICITED_BYTES_PER_SECOND,
                 2 * UNSOLICITED_BYTES_PER_SECOND,
             ),
             serve_budgets: PeerBudgets::new(SERVE_BYTES_PER_SECOND, SERVE_BYTES_PER_SECOND),
             job: None,
+            committing: None,
             proposes: Vec::new(),
             verifies: Vec::new(),
             certifies: Vec::new(),
@@ -370,7 +375,13 @@ where
                     job = None;
                     match outcome {
                         Ok(outcome) => self.finish(outcome),
-                        Err(error) => warn!(%error, "a block job failed"),
+                        Err(error) => {
+                            warn!(%error, "a block job failed");
+                            // A finalization must not be lost with its job.
+                            if let Some(finalization) = self.committing.take() {
+                                self.finalizations.push(finalization);
+                            }
+                        }
                     }
                 }
                 message = self.mailbox.recv() => match message {
@@ -443,7 +454,14 @@ where
                     self.notarizations.pop_first();
                 }
             }
-            Activity::Finalization(finalization) => self.finalizations.push(finalization),
+            Activity::Finalization(finalization) => {
+                self.finalizations.push(finalization);
+                // A later finalization commits every pending ancestor, so old ones may go.
+                if self.finalizations.len() > MAX_NOTARIZATIONS {
+                    self.finalizations.sort_by_key(|f| f.view());
+                    self.finalizations.remove(0);
+                }
+            }
             Activity::ConflictingNotarize(_)
             | Activity::ConflictingFinalize(_)
             | Activity::NullifyFinalize(_) => {
@@ -635,11 +653,16 @@ where
         );
     }
 
+    /// Remembers a block proven invalid (deterministically, whoever checks it).
     fn reject(&mut self, hash: B256) {
-        if self.rejected.len() == MAX_REJECTED {
-            self.rejected.pop_front();
+        if self.rejected.insert(hash) {
+            self.rejected_order.push_back(hash);
         }
-        self.rejected.push_back(hash);
+        while self.rejected_order.len() > MAX_REJECTED {
+            if let Some(oldest) = self.rejected_order.pop_front() {
+                self.rejected.remove(&oldest);
+            }
+        }
     }
 
     /// Makes `hash` executable here if possible: already executed or committed, executed
@@ -648,9 +671,6 @@ where
         let mut cursor = hash;
         // Walk down to the first missing or unexecuted ancestor, bounded by what may be held.
         for _ in 0..=MAX_AHEAD {
-            if self.rejected.contains(&cursor) {
-                return Availability::Invalid;
-            }
             if self.chain.pending_block(&cursor).is_some() || self.chain.head().hash() == cursor {
                 return self.execute_towards(hash, cursor, context);
             }
@@ -661,6 +681,9 @@ where
                 } else {
                     Availability::Invalid
                 };
+            }
+            if self.rejected.contains(&cursor) {
+                return Availability::Invalid;
             }
             match self.received.get(&cursor) {
                 Some(held) => cursor = held.block.header.parent_hash,
@@ -714,6 +737,7 @@ where
 
     /// Takes the result of a job.
     fn finish(&mut self, outcome: Outcome) {
+        self.committing = None;
         match outcome {
             Outcome::Executed { hash, result } => match result {
                 Ok(()) => {
@@ -723,15 +747,18 @@ where
                 Err(ChainError::InvalidBlock(error)) => {
                     warn!(%hash, %error, "invalid proposal");
                     self.penalties.stats().invalid_block();
-                    if let Some(held) = self.received.remove(&hash)
-                        && error.proves_forgery()
-                        && let Some(proposer) =
+                    let held = self.received.remove(&hash);
+                    // Invalid wherever it is checked: its proposer vouched for an invalid
+                    // block. (A timestamp ahead of this clock, or a head that moved past the
+                    // parent, proves nothing: the block may be asked for again.)
+                    if error.proves_forgery() {
+                        self.reject(hash);
+                        if let Some(proposer) = held.and_then(|held| {
                             self.validator_with(&held.block.header.proposer).cloned()
-                    {
-                        // Its proposer vouched for an invalid block.
-                        self.penalties.punish(&proposer, Offence::Forgery);
+                        }) {
+                            self.penalties.punish(&proposer, Offence::Forgery);
+                        }
                     }
-                    self.reject(hash);
                 }
                 Err(error) => debug!(%hash, %error, "cannot execute yet"),
             },
@@ -767,7 +794,7 @@ where
                         );
                     }
                 }
-                // An ancestor without its notarization here: block sync will bring it, sealed.
+                // A block on the path not executed here yet (it will be), or storage.
                 Err(error) => {
                     debug!(%error, "cannot commit the finalized block yet");
                     self.finalizations.push(*finalization);
@@ -916,6 +943,7 @@ where
             }
             let chain = self.chain.clone();
             let seal = finalization_seal(&finalization);
+            self.committing = Some(finalization.clone());
             self.job = Some(
                 context
                     .child("job")

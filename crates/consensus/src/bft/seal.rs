@@ -43,23 +43,32 @@ pub fn notarization_seal(notarization: &Notarization<Scheme, Digest>) -> Seal {
     )
 }
 
-impl SealVerifier for CertificateSeals {
-    fn verify(
+/// First byte of a seal that proves a block final through a final descendant: the headers
+/// from the block's child up to that descendant, then the descendant's finalization. (A
+/// certificate's own encoding starts with its variant's tag, never this byte.)
+const THROUGH: u8 = 0xff;
+
+/// Most headers a seal through a descendant may carry: as many blocks as may wait for
+/// finality on a node.
+const MAX_THROUGH: usize = cairn_ledger::MAX_PENDING_BLOCKS;
+
+impl CertificateSeals {
+    fn certificate(&self, bytes: &[u8]) -> Result<Certificate<Scheme, Digest>, String> {
+        let config = self.scheme.certificate_codec_config();
+        Certificate::<Scheme, Digest>::decode_cfg(Copying(bytes), &config)
+            .map_err(|e| format!("undecodable certificate: {e}"))
+    }
+
+    /// Checks that `certificate` certifies the block `header` (with hash `block_hash`) in the
+    /// view the block records, and what it proves.
+    fn certifies(
         &self,
+        certificate: &Certificate<Scheme, Digest>,
         block_hash: &B256,
         header: &Header,
-        seal: &Seal,
-        _validators: &ValidatorSet,
     ) -> Result<SealStrength, String> {
-        let Seal::Certificate(bytes) = seal else {
-            return Err("not a consensus certificate".into());
-        };
-        let config = self.scheme.certificate_codec_config();
-        let certificate =
-            Certificate::<Scheme, Digest>::decode_cfg(Copying(bytes.as_ref()), &config)
-                .map_err(|e| format!("undecodable certificate: {e}"))?;
         let mut rng = rand::rng();
-        let (proposal, strength, valid) = match &certificate {
+        let (proposal, strength, valid) = match certificate {
             Certificate::Finalization(f) => (
                 &f.proposal,
                 SealStrength::Final,
@@ -72,28 +81,93 @@ impl SealVerifier for CertificateSeals {
             ),
             Certificate::Nullification(_) => return Err("a nullification seals nothing".into()),
         };
+        if proposal.payload != digest(block_hash) {
+            return Err("the certificate is for another block".into());
+        }
         if proposal.round.epoch() != Epoch::zero() {
             return Err("the certificate is for another epoch".into());
         }
-        let view = proposal.round.view().get();
-        let strength = if proposal.payload == digest(block_hash) {
-            if extra_view(&header.extra) != Some(view) {
-                return Err("the certificate is for another view than the block records".into());
-            }
-            strength
-        } else if strength == SealStrength::Final
-            && extra_view(&header.extra).is_some_and(|own| own < view)
-        {
-            // A later block's finalization: this block is final if that one descends from
-            // it, which the chain checks by parent links.
-            SealStrength::FinalDescendant(super::block_hash(&proposal.payload))
-        } else {
-            return Err("the certificate is for another block".into());
-        };
+        if extra_view(&header.extra) != Some(proposal.round.view().get()) {
+            return Err("the certificate is for another view than the block records".into());
+        }
         if !valid {
             return Err("the certificate's signatures do not verify".into());
         }
         Ok(strength)
+    }
+
+    /// Checks a seal through a descendant: the headers link the block to the descendant by
+    /// parent hashes, and the descendant's finalization verifies. Then the block is final.
+    fn through(&self, mut bytes: &[u8], block_hash: &B256, header: &Header) -> Result<(), String> {
+        let malformed = |e: alloy_rlp::Error| format!("malformed seal through a descendant: {e}");
+        let mut list = alloy_rlp::Header::decode_bytes(&mut bytes, true).map_err(malformed)?;
+        let mut path: Vec<Header> = Vec::new();
+        while !list.is_empty() {
+            if path.len() == MAX_THROUGH {
+                return Err(format!(
+                    "more than {MAX_THROUGH} headers to a final descendant"
+                ));
+            }
+            path.push(alloy_rlp::Decodable::decode(&mut list).map_err(malformed)?);
+        }
+        let (mut parent_hash, mut height) = (*block_hash, header.height);
+        for descendant in &path {
+            if descendant.parent_hash != parent_hash
+                || Some(descendant.height) != height.checked_add(1)
+            {
+                return Err("the headers do not link the block to its final descendant".into());
+            }
+            parent_hash = descendant.hash();
+            height = descendant.height;
+        }
+        let last = path
+            .last()
+            .ok_or("a seal through a descendant names none")?;
+        match self.certificate(bytes)? {
+            certificate @ Certificate::Finalization(_) => {
+                self.certifies(&certificate, &parent_hash, last).map(|_| ())
+            }
+            _ => Err("a seal through a descendant needs the descendant's finalization".into()),
+        }
+    }
+}
+
+impl SealVerifier for CertificateSeals {
+    fn verify(
+        &self,
+        block_hash: &B256,
+        header: &Header,
+        seal: &Seal,
+        _validators: &ValidatorSet,
+    ) -> Result<SealStrength, String> {
+        let Seal::Certificate(bytes) = seal else {
+            return Err("not a consensus certificate".into());
+        };
+        match bytes.split_first() {
+            Some((&THROUGH, rest)) => self
+                .through(rest, block_hash, header)
+                .map(|()| SealStrength::Final),
+            _ => self.certifies(&self.certificate(bytes)?, block_hash, header),
+        }
+    }
+
+    fn seal_through(&self, final_seal: &Seal, path: &[Header]) -> Option<Seal> {
+        let Seal::Certificate(finalization) = final_seal else {
+            return None;
+        };
+        if path.is_empty()
+            || path.len() > MAX_THROUGH
+            || !matches!(
+                self.certificate(finalization),
+                Ok(Certificate::Finalization(_))
+            )
+        {
+            return None;
+        }
+        let mut bytes = vec![THROUGH];
+        alloy_rlp::encode_list(path, &mut bytes);
+        bytes.extend_from_slice(finalization);
+        Some(Seal::Certificate(bytes.into()))
     }
 }
 
@@ -208,26 +282,79 @@ mod tests {
         }
     }
 
-    /// A later block's finalization seals an ancestor the node never saw notarized: final if
-    /// the chain links the two, which the ledger checks.
+    /// An ancestor this node never saw notarized is sealed through a final descendant: the
+    /// headers that link it to that descendant, and the descendant's finalization. The seal
+    /// proves it final on its own; a broken link, a path to another block, or a notarization
+    /// in place of the finalization proves nothing.
     #[test]
-    fn a_later_blocks_finalization_proves_it_final_through_that_block() {
+    fn a_seal_through_a_final_descendant_proves_the_block_final() {
         let setup = setup();
-        let later = B256::repeat_byte(6);
-        let seal = finalized(&setup.signers, &proposal(0, VIEW + 3, &later));
-        assert_eq!(
-            check(&setup, &seal),
-            Ok(SealStrength::FinalDescendant(later))
+        let hash = setup.header.hash();
+        let child = Header {
+            parent_hash: hash,
+            height: setup.header.height + 1,
+            extra: view_extra(View::new(VIEW + 1)),
+            ..setup.header.clone()
+        };
+        let grandchild = Header {
+            parent_hash: child.hash(),
+            height: child.height + 1,
+            extra: view_extra(View::new(VIEW + 3)),
+            ..setup.header.clone()
+        };
+        let path = vec![child.clone(), grandchild.clone()];
+        let final_seal = finalized(&setup.signers, &proposal(0, VIEW + 3, &grandchild.hash()));
+        let through = setup.seals.seal_through(&final_seal, &path).unwrap();
+        assert_eq!(check(&setup, &through), Ok(SealStrength::Final));
+
+        // The same finalization with a path that skips the child links nothing.
+        let skipping = setup
+            .seals
+            .seal_through(&final_seal, std::slice::from_ref(&grandchild))
+            .unwrap();
+        refused(&setup, &skipping, "do not link");
+        // A path to another block than the one finalized.
+        let other_seal = finalized(
+            &setup.signers,
+            &proposal(0, VIEW + 3, &B256::repeat_byte(7)),
         );
-        // A later notarization is no such proof.
+        let wrong = setup.seals.seal_through(&other_seal, &path).unwrap();
+        refused(&setup, &wrong, "another block");
+        // A notarization is no proof of finality, so no seal is built from one, and a
+        // hand-made one is refused.
         let votes: Vec<_> = setup.signers[..3]
             .iter()
-            .map(|s| Notarize::sign(s, proposal(0, VIEW + 3, &later)).unwrap())
+            .map(|s| Notarize::sign(s, proposal(0, VIEW + 3, &grandchild.hash())).unwrap())
             .collect();
         let notarization =
             Notarization::from_notarizes(&setup.signers[0], non_empty![@&votes], &Sequential)
                 .unwrap();
-        refused(&setup, &notarization_seal(&notarization), "another block");
+        let notarized = notarization_seal(&notarization);
+        assert!(setup.seals.seal_through(&notarized, &path).is_none());
+        let Seal::Certificate(bytes) = notarized else {
+            unreachable!()
+        };
+        let mut forged = vec![THROUGH];
+        alloy_rlp::encode_list(&path, &mut forged);
+        forged.extend_from_slice(&bytes);
+        refused(
+            &setup,
+            &Seal::Certificate(forged.into()),
+            "needs the descendant's finalization",
+        );
+        // Garbage after the marker.
+        refused(
+            &setup,
+            &Seal::Certificate(vec![THROUGH, 0x01].into()),
+            "malformed",
+        );
+        refused(
+            &setup,
+            &Seal::Certificate(vec![THROUGH, 0xc0].into()),
+            "names none",
+        );
+        // A later block's finalization on its own (no path) is for another block.
+        refused(&setup, &final_seal, "another block");
     }
 
     #[test]

@@ -341,8 +341,9 @@ fn a_late_full_node_catches_up_and_follows() {
         let follower = start_node(&context, &oracle, &follower_disk, None).await;
         // It reports syncing, then catches up.
         let mut saw_syncing = false;
-        for _ in 0..200 {
-            context.sleep(Duration::from_millis(50)).await;
+        // Sync answers within a round trip, so look often enough to see it at work.
+        for _ in 0..1_000 {
+            context.sleep(Duration::from_millis(10)).await;
             let status = follower.sync.status();
             saw_syncing |= status.syncing && status.highest >= behind_by;
             if !status.syncing && follower.chain.head().height >= behind_by {

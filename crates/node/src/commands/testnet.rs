@@ -228,7 +228,7 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
     };
     let pacing = Pacing {
         block_interval_ms: args.block_time_ms.clamp(1, 900),
-        min_block_transactions: args.min_block_txs.max(1),
+        min_block_transactions: args.min_block_txs as usize,
     };
     let plans = write_network(&init_args, &pacing)?;
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
