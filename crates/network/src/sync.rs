@@ -475,11 +475,11 @@ where
                 self.penalties.punish(peer, Offence::InvalidBlock);
                 self.strike(peer, now);
             }
-            // Not on this node's chain: if it was asked to build on blocks it holds as
-            // notarized, those may be the branch that lost; start again from the head.
-            Verdict::Detached(_) if self.pending_tip.take().is_some() => {}
             Verdict::Detached(height) => {
-                if height > self.chain.head().height {
+                if self.pending_tip.take().is_some() {
+                    // It was asked to build on blocks this node holds as notarized: those may
+                    // be the branch that lost. Start again from the head; nobody is at fault.
+                } else if height > self.chain.head().height {
                     debug!(
                         ?peer,
                         height, "peer served blocks that do not extend this chain"
