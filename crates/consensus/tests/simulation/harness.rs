@@ -316,6 +316,37 @@ pub async fn finality_rate(
     (chain.head().height - before) as f64 / duration.as_secs_f64()
 }
 
+/// What an attack did to the honest validators' pace, measured on one of their chains.
+pub struct AttackRates {
+    /// Blocks per second before the attack (after a 3 s warm-up).
+    pub fault_free: f64,
+    /// Blocks per second during the attack.
+    pub under_attack: f64,
+    /// Transfers committed during the attack.
+    pub moved_during: u128,
+}
+
+/// Loads `nodes` throughout: 3 s of warm-up, 6 s measured fault-free, then, from
+/// `attack_at`, `attack_for` measured under attack.
+pub async fn rates_before_and_during(
+    context: &mut deterministic::Context,
+    nodes: &[&Node],
+    reference: &Chain,
+    attack_at: std::time::SystemTime,
+    attack_for: Duration,
+) -> AttackRates {
+    load(context, nodes, Duration::from_secs(3)).await;
+    let fault_free = finality_rate(context, nodes, reference, Duration::from_secs(6)).await;
+    context.sleep_until(attack_at).await;
+    let moved_before = moved(reference);
+    let under_attack = finality_rate(context, nodes, reference, attack_for).await;
+    AttackRates {
+        fault_free,
+        under_attack,
+        moved_during: moved(reference) - moved_before,
+    }
+}
+
 /// Every committed height agrees across nodes; every store verifies with its certificates.
 pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
     let min_height = chains.iter().map(|c| c.head().height).min().unwrap();
