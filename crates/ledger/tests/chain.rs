@@ -29,6 +29,17 @@ fn new_chain_with(genesis: &GenesisConfig) -> (TempDir, Arc<Chain>) {
     (dir, Arc::new(Chain::open(store).unwrap()))
 }
 
+/// A new chain from `genesis` whose certificates are checked by [`LabelledCertificates`].
+fn certified_chain(genesis: &GenesisConfig) -> (TempDir, Chain) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("chain.redb")).unwrap();
+    Chain::initialize(&store, genesis).unwrap();
+    let chain = Chain::open(store)
+        .unwrap()
+        .with_seal_verifier(Arc::new(LabelledCertificates));
+    (dir, chain)
+}
+
 /// A development genesis whose `validators` agree by BFT consensus (named, so that even one
 /// validator runs BFT).
 fn bft_genesis(validators: u32) -> GenesisConfig {
@@ -551,12 +562,7 @@ fn certificate(label: &str) -> Seal {
 #[test]
 fn notarized_blocks_commit_when_a_final_descendant_arrives() {
     let (_a, producer) = new_chain_with(&bft_genesis(1));
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("chain.redb")).unwrap();
-    Chain::initialize(&store, &bft_genesis(1)).unwrap();
-    let follower = Chain::open(store)
-        .unwrap()
-        .with_seal_verifier(Arc::new(LabelledCertificates));
+    let (_f, follower) = certified_chain(&bft_genesis(1));
     let alice = dev_account_key(0);
     let genesis = producer.head().hash();
     let b1 = build_on(
@@ -623,12 +629,7 @@ fn notarized_blocks_commit_when_a_final_descendant_arrives() {
 /// nothing commits.
 #[test]
 fn a_final_block_commits_unsealed_ancestors_through_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("chain.redb")).unwrap();
-    Chain::initialize(&store, &bft_genesis(1)).unwrap();
-    let chain = Chain::open(store)
-        .unwrap()
-        .with_seal_verifier(Arc::new(LabelledCertificates));
+    let (_dir, chain) = certified_chain(&bft_genesis(1));
     let genesis = chain.head().hash();
     let b1 = build_on(&chain, &genesis, vec![]);
     let b2 = build_on(&chain, &b1.hash(), vec![]);
@@ -670,12 +671,7 @@ fn a_final_block_commits_unsealed_ancestors_through_it() {
 
 #[test]
 fn verify_chain_refuses_a_head_that_is_only_notarized() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("chain.redb")).unwrap();
-    Chain::initialize(&store, &bft_genesis(1)).unwrap();
-    let chain = Chain::open(store)
-        .unwrap()
-        .with_seal_verifier(Arc::new(LabelledCertificates));
+    let (_dir, chain) = certified_chain(&bft_genesis(1));
     let genesis = chain.head().hash();
     let b1 = build_on(&chain, &genesis, vec![]);
     chain.commit(&b1.hash(), certificate("final")).unwrap();
@@ -737,12 +733,7 @@ fn known_signatures_are_skipped_but_unknown_ones_still_checked() {
 fn the_seal_rule_follows_the_engine_in_genesis() {
     let genesis = bft_genesis(4);
     let (_p, producer) = new_chain_with(&genesis);
-    let (_f, follower) = new_chain_with(&genesis);
-    let follower = Arc::new(
-        Chain::open(follower.store().clone())
-            .unwrap()
-            .with_seal_verifier(Arc::new(LabelledCertificates)),
-    );
+    let (_f, follower) = certified_chain(&genesis);
     let alice = dev_account_key(0);
     let byzantine = dev_validator_key(2);
     let executed = producer
@@ -777,10 +768,7 @@ fn the_seal_rule_follows_the_engine_in_genesis() {
 
     // A solo chain refuses certificates, even with a verifier that would accept them.
     let (_s, solo_producer) = new_chain();
-    let (_t, solo) = new_chain();
-    let solo = Chain::open(solo.store().clone())
-        .unwrap()
-        .with_seal_verifier(Arc::new(LabelledCertificates));
+    let (_t, solo) = certified_chain(&dev_genesis(1, 1_000));
     let block = build_on(&solo_producer, &solo_producer.head().hash(), vec![]);
     let certified = Block {
         seal: certificate("final"),
