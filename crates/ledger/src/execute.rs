@@ -68,7 +68,7 @@ pub fn apply_transfer<S: NodeStore>(
     // The nonce is consumed whatever happens next, so the sender cannot replay it.
     sender.nonce += 1;
     let outcome = if sender.balance < tx.amount() {
-        Outcome::Failed(FailureReason::InsufficientBalance)
+        Outcome::Failed(FailureReason::InsufficientFunds)
     } else if tx.to() == sender_address {
         Outcome::Success
     } else {
@@ -138,7 +138,7 @@ mod tests {
         let receipt = apply_transfer(&mut state, CHAIN, &transfer(&alice, 0, bob, 101)).unwrap();
         assert_eq!(
             receipt.outcome,
-            Outcome::Failed(FailureReason::InsufficientBalance)
+            Outcome::Failed(FailureReason::InsufficientFunds)
         );
         assert_eq!(
             state.account(&alice.address()).unwrap(),

@@ -131,7 +131,7 @@ fn overspending_fails_in_its_receipt_and_moves_nothing() {
         .unwrap();
     assert_eq!(
         receipts[0].outcome,
-        Outcome::Failed(FailureReason::InsufficientBalance)
+        Outcome::Failed(FailureReason::InsufficientFunds)
     );
     assert_eq!(receipts[1].outcome, Outcome::Success);
     assert_eq!(balance(&chain, &alice.address()), before - 5);

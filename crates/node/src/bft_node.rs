@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
-use cairn_consensus::ConsensusStatus;
 use cairn_consensus::bft::application::ViewStatus;
 use cairn_consensus::bft::engine::{ConsensusChannels, ValidatorParts, start_validator};
 use cairn_consensus::bft::seal::CertificateSeals;
@@ -18,7 +17,7 @@ use cairn_network::transport::{TransportConfig, start_lookup};
 use cairn_network::{MAX_MESSAGE_BYTES, NetworkStats, PeerKey, PeerTracker, peer_key, peer_signer};
 use cairn_primitives::{SecretKey, SignedTransaction};
 use cairn_rpc::types::{NetworkView, OffenderView, SyncStatus};
-use cairn_rpc::{ApiState, NodeInfo};
+use cairn_rpc::{ApiState, EngineStatus, NodeInfo};
 use cairn_storage::Store;
 use commonware_p2p::Receiver;
 use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _};
@@ -44,9 +43,9 @@ struct BftNode {
 }
 
 impl NodeInfo for BftNode {
-    fn consensus(&self) -> ConsensusStatus {
+    fn consensus(&self) -> EngineStatus {
         let now = since_epoch(SystemTime::now());
-        ConsensusStatus {
+        EngineStatus {
             engine: "bft",
             validator_index: self.rank,
             leader_index: self.view.as_ref().and_then(|view| view.current().1),
@@ -112,7 +111,7 @@ pub fn run(
     config: NodeConfig,
     store: Store,
     key_override: Option<SecretKey>,
-    banner: Option<String>,
+    banner: Option<crate::runtime::Banner>,
 ) -> anyhow::Result<()> {
     let network = config
         .network
@@ -140,7 +139,7 @@ async fn serve(
     network: NetworkConfig,
     validator: Option<SecretKey>,
     identity: SecretKey,
-    banner: Option<String>,
+    banner: Option<crate::runtime::Banner>,
 ) -> anyhow::Result<()> {
     let chain = Chain::open(store)?;
     let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators())
@@ -276,7 +275,7 @@ async fn serve(
         "node started"
     );
     if let Some(banner) = banner {
-        println!("{banner}");
+        println!("{}", banner(&chain, local));
     }
     println!("Listening on http://{local}");
     shutdown_signal().await;

@@ -5,19 +5,34 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The exit statuses, shown under every command's help.
+pub const EXIT_STATUSES: &str = "\
+Exit status:
+  0  success
+  1  an error (the node unreachable or refusing, a file unreadable, ...)
+  2  bad arguments
+  3  tx transfer: not submitted (refused, or the node could not be reached)
+  4  tx transfer --wait: committed, but failed (the receipt says why; the nonce is used)
+  5  tx transfer --wait: timed out; the transfer WAS submitted and may still commit
+     (follow it with `cairn tx get HASH`; do not send it again)
+  6  tx get: this node does not know the transaction
+
+With --json, a failure prints {\"error\": {\"code\", \"message\"}} on stdout
+(and one line on stderr, as always).";
+
+/// The default node for client commands.
+pub const DEFAULT_NODE: &str = "http://127.0.0.1:8545";
+
 /// Cairn: a permissioned blockchain for consortiums.
 #[derive(Debug, Parser)]
-#[command(name = "cairn", version, about, propagate_version = true)]
+#[command(name = "cairn", version, about, propagate_version = true, after_help = EXIT_STATUSES)]
 pub struct Cli {
-    /// Node to talk to (client commands).
-    #[arg(
-        long,
-        global = true,
-        env = "CAIRN_NODE",
-        default_value = "http://127.0.0.1:8545"
-    )]
-    pub node: String,
-    /// Print machine-readable JSON instead of text.
+    /// Node that client commands (status, tx, account, block) talk to; also accepted after
+    /// the command, and ignored by the others [env: CAIRN_NODE] [default:
+    /// http://127.0.0.1:8545].
+    #[arg(long, value_name = "URL")]
+    pub node: Option<String>,
+    /// Print machine-readable JSON instead of text (errors too).
     #[arg(long, global = true)]
     pub json: bool,
     /// The command.
@@ -32,17 +47,17 @@ pub enum Command {
     Devnet(DevnetArgs),
     /// Create a node's data directory from a genesis file.
     Init {
-        /// Genesis JSON.
-        #[arg(long)]
+        /// Genesis JSON file (required).
+        #[arg(long, value_name = "FILE")]
         genesis: PathBuf,
-        /// Data directory to create.
-        #[arg(long)]
+        /// Data directory to create (required).
+        #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
     },
     /// Run a node.
     Node(NodeArgs),
     /// Show the node's status.
-    Status,
+    Status(NodeOpt),
     /// Create or show keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -52,30 +67,36 @@ pub enum Command {
     /// Show an account's balance and nonce, optionally with its Merkle proof.
     Account {
         /// The account's address (0x + 40 hex digits).
+        #[arg(value_name = "ADDRESS")]
         address: String,
-        /// Include the proof against the block's state root.
+        /// Include the proof against the block's state root (printed, unless --proof-out).
         #[arg(long)]
         proof: bool,
-        /// Write the proof (a JSON array, as `cairn trie verify` reads it) to this file.
-        #[arg(long, requires = "proof")]
+        /// Write the proof (a JSON array, as `cairn trie verify` reads it) to FILE instead of
+        /// printing it.
+        #[arg(long, requires = "proof", value_name = "FILE")]
         proof_out: Option<PathBuf>,
-        /// Read the state of this block (height, hash or latest).
-        #[arg(long)]
+        /// Read the state of this block: a height, a 0x hash, or latest [default: latest].
+        #[arg(long, value_name = "BLOCK")]
         block: Option<String>,
+        #[command(flatten)]
+        node: NodeOpt,
     },
     /// Show a block.
     Block {
         /// Height, 0x hash, or latest.
-        #[arg(default_value = "latest")]
+        #[arg(default_value = "latest", value_name = "BLOCK")]
         id: String,
         /// Include full transactions.
         #[arg(long)]
         full: bool,
+        #[command(flatten)]
+        node: NodeOpt,
     },
     /// Re-validate every stored block and re-derive every root (the node must be stopped).
     VerifyChain {
-        /// The node's data directory.
-        #[arg(long)]
+        /// The node's data directory (required).
+        #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
     },
     /// Merkle Patricia Trie tools (Ethereum-compatible).
@@ -84,6 +105,24 @@ pub enum Command {
     /// Multi-node test networks on one machine.
     #[command(subcommand)]
     Testnet(TestnetCommand),
+}
+
+impl TxCommand {
+    /// The command's own `--node`.
+    pub fn node(&self) -> &NodeOpt {
+        match self {
+            Self::Transfer(args) => &args.node,
+            Self::Get { node, .. } => node,
+        }
+    }
+}
+
+/// `--node` on the commands that talk to a node.
+#[derive(Debug, Clone, Args, Default)]
+pub struct NodeOpt {
+    /// The node to talk to [env: CAIRN_NODE] [default: http://127.0.0.1:8545].
+    #[arg(long = "node", value_name = "URL")]
+    pub url: Option<String>,
 }
 
 /// `cairn testnet …`.
@@ -103,49 +142,55 @@ pub struct TestnetInitArgs {
     /// vote; at most 100).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub full_nodes: u32,
-    /// Directory to create.
-    #[arg(long)]
+    /// Directory to create (required).
+    #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Node I serves HTTP on 127.0.0.1:(P + I) and peers on 127.0.0.1:(P + 1000 + I).
-    #[arg(long, default_value_t = 8545)]
+    #[arg(long, default_value_t = 8545, value_name = "P")]
     pub base_port: u16,
 }
 
 /// `cairn devnet`.
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
-    /// Where the chain lives; an existing one-validator devnet there is resumed. With
-    /// --validators above 1 a fresh directory is made (under .cairn/ unless given).
-    #[arg(long)]
+    /// Where the chain lives; an existing one-validator devnet there is resumed
+    /// [default: .cairn/devnet, relative to the current directory]. With --validators above
+    /// 1 a fresh directory is made [default: .cairn/devnet-<N>v-<unix time>].
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// HTTP listen address.
-    #[arg(long, default_value = "127.0.0.1:8545")]
+    /// HTTP listen address (with --validators above 1: node I listens on port + I).
+    #[arg(long, default_value = "127.0.0.1:8545", value_name = "ADDR")]
     pub http: SocketAddr,
-    /// Seal a block at least this often (milliseconds, 1 to 3600000).
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    /// Seal a block at least this often, empty or not (milliseconds, 1 to 3600000).
+    #[arg(long, default_value_t = 1_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub block_time_ms: u64,
     /// Seal as soon as this many transfers are executable (1 to 40000).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=40_000))]
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=40_000))]
     pub min_block_txs: u64,
     /// Run this many validators (1 to 100), each its own process, agreeing by BFT consensus.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub validators: u32,
     /// With --validators above 1: also run this many full nodes (at most 100).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub full_nodes: u32,
+    /// With --validators above 1: start a node again when it dies (otherwise the others go
+    /// on without it and the devnet says so).
+    #[arg(long)]
+    pub restart_crashed: bool,
 }
 
 /// `cairn node`.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// Data directory (with defaults for everything else), if no --config.
-    #[arg(long)]
+    /// Data directory (with defaults for everything else); one of --data-dir and --config
+    /// is required.
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Configuration file.
-    #[arg(long)]
+    /// Configuration file (TOML; see docs/OPERATIONS.md).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Override the HTTP listen address.
-    #[arg(long)]
+    /// Override the HTTP listen address [default: 127.0.0.1:8545, or the config's].
+    #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
 }
 
@@ -154,14 +199,14 @@ pub struct NodeArgs {
 pub enum KeysCommand {
     /// Generate a key and write it to a new file.
     New {
-        /// The file to create.
-        #[arg(long)]
+        /// The file to create (required; refused if it exists).
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Show development account I (its key is public knowledge).
     Dev {
         /// Index of the dev account (0-9 are funded).
-        #[arg(long)]
+        #[arg(long, value_name = "I")]
         index: u32,
     },
 }
@@ -170,38 +215,49 @@ pub enum KeysCommand {
 #[derive(Debug, Subcommand)]
 pub enum TxCommand {
     /// Sign and submit a transfer.
+    #[command(after_help = EXIT_STATUSES)]
     Transfer(TransferArgs),
-    /// Show a transaction and its receipt.
+    /// Show a transaction and its receipt (exit status 6 if the node does not know it).
     Get {
-        /// Transaction hash.
+        /// Transaction hash (0x + 64 hex digits).
+        #[arg(value_name = "HASH")]
         hash: String,
+        #[command(flatten)]
+        node: NodeOpt,
     },
 }
 
 /// `cairn tx transfer`.
 #[derive(Debug, Args)]
 pub struct TransferArgs {
-    /// Sign with this key file.
-    #[arg(long, conflicts_with = "dev", required_unless_present = "dev")]
+    /// Sign with this key file (this or --dev is required).
+    #[arg(
+        long,
+        conflicts_with = "dev",
+        required_unless_present = "dev",
+        value_name = "FILE"
+    )]
     pub key: Option<PathBuf>,
-    /// Sign with development account I.
-    #[arg(long)]
+    /// Sign with development account I (0-9 are funded on a devnet).
+    #[arg(long, value_name = "I")]
     pub dev: Option<u32>,
-    /// Recipient address.
-    #[arg(long)]
+    /// Recipient address, 0x + 40 hex digits (required).
+    #[arg(long, value_name = "ADDRESS")]
     pub to: String,
-    /// Amount in base units.
-    #[arg(long)]
+    /// Amount in base units, a whole number above 0 (required).
+    #[arg(long, value_name = "AMOUNT", allow_negative_numbers = true)]
     pub amount: String,
-    /// Use this nonce instead of asking the node for the next one.
-    #[arg(long)]
+    /// Use this nonce instead of asking the node for the sender's next one.
+    #[arg(long, value_name = "N")]
     pub nonce: Option<u64>,
-    /// Wait until the transfer is committed (or failed).
+    /// Wait until the transfer is in a committed block, and exit 4 if it failed there.
     #[arg(long)]
     pub wait: bool,
-    /// How long --wait waits, in seconds (1 to 604800, a week).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    /// How long --wait waits, in seconds (1 to 604800, a week); exit 5 when it runs out.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub timeout: u64,
+    #[command(flatten)]
+    pub node: NodeOpt,
 }
 
 /// `cairn trie …`.
@@ -231,10 +287,10 @@ pub enum TrieCommand {
         #[arg(long)]
         secure: bool,
         /// The trie root (0x + 64 hex digits).
-        #[arg(long)]
+        #[arg(long, value_name = "ROOT")]
         root: String,
         /// The key, written like the keys of `root`'s input.
-        #[arg(long)]
+        #[arg(long, value_name = "KEY")]
         key: String,
         /// JSON array of 0x-hex proof nodes, root first; stdin if absent.
         proof_file: Option<PathBuf>,

@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod exit;
 mod keyfile;
 mod runtime;
 
@@ -22,24 +23,21 @@ use crate::config::NodeConfig;
 
 /// Runs the `cairn` command line with these arguments (the first is the program name).
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(error) => return usage_error(error),
+        Err(error) => return usage_error(error, args.iter().any(|a| a == "--json")),
     };
+    let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // One line on stderr, whatever the error chain holds.
-            let message = format!("{error:#}").replace('\n', " ");
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        Err(error) => exit::report(&error, json),
     }
 }
 
 /// Help and version go to stdout as clap prints them; a usage error is one line on stderr
 /// (clap's message without its usage block) and exit code 2.
-fn usage_error(error: clap::Error) -> ExitCode {
+fn usage_error(error: clap::Error, json: bool) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
         error.kind(),
@@ -56,16 +54,21 @@ fn usage_error(error: clap::Error) -> ExitCode {
         .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
         .filter(|line| !line.is_empty())
         .collect();
-    eprintln!("{}", message.join(" "));
-    ExitCode::from(2)
+    exit::report_usage(&message.join(" "), json)
 }
 
+/// Logs go to stderr, coloured only when stderr is a terminal (a log file or a pipe gets
+/// plain text) and `NO_COLOR` is not set.
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }
 
@@ -87,7 +90,8 @@ fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = || Client::new(&cli.node);
+    let top = cli.node.as_deref();
+    let client = |own: &cli::NodeOpt| Client::for_command(top, own);
     match cli.command {
         Command::Devnet(args) => {
             init_logging();
@@ -99,23 +103,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging();
             runtime::run(config, None, None)
         }
-        Command::Status => client_cmds::status(&client(), cli.json),
+        Command::Status(node) => client_cmds::status(&client(&node)?, cli.json),
         Command::Keys(command) => client_cmds::keys(command, cli.json),
-        Command::Tx(command) => client_cmds::tx(&client(), command, cli.json),
+        Command::Tx(command) => {
+            let node = command.node().clone();
+            client_cmds::tx(&client(&node)?, command, cli.json)
+        }
         Command::Account {
             address,
             proof,
             proof_out,
             block,
-        } => client_cmds::account(
-            &client(),
-            &address,
-            proof,
-            proof_out.as_deref(),
-            block.as_deref(),
-            cli.json,
-        ),
-        Command::Block { id, full } => client_cmds::block(&client(), &id, full, cli.json),
+            node,
+        } => {
+            // Arguments first: a bad address is a usage error whatever the node.
+            let address = client_cmds::parse_address("ADDRESS", &address)?;
+            client_cmds::account(
+                &client(&node)?,
+                &address,
+                proof,
+                proof_out.as_deref(),
+                block.as_deref(),
+                cli.json,
+            )
+        }
+        Command::Block { id, full, node } => {
+            client_cmds::block(&client(&node)?, &id, full, cli.json)
+        }
         Command::VerifyChain { data_dir } => verify::run(&data_dir, cli.json),
         Command::Trie(command) => trie_cmd::run(command, cli.json),
         Command::Testnet(TestnetCommand::Init(args)) => testnet::init(&args, cli.json).map(|_| ()),

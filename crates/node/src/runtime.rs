@@ -8,10 +8,9 @@ use cairn_consensus::solo::Solo;
 use cairn_consensus::{Consensus, ConsensusStatus, NodeServices};
 use cairn_ledger::Chain;
 use cairn_mempool::Mempool;
-use cairn_primitives::dev::{
-    DEV_ACCOUNTS, DEV_BALANCE, dev_account_key, dev_genesis, dev_validator_key,
-};
+use cairn_primitives::dev::{DEV_ACCOUNTS, dev_account_key, dev_genesis, dev_validator_key};
 use cairn_primitives::{ConsensusEngine, GenesisConfig, SecretKey};
+use cairn_rpc::EngineStatus;
 use cairn_rpc::{ApiState, NodeInfo};
 use cairn_storage::{StorageError, Store};
 use tokio::net::TcpListener;
@@ -96,8 +95,18 @@ struct Node {
 }
 
 impl NodeInfo for Node {
-    fn consensus(&self) -> ConsensusStatus {
-        self.engine.status()
+    fn consensus(&self) -> EngineStatus {
+        engine_status(self.engine.status())
+    }
+}
+
+/// The API's view of an engine's status.
+pub fn engine_status(status: ConsensusStatus) -> EngineStatus {
+    EngineStatus {
+        engine: status.engine,
+        validator_index: status.validator_index,
+        leader_index: status.leader_index,
+        peers: status.peers,
     }
 }
 
@@ -116,12 +125,16 @@ pub fn validator_key(config: &NodeConfig) -> anyhow::Result<Option<SecretKey>> {
     keyfile::read_key(&path).map(Some)
 }
 
+/// Text printed once the API listens, made from the open chain and the address it listens on
+/// (so a devnet shows current balances and the `--node` to use).
+pub type Banner = Box<dyn FnOnce(&Chain, std::net::SocketAddr) -> String + Send>;
+
 /// Runs a node until Ctrl-C or SIGTERM: creates its chain from the configured genesis on the
 /// first start, then runs the configured engine. `banner` is printed once the API listens.
 pub fn run(
     config: NodeConfig,
     key_override: Option<SecretKey>,
-    banner: Option<String>,
+    banner: Option<Banner>,
 ) -> anyhow::Result<()> {
     if !config.data_dir.join(CHAIN_FILE).exists()
         && let Some(genesis_path) = &config.genesis
@@ -151,7 +164,7 @@ async fn run_solo(
     config: NodeConfig,
     store: Store,
     key_override: Option<SecretKey>,
-    banner: Option<String>,
+    banner: Option<Banner>,
 ) -> anyhow::Result<()> {
     let chain = Arc::new(Chain::open(store)?);
     let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
@@ -197,7 +210,7 @@ async fn run_solo(
         "node started"
     );
     if let Some(banner) = banner {
-        println!("{banner}");
+        println!("{}", banner(&chain, local));
     }
     println!("Listening on http://{local}");
 
@@ -272,13 +285,15 @@ pub async fn shutdown_signal() {
     ctrl_c.await;
 }
 
-/// The funded development accounts and their (public) keys, as `anvil` lists them.
-pub fn dev_accounts_banner() -> String {
+/// The development accounts and their (public) keys, as `anvil` lists them, with each
+/// balance as `balance` gives it.
+pub fn dev_accounts_banner(balance: impl Fn(&cairn_primitives::Address) -> u128) -> String {
     let mut banner = String::from("Available accounts\n==================\n");
     for index in 0..DEV_ACCOUNTS {
+        let address = dev_account_key(index).address();
         banner.push_str(&format!(
-            "({index}) {:#x} ({DEV_BALANCE} base units)\n",
-            dev_account_key(index).address()
+            "({index}) {address:#x} ({} base units)\n",
+            balance(&address)
         ));
     }
     banner.push_str("\nPrivate keys (public knowledge: development only)\n==================\n");
@@ -301,6 +316,10 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(".cairn/devnet"));
     let resumed = data_dir.join(CHAIN_FILE).exists();
+    // A port in use is refused before anything is written, so a failed start leaves no
+    // half-made data directory behind.
+    std::net::TcpListener::bind(args.http)
+        .with_context(|| format!("cannot listen on {}", args.http))?;
     if !resumed {
         initialize_data_dir(&data_dir, &dev_genesis(1, cairn_ledger::now_ms()))?;
     }
@@ -309,24 +328,36 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     config.consensus.block_interval_ms = args.block_time_ms.max(1);
     config.consensus.min_block_transactions = args.min_block_txs as usize;
     config.validate()?;
-    let mut banner = String::new();
-    banner.push_str(&format!(
-        "Cairn devnet ({} {})\n\n",
-        if resumed {
-            "resumed from"
-        } else {
-            "created in"
-        },
-        data_dir.display()
-    ));
-    banner.push_str(&dev_accounts_banner());
-    banner.push_str(&format!(
-        "\nChain id {}; a block every {} ms, or as soon as {} transfers are ready.\n\
-         Send one: cairn tx transfer --dev 0 --to {:#x} --amount 1000 --wait",
-        cairn_primitives::dev::DEV_CHAIN_ID,
+    let (interval, min_txs) = (
         config.consensus.block_interval_ms,
         config.consensus.min_block_transactions,
-        dev_account_key(1).address(),
-    ));
+    );
+    let banner: Banner = Box::new(move |chain: &Chain, listen| {
+        let mut banner = format!(
+            "Cairn devnet ({} {}, height {})\n\n",
+            if resumed {
+                "resumed from"
+            } else {
+                "created in"
+            },
+            data_dir.display(),
+            chain.head().height,
+        );
+        banner.push_str(&dev_accounts_banner(|address| {
+            chain
+                .account(address, None)
+                .ok()
+                .flatten()
+                .map_or(0, |account| account.balance)
+        }));
+        banner.push_str(&format!(
+            "\nChain id {}; a block every {interval} ms (empty or not), or as soon as \
+             {min_txs} transfers are ready.\n\
+             Send one: cairn tx transfer --node http://{listen} --dev 0 --to {:#x} --amount 1000 --wait",
+            chain.chain_id(),
+            dev_account_key(1).address(),
+        ));
+        banner
+    });
     run(config, Some(dev_validator_key(0)), Some(banner))
 }

@@ -28,6 +28,20 @@ fn assert_error(response: (u16, Value), status: u16, code: &str) {
     );
 }
 
+/// A 422 `invalid_field` naming `field`, whose message starts with `message` and names no
+/// parser internals.
+fn assert_field_error(response: (u16, Value), field: &str, message: &str) {
+    let (status, body) = response;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_field", "{body}");
+    assert_eq!(body["error"]["field"], field, "{body}");
+    let text = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(text.starts_with(message), "{body}");
+    for internal in ["untagged", "u64", "u128", "variant", "line 1"] {
+        assert!(!text.contains(internal), "{body}");
+    }
+}
+
 /// Sends a request by hand, so the test controls exactly what goes on the wire. Writes from
 /// another thread while reading: the server may answer and close before reading everything.
 fn raw_request(url: &str, request: Vec<u8>) -> String {
@@ -90,10 +104,10 @@ fn bad_input_is_refused_with_json_errors_and_the_node_keeps_serving() {
         400,
         "malformed_json",
     );
-    assert_error(
+    assert_field_error(
         http.post_json("/v1/transactions", &json!({"hello": 1})),
-        422,
-        "invalid_body",
+        "hello",
+        "\"hello\": unknown field",
     );
     assert_error(
         http.post_json("/v1/transactions", &json!({"raw": "0xzz"})),
@@ -110,12 +124,73 @@ fn bad_input_is_refused_with_json_errors_and_the_node_keeps_serving() {
         415,
         "unsupported_media_type",
     );
-    let mut fields = tx_json(&transfer(&alice, 0, bob, 1));
-    fields["amount"] = json!("-5");
+    // Every bad field is named, with what it should be.
+    let fields = tx_json(&transfer(&alice, 0, bob, 1));
+    for (field, value, message) in [
+        (
+            "amount",
+            json!("-5"),
+            "\"amount\": not an amount (base units as a decimal string",
+        ),
+        (
+            "amount",
+            json!(5),
+            "\"amount\": not an amount (base units as a decimal string",
+        ),
+        (
+            "to",
+            json!("5fbdb2315678afecb367f032d93f642f64180aa3"),
+            "\"to\": not an address (0x + 40 hex digits)",
+        ),
+        (
+            "nonce",
+            json!(-1),
+            "\"nonce\": not an integer from 0 to 2^64-1",
+        ),
+        (
+            "signature",
+            json!("0x12"),
+            "\"signature\": not a signature (0x + 128 hex digits)",
+        ),
+    ] {
+        let mut bad = fields.clone();
+        bad[field] = value;
+        assert_field_error(http.post_json("/v1/transactions", &bad), field, message);
+    }
+    let mut missing = fields.clone();
+    missing.as_object_mut().unwrap().remove("public_key");
+    assert_field_error(
+        http.post_json("/v1/transactions", &missing),
+        "public_key",
+        "\"public_key\": missing (required)",
+    );
+    let mut bad_entry = fields.clone();
+    bad_entry["to"] = json!("0x12");
+    assert_field_error(
+        http.post_json(
+            "/v1/transactions/batch",
+            &json!({"transactions": [fields.clone(), bad_entry]}),
+        ),
+        "transactions[1].to",
+        "\"transactions[1].to\": not an address",
+    );
+    // Pages hold 1 to 100 blocks; asking for none or more is an error, not a silent clamp.
+    for limit in ["0", "101"] {
+        let (status, body) = http.get(&format!("/v1/blocks?limit={limit}"));
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["field"], "limit", "{body}");
+    }
+    assert_eq!(
+        http.get("/v1/blocks?limit=1").1["blocks"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // Addresses and hashes in the path want their 0x.
     assert_error(
-        http.post_json("/v1/transactions", &fields),
-        422,
-        "invalid_body",
+        http.get("/v1/accounts/5fbdb2315678afecb367f032d93f642f64180aa3"),
+        400,
+        "invalid_address",
     );
 
     // A bad signature: valid fields, someone else's signature.

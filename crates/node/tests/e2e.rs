@@ -107,7 +107,7 @@ fn transfers_receipts_balances_and_proofs() {
     let second = http.wait_for(second["hash"].as_str().unwrap(), Duration::from_secs(30));
     assert_eq!(first["status"], "committed");
     assert_eq!(second["status"], "failed", "{second}");
-    assert_eq!(second["receipt"]["reason"], "insufficient_balance");
+    assert_eq!(second["receipt"]["reason"], "insufficient_funds");
     let account = node.cli_json(&["account", &bob_address]);
     assert_eq!(account["balance"], "20");
     assert_eq!(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
     /// The sender's balance was below the amount when the transfer executed.
-    InsufficientBalance,
+    InsufficientFunds,
     /// The recipient's balance would have exceeded the largest representable amount.
     BalanceOverflow,
 }
@@ -17,14 +17,14 @@ pub enum FailureReason {
 impl FailureReason {
     fn code(self) -> u8 {
         match self {
-            Self::InsufficientBalance => 1,
+            Self::InsufficientFunds => 1,
             Self::BalanceOverflow => 2,
         }
     }
 
     fn from_code(code: u8) -> Option<Self> {
         match code {
-            1 => Some(Self::InsufficientBalance),
+            1 => Some(Self::InsufficientFunds),
             2 => Some(Self::BalanceOverflow),
             _ => None,
         }
@@ -117,7 +117,7 @@ mod tests {
     fn receipts_round_trip_and_reject_unknown_codes() {
         for outcome in [
             Outcome::Success,
-            Outcome::Failed(FailureReason::InsufficientBalance),
+            Outcome::Failed(FailureReason::InsufficientFunds),
             Outcome::Failed(FailureReason::BalanceOverflow),
         ] {
             let receipt = Receipt {

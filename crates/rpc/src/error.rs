@@ -9,7 +9,7 @@ use cairn_ledger::ChainError;
 use cairn_mempool::AdmissionError;
 use serde::de::DeserializeOwned;
 
-use crate::types::{ErrorBody, ErrorDetail};
+use crate::types::{ErrorBody, ErrorDetail, FieldError};
 
 /// An error response: a status and `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Message for people.
     pub message: String,
+    /// The request field at fault, where one is.
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -29,6 +31,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
         }
     }
     /// 400 with `code`.
@@ -44,11 +47,20 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
+    /// The same error, naming the request field at fault.
+    pub fn with_field(self, field: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            ..self
+        }
+    }
+
     /// The JSON detail.
     pub fn detail(&self) -> ErrorDetail {
         ErrorDetail {
             code: self.code.to_string(),
             message: self.message.clone(),
+            field: self.field.clone(),
         }
     }
 }
@@ -59,6 +71,21 @@ impl IntoResponse for ApiError {
             error: self.detail(),
         };
         (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<FieldError> for ApiError {
+    /// 422 `invalid_field`, naming the field.
+    fn from(error: FieldError) -> Self {
+        let field = (!error.field.is_empty()).then(|| error.field.clone());
+        Self {
+            field,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                error.to_string(),
+            )
+        }
     }
 }
 

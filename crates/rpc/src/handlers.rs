@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use cairn_mempool::{Admission, AdmissionError};
 use cairn_primitives::{
-    Address, B256, MAX_TRANSACTION_BYTES, SignedTransaction, serde_helpers::parse_hex,
-    serde_helpers::parse_hex_array,
+    Address, B256, MAX_TRANSACTION_BYTES, SignedTransaction, serde_helpers::parse_0x_hex_array,
+    serde_helpers::parse_hex,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -24,7 +24,7 @@ pub async fn health() -> &'static str {
 
 /// Node status: chain, head, consensus, sync and pool.
 #[utoipa::path(get, path = "/v1/status", tag = "node",
-    responses((status = 200, body = StatusResponse)))]
+    responses((status = 200, description = "The node's status", body = StatusResponse)))]
 pub async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
     let head = state.chain.head();
     let consensus = state.node.consensus();
@@ -52,7 +52,7 @@ pub async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
 fn decode_request(request: &TransactionRequest) -> Result<SignedTransaction, ApiError> {
     match request {
         TransactionRequest::Fields(fields) => Ok(fields.to_signed()),
-        TransactionRequest::Raw { raw } => {
+        TransactionRequest::Raw(RawTransaction { raw }) => {
             let bytes =
                 parse_hex(raw).map_err(|e| ApiError::bad_request("malformed_transaction", e))?;
             decode_raw(&bytes)
@@ -101,16 +101,17 @@ async fn admit(
     request_body = TransactionRequest,
     responses(
         (status = 202, description = "Accepted into the pool", body = SubmitResponse),
-        (status = 400, description = "Malformed, bad signature, wrong chain, nonce too high", body = ErrorBody),
-        (status = 409, description = "Nonce already used or pending", body = ErrorBody),
+        (status = 400, description = "Malformed JSON or transaction, bad signature, wrong chain id, nonce too far ahead", body = ErrorBody),
+        (status = 409, description = "Nonce already used, or one pending with it", body = ErrorBody),
         (status = 413, description = "Body or transaction too large", body = ErrorBody),
-        (status = 422, description = "Amount exceeds balance, or fields invalid", body = ErrorBody),
-        (status = 503, description = "Pool full", body = ErrorBody)))]
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "A field is invalid (`invalid_field`, naming it), or the amount exceeds the balance (`insufficient_funds`)", body = ErrorBody),
+        (status = 503, description = "Pool full, or the sender has too many pending", body = ErrorBody)))]
 pub async fn submit_transaction(
     State(state): State<ApiState>,
-    ApiJson(request): ApiJson<TransactionRequest>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
-    let tx = decode_request(&request)?;
+    let tx = decode_request(&TransactionRequest::from_json(&body)?)?;
     let result = admit(&state, vec![tx]).await?.pop();
     let admission = result.ok_or_else(|| ApiError::internal("no admission result"))??;
     Ok((
@@ -178,12 +179,16 @@ async fn submit_decoded(
     request_body = BatchRequest,
     responses(
         (status = 202, description = "Per-transaction results", body = BatchResponse),
-        (status = 400, description = "Malformed batch", body = ErrorBody),
-        (status = 413, description = "Too large", body = ErrorBody)))]
+        (status = 400, description = "Malformed JSON, or an empty batch", body = ErrorBody),
+        (status = 413, description = "Body too large, or more than 20,000 transactions", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "An entry's field is invalid (`invalid_field`, naming it)", body = ErrorBody),
+        (status = 503, description = "The node cannot read its state", body = ErrorBody)))]
 pub async fn submit_batch(
     State(state): State<ApiState>,
-    ApiJson(batch): ApiJson<BatchRequest>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
+    let batch = BatchRequest::from_json(&body)?;
     check_batch_len(batch.transactions.len())?;
     let decoded = batch.transactions.iter().map(decode_request).collect();
     submit_decoded(&state, decoded).await
@@ -209,12 +214,13 @@ fn check_batch_len(len: usize) -> Result<(), ApiError> {
 /// Submit transfers in the binary format: canonical RLP encodings back to back
 /// (`Content-Type: application/octet-stream`).
 #[utoipa::path(post, path = "/v1/transactions/raw", tag = "transactions",
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = RawTransactions, content_type = "application/octet-stream"),
     responses(
         (status = 202, description = "Per-transaction results", body = BatchResponse),
-        (status = 400, description = "Malformed stream", body = ErrorBody),
-        (status = 413, description = "Too large", body = ErrorBody),
-        (status = 415, description = "Wrong content type", body = ErrorBody)))]
+        (status = 400, description = "Malformed stream, or an empty one", body = ErrorBody),
+        (status = 413, description = "Body too large, or more than 20,000 transactions", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/octet-stream", body = ErrorBody),
+        (status = 503, description = "The node cannot read its state", body = ErrorBody)))]
 pub async fn submit_raw(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -265,22 +271,30 @@ fn transaction_len(bytes: &[u8]) -> Result<usize, String> {
 }
 
 fn parse_hash(text: &str) -> Result<B256, ApiError> {
-    parse_hex_array::<32>(text)
-        .map(B256::from)
-        .map_err(|e| ApiError::bad_request("invalid_hash", e))
+    parse_0x_hex_array::<32>(text).map(B256::from).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_hash",
+            format!("{text:?} is not a hash (0x + 64 hex digits)"),
+        )
+    })
 }
 
 fn parse_address(text: &str) -> Result<Address, ApiError> {
-    parse_hex_array::<20>(text)
+    parse_0x_hex_array::<20>(text)
         .map(Address::from)
-        .map_err(|e| ApiError::bad_request("invalid_address", e))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_address",
+                format!("{text:?} is not an address (0x + 40 hex digits)"),
+            )
+        })
 }
 
 /// A transaction and its receipt by hash: pending, committed, failed or unknown.
 #[utoipa::path(get, path = "/v1/transactions/{hash}", tag = "transactions",
-    params(("hash" = String, Path, description = "0x-prefixed transaction hash")),
+    params(("hash" = String, Path, description = "Transaction hash", pattern = "^0x[0-9a-fA-F]{64}$")),
     responses(
-        (status = 200, body = TxResponse),
+        (status = 200, description = "Where the transaction stands (`unknown` if this node never saw it)", body = TxResponse),
         (status = 400, description = "Not a hash", body = ErrorBody)))]
 pub async fn get_transaction(
     State(state): State<ApiState>,
@@ -356,6 +370,7 @@ fn resolve_block(state: &ApiState, id: &str) -> Result<u64, ApiError> {
 
 /// Query of `GET /v1/blocks/{id}`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BlockQuery {
     /// Include full transactions, not only hashes.
@@ -365,11 +380,11 @@ pub struct BlockQuery {
 
 /// A block by height, hash or `latest`.
 #[utoipa::path(get, path = "/v1/blocks/{id}", tag = "blocks",
-    params(("id" = String, Path, description = "latest, a height, or a 0x block hash"), BlockQuery),
+    params(("id" = String, Path, description = "latest, a height, or a block hash", pattern = "^(latest|[0-9]{1,19}|0x[0-9a-fA-F]{64})$"), BlockQuery),
     responses(
-        (status = 200, body = BlockView),
-        (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 200, description = "The block", body = BlockView),
+        (status = 400, description = "Not latest, a height or a hash; or a bad query", body = ErrorBody),
+        (status = 404, description = "No such block", body = ErrorBody)))]
 pub async fn get_block(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
@@ -384,29 +399,37 @@ pub async fn get_block(
 
 /// Query of `GET /v1/blocks`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BlocksQuery {
     /// First height (default 0).
     #[serde(default)]
     pub start: u64,
-    /// Most blocks to return (default and maximum 100).
+    /// Most blocks to return, 1 to 100 (default 100).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
     /// Include full transactions.
     #[serde(default)]
     pub full: bool,
 }
 
-/// Blocks from a start height, paged (seed 004's `blocks` operation).
+/// Blocks from a start height, in ascending order, a page at a time.
 #[utoipa::path(get, path = "/v1/blocks", tag = "blocks", params(BlocksQuery),
-    responses((status = 200, body = BlocksPage), (status = 400, body = ErrorBody)))]
+    responses(
+        (status = 200, description = "A page of blocks", body = BlocksPage),
+        (status = 400, description = "A bad query (`limit` outside 1 to 100, unknown parameters)", body = ErrorBody)))]
 pub async fn list_blocks(
     State(state): State<ApiState>,
     ApiQuery(query): ApiQuery<BlocksQuery>,
 ) -> Result<Json<BlocksPage>, ApiError> {
-    let limit = query
-        .limit
-        .unwrap_or(MAX_PAGE_BLOCKS)
-        .clamp(1, MAX_PAGE_BLOCKS);
+    let limit = query.limit.unwrap_or(MAX_PAGE_BLOCKS);
+    if !(1..=MAX_PAGE_BLOCKS).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("\"limit\": {limit} is not from 1 to {MAX_PAGE_BLOCKS}"),
+        )
+        .with_field("limit"));
+    }
     let blocks = state
         .chain
         .store()
@@ -428,22 +451,24 @@ pub async fn list_blocks(
 
 /// Query of `GET /v1/accounts/{address}`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AccountQuery {
     /// Include the EIP-1186 Merkle proof of the account against the block's state root.
     #[serde(default)]
     pub proof: bool,
-    /// The block whose state to read: latest (default), a height or a 0x block hash.
+    /// The block whose state to read: latest (default), a height or a block hash.
+    #[param(pattern = "^(latest|[0-9]{1,19}|0x[0-9a-fA-F]{64})$")]
     pub block: Option<String>,
 }
 
 /// An account's balance and nonce, optionally with its proof against a block's state root.
 #[utoipa::path(get, path = "/v1/accounts/{address}", tag = "accounts",
-    params(("address" = String, Path, description = "0x-prefixed 20-byte address"), AccountQuery),
+    params(("address" = String, Path, description = "The account's address", pattern = "^0x[0-9a-fA-F]{40}$"), AccountQuery),
     responses(
-        (status = 200, body = AccountResponse),
-        (status = 400, body = ErrorBody),
-        (status = 404, description = "Unknown block", body = ErrorBody)))]
+        (status = 200, description = "The account (zero balance and nonce if it does not exist)", body = AccountResponse),
+        (status = 400, description = "Not an address, or a bad query", body = ErrorBody),
+        (status = 404, description = "No such block", body = ErrorBody)))]
 pub async fn get_account(
     State(state): State<ApiState>,
     ApiPath(address): ApiPath<String>,

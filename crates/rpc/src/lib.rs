@@ -11,7 +11,8 @@
 pub mod error;
 mod handlers;
 mod openapi;
-pub mod types;
+/// The request and response types (the `cairn-api-types` crate).
+pub use cairn_api_types as types;
 mod ws;
 
 use std::net::SocketAddr;
@@ -23,7 +24,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cairn_consensus::ConsensusStatus;
 use cairn_ledger::Chain;
 use cairn_mempool::Mempool;
 use cairn_primitives::SignedTransaction;
@@ -49,10 +49,23 @@ pub const MAX_IN_FLIGHT: usize = 1_024;
 /// WebSocket connections open at once; further upgrades are refused with 503.
 pub const MAX_WEBSOCKETS: usize = 256;
 
+/// What the consensus engine reports about itself, for `GET /v1/status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStatus {
+    /// The engine's name (`solo`, `bft`).
+    pub engine: &'static str,
+    /// This node's validator rank, or `None` for a non-validator.
+    pub validator_index: Option<usize>,
+    /// Rank of the validator currently proposing.
+    pub leader_index: Option<usize>,
+    /// Peers connected now.
+    pub peers: usize,
+}
+
 /// What the API needs from the running node beyond the chain and the pool.
 pub trait NodeInfo: Send + Sync {
     /// The consensus engine's status.
-    fn consensus(&self) -> ConsensusStatus;
+    fn consensus(&self) -> EngineStatus;
     /// Sync progress.
     fn sync(&self) -> SyncStatus {
         SyncStatus::default()

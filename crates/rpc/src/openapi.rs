@@ -29,11 +29,12 @@ use crate::types::*;
         crate::ws::subscribe,
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, StatusResponse, SyncStatus, PoolView, NetworkView, OffenderView, TransactionRequest,
+        ErrorBody, ErrorDetail, RawTransaction, RawTransactions, StatusResponse, SyncStatus, PoolView, NetworkView, OffenderView, TransactionRequest,
         TransactionFields, BatchRequest, SubmitResponse, BatchItem, BatchResponse, TxStatus,
         TransactionView, ReceiptView, TxResponse, SealView, HeaderView, BlockView, BlocksPage,
         AccountResponse, HeadEvent,
     )),
+    modifiers(&EveryOperationCanFail),
     tags(
         (name = "node", description = "Node health and status"),
         (name = "transactions", description = "Submit transfers and follow their results"),
@@ -44,11 +45,75 @@ use crate::types::*;
 )]
 struct ApiDoc;
 
+/// Adds the failures any operation can meet to each: a request that outlasts the timeout
+/// (408) and a fault of the node's own (500).
+struct EveryOperationCanFail;
+
+impl utoipa::Modify for EveryOperationCanFail {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("408".into())
+                    .or_insert_with(|| error("The request took longer than 30 seconds"));
+                responses
+                    .entry("500".into())
+                    .or_insert_with(|| error("A fault of the node's own"));
+            }
+        }
+    }
+}
+
 static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(|| {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    serde_json::to_value(doc).unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}))
+    let mut value =
+        serde_json::to_value(doc).unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}));
+    describe_unsigned_integers(&mut value);
+    value
 });
+
+/// The schema generator writes Rust's `u64` as `int64` with `minimum: 0`, which tells a client
+/// (or a fuzzer) that nothing above 2^63-1 is valid, while the API takes every `u64`. This
+/// rewrites such schemas to what the API takes: format `uint64` with its true maximum (and
+/// `uint32` likewise).
+fn describe_unsigned_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let unsigned = map.get("type").is_some_and(|t| t == "integer")
+                && map.get("minimum").is_some_and(|m| m == 0);
+            let maximum = match map.get("format").and_then(|f| f.as_str()) {
+                Some("int64") if unsigned => Some(("uint64", u64::MAX)),
+                Some("int32") if unsigned => Some(("uint32", u64::from(u32::MAX))),
+                _ => None,
+            };
+            if let Some((format, max)) = maximum
+                && !map.contains_key("maximum")
+            {
+                map.insert("format".into(), format.into());
+                map.insert("maximum".into(), max.into());
+            }
+            map.values_mut().for_each(describe_unsigned_integers);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(describe_unsigned_integers),
+        _ => {}
+    }
+}
 
 /// The OpenAPI 3.1 document describing this API.
 pub fn openapi_document() -> &'static serde_json::Value {

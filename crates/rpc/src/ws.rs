@@ -23,13 +23,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_ledger::CommittedBlock;
 use cairn_primitives::B256;
-use cairn_primitives::serde_helpers::parse_hex_array;
+use cairn_primitives::serde_helpers::parse_0x_hex_array;
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -133,16 +134,39 @@ enum Subscription {
 
 /// Upgrades to a WebSocket carrying subscriptions.
 #[utoipa::path(get, path = "/v1/ws", tag = "subscriptions",
+    params(
+        ("Connection" = String, Header, description = "A WebSocket upgrade (RFC 6455)", pattern = "^[Uu]pgrade$"),
+        ("Upgrade" = String, Header, description = "The protocol to upgrade to", pattern = "^websocket$"),
+        ("Sec-WebSocket-Version" = String, Header, description = "The WebSocket version", pattern = "^13$"),
+        ("Sec-WebSocket-Key" = String, Header, description = "16 random bytes, base64"),
+    ),
     responses(
         (status = 101, description = "WebSocket: subscribe to heads or to a transaction's result"),
+        (status = 400, description = "Not a WebSocket upgrade request (`not_a_websocket`)", body = crate::types::ErrorBody),
+        (status = 426, description = "The connection cannot be upgraded (`not_a_websocket`)", body = crate::types::ErrorBody),
         (status = 503, description = "Too many WebSocket connections are open", body = crate::types::ErrorBody),
     ))]
 pub async fn subscribe(
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(state): State<ApiState>,
     Extension(slots): Extension<Slots>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return ApiError::new(
+                rejection.status(),
+                "not_a_websocket",
+                format!(
+                    "{}: connect with a WebSocket client (GET with Connection: Upgrade, \
+                     Upgrade: websocket)",
+                    rejection.body_text()
+                ),
+            )
+            .into_response();
+        }
+    };
     let slot = match slots.take(client.ip()) {
         Ok(slot) => slot,
         Err(code) => {
@@ -172,6 +196,7 @@ fn error_reply(id: Option<u64>, code: &str, message: impl Into<String>) -> Reply
         error: Some(ErrorDetail {
             code: code.into(),
             message: message.into(),
+            field: None,
         }),
     }
 }
@@ -236,7 +261,7 @@ fn notify_block(
     for (id, subscription) in subscriptions.iter() {
         match subscription {
             Subscription::Heads => out.push(json!({
-                "subscription": id, "event": "head", "data": HeadEvent::of(block),
+                "subscription": id, "event": "head", "data": HeadEvent::of(&block.block),
             })),
             Subscription::Transaction(hash) => {
                 let position = block
@@ -323,7 +348,7 @@ fn handle_request(
     }
     let subscription = match (kind, message.hash.as_deref()) {
         ("heads", None) => Subscription::Heads,
-        ("transaction", Some(hash)) => match parse_hex_array::<32>(hash) {
+        ("transaction", Some(hash)) => match parse_0x_hex_array::<32>(hash) {
             Ok(bytes) => Subscription::Transaction(B256::from(bytes)),
             Err(e) => return vec![json!(error_reply(id, "invalid_hash", e))],
         },

@@ -1,19 +1,18 @@
 //! Client commands: they talk to a running node over its HTTP API.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use cairn_api_types::TxStatus;
+use cairn_client::ClientError;
 use cairn_primitives::dev::dev_account_key;
-use cairn_primitives::serde_helpers::{parse_amount, parse_hex_array};
-use cairn_primitives::{Address, SecretKey, Transaction};
-use cairn_rpc::types::{
-    AccountResponse, BlockView, StatusResponse, SubmitResponse, TransactionFields,
-    TransactionRequest, TxResponse, TxStatus,
-};
+use cairn_primitives::serde_helpers::{parse_0x_hex_array, parse_amount};
+use cairn_primitives::{Address, B256, SecretKey, Transaction};
 use serde::Serialize;
 
 use crate::cli::{KeysCommand, TransferArgs, TxCommand};
 use crate::client::Client;
+use crate::exit::{self, Failure};
 use crate::keyfile;
 
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -21,10 +20,27 @@ fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_address(text: &str) -> anyhow::Result<Address> {
-    parse_hex_array::<20>(text)
+/// An address argument (0x + 40 hex digits); anything else is a usage error naming `what`.
+pub fn parse_address(what: &str, text: &str) -> anyhow::Result<Address> {
+    parse_0x_hex_array::<20>(text)
         .map(Address::from)
-        .map_err(|_| anyhow::anyhow!("{text:?} is not an address (0x + 40 hex digits)"))
+        .map_err(|_| {
+            Failure::usage(
+                "invalid_argument",
+                format!("{what}: {text:?} is not an address (0x + 40 hex digits)"),
+            )
+            .into()
+        })
+}
+
+fn parse_hash(text: &str) -> anyhow::Result<B256> {
+    parse_0x_hex_array::<32>(text).map(B256::from).map_err(|_| {
+        Failure::usage(
+            "invalid_argument",
+            format!("HASH: {text:?} is not a transaction hash (0x + 64 hex digits)"),
+        )
+        .into()
+    })
 }
 
 /// `cairn keys new|dev`.
@@ -78,14 +94,29 @@ struct TransferOutput {
 pub fn tx(client: &Client, command: TxCommand, json: bool) -> anyhow::Result<()> {
     match command {
         TxCommand::Transfer(args) => transfer(client, args, json),
-        TxCommand::Get { hash } => {
-            let hash = parse_hex_array::<32>(&hash).map_err(|_| {
-                anyhow::anyhow!("{hash:?} is not a transaction hash (0x + 64 hex digits)")
-            })?;
-            let response: TxResponse =
-                client.get(&format!("/v1/transactions/0x{}", hex::encode(hash)))?;
+        TxCommand::Get { hash, .. } => {
+            let hash = parse_hash(&hash)?;
+            let response = client.block_on(client.api().transaction(&hash))?;
+            let unknown = response.status == TxStatus::Unknown;
+            let not_found = || {
+                Failure::new(
+                    exit::NOT_FOUND,
+                    "unknown_transaction",
+                    format!(
+                        "the node at {} does not know transaction {hash}",
+                        client.api().base_url()
+                    ),
+                )
+            };
             if json {
-                return print_json(&response);
+                print_json(&response)?;
+                if unknown {
+                    return Err(not_found().printed().into());
+                }
+                return Ok(());
+            }
+            if unknown {
+                return Err(not_found().into());
             }
             println!("Hash:    {}", response.hash);
             println!("Status:  {}", status_word(response.status));
@@ -121,15 +152,36 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
         (None, Some(index)) => dev_account_key(index),
         _ => bail!("give exactly one of --key FILE or --dev I"),
     };
-    let to = parse_address(&args.to)?;
-    let amount = parse_amount(&args.amount).map_err(|e| anyhow::anyhow!("--amount: {e}"))?;
-    let status: StatusResponse = client.get("/v1/status")?;
+    let to = parse_address("--to", &args.to)?;
+    let amount = parse_amount(&args.amount)
+        .ok()
+        .filter(|amount| *amount > 0)
+        .ok_or_else(|| {
+            Failure::usage(
+                "invalid_argument",
+                format!(
+                    "--amount: {:?} is not an amount (a whole number of base units above 0)",
+                    args.amount
+                ),
+            )
+        })?;
+    // Until the transfer is sent, any failure means nothing was submitted.
+    let not_submitted = |error: ClientError| {
+        Failure::new(
+            exit::NOT_SUBMITTED,
+            error.code().to_string(),
+            format!("not submitted: {error}"),
+        )
+    };
+    let api = client.api();
+    let status = client.block_on(api.status()).map_err(not_submitted)?;
     let nonce = match args.nonce {
         Some(nonce) => nonce,
         None => {
-            let account: AccountResponse =
-                client.get(&format!("/v1/accounts/{:#x}", key.address()))?;
-            account.pending_nonce
+            client
+                .block_on(api.account(&key.address(), None, false))
+                .map_err(not_submitted)?
+                .pending_nonce
         }
     };
     let signed = Transaction {
@@ -139,8 +191,23 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
         amount,
     }
     .sign(&key);
-    let request = TransactionRequest::Fields(TransactionFields::from_signed(&signed));
-    let submitted: SubmitResponse = client.post("/v1/transactions", &request)?;
+    let hash = signed.hash();
+    let submitted = client
+        .block_on(api.submit(&signed))
+        .map_err(|error| match error {
+            // Refused by the node: certainly not in its pool.
+            ClientError::Api { .. } => not_submitted(error).with("hash", hash.to_string()),
+            // The request may or may not have reached the node.
+            other => Failure::new(
+                exit::NOT_SUBMITTED,
+                other.code().to_string(),
+                format!(
+                    "transaction {hash} may not have been submitted: {other}; \
+                 `cairn tx get {hash}` tells whether the node has it"
+                ),
+            )
+            .with("hash", hash.to_string()),
+        })?;
     let mut output = TransferOutput {
         hash: submitted.hash,
         status: submitted.status,
@@ -148,38 +215,73 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
         reason: None,
     };
     if args.wait {
-        // The timeout is bounded by the parser, so the deadline cannot overflow.
-        let deadline = Instant::now() + Duration::from_secs(args.timeout);
-        match client.wait_for_result(&submitted.hash, deadline)? {
-            Some(result) => {
+        // The timeout is bounded by the parser.
+        let waited = client
+            .block_on(api.wait_for_result(&submitted.hash, Duration::from_secs(args.timeout)));
+        match waited {
+            Ok(Some(result)) => {
                 output.status = result.status;
                 output.block = result.block;
                 output.reason = result.receipt.and_then(|r| r.reason);
             }
-            None => bail!(
-                "transaction {} still pending after {}s",
-                submitted.hash,
-                args.timeout
-            ),
+            Ok(None) => {
+                return Err(Failure::new(
+                    exit::TIMED_OUT,
+                    "timeout",
+                    format!(
+                        "transaction {} was submitted and is still pending after {}s; it may \
+                         still commit: follow it with `cairn tx get {}` and do not send it again",
+                        submitted.hash, args.timeout, submitted.hash
+                    ),
+                )
+                .with("hash", submitted.hash.to_string())
+                .into());
+            }
+            Err(error) => {
+                return Err(Failure::new(
+                    exit::ERROR,
+                    error.code().to_string(),
+                    format!(
+                        "transaction {} was submitted, then: {error}",
+                        submitted.hash
+                    ),
+                )
+                .with("hash", submitted.hash.to_string())
+                .into());
+            }
         }
     }
     if json {
-        return print_json(&output);
+        print_json(&output)?;
+    } else {
+        println!("Hash:    {}", output.hash);
+        println!("Status:  {}", status_word(output.status));
+        if let Some(block) = output.block {
+            println!("Block:   {block}");
+        }
+        if let Some(reason) = &output.reason {
+            println!("Reason:  {reason}");
+        }
     }
-    println!("Hash:    {}", output.hash);
-    println!("Status:  {}", status_word(output.status));
-    if let Some(block) = output.block {
-        println!("Block:   {block}");
-    }
-    if let Some(reason) = output.reason {
-        println!("Reason:  {reason}");
+    if output.status == TxStatus::Failed {
+        let reason = output.reason.as_deref().unwrap_or("failed");
+        let failure = Failure::new(
+            exit::FAILED,
+            reason.to_string(),
+            format!(
+                "transaction {} is in block {} but failed: {reason}",
+                output.hash,
+                output.block.unwrap_or_default()
+            ),
+        );
+        return Err(failure.printed().into());
     }
     Ok(())
 }
 
 /// `cairn status`.
 pub fn status(client: &Client, json: bool) -> anyhow::Result<()> {
-    let status: StatusResponse = client.get("/v1/status")?;
+    let status = client.block_on(client.api().status())?;
     if json {
         return print_json(&status);
     }
@@ -230,18 +332,13 @@ pub fn status(client: &Client, json: bool) -> anyhow::Result<()> {
 /// `cairn account`.
 pub fn account(
     client: &Client,
-    address: &str,
+    address: &Address,
     proof: bool,
     proof_out: Option<&std::path::Path>,
     block: Option<&str>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let address = parse_address(address)?;
-    let mut path = format!("/v1/accounts/{address:#x}?proof={proof}");
-    if let Some(block) = block {
-        path.push_str(&format!("&block={block}"));
-    }
-    let account: AccountResponse = client.get(&path)?;
+    let account = client.block_on(client.api().account(address, block, proof))?;
     if let (Some(out), Some(nodes)) = (proof_out, &account.proof) {
         let nodes: Vec<String> = nodes
             .iter()
@@ -261,19 +358,21 @@ pub fn account(
     println!("State root:  {}", account.state_root);
     if let Some(nodes) = &account.proof {
         println!("Proof:       {} nodes", nodes.len());
-        for node in nodes {
-            println!("  0x{}", hex::encode(node));
+        match proof_out {
+            Some(out) => println!("Proof written to {}", out.display()),
+            None => {
+                for node in nodes {
+                    println!("  0x{}", hex::encode(node));
+                }
+            }
         }
-    }
-    if let Some(out) = proof_out {
-        println!("Proof written to {}", out.display());
     }
     Ok(())
 }
 
 /// `cairn block`.
 pub fn block(client: &Client, id: &str, full: bool, json: bool) -> anyhow::Result<()> {
-    let block: BlockView = client.get(&format!("/v1/blocks/{id}?full={full}"))?;
+    let block = client.block_on(client.api().block(id, full))?;
     if json {
         return print_json(&block);
     }

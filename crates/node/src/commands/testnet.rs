@@ -212,6 +212,8 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
 }
 
 /// `cairn devnet --validators N`: a fresh network, its processes, and a clean stop on Ctrl-C.
+/// A node that dies is reported and the others go on (the chain stays live while at most a
+/// third of the validators are down); with `--restart-crashed` it is started again.
 pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
     let out = args.data_dir.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
@@ -226,83 +228,166 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         out: out.clone(),
         base_port: args.http.port(),
     };
+    // Refuse ports in use before anything is written.
+    let nodes = args.validators + args.full_nodes;
+    for index in 0..nodes {
+        for port in [
+            u32::from(args.http.port()) + index,
+            u32::from(args.http.port()) + 1_000 + index,
+        ] {
+            let address = u16::try_from(port)
+                .map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+                .map_err(|_| anyhow::anyhow!("port {port} (node-{index}) is above 65535"))?;
+            std::net::TcpListener::bind(address)
+                .with_context(|| format!("cannot listen on {address} (node-{index})"))?;
+        }
+    }
     let pacing = Pacing {
         block_interval_ms: args.block_time_ms.clamp(1, 900),
         min_block_transactions: args.min_block_txs as usize,
     };
     let plans = write_network(&init_args, &pacing)?;
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
-    let mut children: Vec<(NodePlan, Child)> = Vec::new();
+    let mut nodes: Vec<Supervised> = Vec::new();
     for plan in plans {
-        let log = std::fs::File::create(node_dir(&plan).join("node.log"))?;
-        let child = Command::new(&exe)
-            .arg("node")
-            .arg("--config")
-            .arg(&plan.config)
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .with_context(|| format!("cannot start node-{}", plan.index))?;
-        children.push((plan, child));
+        match Supervised::start(&exe, plan) {
+            Ok(node) => nodes.push(node),
+            Err(error) => {
+                stop_all(&mut nodes);
+                return Err(error);
+            }
+        }
     }
-    let started = wait_until_serving(&mut children);
-    if let Err(error) = started {
-        stop_all(&mut children);
+    if let Err(error) = wait_until_serving(&mut nodes) {
+        stop_all(&mut nodes);
         return Err(error);
     }
+    let first = format!("http://{}", nodes[0].plan.http);
     println!(
         "Cairn devnet: {} validators, {} full nodes in {}\n",
         args.validators,
         args.full_nodes,
         out.display()
     );
-    for (plan, _) in &children {
+    for node in &nodes {
         println!(
-            "  node-{} {:<9} http://{}  (log: {})",
-            plan.index,
-            plan.role,
-            plan.http,
-            node_dir(plan).join("node.log").display()
+            "  node-{} {:<9} http://{}  (pid {}, log: {})",
+            node.plan.index,
+            node.plan.role,
+            node.plan.http,
+            node.child.as_ref().map_or(0, Child::id),
+            node.log.display()
         );
     }
-    println!("\n{}", crate::runtime::dev_accounts_banner());
-    println!("Try: cairn --node http://{} status", children[0].0.http);
+    println!("\n{}", crate::runtime::dev_accounts_banner(|_| DEV_BALANCE));
+    println!(
+        "Chain id {DEV_CHAIN_ID}; a block at least every {} ms, empty or not.",
+        pacing.block_interval_ms
+    );
+    println!("Try: cairn status --node {first}");
+    println!(
+        "     cairn tx transfer --node {first} --dev 0 --to {:#x} --amount 1000 --wait",
+        dev_account_key(1).address()
+    );
+    println!(
+        "A node that dies is {}; the chain goes on while at most {} of the {} validators are down.",
+        if args.restart_crashed {
+            "started again"
+        } else {
+            "reported and left down (--restart-crashed starts it again)"
+        },
+        (args.validators - 1) / 3,
+        args.validators
+    );
     println!("Press Ctrl-C to stop every node.");
-    let result = watch(&mut children);
-    stop_all(&mut children);
+    let result = supervise(&exe, &mut nodes, args.restart_crashed);
+    stop_all(&mut nodes);
     result
+}
+
+/// A node process of a devnet, and what became of it.
+struct Supervised {
+    plan: NodePlan,
+    log: PathBuf,
+    child: Option<Child>,
+    /// When it was last started, and how many times it died within a minute of a start.
+    started: Instant,
+    quick_deaths: u32,
+    /// When to start it again, if it is down and to be restarted.
+    restart_at: Option<Instant>,
+}
+
+impl Supervised {
+    fn start(exe: &Path, plan: NodePlan) -> anyhow::Result<Self> {
+        let log = node_dir(&plan).join("node.log");
+        let mut node = Self {
+            plan,
+            log,
+            child: None,
+            started: Instant::now(),
+            quick_deaths: 0,
+            restart_at: None,
+        };
+        node.spawn(exe)?;
+        Ok(node)
+    }
+
+    fn spawn(&mut self, exe: &Path) -> anyhow::Result<()> {
+        // Appended, so a restarted node's log follows its earlier life.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("cannot open {}", self.log.display()))?;
+        let child = Command::new(exe)
+            .arg("node")
+            .arg("--config")
+            .arg(&self.plan.config)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("cannot start node-{}", self.plan.index))?;
+        self.child = Some(child);
+        self.started = Instant::now();
+        self.restart_at = None;
+        Ok(())
+    }
 }
 
 fn node_dir(plan: &NodePlan) -> &Path {
     plan.config.parent().unwrap_or(Path::new("."))
 }
 
-fn wait_until_serving(children: &mut [(NodePlan, Child)]) -> anyhow::Result<()> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_millis(500)))
-        .build()
-        .into();
+fn wait_until_serving(nodes: &mut [Supervised]) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    for (plan, child) in children.iter_mut() {
+    for node in nodes.iter_mut() {
+        let client = cairn_client::Client::with_config(
+            &format!("http://{}", node.plan.http),
+            cairn_client::ClientConfig {
+                timeout: Duration::from_millis(500),
+                retries: 0,
+                ..Default::default()
+            },
+        )?;
         loop {
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Some(Ok(Some(status))) = node.child.as_mut().map(Child::try_wait) {
                 bail!(
                     "node-{} exited ({status}); see {}",
-                    plan.index,
-                    node_dir(plan).join("node.log").display()
+                    node.plan.index,
+                    node.log.display()
                 );
             }
-            if agent
-                .get(format!("http://{}/v1/health", plan.http))
-                .call()
-                .is_ok()
-            {
+            if runtime.block_on(client.health()).is_ok() {
                 break;
             }
             if Instant::now() > deadline {
                 bail!(
-                    "node-{} did not start within a minute; see its node.log",
-                    plan.index
+                    "node-{} did not start within a minute; see {}",
+                    node.plan.index,
+                    node.log.display()
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -311,8 +396,10 @@ fn wait_until_serving(children: &mut [(NodePlan, Child)]) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Waits for Ctrl-C or SIGTERM, or for a node to exit on its own (an error).
-fn watch(children: &mut [(NodePlan, Child)]) -> anyhow::Result<()> {
+/// Watches the nodes until Ctrl-C or SIGTERM. A node that exits is reported; with `restart`
+/// it is started again (after a pause that grows while it keeps dying young). Ends with an
+/// error only if every node is down and none will be restarted.
+fn supervise(exe: &Path, nodes: &mut [Supervised], restart: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -322,26 +409,69 @@ fn watch(children: &mut [(NodePlan, Child)]) -> anyhow::Result<()> {
         loop {
             tokio::select! {
                 _ = &mut signal => return Ok(()),
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                    for (plan, child) in children.iter_mut() {
-                        if let Ok(Some(status)) = child.try_wait() {
-                            bail!("node-{} exited ({status}); see its node.log", plan.index);
-                        }
-                    }
-                }
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+            for node in nodes.iter_mut() {
+                check_node(exe, node, restart);
+            }
+            if nodes
+                .iter()
+                .all(|n| n.child.is_none() && n.restart_at.is_none())
+            {
+                bail!("every node of the devnet is down");
             }
         }
     })
 }
 
+fn check_node(exe: &Path, node: &mut Supervised, restart: bool) {
+    let index = node.plan.index;
+    if let Some(child) = node.child.as_mut()
+        && let Ok(Some(status)) = child.try_wait()
+    {
+        node.child = None;
+        if node.started.elapsed() < Duration::from_secs(60) {
+            node.quick_deaths += 1;
+        } else {
+            node.quick_deaths = 0;
+        }
+        let pause = Duration::from_secs(1 << node.quick_deaths.min(5));
+        if restart {
+            node.restart_at = Some(Instant::now() + pause);
+            println!(
+                "node-{index} exited ({status}); starting it again in {}s (log: {})",
+                pause.as_secs(),
+                node.log.display()
+            );
+        } else {
+            println!(
+                "node-{index} exited ({status}); the others go on without it (log: {})",
+                node.log.display()
+            );
+        }
+    }
+    if node.restart_at.is_some_and(|at| Instant::now() >= at) {
+        match node.spawn(exe) {
+            Ok(()) => println!(
+                "node-{index} started again (pid {})",
+                node.child.as_ref().map_or(0, Child::id)
+            ),
+            Err(error) => {
+                println!("node-{index} could not be started again: {error:#}");
+                node.restart_at = Some(Instant::now() + Duration::from_secs(30));
+            }
+        }
+    }
+}
+
 /// SIGTERM to every node, then SIGKILL to any still running after ten seconds.
-fn stop_all(children: &mut [(NodePlan, Child)]) {
-    for (_, child) in children.iter() {
+fn stop_all(nodes: &mut [Supervised]) {
+    for child in nodes.iter().filter_map(|n| n.child.as_ref()) {
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    for (_, child) in children.iter_mut() {
+    for child in nodes.iter_mut().filter_map(|n| n.child.as_mut()) {
         while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -1,13 +1,26 @@
-//! The JSON shapes of the HTTP API. The CLI decodes responses with these same types, so the
-//! API and its main client cannot drift apart.
+//! The JSON shapes of Cairn's HTTP API, shared by the node that serves them and every client
+//! (the CLI, the `cairn-client` crate, the benchmarks), so the API and its clients cannot
+//! drift apart. Nothing here knows about the node's internals: only Cairn's primitive types,
+//! serde and the OpenAPI schema derive.
+//!
+//! Request bodies are read field by field ([`TransactionRequest::from_json`]), so a bad one
+//! is refused with a [`FieldError`] naming the field and saying what it should be.
 
-use cairn_ledger::CommittedBlock;
+mod fields;
+
 use cairn_primitives::{
     Address, B256, Block, Bytes, Header, Outcome, PublicKey, Receipt, Seal, Signature,
     SignedTransaction, Transaction, serde_helpers::u128_string,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+pub use fields::FieldError;
+
+/// The pattern of an address in the OpenAPI document.
+pub const ADDRESS_PATTERN: &str = "^0x[0-9a-fA-F]{40}$";
+/// The pattern of a 32-byte hash in the OpenAPI document.
+pub const HASH_PATTERN: &str = "^0x[0-9a-fA-F]{64}$";
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -23,6 +36,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// Explanation for people.
     pub message: String,
+    /// The request field at fault (e.g. `to`, `transactions[3].amount`), where one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// Sync progress, in the shape of Ethereum's `eth_syncing`.
@@ -91,12 +107,12 @@ pub struct StatusResponse {
     /// Chain id.
     pub chain_id: u64,
     /// Hash of block 0.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub genesis_hash: B256,
     /// Height of the head block.
     pub height: u64,
     /// Hash of the head block.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub head: B256,
     /// Timestamp of the head block (ms since the Unix epoch).
     pub head_timestamp_ms: u64,
@@ -119,17 +135,32 @@ pub struct StatusResponse {
     pub version: String,
 }
 
-/// A transfer as submitted: the signed fields, or the canonical encoding as hex in `raw`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// A transfer as submitted: the signed fields, or its canonical encoding as 0x-hex in `raw`.
+// Read with `TransactionRequest::from_json` (its `Deserialize` does the same), which names the
+// field at fault.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum TransactionRequest {
     /// The canonical RLP encoding, 0x-hex.
-    Raw {
-        /// 0x-hex of the canonical encoding.
-        raw: String,
-    },
+    Raw(RawTransaction),
     /// The signed fields.
     Fields(TransactionFields),
+}
+
+/// A signed transaction as its canonical RLP encoding.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTransaction {
+    /// 0x-hex of the canonical encoding.
+    #[schema(pattern = "^0x([0-9a-fA-F]{2})+$")]
+    pub raw: String,
+}
+
+impl<'de> Deserialize<'de> for TransactionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::from_json(&value).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The fields of a signed transfer.
@@ -141,17 +172,17 @@ pub struct TransactionFields {
     /// Sender nonce.
     pub nonce: u64,
     /// Recipient address.
-    #[schema(value_type = String, example = "0x5fbdb2315678afecb367f032d93f642f64180aa3")]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$", example = "0x5fbdb2315678afecb367f032d93f642f64180aa3")]
     pub to: Address,
     /// Amount in base units, as a decimal string.
     #[serde(with = "u128_string")]
-    #[schema(value_type = String, example = "1000")]
+    #[schema(value_type = String, pattern = "^[0-9]{1,39}$", example = "1000")]
     pub amount: u128,
     /// Sender's ed25519 public key, 0x-hex.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub public_key: PublicKey,
     /// ed25519 signature, 0x-hex (64 bytes).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{128}$")]
     pub signature: Signature,
 }
 
@@ -184,18 +215,31 @@ impl TransactionFields {
 }
 
 /// A batch submission: `{"transactions": [...]}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct BatchRequest {
-    /// The transfers, each as in `POST /v1/transactions`.
+    /// The transfers (1 to 20,000), each as in `POST /v1/transactions`.
+    #[schema(min_items = 1, max_items = 20_000)]
     pub transactions: Vec<TransactionRequest>,
 }
+
+impl<'de> Deserialize<'de> for BatchRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::from_json(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The body of `POST /v1/transactions/raw`: canonical encodings of signed transactions, back
+/// to back.
+#[derive(Debug, Clone, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct RawTransactions(pub Vec<u8>);
 
 /// `POST /v1/transactions` accepted.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubmitResponse {
     /// Transaction hash.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub hash: B256,
     /// Always `pending` on acceptance.
     pub status: TxStatus,
@@ -205,7 +249,7 @@ pub struct SubmitResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BatchItem {
     /// Hash, if accepted (or if it was already pending).
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{64}$")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<B256>,
     /// Why it was rejected.
@@ -242,10 +286,10 @@ pub enum TxStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TransactionView {
     /// Transaction hash.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub hash: B256,
     /// Sender address.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub from: Address,
     /// The signed fields.
     #[serde(flatten)]
@@ -268,7 +312,7 @@ impl TransactionView {
 pub struct ReceiptView {
     /// `success` or `failed`.
     pub status: String,
-    /// Why it failed (`insufficient_balance`, `balance_overflow`).
+    /// Why it failed (`insufficient_funds`, `balance_overflow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -295,7 +339,7 @@ impl ReceiptView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TxResponse {
     /// Transaction hash.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub hash: B256,
     /// pending, committed, failed or unknown.
     pub status: TxStatus,
@@ -303,7 +347,7 @@ pub struct TxResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<u64>,
     /// Hash of the including block.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{64}$")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_hash: Option<B256>,
     /// Position in the block.
@@ -364,29 +408,29 @@ pub struct SealView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HeaderView {
     /// Block hash.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub hash: B256,
     /// Height.
     pub height: u64,
     /// Parent hash.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub parent_hash: B256,
     /// Timestamp, ms since the Unix epoch.
     pub timestamp_ms: u64,
     /// Proposer address.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub proposer: Address,
     /// State root.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub state_root: B256,
     /// Transactions root.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub transactions_root: B256,
     /// Receipts root.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub receipts_root: B256,
     /// Extra data, 0x-hex.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x([0-9a-fA-F]{2})*$")]
     pub extra: Bytes,
 }
 
@@ -470,11 +514,11 @@ pub struct BlocksPage {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AccountResponse {
     /// The address.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub address: Address,
     /// Balance in base units, as a decimal string.
     #[serde(with = "u128_string")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,39}$")]
     pub balance: u128,
     /// Transactions included so far.
     pub nonce: u64,
@@ -485,7 +529,7 @@ pub struct AccountResponse {
     /// Height of the block whose state this is.
     pub block: u64,
     /// That block's state root.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub state_root: B256,
     /// With `?proof=true`: RLP trie nodes (0x-hex) from the state root down the path of
     /// keccak256(address), as in EIP-1186.
@@ -506,10 +550,10 @@ pub struct HeadEvent {
 
 impl HeadEvent {
     /// The event for a committed block.
-    pub fn of(block: &CommittedBlock) -> Self {
+    pub fn of(block: &Block) -> Self {
         Self {
-            header: HeaderView::of(&block.block.header),
-            transaction_count: block.block.transactions.len(),
+            header: HeaderView::of(&block.header),
+            transaction_count: block.transactions.len(),
         }
     }
 }
