@@ -483,3 +483,159 @@ fn unknown_peers_are_refused_and_bad_messages_are_dropped_and_counted() {
         "{reached} bad messages sent, {dropped} dropped and counted; the sender was then blocked"
     );
 }
+
+/// A `cairn devnet --validators 4` process, its output read line by line.
+struct Devnet {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// node index -> (HTTP URL, pid, log file)
+    nodes: Vec<(String, u32, String)>,
+}
+
+impl Devnet {
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        let base = free_base_port(4);
+        let mut child = std::process::Command::new(cairn_bin())
+            .args(["devnet", "--validators", "4", "--block-time-ms", "200"])
+            .args(["--http", &format!("127.0.0.1:{base}")])
+            .arg("--data-dir")
+            .arg(dir)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut devnet = Self {
+            child,
+            lines,
+            nodes: Vec::new(),
+        };
+        let banner = devnet.read_until("Press Ctrl-C", Duration::from_secs(90));
+        for line in banner {
+            // "  node-1 validator http://127.0.0.1:P  (pid N, log: FILE)"
+            let Some(rest) = line.trim().strip_prefix("node-") else {
+                continue;
+            };
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let pid = words[4].trim_end_matches(',').parse().unwrap();
+            let log = words[6].trim_end_matches(')').to_string();
+            devnet.nodes.push((words[2].to_string(), pid, log));
+        }
+        assert_eq!(devnet.nodes.len(), 4, "banner not understood");
+        devnet
+    }
+
+    /// Lines up to and including the first that contains `marker`.
+    fn read_until(&self, marker: &str, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.contains(marker);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("no {marker:?} from the devnet; it printed:\n{}", seen.join("\n")),
+            }
+        }
+    }
+
+    fn cli(&self, node: usize, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(cairn_bin())
+            .args(args)
+            .args(["--node", &self.nodes[node].0])
+            .output()
+            .unwrap()
+    }
+
+    fn kill9(&self, node: usize) {
+        let pid = nix::unistd::Pid::from_raw(self.nodes[node].1 as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    }
+
+    /// SIGTERM, then every node process must be gone.
+    fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the devnet did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn transfer_commits(devnet: &Devnet, node: usize) {
+    let out = devnet.cli(
+        node,
+        &[
+            "tx", "transfer", "--dev", "0", "--to", "0x0000000000000000000000000000000000000002",
+            "--amount", "7", "--wait", "--timeout", "60", "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "committed", "{result}");
+}
+
+#[test]
+fn the_devnet_keeps_the_others_running_when_a_validator_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(&dir.path().join("net"), &[]);
+    transfer_commits(&devnet, 0);
+    devnet.kill9(1);
+    let said = devnet.read_until("node-1 exited", Duration::from_secs(10));
+    assert!(
+        said.last().unwrap().contains("the others go on without it"),
+        "{said:?}"
+    );
+    // Three of four validators keep the chain going, through any of them.
+    transfer_commits(&devnet, 0);
+    transfer_commits(&devnet, 2);
+    // Logs written to files are plain text.
+    let log = std::fs::read(&devnet.nodes[0].2).unwrap();
+    assert!(!log.is_empty());
+    assert!(!log.contains(&0x1b), "ANSI escape codes in {}", devnet.nodes[0].2);
+    let pids: Vec<u32> = devnet.nodes.iter().map(|(_, pid, _)| *pid).collect();
+    devnet.stop();
+    for pid in pids {
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok();
+        assert!(!alive, "node process {pid} outlived the devnet");
+    }
+}
+
+#[test]
+fn the_devnet_restarts_a_crashed_validator_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(&dir.path().join("net"), &["--restart-crashed"]);
+    devnet.kill9(3);
+    devnet.read_until("node-3 exited", Duration::from_secs(10));
+    devnet.read_until("node-3 started again", Duration::from_secs(20));
+    // It serves again and catches up with a transfer sent through it.
+    wait_until("node-3 serving again", Duration::from_secs(60), || {
+        ureq::get(format!("{}/v1/health", devnet.nodes[3].0))
+            .call()
+            .is_ok()
+    });
+    transfer_commits(&devnet, 3);
+    devnet.stop();
+}
