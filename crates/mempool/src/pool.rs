@@ -432,6 +432,19 @@ impl Mempool {
         out
     }
 
+    /// Every transfer the pool holds, executable or not, in arrival order (what a node
+    /// journals when it stops, to admit again when it starts).
+    pub fn all(&self) -> Vec<SignedTransaction> {
+        let inner = self.inner.lock();
+        let mut pooled: Vec<&PooledTx> = inner
+            .senders
+            .values()
+            .flat_map(|queue| queue.txs.values())
+            .collect();
+        pooled.sort_by_key(|p| p.seq);
+        pooled.into_iter().map(|p| p.tx.clone()).collect()
+    }
+
     /// After a block commits: drop the transfers it included and any other transfer whose nonce
     /// it made stale, and forget non-executable transfers older than the configured age.
     pub fn on_committed<'a>(
@@ -655,6 +668,23 @@ mod tests {
         view: &Accounts,
     ) -> Result<Admission, AdmissionError> {
         pool.admit(vec![tx], view).remove(0)
+    }
+
+    #[test]
+    fn all_lists_every_held_transfer_in_arrival_order() {
+        let (pool, view, alice, bob) = (pool(), Accounts::default(), key(1), key(2));
+        view.fund(&alice, 100);
+        view.fund(&bob, 100);
+        // Bob's second transfer waits behind a gap: held, not executable, still listed.
+        let sent = [transfer(&bob, 2, 1), transfer(&alice, 0, 1), transfer(&bob, 0, 1)];
+        for tx in &sent {
+            assert!(admit_one(&pool, tx.clone(), &view).is_ok());
+        }
+        assert_eq!(pool.all(), sent.to_vec());
+        // Committing Alice's drops it from the list.
+        view.set_nonce(&alice, 1);
+        pool.on_committed([&sent[1]], &view);
+        assert_eq!(pool.all(), vec![sent[0].clone(), sent[2].clone()]);
     }
 
     #[test]

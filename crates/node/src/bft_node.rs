@@ -152,6 +152,7 @@ async fn serve(
             .with_seal_verifier(Arc::new(seals))
             .with_known_signatures(pool.clone()),
     );
+    let restored = crate::runtime::restore_pool(&config.data_dir, &pool, &chain)?;
 
     let peers = network
         .peers
@@ -253,9 +254,11 @@ async fn serve(
         stats,
         gossip: gossip_handle,
     };
+    // Peers learn the transfers this node journaled at its last stop.
+    node.on_admitted(&restored);
     let api = ApiState {
         chain: chain.clone(),
-        pool,
+        pool: pool.clone(),
         node: Arc::new(node),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -282,6 +285,9 @@ async fn serve(
     info!("shutting down");
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    // The API admits nothing more; blocks may still commit until the process exits, and a
+    // journaled transfer they include is refused as stale on the next start.
+    crate::runtime::journal_pool(&config.data_dir, &pool);
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod client;
 mod commands;
 mod config;
 mod exit;
+mod journal;
 mod keyfile;
 mod runtime;
 

@@ -168,6 +168,7 @@ async fn run_solo(
 ) -> anyhow::Result<()> {
     let chain = Arc::new(Chain::open(store)?);
     let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
+    restore_pool(&config.data_dir, &pool, &chain)?;
     let services = NodeServices {
         chain: chain.clone(),
         pool: pool.clone(),
@@ -189,7 +190,7 @@ async fn run_solo(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let api = ApiState {
         chain: chain.clone(),
-        pool,
+        pool: pool.clone(),
         node: Arc::new(Node {
             engine: engine.clone(),
         }),
@@ -234,6 +235,8 @@ async fn run_solo(
     {
         info!("HTTP connections still open at shutdown; closing them");
     }
+    // Nothing is admitted or committed any more: what the pool holds waits for the next start.
+    journal_pool(&config.data_dir, &pool);
     match engine_result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
@@ -241,6 +244,51 @@ async fn run_solo(
             Err(e.into())
         }
         Err(e) => bail!("consensus task failed: {e}"),
+    }
+}
+
+/// Admits again the transfers journaled at the last clean stop, then removes the journal.
+/// Returns the ones admitted (a BFT node gossips them).
+pub fn restore_pool(
+    data_dir: &Path,
+    pool: &Mempool,
+    chain: &Chain,
+) -> anyhow::Result<Vec<cairn_primitives::SignedTransaction>> {
+    let loaded = crate::journal::load(data_dir)
+        .with_context(|| format!("cannot read {}", crate::journal::path(data_dir).display()))?;
+    if let Some(damage) = &loaded.damage {
+        tracing::warn!(%damage, "the pool journal is damaged; keeping the entries before it");
+    }
+    if loaded.transactions.is_empty() && loaded.damage.is_none() {
+        return Ok(Vec::new());
+    }
+    let results = pool.admit(loaded.transactions.clone(), chain);
+    let admitted: Vec<_> = loaded
+        .transactions
+        .into_iter()
+        .zip(&results)
+        .filter(|(_, result)| result.is_ok())
+        .map(|(tx, _)| tx)
+        .collect();
+    // What is refused now (committed meanwhile, or no longer valid) is simply not restored.
+    info!(
+        restored = admitted.len(),
+        refused = results.len() - admitted.len(),
+        "transfers from the pool journal are back in the pool"
+    );
+    crate::journal::remove(data_dir)?;
+    Ok(admitted)
+}
+
+/// Journals the pool's transfers on a clean stop, so the next start has them again.
+pub fn journal_pool(data_dir: &Path, pool: &Mempool) {
+    let held = pool.all();
+    if held.is_empty() {
+        return;
+    }
+    match crate::journal::save(data_dir, &held) {
+        Ok(()) => info!(transfers = held.len(), "pool journaled for the next start"),
+        Err(e) => error!(error = %e, "cannot journal the pool; its transfers are lost"),
     }
 }
 

@@ -419,3 +419,48 @@ fn websockets_are_bounded_and_a_stalled_subscriber_is_cut_off() {
         .unwrap();
     assert_eq!(ws_next(&mut fresh)["id"], 1);
 }
+
+/// A transfer accepted (202) and still in the pool when the node stops with SIGTERM is in
+/// the pool again after the restart, and commits; a damaged journal does not stop a start.
+#[test]
+fn accepted_transfers_survive_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain");
+    // No block for an hour, and none for a single transfer: it stays in the pool.
+    let mut node = TestNode::devnet(
+        &chain,
+        &["--block-time-ms", "3600000", "--min-block-txs", "1000"],
+    );
+    let http = node.http();
+    let sent = [
+        transfer(&dev(0), 0, Address::repeat_byte(9), 5),
+        transfer(&dev(1), 0, Address::repeat_byte(9), 6),
+        // Waits behind a nonce gap: journaled as well, and still waiting after the restart.
+        transfer(&dev(1), 2, Address::repeat_byte(9), 7),
+    ];
+    let hashes: Vec<String> = sent
+        .iter()
+        .map(|tx| {
+            let (status, body) = http.post_json("/v1/transactions", &tx_json(tx));
+            assert_eq!(status, 202, "{body}");
+            body["hash"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(node.terminate().success());
+    assert!(chain.join("pool.journal").exists(), "no journal after SIGTERM");
+
+    let node = TestNode::devnet(&chain, &[]);
+    let http = node.http();
+    for hash in &hashes[..2] {
+        assert_eq!(http.wait_for(hash, Duration::from_secs(30))["status"], "committed");
+    }
+    let (_, gapped) = http.get(&format!("/v1/transactions/{}", hashes[2]));
+    assert_eq!(gapped["status"], "pending", "{gapped}");
+    assert!(!chain.join("pool.journal").exists(), "journal left behind");
+    drop(node);
+
+    // A journal that is not one is reported and set aside; the node starts.
+    std::fs::write(chain.join("pool.journal"), b"garbage").unwrap();
+    let node = TestNode::devnet(&chain, &[]);
+    assert_eq!(node.http().get("/v1/health").0, 200);
+}
