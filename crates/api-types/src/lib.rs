@@ -41,6 +41,19 @@ pub struct ErrorDetail {
     pub field: Option<String>,
 }
 
+/// `GET /`: where to start.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct RootResponse {
+    /// What answers here.
+    pub name: String,
+    /// Software version.
+    pub version: String,
+    /// Path of the OpenAPI document describing every endpoint.
+    pub openapi: String,
+    /// Path of the node's status.
+    pub status: String,
+}
+
 /// Sync progress, in the shape of Ethereum's `eth_syncing`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct SyncStatus {

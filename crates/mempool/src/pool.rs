@@ -676,7 +676,11 @@ mod tests {
         view.fund(&alice, 100);
         view.fund(&bob, 100);
         // Bob's second transfer waits behind a gap: held, not executable, still listed.
-        let sent = [transfer(&bob, 2, 1), transfer(&alice, 0, 1), transfer(&bob, 0, 1)];
+        let sent = [
+            transfer(&bob, 2, 1),
+            transfer(&alice, 0, 1),
+            transfer(&bob, 0, 1),
+        ];
         for tx in &sent {
             assert!(admit_one(&pool, tx.clone(), &view).is_ok());
         }

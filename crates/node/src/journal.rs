@@ -155,7 +155,11 @@ mod tests {
             let loaded = parse(&whole[..cut]);
             assert!(sent.starts_with(&loaded.transactions), "cut at {cut}");
             // Only a cut between entries reads as a whole (shorter) journal.
-            assert_eq!(loaded.damage.is_none(), boundaries.contains(&cut), "cut at {cut}");
+            assert_eq!(
+                loaded.damage.is_none(),
+                boundaries.contains(&cut),
+                "cut at {cut}"
+            );
         }
         for at in 0..whole.len() {
             let mut bad = whole.clone();

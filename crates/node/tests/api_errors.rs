@@ -94,6 +94,12 @@ fn bad_input_is_refused_with_json_errors_and_the_node_keeps_serving() {
     let alice = dev(0);
     let bob = Address::repeat_byte(0xb0);
 
+    // The root points at the API's document.
+    let (status, root) = http.get("/");
+    assert_eq!(status, 200, "{root}");
+    assert_eq!(root["openapi"], "/v1/openapi.json", "{root}");
+    assert_eq!(http.get("/v1/openapi.json").0, 200);
+
     // Malformed JSON, wrong shapes, wrong content type.
     assert_error(
         http.post_bytes(

@@ -550,7 +550,10 @@ impl Devnet {
                         return seen;
                     }
                 }
-                Err(_) => panic!("no {marker:?} from the devnet; it printed:\n{}", seen.join("\n")),
+                Err(_) => panic!(
+                    "no {marker:?} from the devnet; it printed:\n{}",
+                    seen.join("\n")
+                ),
             }
         }
     }
@@ -574,7 +577,10 @@ impl Devnet {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the devnet did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "the devnet did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -584,8 +590,18 @@ fn transfer_commits(devnet: &Devnet, node: usize) {
     let out = devnet.cli(
         node,
         &[
-            "tx", "transfer", "--dev", "0", "--to", "0x0000000000000000000000000000000000000002",
-            "--amount", "7", "--wait", "--timeout", "60", "--json",
+            "tx",
+            "transfer",
+            "--dev",
+            "0",
+            "--to",
+            "0x0000000000000000000000000000000000000002",
+            "--amount",
+            "7",
+            "--wait",
+            "--timeout",
+            "60",
+            "--json",
         ],
     );
     assert!(
@@ -602,19 +618,34 @@ fn the_devnet_keeps_the_others_running_when_a_validator_dies() {
     let dir = tempfile::tempdir().unwrap();
     let devnet = Devnet::start(&dir.path().join("net"), &[]);
     transfer_commits(&devnet, 0);
+    let status = devnet.cli(0, &["status", "--json"]);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["peers"], 3, "{status}");
     devnet.kill9(1);
     let said = devnet.read_until("node-1 exited", Duration::from_secs(10));
     assert!(
         said.last().unwrap().contains("the others go on without it"),
         "{said:?}"
     );
+    // Status counts the peers connected now: node-0 sees two, not three.
+    let peers = || {
+        let out = devnet.cli(0, &["status", "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["peers"].as_u64()
+    };
+    wait_until("node-0 to see 2 peers", Duration::from_secs(30), || {
+        peers() == Some(2)
+    });
     // Three of four validators keep the chain going, through any of them.
     transfer_commits(&devnet, 0);
     transfer_commits(&devnet, 2);
     // Logs written to files are plain text.
     let log = std::fs::read(&devnet.nodes[0].2).unwrap();
     assert!(!log.is_empty());
-    assert!(!log.contains(&0x1b), "ANSI escape codes in {}", devnet.nodes[0].2);
+    assert!(
+        !log.contains(&0x1b),
+        "ANSI escape codes in {}",
+        devnet.nodes[0].2
+    );
     let pids: Vec<u32> = devnet.nodes.iter().map(|(_, pid, _)| *pid).collect();
     devnet.stop();
     for pid in pids {

@@ -447,12 +447,18 @@ fn accepted_transfers_survive_a_clean_stop() {
         })
         .collect();
     assert!(node.terminate().success());
-    assert!(chain.join("pool.journal").exists(), "no journal after SIGTERM");
+    assert!(
+        chain.join("pool.journal").exists(),
+        "no journal after SIGTERM"
+    );
 
     let node = TestNode::devnet(&chain, &[]);
     let http = node.http();
     for hash in &hashes[..2] {
-        assert_eq!(http.wait_for(hash, Duration::from_secs(30))["status"], "committed");
+        assert_eq!(
+            http.wait_for(hash, Duration::from_secs(30))["status"],
+            "committed"
+        );
     }
     let (_, gapped) = http.get(&format!("/v1/transactions/{}", hashes[2]));
     assert_eq!(gapped["status"], "pending", "{gapped}");

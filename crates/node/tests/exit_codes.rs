@@ -257,3 +257,23 @@ fn help_names_metavariables_and_exit_statuses() {
         "{devnet}"
     );
 }
+
+#[test]
+fn a_devnet_that_cannot_start_leaves_no_data_directory() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    for validators in ["1", "4"] {
+        let data = dir.path().join(format!("devnet-{validators}"));
+        let out = std::process::Command::new(cairn_bin())
+            .args(["devnet", "--validators", validators, "--http"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(one_line(&out).contains("cannot listen"), "{}", stderr(&out));
+        assert!(!data.exists(), "{} was left behind", data.display());
+    }
+}

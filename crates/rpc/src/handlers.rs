@@ -15,6 +15,18 @@ use crate::error::{ApiBytes, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::types::*;
 use crate::{ApiState, MAX_BATCH_TRANSACTIONS, MAX_PAGE_BLOCKS};
 
+/// Where to start: the API's name, version and the address of its OpenAPI document.
+#[utoipa::path(get, path = "/", tag = "node",
+    responses((status = 200, description = "Pointers to the API", body = RootResponse)))]
+pub async fn root() -> Json<RootResponse> {
+    Json(RootResponse {
+        name: "Cairn node API".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        openapi: "/v1/openapi.json".into(),
+        status: "/v1/status".into(),
+    })
+}
+
 /// Liveness probe.
 #[utoipa::path(get, path = "/v1/health", tag = "node",
     responses((status = 200, description = "The node is serving", body = String)))]

@@ -106,6 +106,7 @@ pub fn router(state: ApiState) -> Router {
             get(ws::subscribe).layer(axum::Extension(ws::Slots::new(MAX_WEBSOCKETS))),
         )
         .route("/v1/openapi.json", get(openapi::serve))
+        .route("/", get(handlers::root))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

@@ -17,6 +17,7 @@ use crate::types::*;
                        {\"error\": {\"code\", \"message\"}}.",
     ),
     paths(
+        handlers::root,
         handlers::health,
         handlers::status,
         handlers::submit_transaction,
@@ -29,7 +30,7 @@ use crate::types::*;
         crate::ws::subscribe,
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, RawTransaction, RawTransactions, StatusResponse, SyncStatus, PoolView, NetworkView, OffenderView, TransactionRequest,
+        ErrorBody, ErrorDetail, RootResponse, RawTransaction, RawTransactions, StatusResponse, SyncStatus, PoolView, NetworkView, OffenderView, TransactionRequest,
         TransactionFields, BatchRequest, SubmitResponse, BatchItem, BatchResponse, TxStatus,
         TransactionView, ReceiptView, TxResponse, SealView, HeaderView, BlockView, BlocksPage,
         AccountResponse, HeadEvent,
