@@ -21,7 +21,6 @@ use anyhow::{Context, bail};
 use cairn_primitives::{Address, B256, SecretKey, SignedTransaction, Transaction, keccak256};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use serde_json::Value;
 use std::sync::Mutex;
 
 const CHAIN_ID: u64 = 7_777;
@@ -197,9 +196,10 @@ fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::R
         http.push(format!("http://127.0.0.1:{}", http_ports[index]));
     }
     let mut nodes = Nodes { children, http };
-    let agent = agent(Duration::from_millis(500));
+    let runtime = runtime()?;
     let deadline = Instant::now() + Duration::from_secs(120);
     for (index, url) in nodes.http.clone().iter().enumerate() {
+        let client = node_client(url, Duration::from_millis(500))?;
         loop {
             if let Ok(Some(status)) = nodes.children[index].try_wait() {
                 let log = dir.join(format!("node-{index}/node.log"));
@@ -209,7 +209,7 @@ fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::R
                     log.display()
                 );
             }
-            if agent.get(format!("{url}/v1/health")).call().is_ok() {
+            if runtime.block_on(client.health()).is_ok() {
                 break;
             }
             if Instant::now() > deadline {
@@ -219,12 +219,8 @@ fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::R
         }
     }
     // A BFT chain is ready once it makes blocks.
-    let status_url = format!("{}/v1/status", nodes.http[0]);
-    while get_json(&agent, &status_url)?["height"]
-        .as_u64()
-        .unwrap_or(0)
-        < 1
-    {
+    let first = node_client(&nodes.http[0], Duration::from_millis(500))?;
+    while runtime.block_on(first.status())?.height < 1 {
         if Instant::now() > deadline {
             bail!("the chain made no block");
         }
@@ -233,22 +229,22 @@ fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::R
     Ok(nodes)
 }
 
-fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build()
-        .into()
+/// A client of one node, through the same `cairn-client` every tool uses.
+fn node_client(url: &str, timeout: Duration) -> anyhow::Result<cairn_client::Client> {
+    Ok(cairn_client::Client::with_config(
+        url,
+        cairn_client::ClientConfig {
+            timeout,
+            ..Default::default()
+        },
+    )?)
 }
 
-fn get_json(agent: &ureq::Agent, url: &str) -> anyhow::Result<Value> {
-    let mut response = agent.get(url).call()?;
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(256 << 20)
-        .read_to_string()?;
-    Ok(serde_json::from_str(&text)?)
+/// A runtime for one thread's requests.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Signs every transfer, on every core. Transfer `i` is sender `i % accounts`'s
@@ -346,7 +342,11 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
             );
             let urls = nodes.http.clone();
             std::thread::spawn(move || -> anyhow::Result<()> {
-                let agent = agent(Duration::from_secs(60));
+                let runtime = runtime()?;
+                let clients: Vec<_> = urls
+                    .iter()
+                    .map(|url| node_client(url, Duration::from_secs(60)))
+                    .collect::<anyhow::Result<_>>()?;
                 loop {
                     let index = next_batch.fetch_add(1, Ordering::Relaxed);
                     let Some((body, hashes)) = batches.get(index) else {
@@ -362,10 +362,7 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
                         }
                         std::thread::sleep(Duration::from_millis(2));
                     }
-                    let url = format!(
-                        "{}/v1/transactions/raw",
-                        urls[(index + client) % urls.len()]
-                    );
+                    let node = &clients[(index + client) % clients.len()];
                     {
                         let now = Instant::now();
                         let mut times = submitted_at
@@ -376,18 +373,20 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
                         }
                     }
                     submitted.fetch_add(hashes.len(), Ordering::Relaxed);
-                    let mut response = agent
-                        .post(&url)
-                        .header("content-type", "application/octet-stream")
-                        .send(&body[..])?;
-                    let status = response.status();
-                    let reply: Value =
-                        serde_json::from_str(&response.body_mut().read_to_string()?)?;
-                    if status.as_u16() != 202 || reply["rejected"].as_u64() != Some(0) {
+                    let reply = runtime.block_on(node.submit_encoded(body.clone()));
+                    let refused = match &reply {
+                        Ok(reply) if reply.rejected == 0 => None,
+                        Ok(reply) => Some(format!(
+                            "{:?}",
+                            reply.results.iter().find(|r| r.error.is_some())
+                        )),
+                        Err(error) => Some(error.to_string()),
+                    };
+                    if let Some(why) = refused {
                         failed.store(true, Ordering::Relaxed);
                         bail!(
-                            "the node refused a batch ({status}): {}",
-                            reply.to_string().chars().take(400).collect::<String>()
+                            "the node refused a batch: {}",
+                            why.chars().take(400).collect::<String>()
                         );
                     }
                 }
@@ -396,7 +395,8 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
         .collect();
 
     // Follow committed blocks and time every transfer.
-    let follower = agent(Duration::from_secs(30));
+    let follower = node_client(&nodes.http[0], Duration::from_secs(30))?;
+    let follower_runtime = runtime()?;
     let mut latencies: Vec<f64> = Vec::with_capacity(txs);
     let mut next_height = 1u64;
     let mut blocks = 0usize;
@@ -412,12 +412,9 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
                 latencies.len()
             );
         }
-        let page = get_json(
-            &follower,
-            &format!("{}/v1/blocks?start={next_height}&limit=100", nodes.http[0]),
-        )?;
+        let page = follower_runtime.block_on(follower.blocks(next_height, 100, false))?;
         let now = Instant::now();
-        let page_blocks = page["blocks"].as_array().cloned().unwrap_or_default();
+        let page_blocks = page.blocks;
         if page_blocks.is_empty() {
             std::thread::sleep(Duration::from_millis(10));
             continue;
@@ -426,17 +423,10 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
             .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?;
         for block in &page_blocks {
-            next_height = block["height"].as_u64().unwrap_or(next_height) + 1;
-            let hashes = block["transactions"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            next_height = block.header.height + 1;
             let mut counted = 0;
-            for hash in hashes {
-                let Some(hash) = hash.as_str().and_then(|h| h.parse::<B256>().ok()) else {
-                    continue;
-                };
-                if let Some(at) = times.remove(&hash) {
+            for hash in &block.transactions {
+                if let Some(at) = times.remove(hash) {
                     latencies.push(now.duration_since(at).as_secs_f64() * 1_000.0);
                     counted += 1;
                 }

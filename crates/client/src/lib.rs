@@ -286,6 +286,12 @@ impl Client {
         for tx in transactions {
             body.extend_from_slice(&tx.encoded());
         }
+        self.submit_encoded(body).await
+    }
+
+    /// Submits canonical encodings already laid back to back (what
+    /// [`Client::submit_raw`] sends), for callers that prepare bodies ahead of time.
+    pub async fn submit_encoded(&self, body: Vec<u8>) -> Result<BatchResponse, ClientError> {
         let request = self
             .http
             .post(self.url("/v1/transactions/raw"))
