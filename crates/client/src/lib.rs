@@ -1,29 +1,4 @@
-//! An async client of a Cairn node's HTTP API, used by the `cairn` command line, the
-//! benchmarks and every tool built on the API.
-//!
-//! - Every request has a timeout; reads (`GET`) are retried with a doubling pause when the
-//!   node cannot be reached, times out or answers 502/503/504. Submissions are never retried
-//!   behind the caller's back: a retry could not tell "refused" from "accepted, answer lost".
-//!   Resubmitting the same signed transaction is always safe (a transaction is its hash and
-//!   its nonce), so the caller decides.
-//! - An error the node returned keeps its stable `code`, its message and the field at fault
-//!   ([`ClientError::Api`]).
-//! - [`Client::heads`] follows committed heads over the WebSocket and reconnects when the
-//!   connection drops, filling the gap from `GET /v1/blocks`, so a follower sees every height
-//!   once and in order. [`Client::wait_for_result`] follows one transaction until it is in a
-//!   committed block, over the WebSocket where there is one and by asking where there is not.
-//!
-//! ```no_run
-//! # async fn example() -> Result<(), cairn_client::ClientError> {
-//! let client = cairn_client::Client::new("http://127.0.0.1:8545")?;
-//! let status = client.status().await?;
-//! println!("chain {} at height {}", status.chain_id, status.height);
-//! let mut heads = client.heads(status.height + 1);
-//! let next = heads.next().await?;
-//! println!("block {} committed", next.header.height);
-//! # Ok(())
-//! # }
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod heads;
 

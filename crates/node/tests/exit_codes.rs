@@ -109,6 +109,13 @@ fn transfer_exit_statuses_tell_what_happened() {
         node.http().get(&format!("/v1/transactions/{hash}")).1["status"],
         "pending"
     );
+    // The same command with the nonce it used signs the very same transaction: sending it
+    // again cannot pay twice.
+    assert_eq!(error["error"]["nonce"].as_u64(), Some(pending + 1));
+    let again = node.cli_json(&[
+        "tx", "transfer", "--key", key, "--to", TO, "--amount", "1", "--nonce", &gap,
+    ]);
+    assert_eq!(again["hash"], hash, "{again}");
 
     // A node that is not there: 3, nothing submitted.
     let out = std::process::Command::new(cairn_bin())

@@ -83,6 +83,8 @@ pub fn keys(command: KeysCommand, json: bool) -> anyhow::Result<()> {
 #[derive(Serialize)]
 struct TransferOutput {
     hash: cairn_primitives::B256,
+    /// The nonce it was signed with: the same command with `--nonce` signs the same bytes.
+    nonce: u64,
     status: TxStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     block: Option<u64>,
@@ -210,6 +212,7 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
         })?;
     let mut output = TransferOutput {
         hash: submitted.hash,
+        nonce,
         status: submitted.status,
         block: None,
         reason: None,
@@ -229,12 +232,14 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
                     exit::TIMED_OUT,
                     "timeout",
                     format!(
-                        "transaction {} was submitted and is still pending after {}s; it may \
-                         still commit: follow it with `cairn tx get {}` and do not send it again",
+                        "transaction {} (nonce {nonce}) was submitted and is still pending after \
+                         {}s; it may still commit: follow it with `cairn tx get {}` and do not \
+                         send it again",
                         submitted.hash, args.timeout, submitted.hash
                     ),
                 )
                 .with("hash", submitted.hash.to_string())
+                .with("nonce", nonce)
                 .into());
             }
             Err(error) => {
@@ -255,6 +260,7 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
         print_json(&output)?;
     } else {
         println!("Hash:    {}", output.hash);
+        println!("Nonce:   {}", output.nonce);
         println!("Status:  {}", status_word(output.status));
         if let Some(block) = output.block {
             println!("Block:   {block}");
