@@ -153,7 +153,13 @@ impl TransactionRequest {
         }
         let raw = raw
             .as_str()
-            .filter(|text| text.starts_with("0x"))
+            .filter(|text| {
+                text.strip_prefix("0x").is_some_and(|digits| {
+                    !digits.is_empty()
+                        && digits.len() % 2 == 0
+                        && digits.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+            })
             .ok_or_else(|| FieldError::new("raw", "not 0x-hex of a signed transaction"))?;
         Ok(Self::Raw(RawTransaction {
             raw: raw.to_string(),
@@ -261,6 +267,9 @@ mod tests {
                 "\"nonce\": not allowed next to \"raw\"",
             ),
             (json!({"raw": 5}), "\"raw\": not 0x-hex"),
+            (json!({"raw": "0xzz"}), "\"raw\": not 0x-hex"),
+            (json!({"raw": "c0"}), "\"raw\": not 0x-hex"),
+            (json!({"raw": "0xc"}), "\"raw\": not 0x-hex"),
             (json!([1, 2]), "expected an object"),
         ];
         for (body, expected) in cases {

@@ -17,11 +17,6 @@ use utoipa::ToSchema;
 
 pub use fields::FieldError;
 
-/// The pattern of an address in the OpenAPI document.
-pub const ADDRESS_PATTERN: &str = "^0x[0-9a-fA-F]{40}$";
-/// The pattern of a 32-byte hash in the OpenAPI document.
-pub const HASH_PATTERN: &str = "^0x[0-9a-fA-F]{64}$";
-
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {

@@ -296,11 +296,16 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
     eprintln!("signing {txs} transfers from {accounts} accounts...");
     let keys: Vec<SecretKey> = (0..accounts).map(account_key).collect();
     let transactions = sign_all(&keys, txs);
-    let batches: Vec<(Vec<u8>, Vec<B256>)> = transactions
+    // Bodies are shared, not copied, when sent.
+    let batches: Vec<(bytes::Bytes, Vec<B256>)> = transactions
         .chunks(BATCH)
         .map(|chunk| {
             (
-                chunk.iter().flat_map(|tx| tx.encoded()).collect(),
+                chunk
+                    .iter()
+                    .flat_map(|tx| tx.encoded())
+                    .collect::<Vec<u8>>()
+                    .into(),
                 chunk.iter().map(|tx| tx.hash()).collect(),
             )
         })

@@ -4,26 +4,33 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use cairn_api_types::{BlockView, HeadEvent};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{Client, ClientError};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::{Client, ClientError, Socket};
 
 /// Longest pause between reconnection attempts.
 const MAX_RECONNECT_PAUSE: Duration = Duration::from_secs(5);
+/// First pause before reconnecting.
+const FIRST_RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+/// A socket quiet for this long is asked nothing more: the block list is read, and the socket
+/// replaced (a half-open connection never says it is gone).
+const QUIET_LIMIT: Duration = Duration::from_secs(30);
 
 /// Committed heads from a height on, each once and in order.
 ///
-/// Heads arrive over the node's WebSocket. When the socket drops (the node restarts, a proxy
-/// cuts idle connections), [`Heads::next`] reconnects with a growing pause and reads the
-/// blocks committed meanwhile from `GET /v1/blocks`, so no height is skipped. Where no
-/// WebSocket can be had at all, it reads `GET /v1/blocks` every block interval instead.
+/// Heads arrive over the node's WebSocket. Each head announced tells how far the chain is;
+/// whatever lies between the last head delivered and that one is read from `GET /v1/blocks`,
+/// so a head is never skipped: not when this follower reads slower than the node commits, and
+/// not when the socket drops (the node restarts, a proxy cuts the connection). Then
+/// [`Heads::next`] reconnects, pausing 0.1 s and twice as long each time up to 5 s until a
+/// head arrives again; a socket quiet for 30 s is replaced. Where no WebSocket can be had at
+/// all, the block list is read at that same growing pace.
 pub struct Heads {
     client: Client,
     next_height: u64,
+    /// Highest height the node is known to have committed.
+    known_tip: u64,
     socket: Option<Socket>,
     ready: VecDeque<HeadEvent>,
     pause: Duration,
@@ -34,9 +41,10 @@ impl Heads {
         Self {
             client,
             next_height,
+            known_tip: 0,
             socket: None,
             ready: VecDeque::new(),
-            pause: Duration::from_millis(100),
+            pause: FIRST_RECONNECT_PAUSE,
         }
     }
 
@@ -53,23 +61,26 @@ impl Heads {
                 self.next_height = head.header.height + 1;
                 return Ok(head);
             }
-            if self.socket.is_none() {
-                self.socket = self.connect().await;
-                // Whatever was committed while there was no socket comes from the block list.
+            // Behind what the node is known to hold: read the list.
+            if self.next_height <= self.known_tip && self.catch_up().await? {
+                continue;
+            }
+            let Some(socket) = self.socket.as_mut() else {
+                self.socket = self
+                    .client
+                    .subscribe(serde_json::json!({"id": 1, "subscribe": "heads"}))
+                    .await;
+                // Whatever was committed while there was no socket comes from the list.
                 if self.catch_up().await? {
                     continue;
                 }
                 if self.socket.is_none() {
-                    tokio::time::sleep(self.pause).await;
-                    self.pause = (self.pause * 2).min(MAX_RECONNECT_PAUSE);
-                    continue;
+                    self.wait_before_retrying().await;
                 }
-            }
-            let Some(socket) = self.socket.as_mut() else {
                 continue;
             };
-            match socket.next().await {
-                Some(Ok(Message::Text(text))) => {
+            match tokio::time::timeout(QUIET_LIMIT, socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
                     let Ok(message) = serde_json::from_str::<serde_json::Value>(text.as_str())
                     else {
                         return Err(ClientError::Unexpected(text.to_string()));
@@ -79,38 +90,34 @@ impl Heads {
                     }
                     let head: HeadEvent = serde_json::from_value(message["data"].clone())
                         .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+                    self.pause = FIRST_RECONNECT_PAUSE;
                     let height = head.header.height;
+                    self.known_tip = self.known_tip.max(height);
                     if height == self.next_height {
                         self.ready.push_back(head);
-                    } else if height > self.next_height {
-                        // A gap (this follower fell behind the node's buffer): fill it.
-                        self.catch_up().await?;
                     }
-                    // Lower heights were already delivered.
+                    // Lower heights were delivered already; higher ones leave a gap that the
+                    // list fills (the known tip says how far).
                 }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => {
+                Ok(Some(Ok(_))) => {}
+                // Dropped, broken, or quiet too long: read the list, then connect again.
+                Ok(Some(Err(_)) | None) | Err(_) => {
                     self.socket = None;
+                    if !self.catch_up().await? {
+                        self.wait_before_retrying().await;
+                    }
                 }
             }
         }
     }
 
-    async fn connect(&mut self) -> Option<Socket> {
-        let url = self.client.websocket_url()?;
-        let connect = tokio_tungstenite::connect_async(url);
-        let (mut socket, _) =
-            match tokio::time::timeout(self.client.config.connect_timeout, connect).await {
-                Ok(Ok(connected)) => connected,
-                _ => return None,
-            };
-        let request = serde_json::json!({"id": 1, "subscribe": "heads"});
-        socket.send(Message::text(request.to_string())).await.ok()?;
-        self.pause = Duration::from_millis(100);
-        Some(socket)
+    async fn wait_before_retrying(&mut self) {
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(MAX_RECONNECT_PAUSE);
     }
 
-    /// Reads committed blocks from `next_height` on into the ready queue; whether any came.
+    /// Reads a page of committed blocks from `next_height` on into the ready queue; whether
+    /// any came.
     async fn catch_up(&mut self) -> Result<bool, ClientError> {
         let page = match self.client.blocks(self.next_height, 100, false).await {
             Ok(page) => page,
@@ -118,12 +125,18 @@ impl Heads {
             // The node is away; the reconnect loop tries again.
             Err(_) => return Ok(false),
         };
-        let mut expected = self.next_height + self.ready.len() as u64;
+        let mut expected = self.next_height;
         for block in page.blocks {
-            if block.header.height == expected {
-                self.ready.push_back(head_of(block));
-                expected += 1;
+            if block.header.height != expected {
+                break;
             }
+            self.known_tip = self.known_tip.max(expected);
+            self.ready.push_back(head_of(block));
+            expected += 1;
+        }
+        if page.next.is_some() {
+            // More after this page: the node holds at least that much.
+            self.known_tip = self.known_tip.max(expected);
         }
         Ok(!self.ready.is_empty())
     }

@@ -16,6 +16,10 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 pub use cairn_api_types as types;
+
+/// A WebSocket to a node.
+pub(crate) type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 pub use heads::Heads;
 
 /// How a [`Client`] times out and retries.
@@ -45,7 +49,7 @@ impl Default for ClientConfig {
 /// What went wrong talking to a node.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The node URL is not an `http://` or `https://` URL.
+    /// The node URL is not an `http://` URL.
     #[error("{0}")]
     InvalidUrl(String),
     /// No connection, or it broke.
@@ -112,12 +116,19 @@ pub struct Client {
     config: ClientConfig,
 }
 
-/// Checks a node URL: `http://` or `https://`, a host, nothing after the path.
+/// Checks a node URL: `http://`, a host, nothing after the path. `https://` is refused with
+/// a clear error: this client has no TLS backend (see the README).
 pub fn check_node_url(url: &str) -> Result<String, ClientError> {
     let parsed = reqwest::Url::parse(url).ok();
+    if parsed.as_ref().is_some_and(|u| u.scheme() == "https") {
+        return Err(ClientError::InvalidUrl(format!(
+            "node URL {url:?}: this client speaks plain http:// only (no TLS); reach a remote \
+             node through a local tunnel or proxy"
+        )));
+    }
     let scheme_ok = parsed
         .as_ref()
-        .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        .is_some_and(|u| u.scheme() == "http" && u.host_str().is_some());
     if !scheme_ok {
         let hint = if url.contains("://") {
             String::new()
@@ -125,7 +136,7 @@ pub fn check_node_url(url: &str) -> Result<String, ClientError> {
             format!(" (did you mean http://{url}?)")
         };
         return Err(ClientError::InvalidUrl(format!(
-            "node URL {url:?} is not an http:// or https:// URL{hint}"
+            "node URL {url:?} is not an http:// URL{hint}"
         )));
     }
     if parsed.is_some_and(|u| u.query().is_some() || u.fragment().is_some()) {
@@ -266,7 +277,11 @@ impl Client {
 
     /// Submits canonical encodings already laid back to back (what
     /// [`Client::submit_raw`] sends), for callers that prepare bodies ahead of time.
-    pub async fn submit_encoded(&self, body: Vec<u8>) -> Result<BatchResponse, ClientError> {
+    pub async fn submit_encoded(
+        &self,
+        body: impl Into<bytes::Bytes>,
+    ) -> Result<BatchResponse, ClientError> {
+        let body: bytes::Bytes = body.into();
         let request = self
             .http
             .post(self.url("/v1/transactions/raw"))
@@ -303,19 +318,25 @@ impl Client {
         timeout: Duration,
     ) -> Result<Option<TxResponse>, ClientError> {
         let deadline = Instant::now() + timeout;
-        if let Some(outcome) = self.follow_over_websocket(hash, deadline).await? {
-            return Ok(outcome);
-        }
-        loop {
-            if let Some(result) = self.settled(hash).await? {
-                return Ok(Some(result));
+        let follow = async {
+            if let Some(outcome) = self.follow_over_websocket(hash, deadline).await? {
+                return Ok(outcome);
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
+            loop {
+                if let Some(result) = self.settled(hash).await? {
+                    return Ok(Some(result));
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
             }
-            tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await;
-        }
+        };
+        // Connecting, asking and retrying all count against the caller's time.
+        tokio::time::timeout_at(deadline, follow)
+            .await
+            .unwrap_or(Ok(None))
     }
 
     /// Committed heads from `from_height` on, in order, over a WebSocket that reconnects.
@@ -338,23 +359,10 @@ impl Client {
         hash: &B256,
         deadline: Instant,
     ) -> Result<Option<Option<TxResponse>>, ClientError> {
-        let Some(url) = self.websocket_url() else {
-            return Ok(None);
-        };
-        let connect = tokio_tungstenite::connect_async(url);
-        let Ok(Ok((mut socket, _))) =
-            tokio::time::timeout(self.config.connect_timeout, connect).await
-        else {
-            return Ok(None);
-        };
         let request = serde_json::json!({"id": 1, "subscribe": "transaction", "hash": hash});
-        if socket
-            .send(Message::text(request.to_string()))
-            .await
-            .is_err()
-        {
+        let Some(mut socket) = self.subscribe(request).await else {
             return Ok(None);
-        }
+        };
         // The result may have come before the subscription: ask once now.
         if let Some(result) = self.settled(hash).await? {
             return Ok(Some(Some(result)));
@@ -391,6 +399,19 @@ impl Client {
                 Ok(None | Some(Err(_))) => return Ok(None),
             }
         }
+    }
+
+    /// A WebSocket to the node carrying the subscription `request`, or `None` if none can be
+    /// had (not plain `http`, refused, too slow to connect).
+    pub(crate) async fn subscribe(&self, request: serde_json::Value) -> Option<Socket> {
+        let url = self.websocket_url()?;
+        let connect = tokio_tungstenite::connect_async(url);
+        let (mut socket, _) = tokio::time::timeout(self.config.connect_timeout, connect)
+            .await
+            .ok()?
+            .ok()?;
+        socket.send(Message::text(request.to_string())).await.ok()?;
+        Some(socket)
     }
 
     /// The transaction's result if it is in a committed block; `None` while it is pending;
@@ -508,11 +529,12 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, C
     if !response.status().is_success() {
         return Err(error_of(response).await);
     }
+    let url = response.url().origin().ascii_serialization();
     let text = response
         .text()
         .await
         .map_err(|e| ClientError::Unreachable {
-            url: String::new(),
+            url,
             reason: root_cause(&e),
         })?;
     serde_json::from_str(&text).map_err(|e| ClientError::Unexpected(format!("{e}: {text}")))
@@ -528,7 +550,10 @@ mod tests {
             check_node_url("http://127.0.0.1:8545/").unwrap(),
             "http://127.0.0.1:8545"
         );
-        assert!(check_node_url("https://node.example:443").is_ok());
+        let https = check_node_url("https://node.example:443")
+            .unwrap_err()
+            .to_string();
+        assert!(https.contains("plain http:// only"), "{https}");
         let error = check_node_url("127.0.0.1:8545").unwrap_err().to_string();
         assert!(
             error.contains("did you mean http://127.0.0.1:8545"),

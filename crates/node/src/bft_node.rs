@@ -277,6 +277,7 @@ async fn serve(
         http = %local,
         "node started"
     );
+    crate::runtime::journal_restored(&config.data_dir);
     if let Some(banner) = banner {
         println!("{}", banner(&chain, local));
     }

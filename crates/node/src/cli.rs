@@ -27,10 +27,10 @@ pub const DEFAULT_NODE: &str = "http://127.0.0.1:8545";
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version, about, propagate_version = true, after_help = EXIT_STATUSES)]
 pub struct Cli {
-    /// Node that client commands (status, tx, account, block) talk to; also accepted after
-    /// the command, and ignored by the others [env: CAIRN_NODE] [default:
-    /// http://127.0.0.1:8545].
-    #[arg(long, value_name = "URL")]
+    /// Node that client commands talk to. Hidden here: each command that talks to a node
+    /// shows its own `--node`; this one, before the command, is accepted for scripts written
+    /// that way and ignored by commands that talk to none.
+    #[arg(long, value_name = "URL", hide = true)]
     pub node: Option<String>,
     /// Print machine-readable JSON instead of text (errors too).
     #[arg(long, global = true)]

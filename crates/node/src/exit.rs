@@ -112,7 +112,7 @@ pub fn report_usage(message: &str, json: bool) -> ExitCode {
     if json {
         println!(
             "{}",
-            json!({"error": {"code": "usage", "message": message}})
+            json!({"error": {"code": "invalid_argument", "message": message}})
         );
     }
     eprintln!("{message}");

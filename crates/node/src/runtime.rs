@@ -210,6 +210,7 @@ async fn run_solo(
         http = %local,
         "node started"
     );
+    journal_restored(&config.data_dir);
     if let Some(banner) = banner {
         println!("{}", banner(&chain, local));
     }
@@ -247,8 +248,9 @@ async fn run_solo(
     }
 }
 
-/// Admits again the transfers journaled at the last clean stop, then removes the journal.
-/// Returns the ones admitted (a BFT node gossips them).
+/// Admits again the transfers journaled at the last clean stop. Returns the ones admitted (a
+/// BFT node gossips them). The journal stays until [`journal_restored`] is called once the
+/// node serves, so a start that fails after this loses nothing.
 pub fn restore_pool(
     data_dir: &Path,
     pool: &Mempool,
@@ -276,8 +278,14 @@ pub fn restore_pool(
         refused = results.len() - admitted.len(),
         "transfers from the pool journal are back in the pool"
     );
-    crate::journal::remove(data_dir)?;
     Ok(admitted)
+}
+
+/// Removes the journal once the node serves with its transfers back in the pool.
+pub fn journal_restored(data_dir: &Path) {
+    if let Err(e) = crate::journal::remove(data_dir) {
+        error!(error = %e, "cannot remove the pool journal; its transfers would be offered again at the next start");
+    }
 }
 
 /// Journals the pool's transfers on a clean stop, so the next start has them again.
@@ -364,10 +372,28 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(".cairn/devnet"));
     let resumed = data_dir.join(CHAIN_FILE).exists();
-    // A port in use is refused before anything is written, so a failed start leaves no
-    // half-made data directory behind.
+    let created = !data_dir.exists();
+    // A port in use is refused before anything is written; a start that fails later removes
+    // the directory it made. Either way no half-made data directory is left behind.
     std::net::TcpListener::bind(args.http)
         .with_context(|| format!("cannot listen on {}", args.http))?;
+    let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let result = run_devnet_node(&args, &data_dir, resumed, started.clone());
+    if result.is_err() && created && !started.load(std::sync::atomic::Ordering::SeqCst) {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    result
+}
+
+/// Creates (unless `resumed`) and runs the one-validator devnet in `data_dir`; `started` is
+/// set once it serves.
+fn run_devnet_node(
+    args: &DevnetArgs,
+    data_dir: &Path,
+    resumed: bool,
+    started: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<()> {
+    let data_dir = data_dir.to_path_buf();
     if !resumed {
         initialize_data_dir(&data_dir, &dev_genesis(1, cairn_ledger::now_ms()))?;
     }
@@ -381,6 +407,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         config.consensus.min_block_transactions,
     );
     let banner: Banner = Box::new(move |chain: &Chain, listen| {
+        started.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut banner = format!(
             "Cairn devnet ({} {}, height {})\n\n",
             if resumed {

@@ -115,10 +115,10 @@ fn bad_input_is_refused_with_json_errors_and_the_node_keeps_serving() {
         "hello",
         "\"hello\": unknown field",
     );
-    assert_error(
+    assert_field_error(
         http.post_json("/v1/transactions", &json!({"raw": "0xzz"})),
-        400,
-        "malformed_transaction",
+        "raw",
+        "\"raw\": not 0x-hex of a signed transaction",
     );
     assert_error(
         http.post_json("/v1/transactions", &json!({"raw": "0xc0"})),

@@ -469,4 +469,53 @@ fn accepted_transfers_survive_a_clean_stop() {
     std::fs::write(chain.join("pool.journal"), b"garbage").unwrap();
     let node = TestNode::devnet(&chain, &[]);
     assert_eq!(node.http().get("/v1/health").0, 200);
+    let log = std::fs::read_to_string(&node.log).unwrap();
+    assert!(log.contains("pool journal is damaged"), "{log}");
+}
+
+/// The devnet's banner tells the truth on a resumed chain (current balances, its height) and
+/// its copy-paste command carries the `--node` the devnet actually listens on.
+#[test]
+fn a_resumed_devnet_banner_shows_current_balances_and_its_node() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain");
+    let mut node = TestNode::devnet(&chain, &[]);
+    let tx = transfer(&dev(0), 0, Address::repeat_byte(4), 1_000);
+    let (_, body) = node.http().post_json("/v1/transactions", &tx_json(&tx));
+    node.http()
+        .wait_for(body["hash"].as_str().unwrap(), Duration::from_secs(30));
+    assert!(node.terminate().success());
+
+    let mut child = std::process::Command::new(cairn_bin())
+        .args(["devnet", "--http", "127.0.0.1:0", "--data-dir"])
+        .arg(&chain)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("Listening on ");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = banner.join("\n");
+    assert!(text.contains("resumed from"), "{text}");
+    let spent = DEV_BALANCE - 1_000;
+    let dev0 = format!("(0) {:#x} ({spent} base units)", dev(0).address());
+    assert!(
+        text.contains(&dev0),
+        "dev 0 not shown with {spent}:\n{text}"
+    );
+    let url = banner.last().unwrap().trim_start_matches("Listening on ");
+    assert!(
+        text.contains(&format!("cairn tx transfer --node {url} ")),
+        "the example does not name {url}:\n{text}"
+    );
 }

@@ -147,6 +147,26 @@ fn tx_get_of_an_unknown_hash_fails() {
     assert_eq!(code(&out), 6);
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["status"], "unknown", "{answer}");
+
+    // A proof sent to a file is not also printed.
+    let file = dir.path().join("proof.json");
+    let dev0 = format!("{:#x}", dev(0).address());
+    let out = node.cli(&[
+        "account",
+        &dev0,
+        "--proof",
+        "--proof-out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let nodes: Vec<String> = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(!nodes.is_empty());
+    assert!(printed.contains("Proof written to"), "{printed}");
+    assert!(
+        !printed.contains(&nodes[0]),
+        "the proof was printed too:\n{printed}"
+    );
 }
 
 #[test]
@@ -224,7 +244,7 @@ fn bad_arguments_are_one_clear_line_and_exit_2() {
         .unwrap();
     assert_eq!(code(&out), 2);
     let error: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(error["error"]["code"], "usage", "{error}");
+    assert_eq!(error["error"]["code"], "invalid_argument", "{error}");
 }
 
 #[test]

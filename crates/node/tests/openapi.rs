@@ -93,11 +93,42 @@ fn the_openapi_document_passes_an_independent_validator() {
 }
 
 #[test]
-fn the_openapi_document_says_no_internal_words() {
-    let text = cairn_rpc::openapi_document().to_string();
-    for word in ["seed", "untagged", "int32"] {
+fn the_openapi_document_says_no_internal_words_and_types_bodies_truly() {
+    let document = cairn_rpc::openapi_document();
+    let text = document.to_string();
+    for word in ["seed", "untagged", "Rust"] {
         assert!(!text.contains(word), "the document mentions {word:?}");
     }
+    // The binary batch is bytes, not an array of integers.
+    let raw = &document["paths"]["/v1/transactions/raw"]["post"]["requestBody"]["content"]["application/octet-stream"]
+        ["schema"];
+    let raw = match raw.get("$ref").and_then(|r| r.as_str()) {
+        Some(reference) => {
+            &document["components"]["schemas"][reference.rsplit('/').next().unwrap()]
+        }
+        None => raw,
+    };
+    assert_eq!(raw["type"], "string", "{raw}");
+    assert_eq!(raw["format"], "binary", "{raw}");
+    // Query parameters are query parameters, and none is required.
+    for (path, names) in [
+        ("/v1/blocks", &["start", "limit", "full"][..]),
+        ("/v1/blocks/{id}", &["full"]),
+        ("/v1/accounts/{address}", &["proof", "block"]),
+    ] {
+        let parameters = document["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        for name in names {
+            let parameter = parameters.iter().find(|p| p["name"] == *name).unwrap();
+            assert_eq!(parameter["in"], "query", "{path} {parameter}");
+            assert_eq!(parameter["required"], false, "{path} {parameter}");
+        }
+    }
+    // 64-bit integers say so, with their true range.
+    let nonce = &document["components"]["schemas"]["TransactionFields"]["properties"]["nonce"];
+    assert_eq!(nonce["format"], "uint64", "{nonce}");
+    assert_eq!(nonce["maximum"], u64::MAX, "{nonce}");
 }
 
 /// What the schema cannot say, told to schemathesis:

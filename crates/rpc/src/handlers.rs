@@ -312,7 +312,7 @@ pub async fn get_transaction(
     State(state): State<ApiState>,
     ApiPath(hash): ApiPath<String>,
 ) -> Result<Json<TxResponse>, ApiError> {
-    let hash = parse_hash(&hash)?;
+    let hash = parse_hash(&hash).map_err(|e| e.with_field("hash"))?;
     if let Some(found) = committed_transaction(&state, &hash)? {
         return Ok(Json(found));
     }
@@ -402,7 +402,7 @@ pub async fn get_block(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<BlockQuery>,
 ) -> Result<Json<BlockView>, ApiError> {
-    let height = resolve_block(&state, &id)?;
+    let height = resolve_block(&state, &id).map_err(|e| e.with_field("id"))?;
     let block = state.chain.block(height)?.ok_or_else(|| {
         ApiError::not_found("unknown_block", format!("no block at height {height}"))
     })?;
@@ -486,10 +486,10 @@ pub async fn get_account(
     ApiPath(address): ApiPath<String>,
     ApiQuery(query): ApiQuery<AccountQuery>,
 ) -> Result<Json<AccountResponse>, ApiError> {
-    let address = parse_address(&address)?;
+    let address = parse_address(&address).map_err(|e| e.with_field("address"))?;
     let height = match &query.block {
         None => None,
-        Some(id) => Some(resolve_block(&state, id)?),
+        Some(id) => Some(resolve_block(&state, id).map_err(|e| e.with_field("block"))?),
     };
     let (height, state_root, account, proof) = if query.proof {
         let proven = state.chain.account_proof(&address, height)?;

@@ -66,12 +66,16 @@ impl utoipa::Modify for EveryOperationCanFail {
                     .build(),
             )
         };
+        let timeout = format!(
+            "The request took longer than {} seconds",
+            crate::REQUEST_TIMEOUT.as_secs()
+        );
         for item in openapi.paths.paths.values_mut() {
             for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
                 let responses = &mut operation.responses.responses;
                 responses
                     .entry("408".into())
-                    .or_insert_with(|| error("The request took longer than 30 seconds"));
+                    .or_insert_with(|| error(&timeout));
                 responses
                     .entry("500".into())
                     .or_insert_with(|| error("A fault of the node's own"));

@@ -198,14 +198,17 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
         .block_on(api.submit(&signed))
         .map_err(|error| match error {
             // Refused by the node: certainly not in its pool.
-            ClientError::Api { .. } => not_submitted(error).with("hash", hash.to_string()),
-            // The request may or may not have reached the node.
+            ClientError::Api { .. } if certainly_refused(&error) => {
+                not_submitted(error).with("hash", hash.to_string())
+            }
+            // It may or may not have reached the pool (a timeout, a proxy's error, a fault
+            // of the node's own).
             other => Failure::new(
                 exit::NOT_SUBMITTED,
                 other.code().to_string(),
                 format!(
                     "transaction {hash} may not have been submitted: {other}; \
-                 `cairn tx get {hash}` tells whether the node has it"
+                     `cairn tx get {hash}` tells whether the node has it"
                 ),
             )
             .with("hash", hash.to_string()),
@@ -285,6 +288,19 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
     Ok(())
 }
 
+/// Whether an error from a submission proves the transfer is not in the node's pool: the
+/// node's own refusals (4xx, and 503 when its pool is full), not a timeout (408: admission may
+/// finish after it), a proxy's answer or a fault of the node (5xx).
+fn certainly_refused(error: &ClientError) -> bool {
+    match error {
+        ClientError::Api { status, code, .. } => {
+            ((400..500).contains(status) && *status != 408)
+                || (*status == 503 && matches!(code.as_str(), "pool_full" | "sender_pool_full"))
+        }
+        _ => false,
+    }
+}
+
 /// `cairn status`.
 pub fn status(client: &Client, json: bool) -> anyhow::Result<()> {
     let status = client.block_on(client.api().status())?;
@@ -354,6 +370,7 @@ pub fn account(
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
     if json {
+        // Machine output is the node's whole answer, proof included, whatever --proof-out.
         return print_json(&account);
     }
     println!("Address:     {:#x}", account.address);

@@ -246,21 +246,26 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         block_interval_ms: args.block_time_ms.clamp(1, 900),
         min_block_transactions: args.min_block_txs as usize,
     };
+    let created = !out.exists();
     let plans = write_network(&init_args, &pacing)?;
+    // A network that never served is removed again: a failed start leaves nothing behind.
+    let abandon = |nodes: &mut Vec<Supervised>, error: anyhow::Error| {
+        stop_all(nodes);
+        if created {
+            let _ = std::fs::remove_dir_all(&out);
+        }
+        Err(error)
+    };
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
     let mut nodes: Vec<Supervised> = Vec::new();
     for plan in plans {
         match Supervised::start(&exe, plan) {
             Ok(node) => nodes.push(node),
-            Err(error) => {
-                stop_all(&mut nodes);
-                return Err(error);
-            }
+            Err(error) => return abandon(&mut nodes, error),
         }
     }
     if let Err(error) = wait_until_serving(&mut nodes) {
-        stop_all(&mut nodes);
-        return Err(error);
+        return abandon(&mut nodes, error);
     }
     let first = format!("http://{}", nodes[0].plan.http);
     println!(
