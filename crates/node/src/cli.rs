@@ -11,7 +11,8 @@ Exit status:
   0  success
   1  an error (the node unreachable or refusing, a file unreadable, ...)
   2  bad arguments
-  3  tx transfer: not submitted (refused, or the node could not be reached)
+  3  tx transfer: not submitted (refused, or the node could not be reached; if the
+     request may have arrived all the same, the message gives the hash to check)
   4  tx transfer --wait: committed, but failed (the receipt says why; the nonce is used)
   5  tx transfer --wait: timed out; the transfer WAS submitted and may still commit
      (follow it with `cairn tx get HASH`; do not send it again)
