@@ -25,10 +25,10 @@ impl Client {
             .unwrap_or(DEFAULT_NODE);
         let api = cairn_client::Client::new(url)
             .map_err(|e| Failure::usage("invalid_argument", format!("--node: {e}")))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        Ok(Self { api, runtime })
+        Ok(Self {
+            api,
+            runtime: small_runtime()?,
+        })
     }
 
     /// The async client.
@@ -40,4 +40,11 @@ impl Client {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
+}
+
+/// A single-threaded runtime for a command's short conversations with nodes.
+pub fn small_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }

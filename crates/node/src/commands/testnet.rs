@@ -256,6 +256,7 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         }
         Err(error)
     };
+    let runtime = crate::client::small_runtime()?;
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
     let mut nodes: Vec<Supervised> = Vec::new();
     for plan in plans {
@@ -264,7 +265,7 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
             Err(error) => return abandon(&mut nodes, error),
         }
     }
-    if let Err(error) = wait_until_serving(&mut nodes) {
+    if let Err(error) = wait_until_serving(&runtime, &mut nodes) {
         return abandon(&mut nodes, error);
     }
     let first = format!("http://{}", nodes[0].plan.http);
@@ -305,7 +306,7 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         args.validators
     );
     println!("Press Ctrl-C to stop every node.");
-    let result = supervise(&exe, &mut nodes, args.restart_crashed);
+    let result = supervise(&runtime, &exe, &mut nodes, args.restart_crashed);
     stop_all(&mut nodes);
     result
 }
@@ -363,10 +364,10 @@ fn node_dir(plan: &NodePlan) -> &Path {
     plan.config.parent().unwrap_or(Path::new("."))
 }
 
-fn wait_until_serving(nodes: &mut [Supervised]) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+fn wait_until_serving(
+    runtime: &tokio::runtime::Runtime,
+    nodes: &mut [Supervised],
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for node in nodes.iter_mut() {
         let client = cairn_client::Client::with_config(
@@ -404,10 +405,12 @@ fn wait_until_serving(nodes: &mut [Supervised]) -> anyhow::Result<()> {
 /// Watches the nodes until Ctrl-C or SIGTERM. A node that exits is reported; with `restart`
 /// it is started again (after a pause that grows while it keeps dying young). Ends with an
 /// error only if every node is down and none will be restarted.
-fn supervise(exe: &Path, nodes: &mut [Supervised], restart: bool) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+fn supervise(
+    runtime: &tokio::runtime::Runtime,
+    exe: &Path,
+    nodes: &mut [Supervised],
+    restart: bool,
+) -> anyhow::Result<()> {
     runtime.block_on(async {
         let signal = crate::runtime::shutdown_signal();
         tokio::pin!(signal);
