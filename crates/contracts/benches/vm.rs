@@ -13,6 +13,11 @@ use rhai::{Dynamic, Engine, Scope};
 
 const SEED: &str = include_str!("../tests/seed/nbcs.properties");
 
+/// A record's fields.
+type Record = BTreeMap<String, Decimal>;
+/// What a holder run wrote: the new dividend count and balance, or nothing.
+type Written = Option<(Decimal, Decimal)>;
+
 /// The seed's holder, in rhai: the same reads, the same arithmetic, the same writes.
 const HOLDER_RHAI: &str = r#"
     if stka == zero && stkb == zero { return []; }
@@ -114,7 +119,7 @@ fn main() {
         "both paths exercised"
     );
 
-    let time = |f: &dyn Fn(&BTreeMap<String, Decimal>) -> Option<(Decimal, Decimal)>| {
+    let time = |f: &dyn Fn(&Record) -> Written| {
         let started = Instant::now();
         let mut sink = 0usize;
         for i in 0..runs {
