@@ -25,6 +25,7 @@ mod error;
 mod lexer;
 mod package;
 mod parser;
+mod schedule;
 mod vm;
 
 pub use compile::{Op, Program, compile_condition, compile_contract};
@@ -32,4 +33,5 @@ pub use decimal::{ArithmeticError, Decimal, ParseDecimalError, SCALE};
 pub use error::{CompileError, Span};
 pub use package::{Action, Contract, Package, Role, Schedule, Trigger, compile_package};
 pub use parser::MAX_DEPTH;
+pub use schedule::{ChainPoint, Due, civil_from_days, days_from_civil};
 pub use vm::{Env, Fault, Fields, MAX_STACK, Outcome, RunError, run};
