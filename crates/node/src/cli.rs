@@ -103,6 +103,9 @@ pub enum Command {
     /// Merkle Patricia Trie tools (Ethereum-compatible).
     #[command(subcommand)]
     Trie(TrieCommand),
+    /// ACS contracts (see docs/CONTRACTS.md).
+    #[command(subcommand)]
+    Acs(AcsCommand),
     /// Multi-node test networks on one machine.
     #[command(subcommand)]
     Testnet(TestnetCommand),
@@ -116,6 +119,18 @@ impl TxCommand {
             Self::Get { node, .. } => node,
         }
     }
+}
+
+/// `cairn acs …`.
+#[derive(Debug, Subcommand)]
+pub enum AcsCommand {
+    /// Compile a package without sending it: print its errors (FILE:LINE:COL, exit 1), or the
+    /// contracts, constants and schedule it holds.
+    Check {
+        /// The package: a properties file of contracts, constants and #when lines.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// `--node` on the commands that talk to a node.

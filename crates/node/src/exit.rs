@@ -32,6 +32,9 @@ pub struct Failure {
     pub extra: Map<String, Value>,
     /// The command already printed its result on stdout (`--json`): print no JSON error.
     pub printed: bool,
+    /// Printed on stderr as it is, instead of `error: MESSAGE` (a compile error with its
+    /// source line and caret).
+    pub display: Option<String>,
 }
 
 impl Failure {
@@ -43,6 +46,7 @@ impl Failure {
             message: message.into(),
             extra: Map::new(),
             printed: false,
+            display: None,
         }
     }
 
@@ -54,6 +58,12 @@ impl Failure {
     /// With one more member in the JSON error.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Shown on stderr as `display` (several lines) instead of `error: MESSAGE`.
+    pub fn displayed_as(mut self, display: String) -> Self {
+        self.display = Some(display);
         self
     }
 
@@ -76,7 +86,9 @@ impl std::error::Error for Failure {}
 /// gives its exit status.
 pub fn report(error: &anyhow::Error, json: bool) -> ExitCode {
     let message = format!("{error:#}").replace('\n', " ");
+    let mut display = None;
     let (exit, code, extra, printed) = if let Some(failure) = error.downcast_ref::<Failure>() {
+        display.clone_from(&failure.display);
         (
             failure.exit,
             failure.code.clone(),
@@ -102,7 +114,10 @@ pub fn report(error: &anyhow::Error, json: bool) -> ExitCode {
         body.extend(extra);
         println!("{}", json!({ "error": body }));
     }
-    eprintln!("error: {message}");
+    match display {
+        Some(display) => eprintln!("{display}"),
+        None => eprintln!("error: {message}"),
+    }
     ExitCode::from(exit)
 }
 

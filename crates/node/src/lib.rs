@@ -17,9 +17,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, NodeArgs, TestnetCommand};
+use crate::cli::{AcsCommand, Cli, Command, NodeArgs, TestnetCommand};
 use crate::client::Client;
-use crate::commands::{client_cmds, testnet, trie_cmd, verify};
+use crate::commands::{acs, client_cmds, testnet, trie_cmd, verify};
 use crate::config::NodeConfig;
 
 /// Runs the `cairn` command line with these arguments (the first is the program name).
@@ -133,6 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::VerifyChain { data_dir } => verify::run(&data_dir, cli.json),
         Command::Trie(command) => trie_cmd::run(command, cli.json),
+        Command::Acs(AcsCommand::Check { file }) => acs::check(&file, cli.json),
         Command::Testnet(TestnetCommand::Init(args)) => testnet::init(&args, cli.json).map(|_| ()),
     }
 }

@@ -329,3 +329,63 @@ fn init_then_node_runs_a_chain_from_a_genesis_file() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(node.http().status()["height"].as_u64().unwrap(), height);
 }
+
+#[test]
+fn acs_check_lists_the_seeds_package_and_places_errors() {
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../contracts/tests/seed/nbcs.properties"
+    );
+    let out = cairn(&["acs", "check", seed, "--json"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = summary["contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["operator", "holder", "holder.getvbl"]);
+    assert_eq!(summary["contracts"][1]["role"], "holder");
+    assert_eq!(
+        summary["contracts"][1]["writes"],
+        serde_json::json!(["xdc", "bl"])
+    );
+    assert_eq!(summary["constants"]["afs.nbcs.profit.rate"], "0.05");
+    assert_eq!(summary["schedule"][0]["trigger"], "onStart");
+    assert_eq!(summary["schedule"][0]["action"], "commitACS");
+    assert_eq!(summary["schedule"][0]["condition"], true);
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "rent.properties",
+        "x=1\na.acs.holder={\n  p.w.a = ;\n}\n",
+    );
+    let out = cairn(&["acs", "check", &bad], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("{bad}:3:11: expected a value, found `;`").as_str(),
+            "  p.w.a = ;",
+            "          ^"
+        ]
+    );
+    let out = cairn(&["acs", "check", &bad, "--json"], None);
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "compile_error");
+    assert_eq!(
+        (
+            error["error"]["line"].as_u64(),
+            error["error"]["col"].as_u64()
+        ),
+        (Some(3), Some(11))
+    );
+}

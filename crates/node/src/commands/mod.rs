@@ -1,5 +1,6 @@
 //! The CLI's commands.
 
+pub mod acs;
 pub mod client_cmds;
 pub mod testnet;
 pub mod trie_cmd;

@@ -1,0 +1,136 @@
+//! `cairn acs …`: ACS packages (the contract language is `cairn-contracts`).
+
+use std::path::Path;
+
+use anyhow::Context;
+use cairn_contracts::{Action, Package, Role, Trigger, compile_package};
+use serde_json::{Value, json};
+
+use crate::exit::{self, Failure};
+
+/// Largest package file read.
+pub const MAX_PACKAGE_BYTES: u64 = 256 * 1024;
+
+/// Reads and compiles a package; a compile error is `FILE:LINE:COL: message` with the source
+/// line and a caret, exit status 1.
+pub fn compile_file(file: &Path) -> anyhow::Result<Package> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    if size > MAX_PACKAGE_BYTES {
+        anyhow::bail!(
+            "{} is {size} bytes; a package holds at most {MAX_PACKAGE_BYTES}",
+            file.display()
+        );
+    }
+    let source = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {} (is it UTF-8 text?)", file.display()))?;
+    compile_package(&source).map_err(|error| {
+        let name = file.display().to_string();
+        let rendered = error.render(&name, &source);
+        let first = rendered.lines().next().unwrap_or_default().to_string();
+        Failure::new(exit::ERROR, "compile_error", first)
+            .with("file", name)
+            .with("line", error.span.line)
+            .with("col", error.span.col)
+            .displayed_as(rendered)
+            .into()
+    })
+}
+
+/// `cairn acs check FILE`.
+pub fn check(file: &Path, json: bool) -> anyhow::Result<()> {
+    let package = compile_file(file)?;
+    let summary = summary(&package);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    println!("{}: compiles", file.display());
+    for contract in &package.contracts {
+        let writes = written_fields(contract);
+        println!(
+            "  contract {:<16} runs on {:<9} {} instructions, writes {}",
+            contract.name,
+            role_word(contract.role),
+            contract.program.ops.len(),
+            if writes.is_empty() {
+                "nothing".to_string()
+            } else {
+                writes.join(", ")
+            }
+        );
+    }
+    for (key, value) in &package.constants {
+        println!("  constant {key} = {value}");
+    }
+    for line in &package.schedule {
+        println!(
+            "  schedule line {}: {} {}{}",
+            line.span.line,
+            trigger_text(line.trigger),
+            action_text(&line.action),
+            if line.condition.is_some() {
+                " (with a condition)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+fn summary(package: &Package) -> Value {
+    json!({
+        "contracts": package.contracts.iter().map(|c| {
+            let writes = written_fields(c);
+            json!({
+                "name": c.name, "key": c.key, "role": role_word(c.role),
+                "instructions": c.program.ops.len(), "writes": writes,
+            })
+        }).collect::<Vec<_>>(),
+        "constants": package.constants.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+            .collect::<serde_json::Map<_, _>>(),
+        "schedule": package.schedule.iter().map(|line| json!({
+            "line": line.span.line,
+            "trigger": trigger_text(line.trigger),
+            "action": action_text(&line.action),
+            "condition": line.condition.is_some(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The fields a contract may write, each once, in the order the source first writes them.
+fn written_fields(contract: &cairn_contracts::Contract) -> Vec<&str> {
+    let mut fields: Vec<&str> = Vec::new();
+    for field in contract.program.writes() {
+        if !fields.contains(&field) {
+            fields.push(field);
+        }
+    }
+    fields
+}
+
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Operator => "operator",
+        Role::Holder => "holder",
+    }
+}
+
+fn trigger_text(trigger: Trigger) -> String {
+    match trigger {
+        Trigger::OnStart => "onStart".into(),
+        Trigger::EveryBlocks(n) => format!("every({n} blocks)"),
+        Trigger::EverySeconds(n) => format!("every({n} s)"),
+        Trigger::Monthly { day, hour, minute } => format!("monthly({day},{hour:02}:{minute:02})"),
+    }
+}
+
+fn action_text(action: &Action) -> String {
+    match action {
+        Action::CommitAcs => "commitACS".into(),
+        Action::Run(name) => format!("run({name})"),
+    }
+}
