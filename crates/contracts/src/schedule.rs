@@ -51,30 +51,13 @@ impl Trigger {
             // triggers).
             Trigger::EveryBlocks(0) | Trigger::EverySeconds(0) => {}
             Trigger::EveryBlocks(period) => {
-                // The first whole period after both the deployment and `after`.
-                let from = after.height.max(deployed.height);
-                let k = (from - deployed.height) / period + 1;
-                let mut height = deployed.height.saturating_add(k.saturating_mul(period));
-                while height <= now.height && out.len() < limit {
-                    out.push(Due::Height(height));
-                    match height.checked_add(period) {
-                        Some(next) => height = next,
-                        None => break,
-                    }
-                }
+                let heights = periods(deployed.height, after.height, now.height, period, limit);
+                out.extend(heights.into_iter().map(Due::Height));
             }
             Trigger::EverySeconds(seconds) => {
                 let period = seconds.saturating_mul(1_000);
-                let from = after.time_ms.max(deployed.time_ms);
-                let k = (from - deployed.time_ms) / period + 1;
-                let mut time = deployed.time_ms.saturating_add(k.saturating_mul(period));
-                while time <= now.time_ms && out.len() < limit {
-                    out.push(Due::Time(time));
-                    match time.checked_add(period) {
-                        Some(next) => time = next,
-                        None => break,
-                    }
-                }
+                let times = periods(deployed.time_ms, after.time_ms, now.time_ms, period, limit);
+                out.extend(times.into_iter().map(Due::Time));
             }
             Trigger::Monthly { day, hour, minute } => {
                 let from = after.time_ms.max(deployed.time_ms);
@@ -97,6 +80,22 @@ impl Trigger {
         }
         out
     }
+}
+
+/// `origin + k × period` for k ≥ 1 in `(after, now]`: at most `limit`, earliest first.
+fn periods(origin: u64, after: u64, now: u64, period: u64, limit: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    // The first whole period after both the origin and `after`.
+    let k = (after.max(origin) - origin) / period + 1;
+    let mut at = origin.saturating_add(k.saturating_mul(period));
+    while at <= now && out.len() < limit {
+        out.push(at);
+        match at.checked_add(period) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    out
 }
 
 /// The time of DAY HH:MM of this month (UTC), ms since the epoch.
