@@ -192,6 +192,23 @@ fn bad_input_is_refused_with_json_errors_and_the_node_keeps_serving() {
             .map(Vec::len),
         Some(1)
     );
+    // Every query error names its parameter.
+    for (query, field) in [
+        ("/v1/blocks?limit=abc", "limit"),
+        ("/v1/blocks?start=-1", "start"),
+        ("/v1/blocks?foo=1", "foo"),
+        ("/v1/blocks/latest?full=maybe", "full"),
+    ] {
+        let (status, body) = http.get(query);
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_query", "{query}: {body}");
+        assert_eq!(body["error"]["field"], field, "{query}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("\"{field}\": ")),
+            "{query}: {body}"
+        );
+    }
     // Addresses and hashes in the path want their 0x.
     assert_error(
         http.get("/v1/accounts/5fbdb2315678afecb367f032d93f642f64180aa3"),

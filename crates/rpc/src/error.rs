@@ -200,6 +200,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Self(value))
-            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
+            .map_err(|e: QueryRejection| query_error(&e.body_text()))
+    }
+}
+
+/// A query-string error naming its parameter: the deserializer's
+/// `Failed to deserialize query string: limit: invalid digit found in string` becomes
+/// `"limit": invalid digit found in string` with `field: "limit"`.
+fn query_error(text: &str) -> ApiError {
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(text);
+    match detail.split_once(": ") {
+        Some((field, why))
+            if !field.is_empty()
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            ApiError::bad_request("invalid_query", format!("\"{field}\": {why}")).with_field(field)
+        }
+        _ => ApiError::bad_request("invalid_query", detail),
     }
 }
