@@ -110,9 +110,8 @@ pub fn compile_contract(source: &str, start: Span) -> Result<Program, CompileErr
     let mut parser = Parser::new(&tokens, end, false);
     let body = parser.block()?;
     if !parser.done() {
-        let (_, span) = &tokens[tokens.len() - 1];
         return Err(CompileError::new(
-            *span,
+            parser.span(),
             "text after the contract's closing `}`",
         ));
     }
@@ -131,7 +130,7 @@ pub fn compile_condition(source: &str, start: Span) -> Result<Program, CompileEr
     let expr = parser.expression()?;
     if !parser.done() {
         return Err(CompileError::new(
-            tokens[parser_position(&tokens, &expr)].1,
+            parser.span(),
             "unexpected text after the condition",
         ));
     }
@@ -140,14 +139,6 @@ pub fn compile_condition(source: &str, start: Span) -> Result<Program, CompileEr
     code.expr(&expr)?;
     code.emit(Op::Halt, end);
     Ok(code.finish())
-}
-
-/// The first token after the expression (for the error).
-fn parser_position(tokens: &[(crate::lexer::Token, Span)], expr: &(Expr, Span)) -> usize {
-    tokens
-        .iter()
-        .position(|(_, span)| *span > expr.1)
-        .unwrap_or(tokens.len() - 1)
 }
 
 fn end_of(source: &str, start: Span) -> Span {

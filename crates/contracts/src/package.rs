@@ -102,8 +102,10 @@ impl Package {
     }
 }
 
-/// Compiles a package's source.
+/// Compiles a package's source. Columns count characters; a leading byte-order mark is
+/// ignored.
 pub fn compile_package(source: &str) -> Result<Package, CompileError> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let mut package = Package::default();
     let lines: Vec<&str> = source.split('\n').collect();
     // Byte offset of each line's start.
@@ -117,35 +119,34 @@ pub fn compile_package(source: &str) -> Result<Package, CompileError> {
     while index < lines.len() {
         let raw = lines[index].trim_end_matches('\r');
         let line_no = index as u32 + 1;
-        let trimmed = raw.trim_start();
-        let indent = (raw.len() - trimmed.len()) as u32;
-        let at = |col: u32| Span {
+        // The span of byte offset `byte` of this line.
+        let at = |byte: usize| Span {
             line: line_no,
-            col: col + 1,
+            col: column(raw, byte),
         };
         index += 1;
+        let trimmed = raw.trim_start();
+        let indent = raw.len() - trimmed.len();
         if trimmed.trim_end().is_empty() {
             continue;
         }
         if let Some(rest) = trimmed.strip_prefix("#when")
             && rest.starts_with(|c: char| c.is_whitespace())
         {
-            let column = indent + 5;
-            package
-                .schedule
-                .push(schedule_line(rest, at(column), line_no)?);
+            let rest_at = indent + "#when".len();
+            package.schedule.push(schedule_line(raw, rest_at, line_no)?);
             continue;
         }
         if trimmed.starts_with('#') || trimmed.starts_with('!') {
             continue;
         }
-        let Some(eq) = trimmed.find('=') else {
+        let Some(eq) = raw.find('=') else {
             return Err(CompileError::new(
                 at(indent),
                 "expected KEY=VALUE, a comment or a #when line",
             ));
         };
-        let key = trimmed[..eq].trim_end();
+        let key = raw[indent..eq.max(indent)].trim_end();
         if key.is_empty()
             || !key
                 .bytes()
@@ -156,31 +157,35 @@ pub fn compile_package(source: &str) -> Result<Package, CompileError> {
                 "a key is letters, digits, `_` and `.`",
             ));
         }
-        let after = &trimmed[eq + 1..];
+        let after = &raw[eq + 1..];
         let value = after.trim_start();
-        let value_col = indent + eq as u32 + 1 + (after.len() - value.len()) as u32;
+        let value_at = eq + 1 + (after.len() - value.len());
+        let taken =
+            package.constants.contains_key(key) || package.contracts.iter().any(|c| c.key == key);
+        if taken {
+            return Err(CompileError::new(
+                at(indent),
+                format!("`{key}` is set twice"),
+            ));
+        }
         if value.starts_with('{') {
             // The body: from this `{` to its matching `}`, however many lines that takes.
-            let body_start = starts[index - 1] + raw.len() - trimmed.len()
-                + eq
-                + 1
-                + (after.len() - value.len());
-            let span = at(value_col);
+            let body_start = starts[index - 1] + value_at;
+            let span = at(value_at);
             let end = matching_brace(source, body_start)
                 .ok_or_else(|| CompileError::new(span, "this `{` is never closed"))?;
-            let body = &source[body_start..=end];
-            let program = compile_contract(body, span)?;
+            let program = compile_contract(&source[body_start..=end], span)?;
             // What follows the `}` on its line must be blank.
-            let end_line = source[..=end].matches('\n').count();
-            let after_brace = &lines[end_line][end - starts[end_line] + 1..];
-            let rest_of_line = after_brace.trim();
-            if !rest_of_line.is_empty() {
-                let blank = after_brace.len() - after_brace.trim_start().len();
-                let col = (end - starts[end_line] + 2 + blank) as u32;
+            let end_line = starts.partition_point(|start| *start <= end) - 1;
+            let line = lines[end_line].trim_end_matches('\r');
+            let after_brace = end - starts[end_line] + 1;
+            let rest = &line[after_brace..];
+            if !rest.trim().is_empty() {
+                let first = after_brace + (rest.len() - rest.trim_start().len());
                 return Err(CompileError::new(
                     Span {
                         line: end_line as u32 + 1,
-                        col,
+                        col: column(line, first),
                     },
                     "text after the contract's closing `}`",
                 ));
@@ -216,20 +221,11 @@ pub fn compile_package(source: &str) -> Result<Package, CompileError> {
             let text = value.trim_end();
             let constant = text.parse::<Decimal>().map_err(|_| {
                 CompileError::new(
-                    at(value_col),
+                    at(value_at),
                     format!("`{text}` is neither a decimal constant nor a contract `{{…}}`"),
                 )
             })?;
-            if package
-                .constants
-                .insert(key.to_string(), constant)
-                .is_some()
-            {
-                return Err(CompileError::new(
-                    at(indent),
-                    format!("`{key}` is set twice"),
-                ));
-            }
+            package.constants.insert(key.to_string(), constant);
         }
     }
     for line in &package.schedule {
@@ -243,6 +239,16 @@ pub fn compile_package(source: &str) -> Result<Package, CompileError> {
         }
     }
     Ok(package)
+}
+
+/// The 1-based column, in characters, of byte offset `byte` of `line`.
+fn column(line: &str, byte: usize) -> u32 {
+    let byte = byte.min(line.len());
+    // Every offset passed here lies on a character boundary (after ASCII or whitespace).
+    let counted = line
+        .get(..byte)
+        .map_or(byte, |prefix| prefix.chars().count());
+    u32::try_from(counted).unwrap_or(u32::MAX - 1) + 1
 }
 
 /// The contract's name: its key after `acs.`.
@@ -272,23 +278,28 @@ fn matching_brace(source: &str, open: usize) -> Option<usize> {
     None
 }
 
-/// `[CONDITION] trigger=TRIGGER ACTION`, the text after `#when` (which starts at `start`).
-fn schedule_line(text: &str, start: Span, line: u32) -> Result<Schedule, CompileError> {
+/// `[CONDITION] trigger=TRIGGER ACTION`: the text of `line` from byte `from` on (after
+/// `#when`).
+fn schedule_line(line: &str, from: usize, line_no: u32) -> Result<Schedule, CompileError> {
+    let text = &line[from..];
     let span_at = |offset: usize| Span {
-        line,
-        col: start.col + offset as u32,
+        line: line_no,
+        col: column(line, from + offset),
     };
     let Some(trigger_at) = text.find("trigger=") else {
-        return Err(CompileError::new(start, "a #when line needs trigger=…"));
+        return Err(CompileError::new(
+            span_at(0),
+            "a #when line needs trigger=…",
+        ));
     };
     let condition_text = &text[..trigger_at];
     let condition = if condition_text.trim().is_empty() {
         None
     } else {
-        Some(compile_condition(condition_text, start)?)
+        Some(compile_condition(condition_text, span_at(0))?)
     };
-    let after = &text[trigger_at + "trigger=".len()..];
     let after_at = trigger_at + "trigger=".len();
+    let after = &text[after_at..];
     let (spec, rest) = if after.starts_with("every(") || after.starts_with("monthly(") {
         let close = after
             .find(')')
@@ -325,8 +336,18 @@ fn schedule_line(text: &str, start: Span, line: u32) -> Result<Schedule, Compile
         condition,
         trigger,
         action,
-        span: Span { line, col: 1 },
+        span: Span {
+            line: line_no,
+            col: 1,
+        },
     })
+}
+
+/// A whole number written with digits only (no sign, no spaces).
+fn digits<T: std::str::FromStr>(text: &str) -> Option<T> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }
 
 fn trigger(spec: &str) -> Option<Trigger> {
@@ -338,7 +359,7 @@ fn trigger(spec: &str) -> Option<Trigger> {
         .and_then(|s| s.strip_suffix(')'))
     {
         let (count, unit) = inner.trim().split_once(char::is_whitespace)?;
-        let count: u64 = count.parse().ok().filter(|n| *n > 0)?;
+        let count: u64 = digits(count).filter(|n| *n > 0)?;
         return match unit.trim() {
             "blocks" | "block" => Some(Trigger::EveryBlocks(count)),
             "s" => Some(Trigger::EverySeconds(count)),
@@ -350,13 +371,17 @@ fn trigger(spec: &str) -> Option<Trigger> {
         Some((day, time)) => (day.trim(), Some(time.trim())),
         None => (inner.trim(), None),
     };
-    let day: u8 = day.parse().ok().filter(|d| (1..=28).contains(d))?;
+    let day: u8 = digits(day).filter(|d| (1..=28).contains(d))?;
     let (hour, minute) = match time {
         None => (0, 0),
         Some(time) => {
+            // Exactly HH:MM.
             let (h, m) = time.split_once(':')?;
-            let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
-            if h > 23 || m > 59 || time.len() != 5 {
+            if h.len() != 2 || m.len() != 2 {
+                return None;
+            }
+            let (h, m): (u8, u8) = (digits(h)?, digits(m)?);
+            if h > 23 || m > 59 {
                 return None;
             }
             (h, m)

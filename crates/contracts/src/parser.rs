@@ -69,7 +69,8 @@ impl<'a> Parser<'a> {
         self.tokens.get(self.at).map(|(t, _)| t)
     }
 
-    fn span(&self) -> Span {
+    /// Where the next token is (or the end).
+    pub fn span(&self) -> Span {
         self.tokens.get(self.at).map_or(self.end, |(_, s)| *s)
     }
 
@@ -197,7 +198,9 @@ impl<'a> Parser<'a> {
                 self.expect_sym(".")?;
                 let field_span = self.span();
                 let field = match self.bump() {
-                    Some((Token::Name(f), _)) => f.clone(),
+                    Some((Token::Name(f), _)) if f == "return" || !is_keyword(f) && f != "w" => {
+                        f.clone()
+                    }
                     _ => {
                         return Err(CompileError::new(
                             field_span,
@@ -241,19 +244,30 @@ impl<'a> Parser<'a> {
             return self.unary();
         };
         let mut left = self.binary(level + 1)?;
-        loop {
+        // Each operator folded in makes the tree one level deeper: it counts against the
+        // nesting bound, so no chain (`1+1+…`) can make the checker or the code generator
+        // recurse without bound.
+        let mut folded = 0;
+        let result = loop {
             let span = self.span();
             let Some(Token::Sym(symbol)) = self.peek() else {
-                return Ok(left);
+                break Ok(left);
             };
             let Some(operator) = operators.iter().find(|o| **o == *symbol) else {
-                return Ok(left);
+                break Ok(left);
             };
+            if let Err(error) = self.enter() {
+                break Err(error);
+            }
+            folded += 1;
             self.at += 1;
-            let right = self.binary(level + 1)?;
+            let right = match self.binary(level + 1) {
+                Ok(right) => right,
+                Err(error) => break Err(error),
+            };
             // Comparisons do not chain: `a < b < c` means nothing useful.
             if level == 2 && matches!(self.peek(), Some(Token::Sym(s)) if operators.contains(s)) {
-                return Err(CompileError::new(
+                break Err(CompileError::new(
                     self.span(),
                     "comparisons do not chain; combine them with && or ||",
                 ));
@@ -262,7 +276,9 @@ impl<'a> Parser<'a> {
                 Expr::Binary(operator, Box::new(left), Box::new(right)),
                 span,
             );
-        }
+        };
+        self.depth -= folded;
+        result
     }
 
     fn unary(&mut self) -> Result<(Expr, Span), CompileError> {

@@ -31,8 +31,9 @@ const MS_PER_DAY: u64 = 86_400_000;
 impl Trigger {
     /// The occurrences after `after` up to and including `now`, for a package deployed at
     /// `deployed`: earliest first, at most `limit` (the rest follow when asked again from the
-    /// last one returned). `onStart` falls due at the deployment itself; the others at whole
-    /// periods after it (`monthly` at each month's DAY and HH:MM after the deployment).
+    /// last one returned). `onStart` falls due at the deployment itself, so it is returned
+    /// when `after` lies before the deployment block; the others at whole periods after the
+    /// deployment (`monthly` at each month's DAY and HH:MM after it).
     pub fn due(
         &self,
         deployed: ChainPoint,
@@ -63,7 +64,11 @@ impl Trigger {
                 let from = after.time_ms.max(deployed.time_ms);
                 let (mut year, mut month, _) = civil_from_days((from / MS_PER_DAY) as i64);
                 while out.len() < limit {
-                    let time = monthly_time(year, month, day, hour, minute);
+                    // Each pass moves a month on, so the loop ends: at `now`, or where times
+                    // no longer fit.
+                    let Some(time) = monthly_time(year, month, day, hour, minute) else {
+                        break;
+                    };
                     if time > now.time_ms {
                         break;
                     }
@@ -82,27 +87,32 @@ impl Trigger {
     }
 }
 
-/// `origin + k × period` for k ≥ 1 in `(after, now]`: at most `limit`, earliest first.
+/// `origin + k × period` for k ≥ 1 in `(after, now]`: at most `limit`, earliest first. Times
+/// past the end of `u64` never fall due.
 fn periods(origin: u64, after: u64, now: u64, period: u64, limit: usize) -> Vec<u64> {
     let mut out = Vec::new();
     // The first whole period after both the origin and `after`.
     let k = (after.max(origin) - origin) / period + 1;
-    let mut at = origin.saturating_add(k.saturating_mul(period));
-    while at <= now && out.len() < limit {
-        out.push(at);
-        match at.checked_add(period) {
-            Some(next) => at = next,
-            None => break,
+    let mut next = k.checked_mul(period).and_then(|d| origin.checked_add(d));
+    while let Some(at) = next {
+        if at > now || out.len() >= limit {
+            break;
         }
+        out.push(at);
+        next = at.checked_add(period);
     }
     out
 }
 
-/// The time of DAY HH:MM of this month (UTC), ms since the epoch.
-fn monthly_time(year: i64, month: u32, day: u8, hour: u8, minute: u8) -> u64 {
+/// The time of DAY HH:MM of this month (UTC), ms since the epoch; `None` past the end of
+/// `u64`.
+fn monthly_time(year: i64, month: u32, day: u8, hour: u8, minute: u8) -> Option<u64> {
     let days = days_from_civil(year, month, u32::from(day));
-    let ms = days * MS_PER_DAY as i64 + (i64::from(hour) * 60 + i64::from(minute)) * 60_000;
-    u64::try_from(ms).unwrap_or(0)
+    let minutes = i64::from(hour) * 60 + i64::from(minute);
+    let ms = days
+        .checked_mul(MS_PER_DAY as i64)?
+        .checked_add(minutes * 60_000)?;
+    u64::try_from(ms).ok()
 }
 
 /// Days since 1970-01-01 of a date in the proleptic Gregorian calendar (H. Hinnant's

@@ -457,3 +457,87 @@ fn run_time_errors_name_their_line_and_column() {
     assert_eq!(fault.error, RunError::Arithmetic(ArithmeticError::Overflow));
     assert_eq!((fault.span.line, fault.span.col), (1, 15));
 }
+
+#[test]
+fn hostile_shapes_are_refused_in_place() {
+    let at = |source: &str| {
+        let error = compile_contract(source, Span { line: 1, col: 1 }).unwrap_err();
+        (error.span.line, error.span.col, error.message)
+    };
+    // Trailing text is reported where it starts, not at its last token.
+    let (line, col, message) = at("{ $x = 1; } $y $z");
+    assert_eq!((line, col), (1, 13), "{message}");
+    // Keywords are not fields to write.
+    let (_, col, message) = at("{ p.w.if = 1; }");
+    assert_eq!(col, 7, "{message}");
+    assert!(
+        message.contains("expected a field name after `p.w.`"),
+        "{message}"
+    );
+    // A long flat chain deepens the tree one level per operator: refused, not a stack
+    // overflow, however long.
+    let chain = format!("{{ $x = 1{}; }}", "+1".repeat(200_000));
+    assert!(at(&chain).2.contains("nested more than 64"));
+    let fine = format!("{{ $x = 1{}; }}", "+1".repeat(50));
+    assert!(compile_contract(&fine, Span { line: 1, col: 1 }).is_ok());
+    let ladder: Vec<String> = (0..70)
+        .map(|i| format!("if (p.a == {i}) {{ $x = {i}; }} else"))
+        .collect();
+    let ladder = format!("{{ {} {{ $x = 1; }} }}", ladder.join(" "));
+    assert!(at(&ladder).2.contains("nested more than 64"));
+
+    let cases: &[(&str, u32, u32, &str)] = &[
+        (
+            "#when ebs >= 1 2 trigger=onStart commitACS\n",
+            1,
+            16,
+            "unexpected text after the condition",
+        ),
+        // Columns count characters, not bytes.
+        (
+            "\u{3000}a.acs.holder={ $x = ; }\n",
+            1,
+            22,
+            "expected a value",
+        ),
+        // A byte-order mark is not part of the first line.
+        ("\u{feff}a.max=x\n", 1, 7, "neither a decimal constant"),
+        // Constants and contracts share one namespace of keys.
+        ("a.acs.holder=1\na.acs.holder={ }\n", 2, 1, "is set twice"),
+        // Numbers in triggers are digits only; times are exactly HH:MM.
+        (
+            "#when trigger=monthly(+1) commitACS\n",
+            1,
+            15,
+            "is not a trigger",
+        ),
+        (
+            "#when trigger=every(+5 s) commitACS\n",
+            1,
+            15,
+            "is not a trigger",
+        ),
+        (
+            "#when trigger=monthly(1,9:05) commitACS\n",
+            1,
+            15,
+            "is not a trigger",
+        ),
+        // Windows line ends.
+        (
+            "a.acs.holder={ $x = 1; }\r\n#when x trigger=onStart nothing\r\n",
+            2,
+            25,
+            "is not an action",
+        ),
+    ];
+    for (source, line, col, message) in cases {
+        let error = compile_package(source).unwrap_err();
+        assert_eq!(
+            (error.span.line, error.span.col),
+            (*line, *col),
+            "{source:?}: {error}"
+        );
+        assert!(error.message.contains(message), "{source:?}: {error}");
+    }
+}

@@ -106,14 +106,22 @@ proptest! {
     }
 
     #[test]
-    fn any_text_compiles_or_is_refused_with_a_place_inside_it(source in "[ -~\n{}$.pw;=()<>!&|#]{0,200}") {
-        match compile_package(&source) {
-            Ok(_) => {}
-            Err(error) => {
-                let lines = source.split('\n').count() as u32;
-                prop_assert!(error.span.line >= 1 && error.span.line <= lines + 1, "{error}");
-            }
+    fn any_text_compiles_or_is_refused_with_a_place_inside_it(
+        source in "([ -~]|\r|\n|\t|\u{3000}|é|税|\u{feff}){0,200}"
+    ) {
+        let results = [
+            compile_package(&source).err(),
+            compile_contract(&source, Span { line: 1, col: 1 }).err(),
+        ];
+        for error in results.into_iter().flatten() {
+            // The place is a line of the text and a column on it (or just past its end).
+            let text = source.strip_prefix('\u{feff}').unwrap_or(&source);
+            let lines: Vec<&str> = text.split('\n').collect();
+            let line = error.span.line as usize;
+            prop_assert!(line >= 1 && line <= lines.len(), "{error} in {source:?}");
+            let width = lines[line - 1].chars().count() as u32;
+            prop_assert!(error.span.col >= 1 && error.span.col <= width + 1, "{error} in {source:?}");
+            let _ = error.render("x", &source);
         }
-        let _ = compile_contract(&source, Span { line: 1, col: 1 });
     }
 }

@@ -14,17 +14,21 @@ pub const MAX_PACKAGE_BYTES: u64 = 256 * 1024;
 /// Reads and compiles a package; a compile error is `FILE:LINE:COL: message` with the source
 /// line and a caret, exit status 1.
 pub fn compile_file(file: &Path) -> anyhow::Result<Package> {
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {}", file.display()))?
-        .len();
-    if size > MAX_PACKAGE_BYTES {
+    use std::io::Read;
+    // Read at most one byte past the limit, whatever the file claims to be (a pipe, a
+    // device, a file still growing).
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_PACKAGE_BYTES + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    if bytes.len() as u64 > MAX_PACKAGE_BYTES {
         anyhow::bail!(
-            "{} is {size} bytes; a package holds at most {MAX_PACKAGE_BYTES}",
+            "{} is larger than {MAX_PACKAGE_BYTES} bytes, the most a package holds",
             file.display()
         );
     }
-    let source = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {} (is it UTF-8 text?)", file.display()))?;
+    let source = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
     compile_package(&source).map_err(|error| {
         let name = file.display().to_string();
         let rendered = error.render(&name, &source);
