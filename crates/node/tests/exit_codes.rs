@@ -63,11 +63,37 @@ fn transfer_exit_statuses_tell_what_happened() {
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let key = key.to_str().unwrap();
-    let first = node.cli(&["tx", "transfer", "--key", key, "--to", TO, "--amount", "80"]);
-    assert_eq!(code(&first), 0, "{}", stderr(&first));
-    let second = node.cli(&[
-        "tx", "transfer", "--key", key, "--to", TO, "--amount", "80", "--wait", "--json",
+    // The second (nonce 1) is admitted first, while the balance is 100, and waits behind
+    // the first (nonce 0), which is sent while it waits: whatever the block timing, the
+    // second executes after the first and finds 20.
+    let second = std::process::Command::new(cairn_bin())
+        .args([
+            "--node", &node.url, "tx", "transfer", "--key", key, "--to", TO,
+        ])
+        .args(["--amount", "80", "--nonce", "1", "--wait", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pending = |nonce: u64| {
+        node.http().get(&format!("/v1/accounts/{bob_address}")).1["pending_nonce"].as_u64()
+            == Some(nonce)
+    };
+    // Wait until nonce 1 is in the pool (the sender's next nonce stays 0 meanwhile).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while node.http().status()["pool"]["pending"].as_u64() == Some(0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nonce 1 never reached the pool"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(pending(0));
+    let first = node.cli(&[
+        "tx", "transfer", "--key", key, "--to", TO, "--amount", "80", "--nonce", "0",
     ]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let second = second.wait_with_output().unwrap();
     assert_eq!(code(&second), 4, "{}", stderr(&second));
     assert!(one_line(&second).contains("insufficient_funds"));
     let result: Value = serde_json::from_slice(&second.stdout).unwrap();
