@@ -95,13 +95,16 @@ fn transfers_receipts_balances_and_proofs() {
         "100",
         "--wait",
     ]);
-    let spend_80 = || {
+    let spend_80 = |nonce: &str| {
         let (key, to) = (key_path.to_str().unwrap(), format!("{carol:#x}"));
         node.cli_json(&[
-            "tx", "transfer", "--key", key, "--to", &to, "--amount", "80",
+            "tx", "transfer", "--key", key, "--to", &to, "--amount", "80", "--nonce", nonce,
         ])
     };
-    let (first, second) = (spend_80(), spend_80());
+    // The later one (nonce 1) is admitted first, while the balance is 100, so no block sealed
+    // in between can make admission refuse it; it executes after nonce 0 whatever the timing.
+    let second = spend_80("1");
+    let first = spend_80("0");
     assert_eq!(first["status"], "pending");
     let first = http.wait_for(first["hash"].as_str().unwrap(), Duration::from_secs(30));
     let second = http.wait_for(second["hash"].as_str().unwrap(), Duration::from_secs(30));
