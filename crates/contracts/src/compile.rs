@@ -28,6 +28,8 @@ pub enum Op {
     Name(u16),
     /// Pop into field N of the record (a write, kept only if the run succeeds).
     Write(u16),
+    /// Pop into field N of the operator's record (kept only if the run succeeds).
+    WriteOperator(u16),
     /// Pop into the value returned to the caller.
     SetReturn,
     /// Arithmetic on the top two values.
@@ -75,7 +77,7 @@ impl Op {
             Op::Add | Op::Sub => 2,
             Op::Mul | Op::Div => 4,
             Op::Field(_) | Op::OperatorField(_) | Op::Name(_) => 10,
-            Op::Write(_) | Op::SetReturn => 20,
+            Op::Write(_) | Op::WriteOperator(_) | Op::SetReturn => 20,
         }
     }
 }
@@ -94,10 +96,18 @@ pub struct Program {
 }
 
 impl Program {
-    /// The fields this program writes.
+    /// The fields of its record this program writes.
     pub fn writes(&self) -> impl Iterator<Item = &str> {
         self.ops.iter().filter_map(|op| match op {
             Op::Write(n) => self.names.get(usize::from(*n)).map(String::as_str),
+            _ => None,
+        })
+    }
+
+    /// The fields of the operator's record this program writes (`p.w.$f`).
+    pub fn operator_writes(&self) -> impl Iterator<Item = &str> {
+        self.ops.iter().filter_map(|op| match op {
+            Op::WriteOperator(n) => self.names.get(usize::from(*n)).map(String::as_str),
             _ => None,
         })
     }
@@ -168,7 +178,9 @@ fn check_block(
                 check_expr(value, assigned)?;
                 assigned.insert(name.clone());
             }
-            Stmt::Write(_, value) | Stmt::SetReturn(value) => check_expr(value, assigned)?,
+            Stmt::Write(_, value) | Stmt::WriteOperator(_, value) | Stmt::SetReturn(value) => {
+                check_expr(value, assigned)?
+            }
             Stmt::If(condition, then, otherwise) => {
                 check_expr(condition, assigned)?;
                 let mut a = assigned.clone();
@@ -253,6 +265,11 @@ impl Codegen {
                     self.expr(value)?;
                     let slot = self.name(field, *span)?;
                     self.emit(Op::Write(slot), *span);
+                }
+                Stmt::WriteOperator(field, value) => {
+                    self.expr(value)?;
+                    let slot = self.name(field, *span)?;
+                    self.emit(Op::WriteOperator(slot), *span);
                 }
                 Stmt::SetReturn(value) => {
                     self.expr(value)?;

@@ -34,6 +34,8 @@ pub enum Stmt {
     SetLocal(String, (Expr, Span)),
     /// `p.w.f = e;`
     Write(String, (Expr, Span)),
+    /// `p.w.$f = e;` (an extension): write field `f` of the operator's record.
+    WriteOperator(String, (Expr, Span)),
     /// `p.w.return = e;`
     SetReturn((Expr, Span)),
     /// `if (c) {…} else {…}`
@@ -197,10 +199,12 @@ impl<'a> Parser<'a> {
                 self.at += 1;
                 self.expect_sym(".")?;
                 let field_span = self.span();
-                let field = match self.bump() {
+                let (field, operator) = match self.bump() {
                     Some((Token::Name(f), _)) if f == "return" || !is_keyword(f) && f != "w" => {
-                        f.clone()
+                        (f.clone(), false)
                     }
+                    // `p.w.$f`: the operator's field, as `p.$f` reads it.
+                    Some((Token::Dollar(f), _)) => (f.clone(), true),
                     _ => {
                         return Err(CompileError::new(
                             field_span,
@@ -211,7 +215,9 @@ impl<'a> Parser<'a> {
                 self.expect_sym("=")?;
                 let value = self.expression()?;
                 self.expect_sym(";")?;
-                Ok(if field == "return" {
+                Ok(if operator {
+                    Stmt::WriteOperator(field, value)
+                } else if field == "return" {
                     Stmt::SetReturn(value)
                 } else {
                     Stmt::Write(field, value)

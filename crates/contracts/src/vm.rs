@@ -2,8 +2,8 @@
 //!
 //! A run's writes are collected, not applied: a run that fails (out of gas, overflow,
 //! division by zero) yields only its error, with the line and column of the instruction that
-//! failed, so every write of that run is reverted by construction. Reads of the record's own
-//! fields see the run's earlier writes (`p.w.bl = …; … p.bl` reads the new balance), as the
+//! failed, so every write of that run is reverted by construction. Reads see the run's earlier
+//! writes (`p.w.bl = …; … p.bl` reads the new balance, `p.w.$bl` and `p.$bl` likewise), as the
 //! seed's "written at once" says. There are no loops, so every run ends.
 
 use std::collections::BTreeMap;
@@ -43,6 +43,8 @@ pub struct Env<'a> {
 pub struct Outcome {
     /// The record's fields the run wrote, with their new values.
     pub writes: BTreeMap<String, Decimal>,
+    /// The operator's fields the run wrote (`p.w.$f`), with their new values.
+    pub operator_writes: BTreeMap<String, Decimal>,
     /// What `p.w.return` set, if anything.
     pub returned: Option<Decimal>,
     /// Gas spent.
@@ -135,17 +137,25 @@ pub fn run(program: &Program, env: &Env<'_>, gas_limit: u64) -> Result<Outcome, 
                 push(&mut stack, value).map_err(|e| fail(e, gas))?;
             }
             Op::OperatorField(slot) => {
-                let value = env.operator.get(name(slot)?);
+                let field = name(slot)?;
+                let value = match outcome.operator_writes.get(field) {
+                    Some(written) => *written,
+                    None => env.operator.get(field),
+                };
                 push(&mut stack, value).map_err(|e| fail(e, gas))?;
             }
             Op::Name(slot) => {
                 let value = env.names.get(name(slot)?);
                 push(&mut stack, value).map_err(|e| fail(e, gas))?;
             }
-            Op::Write(slot) => {
+            Op::Write(slot) | Op::WriteOperator(slot) => {
                 let field = name(slot)?.clone();
                 let value = pop(&mut stack).map_err(|e| fail(e, gas))?;
-                outcome.writes.insert(field, value);
+                if op == Op::Write(slot) {
+                    outcome.writes.insert(field, value);
+                } else {
+                    outcome.operator_writes.insert(field, value);
+                }
             }
             Op::SetReturn => {
                 outcome.returned = Some(pop(&mut stack).map_err(|e| fail(e, gas))?);

@@ -541,3 +541,18 @@ fn hostile_shapes_are_refused_in_place() {
         assert!(error.message.contains(message), "{source:?}: {error}");
     }
 }
+
+#[test]
+fn the_operator_write_extension_moves_value_between_records() {
+    // `p.w.$f = e;` writes the operator's field, as `p.$f` reads it; later reads see it.
+    let program = contract("{ p.w.bl = p.bl - 5; p.w.$bl = p.$bl + 5; p.w.return = p.$bl; }");
+    let (record, operator) = (fields(&[("bl", "7")]), fields(&[("bl", "100")]));
+    let outcome = run_on(&program, &record, &operator).unwrap();
+    assert_eq!(outcome.writes, fields(&[("bl", "2")]));
+    assert_eq!(outcome.operator_writes, fields(&[("bl", "105")]));
+    assert_eq!(outcome.returned, Some(d("105")));
+    assert_eq!(program.operator_writes().collect::<Vec<_>>(), ["bl"]);
+    // A failed run hands over neither.
+    let failing = contract("{ p.w.$bl = 1; p.w.x = 1 / 0; }");
+    assert!(run_on(&failing, &record, &operator).is_err());
+}

@@ -52,7 +52,7 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<()> {
     }
     println!("{}: compiles", file.display());
     for contract in &package.contracts {
-        let writes = written_fields(contract);
+        let writes = each_once(contract.program.writes());
         println!(
             "  contract {:<16} runs on {:<9} {} instructions, writes {}",
             contract.name,
@@ -87,10 +87,11 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<()> {
 fn summary(package: &Package) -> Value {
     json!({
         "contracts": package.contracts.iter().map(|c| {
-            let writes = written_fields(c);
             json!({
                 "name": c.name, "key": c.key, "role": role_word(c.role),
-                "instructions": c.program.ops.len(), "writes": writes,
+                "instructions": c.program.ops.len(),
+                "writes": each_once(c.program.writes()),
+                "writes_operator": each_once(c.program.operator_writes()),
             })
         }).collect::<Vec<_>>(),
         "constants": package.constants.iter()
@@ -105,15 +106,15 @@ fn summary(package: &Package) -> Value {
     })
 }
 
-/// The fields a contract may write, each once, in the order the source first writes them.
-fn written_fields(contract: &cairn_contracts::Contract) -> Vec<&str> {
-    let mut fields: Vec<&str> = Vec::new();
-    for field in contract.program.writes() {
-        if !fields.contains(&field) {
-            fields.push(field);
+/// Each field once, in the order the source first writes it.
+fn each_once<'a>(fields: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut once: Vec<&str> = Vec::new();
+    for field in fields {
+        if !once.contains(&field) {
+            once.push(field);
         }
     }
-    fields
+    once
 }
 
 fn role_word(role: Role) -> &'static str {
