@@ -38,6 +38,19 @@ fn contract(body: &str) -> Program {
     compile_contract(body, Span { line: 1, col: 1 }).unwrap()
 }
 
+/// Each package is refused at (line, col) with a message containing the text given.
+fn assert_package_errors(cases: &[(&str, u32, u32, &str)]) {
+    for (source, line, col, message) in cases {
+        let error = compile_package(source).unwrap_err();
+        assert_eq!(
+            (error.span.line, error.span.col),
+            (*line, *col),
+            "{source:?}: {error}"
+        );
+        assert!(error.message.contains(message), "{source:?}: {error}");
+    }
+}
+
 fn apply(record: &mut BTreeMap<String, Decimal>, outcome: &Outcome) {
     record.extend(outcome.writes.clone());
 }
@@ -356,15 +369,7 @@ fn package_errors_are_rendered_with_file_line_column_and_a_caret() {
             "expected a value",
         ),
     ];
-    for (source, line, col, message) in cases {
-        let error = compile_package(source).unwrap_err();
-        assert_eq!(
-            (error.span.line, error.span.col),
-            (*line, *col),
-            "{source:?}: {error}"
-        );
-        assert!(error.message.contains(message), "{source:?}: {error}");
-    }
+    assert_package_errors(cases);
     let source = "x=1\na.acs.holder={\n  p.w.a = ;\n}\n";
     let rendered = compile_package(source)
         .unwrap_err()
@@ -531,15 +536,7 @@ fn hostile_shapes_are_refused_in_place() {
             "is not an action",
         ),
     ];
-    for (source, line, col, message) in cases {
-        let error = compile_package(source).unwrap_err();
-        assert_eq!(
-            (error.span.line, error.span.col),
-            (*line, *col),
-            "{source:?}: {error}"
-        );
-        assert!(error.message.contains(message), "{source:?}: {error}");
-    }
+    assert_package_errors(cases);
 }
 
 #[test]
