@@ -128,20 +128,18 @@ pub fn run(program: &Program, env: &Env<'_>, gas_limit: u64) -> Result<Outcome, 
                     .get_mut(usize::from(slot))
                     .ok_or(fail(RunError::Malformed, gas))? = value;
             }
-            Op::Field(slot) => {
+            Op::Field(slot) | Op::OperatorField(slot) => {
+                // This run's own writes first, then the record as it was.
                 let field = name(slot)?;
-                let value = match outcome.writes.get(field) {
-                    Some(written) => *written,
-                    None => env.record.get(field),
+                let (written, fields) = if matches!(op, Op::Field(_)) {
+                    (&outcome.writes, env.record)
+                } else {
+                    (&outcome.operator_writes, env.operator)
                 };
-                push(&mut stack, value).map_err(|e| fail(e, gas))?;
-            }
-            Op::OperatorField(slot) => {
-                let field = name(slot)?;
-                let value = match outcome.operator_writes.get(field) {
-                    Some(written) => *written,
-                    None => env.operator.get(field),
-                };
+                let value = written
+                    .get(field)
+                    .copied()
+                    .unwrap_or_else(|| fields.get(field));
                 push(&mut stack, value).map_err(|e| fail(e, gas))?;
             }
             Op::Name(slot) => {
@@ -151,11 +149,12 @@ pub fn run(program: &Program, env: &Env<'_>, gas_limit: u64) -> Result<Outcome, 
             Op::Write(slot) | Op::WriteOperator(slot) => {
                 let field = name(slot)?.clone();
                 let value = pop(&mut stack).map_err(|e| fail(e, gas))?;
-                if op == Op::Write(slot) {
-                    outcome.writes.insert(field, value);
+                let target = if matches!(op, Op::Write(_)) {
+                    &mut outcome.writes
                 } else {
-                    outcome.operator_writes.insert(field, value);
-                }
+                    &mut outcome.operator_writes
+                };
+                target.insert(field, value);
             }
             Op::SetReturn => {
                 outcome.returned = Some(pop(&mut stack).map_err(|e| fail(e, gas))?);
