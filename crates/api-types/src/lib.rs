@@ -8,9 +8,10 @@
 
 mod fields;
 
+use cairn_contracts::Decimal;
 use cairn_primitives::{
-    Address, B256, Block, Bytes, Header, Outcome, PublicKey, Receipt, Seal, Signature,
-    SignedTransaction, Transaction, serde_helpers::u128_string,
+    AcsAction, Address, B256, Block, Body, Bytes, Header, Outcome, PublicKey, Receipt, Seal,
+    Signature, SignedTransaction, Transaction, package_address, serde_helpers::u128_string,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -214,11 +215,85 @@ impl TransactionFields {
         Self {
             chain_id: tx.chain_id(),
             nonce: tx.nonce(),
-            to: tx.to(),
+            to: target_of(tx),
             amount: tx.amount(),
             public_key: *tx.public_key(),
             signature: *tx.signature(),
         }
+    }
+}
+
+/// Where a transaction goes: a transfer's recipient, or the package a contract action
+/// addresses (for a deployment, the package it creates), as an Ethereum contract call names
+/// its contract.
+pub fn target_of(tx: &SignedTransaction) -> Address {
+    match tx.tx() {
+        Body::Transfer(transfer) => transfer.to,
+        Body::Acs(acs) => acs
+            .action
+            .package()
+            .unwrap_or_else(|| package_address(&tx.sender(), acs.nonce)),
+    }
+}
+
+/// A contract action, as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AcsView {
+    /// `deploy`, `join`, `set` or `call`.
+    pub action: String,
+    /// Most gas the transaction may spend.
+    pub gas_limit: u64,
+    /// The package (for a deployment, the one it creates).
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub package: Address,
+    /// The contract a call runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<String>,
+    /// The record a call or `set` addresses.
+    #[schema(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{40}$")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Address>,
+    /// The fields a `set` writes, as decimal strings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
+    /// The size of a deployed package's source, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_bytes: Option<usize>,
+}
+
+impl AcsView {
+    /// The view of a signed transaction's contract action, if it has one.
+    pub fn of(tx: &SignedTransaction) -> Option<Self> {
+        let acs = tx.acs()?;
+        let mut view = Self {
+            action: acs.action.kind().into(),
+            gas_limit: acs.gas_limit,
+            package: target_of(tx),
+            contract: None,
+            record: None,
+            fields: None,
+            source_bytes: None,
+        };
+        match &acs.action {
+            AcsAction::Deploy { source } => view.source_bytes = Some(source.len()),
+            AcsAction::Join { .. } => {}
+            AcsAction::Set { record, fields, .. } => {
+                view.record = Some(*record);
+                view.fields = Some(
+                    fields
+                        .iter()
+                        .map(|(name, units)| (name.clone(), Decimal::from_units(*units).to_string()))
+                        .collect(),
+                );
+            }
+            AcsAction::Call {
+                contract, record, ..
+            } => {
+                view.contract = Some(contract.clone());
+                view.record = Some(*record);
+            }
+        }
+        Some(view)
     }
 }
 
@@ -299,9 +374,13 @@ pub struct TransactionView {
     /// Sender address.
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub from: Address,
-    /// The signed fields.
+    /// The signed fields. For a contract action, `to` is the package it addresses, `amount`
+    /// is 0, and `signature` covers the action (see `acs`), not these fields.
     #[serde(flatten)]
     pub fields: TransactionFields,
+    /// The contract action, if this is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acs: Option<AcsView>,
 }
 
 impl TransactionView {
@@ -311,6 +390,7 @@ impl TransactionView {
             hash: tx.hash(),
             from: tx.sender(),
             fields: TransactionFields::from_signed(tx),
+            acs: AcsView::of(tx),
         }
     }
 }
@@ -320,25 +400,45 @@ impl TransactionView {
 pub struct ReceiptView {
     /// `success` or `failed`.
     pub status: String,
-    /// Why it failed (`insufficient_funds`, `balance_overflow`).
+    /// Why it failed (`insufficient_funds`, `balance_overflow`, `contract`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Gas a contract action spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gas_used: Option<u64>,
+    /// The value a contract call returned, a decimal string in plain notation.
+    #[serde(rename = "return", default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^-?[0-9]+(\\.[0-9]+)?$")]
+    pub returned: Option<String>,
+    /// Why a contract action failed: `LINE:COL: message` when the failure has a place in the
+    /// package source, else the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl ReceiptView {
     /// The view of a receipt.
     pub fn of(receipt: &Receipt) -> Self {
-        match receipt.outcome {
-            Outcome::Success => Self {
-                status: "success".into(),
-                reason: None,
-            },
-            Outcome::Failed(reason) => Self {
-                status: "failed".into(),
-                reason: serde_json::to_value(reason)
+        let (status, reason) = match receipt.outcome {
+            Outcome::Success => ("success", None),
+            Outcome::Failed(reason) => (
+                "failed",
+                serde_json::to_value(reason)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned)),
-            },
+            ),
+        };
+        let contract = receipt.contract.as_ref();
+        Self {
+            status: status.into(),
+            reason,
+            gas_used: contract.map(|result| result.gas_used),
+            returned: contract
+                .and_then(|result| result.returned)
+                .map(|units| Decimal::from_units(units).to_string()),
+            error: contract
+                .and_then(|result| result.error.as_ref())
+                .map(ToString::to_string),
         }
     }
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cairn_primitives::{
-    Account, Address, B256, Block, Bytes, ConsensusEngine, GenesisConfig, Header, MAX_EXTRA_BYTES,
-    PublicKey, Receipt, Seal, SignedTransaction,
+    Account, Address, B256, Block, Bytes, ConsensusEngine, ContractError, GenesisConfig, Header,
+    JobRun, MAX_EXTRA_BYTES, PublicKey, Receipt, Seal, SignedTransaction,
 };
 use cairn_storage::{ChainHead, StorageError, Store};
 use cairn_trie::{CachedNodeStore, NodeBatch, SecureTrie, TrieError};
@@ -14,7 +14,8 @@ use tokio::sync::broadcast;
 
 use cairn_primitives::clock::now_ms;
 
-use crate::execute::{ExecutionError, NotApplicable, apply_transfer};
+use crate::acs::{self, BLOCK_GAS_LIMIT, BlockContext, PackageCache};
+use crate::execute::{ExecutionError, NotApplicable, apply_transaction};
 use crate::genesis::build_genesis;
 use crate::pending::{LayeredNodes, Nodes};
 use crate::roots::{receipts_root, transactions_root};
@@ -22,6 +23,10 @@ use crate::state::{StateDb, StateError, read_account};
 
 /// Most transactions one block may carry.
 pub const MAX_BLOCK_TRANSACTIONS: usize = 40_000;
+
+/// Most bytes of encoded transactions in one block: with the header and a seal it stays well
+/// inside the network's largest message (16 MiB).
+pub const MAX_BLOCK_TRANSACTION_BYTES: usize = 12 * 1024 * 1024;
 
 /// How far ahead of this node's clock an imported block's timestamp may be.
 pub const MAX_FUTURE_DRIFT_MS: u64 = 15_000;
@@ -88,6 +93,8 @@ pub struct ExecutedBlock {
     pub receipts: Vec<Receipt>,
     /// Candidate transactions a proposal left out because they could not be included.
     pub excluded: Vec<(SignedTransaction, NotApplicable)>,
+    /// The scheduled runs at the block's start.
+    pub job_runs: Vec<JobRun>,
     nodes: NodeBatch,
 }
 
@@ -105,6 +112,8 @@ pub struct CommittedBlock {
     pub block: Block,
     /// Its receipts, in transaction order.
     pub receipts: Vec<Receipt>,
+    /// The scheduled runs at its start.
+    pub job_runs: Vec<JobRun>,
 }
 
 /// An account and its Merkle proof against a block's state root.
@@ -118,6 +127,49 @@ pub struct AccountProof {
     pub account: Option<Account>,
     /// RLP-encoded trie nodes from the root down the path of keccak256(address).
     pub proof: Vec<Bytes>,
+}
+
+/// A package record's fields, each with its storage proof when asked for, against a block's
+/// state root: the package account's proof leads from the state root to its storage root, and
+/// each field's proof from there to its slot (EIP-1186's shape).
+#[derive(Debug, Clone)]
+pub struct RecordView {
+    /// Height of the block whose state was read.
+    pub height: u64,
+    /// That block's state root.
+    pub state_root: B256,
+    /// The package's account.
+    pub account: Account,
+    /// The package account's proof (when asked for).
+    pub account_proof: Vec<Bytes>,
+    /// The record's role.
+    pub role: acs::RecordRole,
+    /// Its fields in first-written order: name, slot, value, proof (when asked for).
+    pub fields: Vec<FieldView>,
+}
+
+/// One field of a record.
+#[derive(Debug, Clone)]
+pub struct FieldView {
+    /// The field's name.
+    pub name: String,
+    /// Its storage slot.
+    pub slot: B256,
+    /// Its value.
+    pub value: cairn_contracts::Decimal,
+    /// The storage proof of the slot (when asked for).
+    pub proof: Vec<Bytes>,
+}
+
+/// A deployed package, as its state says.
+#[derive(Debug, Clone)]
+pub struct PackageView {
+    /// Its metadata.
+    pub info: acs::PackageInfo,
+    /// Its source.
+    pub source: String,
+    /// The compiled package.
+    pub compiled: Arc<cairn_contracts::Package>,
 }
 
 /// Why a block was rejected.
@@ -157,6 +209,14 @@ pub enum BlockError {
     /// Too many transactions.
     #[error("{0} transactions, more than the {MAX_BLOCK_TRANSACTIONS} a block may carry")]
     TooManyTransactions(usize),
+    /// The transactions' encodings together exceed the block's byte budget.
+    #[error(
+        "{0} bytes of transactions, more than the {MAX_BLOCK_TRANSACTION_BYTES} a block may carry"
+    )]
+    TooManyBytes(usize),
+    /// The contract actions' gas limits together exceed the block's gas budget.
+    #[error("contract actions reserve {0} gas, more than the block gas limit of {BLOCK_GAS_LIMIT}")]
+    TooMuchGas(u64),
     /// Some transaction's signature is invalid.
     #[error("transaction {index} ({hash}) has an invalid signature")]
     BadSignature {
@@ -319,6 +379,7 @@ pub struct Chain {
     events: broadcast::Sender<Arc<CommittedBlock>>,
     seal_verifier: Option<Arc<dyn SealVerifier>>,
     known_signatures: Option<Arc<dyn KnownSignatures>>,
+    packages: PackageCache,
 }
 
 impl std::fmt::Debug for Chain {
@@ -373,6 +434,7 @@ impl Chain {
             events,
             seal_verifier: None,
             known_signatures: None,
+            packages: PackageCache::default(),
             store,
         })
     }
@@ -455,16 +517,27 @@ impl Chain {
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
         let parent = self.parent_header(parent)?;
         let mut state = StateDb::open(self.nodes.clone(), parent.state_root)?;
-        let chain_id = self.chain_id();
+        let timestamp_ms = timestamp_ms.max(parent.timestamp_ms);
+        let ctx = BlockContext {
+            chain_id: self.chain_id(),
+            height: parent.height + 1,
+            time_ms: timestamp_ms,
+            packages: &self.packages,
+        };
+        let job_runs = acs::run_jobs(&mut state, &ctx)?;
         let mut transactions = Vec::with_capacity(candidates.len().min(MAX_BLOCK_TRANSACTIONS));
         let mut receipts = Vec::with_capacity(transactions.capacity());
         let mut excluded = Vec::new();
+        let mut budget = Budget::default();
         for tx in candidates {
-            if transactions.len() == MAX_BLOCK_TRANSACTIONS {
+            // A transaction that does not fit ends the block: leaving it out would leave its
+            // sender's later nonces unusable in this block anyway.
+            if !budget.admits(&tx) {
                 break;
             }
-            match apply_transfer(&mut state, chain_id, &tx) {
+            match apply_transaction(&mut state, &ctx, &tx) {
                 Ok(receipt) => {
+                    budget.add(&tx);
                     receipts.push(receipt);
                     transactions.push(tx);
                 }
@@ -476,7 +549,7 @@ impl Chain {
         let header = Header {
             parent_hash: parent.hash(),
             height: parent.height + 1,
-            timestamp_ms: timestamp_ms.max(parent.timestamp_ms),
+            timestamp_ms,
             proposer,
             state_root,
             transactions_root: transactions_root(&transactions),
@@ -492,6 +565,7 @@ impl Chain {
             block,
             receipts,
             excluded,
+            job_runs,
             nodes,
         })
     }
@@ -521,12 +595,14 @@ impl Chain {
             return Err(BlockError::UnknownProposer(block.header.proposer).into());
         }
         let mut state = StateDb::open(self.nodes.clone(), parent.state_root)?;
-        let receipts = replay(&mut state, self.chain_id(), &block)?;
+        let (receipts, job_runs) =
+            replay(&mut state, self.chain_id(), &self.packages, &block)?;
         let (_, nodes) = state.commit()?;
         self.insert_pending(ExecutedBlock {
             block,
             receipts,
             excluded: Vec::new(),
+            job_runs,
             nodes,
         })
     }
@@ -641,12 +717,13 @@ impl Chain {
         let mut block = executed.block.clone();
         block.seal = seal;
         self.store
-            .commit_block(&block, &executed.receipts, &executed.nodes)?;
+            .commit_block(&block, &executed.receipts, &executed.job_runs, &executed.nodes)?;
         *self.head.write() = block.header.clone();
         self.prune_pending(&block.header);
         let committed = Arc::new(CommittedBlock {
             block,
             receipts: executed.receipts.clone(),
+            job_runs: executed.job_runs.clone(),
         });
         // No subscribers is fine: nobody is listening.
         let _ = self.events.send(committed.clone());
@@ -801,6 +878,116 @@ impl Chain {
         Ok(read_account(&trie, address)?)
     }
 
+    fn state_at(&self, height: Option<u64>) -> Result<(u64, B256, StateDb<Nodes>), ChainError> {
+        let (height, root) = self.state_root_at(height)?;
+        Ok((height, root, StateDb::open(self.nodes.clone(), root)?))
+    }
+
+    /// Whether the chain's schedules have work for a block on top of the head at `timestamp_ms`:
+    /// block producers seal such a block even when no transaction waits.
+    pub fn jobs_due(&self, timestamp_ms: u64) -> Result<bool, ChainError> {
+        let head = self.head();
+        let mut state = StateDb::open(self.nodes.clone(), head.state_root)?;
+        let ctx = BlockContext {
+            chain_id: self.chain_id(),
+            height: head.height + 1,
+            time_ms: timestamp_ms.max(head.timestamp_ms),
+            packages: &self.packages,
+        };
+        Ok(acs::jobs_due(&mut state, &ctx)?)
+    }
+
+    /// The package at `package` after block `height` (the head if `None`).
+    pub fn package(
+        &self,
+        package: &Address,
+        height: Option<u64>,
+    ) -> Result<Option<PackageView>, ChainError> {
+        let (_, _, mut state) = self.state_at(height)?;
+        let mut packages = acs::Packages::new(&mut state);
+        let Some(info) = packages.info(package)? else {
+            return Ok(None);
+        };
+        let source = packages.source(package)?.unwrap_or_default();
+        let compiled = packages.compiled(package, &info, &self.packages)?;
+        Ok(Some(PackageView {
+            info,
+            source,
+            compiled,
+        }))
+    }
+
+    /// Runs `contract` on `record` of `package` against the head state, writing nothing: the
+    /// value it returns, or why it could not run.
+    pub fn query_contract(
+        &self,
+        package: &Address,
+        contract: &str,
+        record: &Address,
+    ) -> Result<Result<Option<cairn_contracts::Decimal>, ContractError>, ChainError> {
+        let head = self.head();
+        let mut state = StateDb::open(self.nodes.clone(), head.state_root)?;
+        let ctx = BlockContext {
+            chain_id: self.chain_id(),
+            height: head.height,
+            time_ms: head.timestamp_ms,
+            packages: &self.packages,
+        };
+        Ok(acs::query(&mut state, &ctx, package, contract, record)?)
+    }
+
+    /// `record` of `package` after block `height` (the head if `None`), with proofs if
+    /// `prove`; `None` if there is no such package or the address holds no record in it.
+    pub fn record(
+        &self,
+        package: &Address,
+        record: &Address,
+        height: Option<u64>,
+        prove: bool,
+    ) -> Result<Option<RecordView>, ChainError> {
+        let (height, state_root, mut state) = self.state_at(height)?;
+        let mut packages = acs::Packages::new(&mut state);
+        if packages.info(package)?.is_none() {
+            return Ok(None);
+        }
+        let Some(role) = packages.role(package, record)? else {
+            return Ok(None);
+        };
+        let mut fields = Vec::new();
+        for name in packages.field_names(package, record)? {
+            let value = packages.field(package, record, &name)?;
+            fields.push(FieldView {
+                slot: acs::field_slot(record, &name),
+                name,
+                value,
+                proof: Vec::new(),
+            });
+        }
+        let mut trie = SecureTrie::open(self.nodes.clone(), state_root)?;
+        let account = read_account(&trie, package)?.unwrap_or_default();
+        let mut account_proof = Vec::new();
+        if prove {
+            account_proof = trie.proof(package.as_slice())?;
+            let mut storage = SecureTrie::open(self.nodes.clone(), account.storage_root)?;
+            for field in &mut fields {
+                field.proof = storage.proof(field.slot.as_slice())?;
+            }
+        }
+        Ok(Some(RecordView {
+            height,
+            state_root,
+            account,
+            account_proof,
+            role,
+            fields,
+        }))
+    }
+
+    /// The last `limit` scheduled runs of `package`, oldest first.
+    pub fn job_runs(&self, package: &Address, limit: usize) -> Result<Vec<JobRun>, ChainError> {
+        Ok(self.store.job_runs(package, None, limit)?)
+    }
+
     /// The account at `address` after block `height` (the head if `None`) with its proof.
     pub fn account_proof(
         &self,
@@ -820,17 +1007,26 @@ impl Chain {
     }
 }
 
-/// Executes a block's transfers on `state`, every one of which must be applicable, and checks
-/// the state and receipts roots its header claims. Shared by import and `verify_chain`, so a
-/// block is judged the same way live and in hindsight.
-pub(crate) fn replay<S: cairn_trie::NodeStore>(
+/// Runs a block's scheduled jobs and executes its transactions on `state`, every one of which
+/// must be applicable, and checks the state and receipts roots its header claims. Shared by
+/// import and `verify_chain`, so a block is judged the same way live and in hindsight (and as
+/// its proposer executed it: jobs first, then the transactions in order).
+pub(crate) fn replay<S: cairn_trie::NodeStore + Clone>(
     state: &mut StateDb<S>,
     chain_id: u64,
+    packages: &PackageCache,
     block: &Block,
-) -> Result<Vec<Receipt>, ChainError> {
+) -> Result<(Vec<Receipt>, Vec<JobRun>), ChainError> {
+    let ctx = BlockContext {
+        chain_id,
+        height: block.header.height,
+        time_ms: block.header.timestamp_ms,
+        packages,
+    };
+    let job_runs = acs::run_jobs(state, &ctx)?;
     let mut receipts = Vec::with_capacity(block.transactions.len());
     for (index, tx) in block.transactions.iter().enumerate() {
-        let receipt = apply_transfer(state, chain_id, tx).map_err(|error| match error {
+        let receipt = apply_transaction(state, &ctx, tx).map_err(|error| match error {
             ExecutionError::NotApplicable(reason) => ChainError::from(BlockError::NotApplicable {
                 index,
                 hash: tx.hash(),
@@ -854,7 +1050,30 @@ pub(crate) fn replay<S: cairn_trie::NodeStore>(
             .into());
         }
     }
-    Ok(receipts)
+    Ok((receipts, job_runs))
+}
+
+/// What a block's transactions use of its budgets: count, bytes, and the gas its contract
+/// actions reserve (the sum of their gas limits, so the budget is checked without executing).
+#[derive(Default)]
+struct Budget {
+    count: usize,
+    bytes: usize,
+    gas: u64,
+}
+
+impl Budget {
+    fn admits(&self, tx: &SignedTransaction) -> bool {
+        self.count < MAX_BLOCK_TRANSACTIONS
+            && self.bytes + tx.encoded_len() <= MAX_BLOCK_TRANSACTION_BYTES
+            && self.gas + tx.acs().map_or(0, |acs| acs.gas_limit) <= BLOCK_GAS_LIMIT
+    }
+
+    fn add(&mut self, tx: &SignedTransaction) {
+        self.count += 1;
+        self.bytes += tx.encoded_len();
+        self.gas += tx.acs().map_or(0, |acs| acs.gas_limit);
+    }
 }
 
 /// Header rules that relate a block to its parent. `now_ms` bounds the timestamp from above
@@ -941,6 +1160,19 @@ pub(crate) fn check_transactions(
     let count = block.transactions.len();
     if count > MAX_BLOCK_TRANSACTIONS {
         return Err(BlockError::TooManyTransactions(count));
+    }
+    let bytes: usize = block.transactions.iter().map(|tx| tx.encoded_len()).sum();
+    if bytes > MAX_BLOCK_TRANSACTION_BYTES {
+        return Err(BlockError::TooManyBytes(bytes));
+    }
+    // Each gas limit is at most the per-transaction maximum, so the sum cannot overflow.
+    let gas: u64 = block
+        .transactions
+        .iter()
+        .filter_map(|tx| tx.acs().map(|acs| acs.gas_limit.min(acs::MAX_TRANSACTION_GAS)))
+        .sum();
+    if gas > BLOCK_GAS_LIMIT {
+        return Err(BlockError::TooMuchGas(gas));
     }
     let mut seen = std::collections::HashSet::with_capacity(count);
     for tx in &block.transactions {

@@ -1,14 +1,17 @@
-//! Transfer execution: the state transition function.
+//! Transaction execution: the state transition function.
 //!
-//! A transfer is *applicable* when it carries the chain's id and the sender's next nonce; only
-//! applicable transfers may appear in a block. An applicable transfer always yields a receipt
-//! and always consumes the nonce; it moves funds only if the sender can afford it and the
-//! recipient's balance does not overflow. Signatures are checked before execution (at
-//! admission or block import), not here.
+//! A transaction is *applicable* when it carries the chain's id and the sender's next nonce
+//! (and, for a contract action, a gas limit between its intrinsic gas and the per-transaction
+//! maximum); only applicable transactions may appear in a block. An applicable transaction
+//! always yields a receipt and always consumes the nonce. A transfer moves funds only if the
+//! sender can afford it and the recipient's balance does not overflow; a contract action
+//! (see [`crate::acs`]) changes state only if it succeeds. Signatures are checked before
+//! execution (at admission or block import), not here.
 
-use cairn_primitives::{FailureReason, Outcome, Receipt, SignedTransaction};
+use cairn_primitives::{Account, Body, FailureReason, Outcome, Receipt, SignedTransaction};
 use cairn_trie::NodeStore;
 
+use crate::acs::{self, BlockContext};
 use crate::state::{StateDb, StateError};
 
 /// Why a transfer cannot be included in a block at all.
@@ -30,6 +33,25 @@ pub enum NotApplicable {
         /// The transfer's nonce.
         got: u64,
     },
+    /// A contract action's gas limit does not cover the gas it costs before it runs.
+    #[error("gas limit {limit} is below the {needed} gas the action costs before it runs")]
+    GasBelowIntrinsic {
+        /// The intrinsic gas.
+        needed: u64,
+        /// The transaction's gas limit.
+        limit: u64,
+    },
+    /// A contract action asks for more gas than one transaction may.
+    #[error("gas limit {limit} is above the per-transaction maximum of {max}")]
+    GasAboveMaximum {
+        /// The maximum.
+        max: u64,
+        /// The transaction's gas limit.
+        limit: u64,
+    },
+    /// A contract action handed to the transfer-only executor.
+    #[error("not a transfer")]
+    NotATransfer,
 }
 
 /// Errors while executing: either the transfer is not applicable, or state could not be read.
@@ -43,12 +65,13 @@ pub enum ExecutionError {
     State(#[from] StateError),
 }
 
-/// Applies one transfer to `state`, returning its receipt.
-pub fn apply_transfer<S: NodeStore>(
+/// Checks the chain id and nonce (and a contract action's gas limit) and consumes the nonce,
+/// returning the sender's account as it is after that.
+fn consume_nonce<S: NodeStore>(
     state: &mut StateDb<S>,
     chain_id: u64,
     tx: &SignedTransaction,
-) -> Result<Receipt, ExecutionError> {
+) -> Result<Account, ExecutionError> {
     if tx.chain_id() != chain_id {
         return Err(NotApplicable::WrongChain {
             expected: chain_id,
@@ -56,8 +79,10 @@ pub fn apply_transfer<S: NodeStore>(
         }
         .into());
     }
-    let sender_address = tx.sender();
-    let mut sender = state.account(&sender_address)?;
+    if let Some(acs) = tx.acs() {
+        acs::check_gas_limit(acs)?;
+    }
+    let mut sender = state.account(&tx.sender())?;
     if tx.nonce() != sender.nonce {
         return Err(NotApplicable::BadNonce {
             expected: sender.nonce,
@@ -67,27 +92,56 @@ pub fn apply_transfer<S: NodeStore>(
     }
     // The nonce is consumed whatever happens next, so the sender cannot replay it.
     sender.nonce += 1;
-    let outcome = if sender.balance < tx.amount() {
+    Ok(sender)
+}
+
+/// Applies one transaction of either kind to `state` in the block `ctx`, returning its
+/// receipt: the single execution path of proposing, importing and `verify-chain`.
+pub fn apply_transaction<S: NodeStore + Clone>(
+    state: &mut StateDb<S>,
+    ctx: &BlockContext<'_>,
+    tx: &SignedTransaction,
+) -> Result<Receipt, ExecutionError> {
+    match tx.tx() {
+        Body::Transfer(_) => apply_transfer(state, ctx.chain_id, tx),
+        Body::Acs(action) => {
+            let sender = consume_nonce(state, ctx.chain_id, tx)?;
+            state.set_account(tx.sender(), sender);
+            acs::apply_acs(state, ctx, tx, action)
+        }
+    }
+}
+
+/// Applies one transfer to `state`, returning its receipt.
+pub fn apply_transfer<S: NodeStore>(
+    state: &mut StateDb<S>,
+    chain_id: u64,
+    tx: &SignedTransaction,
+) -> Result<Receipt, ExecutionError> {
+    let Some(transfer) = tx.transfer() else {
+        return Err(NotApplicable::NotATransfer.into());
+    };
+    let mut sender = consume_nonce(state, chain_id, tx)?;
+    let sender_address = tx.sender();
+    let (to, amount) = (transfer.to, transfer.amount);
+    let outcome = if sender.balance < amount {
         Outcome::Failed(FailureReason::InsufficientFunds)
-    } else if tx.to() == sender_address {
+    } else if to == sender_address {
         Outcome::Success
     } else {
-        let mut recipient = state.account(&tx.to())?;
-        match recipient.balance.checked_add(tx.amount()) {
+        let mut recipient = state.account(&to)?;
+        match recipient.balance.checked_add(amount) {
             None => Outcome::Failed(FailureReason::BalanceOverflow),
             Some(balance) => {
                 recipient.balance = balance;
-                sender.balance -= tx.amount();
-                state.set_account(tx.to(), recipient);
+                sender.balance -= amount;
+                state.set_account(to, recipient);
                 Outcome::Success
             }
         }
     };
     state.set_account(sender_address, sender);
-    Ok(Receipt {
-        tx_hash: tx.hash(),
-        outcome,
-    })
+    Ok(Receipt::transfer(tx.hash(), outcome))
 }
 
 #[cfg(test)]

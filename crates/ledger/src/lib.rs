@@ -1,5 +1,7 @@
 //! The ledger: Cairn's state transition and the chain it produces.
 //!
+//! * [`acs`]: contract packages in state, ACS transactions, and the job executor that runs
+//!   packages' schedules at the start of every block.
 //! * [`execute`]: apply transfers to the account state (a secure Merkle Patricia Trie keyed by
 //!   keccak256(address)), producing receipts. Overspending yields a failed receipt, never a
 //!   negative balance.
@@ -13,6 +15,7 @@
 //! Not here: deciding *when* or *which* block is committed (that is `cairn-consensus`), and
 //! which transactions wait to be included (`cairn-mempool`).
 
+pub mod acs;
 mod chain;
 pub mod execute;
 pub mod genesis;
@@ -23,9 +26,9 @@ pub mod verify;
 
 pub use cairn_primitives::clock::now_ms;
 pub use chain::{
-    AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock, KnownSignatures,
-    MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS, MAX_PENDING_BLOCKS, SealStrength, SealVerifier,
-    ValidatorSet,
+    AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock, FieldView,
+    KnownSignatures, MAX_BLOCK_TRANSACTION_BYTES, MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS,
+    MAX_PENDING_BLOCKS, PackageView, RecordView, SealStrength, SealVerifier, ValidatorSet,
 };
 pub use roots::{receipts_root, transactions_root};
 pub use state::{StateDb, StateError};

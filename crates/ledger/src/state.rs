@@ -10,9 +10,13 @@ use cairn_trie::{NodeBatch, NodeStore, SecureTrie, TrieError};
 /// Execution reads and writes accounts through a cache; [`StateDb::flush`] writes each touched
 /// account into the trie once, so a block that moves funds between the same accounts many
 /// times costs one trie update per account, not per transfer.
+///
+/// Accounts with storage (contract packages) have their storage tries opened on first use and
+/// kept, with their changes, until [`StateDb::commit`].
 pub struct StateDb<S> {
     trie: SecureTrie<S>,
     touched: HashMap<Address, Account>,
+    storage: HashMap<Address, SecureTrie<S>>,
 }
 
 impl<S: NodeStore> StateDb<S> {
@@ -21,6 +25,7 @@ impl<S: NodeStore> StateDb<S> {
         Self {
             trie: SecureTrie::new(store),
             touched: HashMap::new(),
+            storage: HashMap::new(),
         }
     }
 
@@ -29,6 +34,7 @@ impl<S: NodeStore> StateDb<S> {
         Ok(Self {
             trie: SecureTrie::open(store, root)?,
             touched: HashMap::new(),
+            storage: HashMap::new(),
         })
     }
 
@@ -46,8 +52,21 @@ impl<S: NodeStore> StateDb<S> {
         self.touched.insert(address, account);
     }
 
-    /// Writes every touched account into the trie.
+    /// Writes every touched account into the trie (each changed storage trie's root into its
+    /// account first).
     pub fn flush(&mut self) -> Result<(), StateError> {
+        let addresses: Vec<Address> = self.storage.keys().copied().collect();
+        for address in addresses {
+            let root = match self.storage.get_mut(&address) {
+                Some(trie) => trie.root_hash()?,
+                None => continue,
+            };
+            let mut account = self.account(&address)?;
+            if account.storage_root != root {
+                account.storage_root = root;
+                self.touched.insert(address, account);
+            }
+        }
         // One sorted batch: each account's path walk starts where the previous one's ended.
         self.trie.insert_batch(
             self.touched
@@ -67,7 +86,48 @@ impl<S: NodeStore> StateDb<S> {
     /// commit (to be stored with the block).
     pub fn commit(&mut self) -> Result<(B256, NodeBatch), StateError> {
         self.flush()?;
-        Ok(self.trie.commit()?)
+        let (root, mut nodes) = self.trie.commit()?;
+        for trie in self.storage.values_mut() {
+            nodes.append(trie.commit()?.1);
+        }
+        self.storage.clear();
+        Ok((root, nodes))
+    }
+}
+
+impl<S: NodeStore + Clone> StateDb<S> {
+    fn storage_trie(&mut self, address: &Address) -> Result<&mut SecureTrie<S>, StateError> {
+        if !self.storage.contains_key(address) {
+            let root = self.account(address)?.storage_root;
+            let trie = SecureTrie::open(self.trie.store().clone(), root)?;
+            self.storage.insert(*address, trie);
+        }
+        match self.storage.get_mut(address) {
+            Some(trie) => Ok(trie),
+            None => unreachable!("the storage trie was just inserted"),
+        }
+    }
+
+    /// The value at `slot` of `address`'s storage (keyed, as in Ethereum, by keccak256 of the
+    /// slot).
+    pub fn storage(&mut self, address: &Address, slot: &B256) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.storage_trie(address)?.get(slot.as_slice())?)
+    }
+
+    /// Sets (or, with an empty value, removes) the value at `slot` of `address`'s storage.
+    pub fn set_storage(
+        &mut self,
+        address: &Address,
+        slot: &B256,
+        value: &[u8],
+    ) -> Result<(), StateError> {
+        let trie = self.storage_trie(address)?;
+        if value.is_empty() {
+            trie.remove(slot.as_slice())?;
+        } else {
+            trie.insert(slot.as_slice(), value)?;
+        }
+        Ok(())
     }
 }
 

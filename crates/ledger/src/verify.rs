@@ -73,7 +73,8 @@ pub fn verify_chain(
             "stored genesis block differs from the one the genesis document builds",
         ));
     }
-    let mut state = StateDb::empty(MemoryNodeStore::default());
+    let mut state = StateDb::empty(std::sync::Arc::new(MemoryNodeStore::default()));
+    let packages = crate::acs::PackageCache::default();
     for account in &genesis.accounts {
         state.set_account(
             account.address,
@@ -112,7 +113,8 @@ pub fn verify_chain(
             Some(check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?);
         check_transactions(&block, None).map_err(|e| fail(height, e))?;
 
-        let receipts = replay(&mut state, chain_id, &block).map_err(|e| fail(height, e))?;
+        let (receipts, _) =
+            replay(&mut state, chain_id, &packages, &block).map_err(|e| fail(height, e))?;
         let stored_receipts = store
             .receipts(height)
             .map_err(|e| fail(height, e))?
@@ -209,7 +211,7 @@ fn check_indexes(store: &Store, height: u64, header: &Header) -> Result<(), Veri
 fn compare_stored_state(
     store: &Store,
     head: &Header,
-    state: &mut StateDb<MemoryNodeStore>,
+    state: &mut StateDb<std::sync::Arc<MemoryNodeStore>>,
 ) -> Result<u64, VerifyError> {
     let height = head.height;
     let stored =

@@ -229,7 +229,7 @@ fn import_rejects_every_kind_of_bad_block() {
     signature.0[0] ^= 1;
     let mut tampered = good.clone();
     tampered.transactions = vec![SignedTransaction::new(
-        *tx.tx(),
+        tx.tx().clone(),
         *tx.public_key(),
         signature,
     )];
@@ -517,7 +517,7 @@ fn verify_chain_passes_a_good_chain_and_names_the_first_bad_block() {
     let bad = reseal(bad, &validator);
     chain
         .store()
-        .commit_block(&bad, &executed.receipts, &Default::default())
+        .commit_block(&bad, &executed.receipts, &[], &Default::default())
         .unwrap();
     let error = verify_chain(chain.store(), None, |_, _| {}).unwrap_err();
     assert_eq!(error.height, 5);
@@ -713,7 +713,7 @@ fn known_signatures_are_skipped_but_unknown_ones_still_checked() {
     let tx = &good.transactions[1];
     let mut signature = *tx.signature();
     signature.0[5] ^= 1;
-    forged.transactions[1] = SignedTransaction::new(*tx.tx(), *tx.public_key(), signature);
+    forged.transactions[1] = SignedTransaction::new(tx.tx().clone(), *tx.public_key(), signature);
     forged.header.transactions_root = transactions_root(&forged.transactions);
     let forged = reseal(forged, &dev_validator_key(0));
     assert!(matches!(

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, hash_map::Entry};
 use std::time::{Duration, Instant};
 
 use cairn_primitives::{
-    Account, Address, B256, SignedTransaction, all_signatures_valid, verify_signatures,
+    AcsAction, AcsTransaction, Account, Address, B256, MAX_TRANSACTION_BYTES, SignedTransaction,
+    all_signatures_valid, verify_signatures,
 };
 
 /// A gossiped batch held a transfer whose signature does not verify: the peer that sent it is
@@ -20,6 +21,23 @@ use tokio::sync::Notify;
 pub trait AccountView {
     /// The account at `address`, or a default (empty) account if it does not exist.
     fn account(&self, address: &Address) -> Result<Account, String>;
+}
+
+/// Large transactions are admitted while the pool holds under 1/this of its capacity.
+const LARGE_TRANSACTION_SHARE: usize = 64;
+
+/// The checks of a contract action that need no state: a gas limit some block can include,
+/// and, for a deployment, a package that compiles as the chain compiles it.
+pub fn check_contract_action(acs: &AcsTransaction) -> Result<(), AdmissionError> {
+    cairn_ledger::acs::check_gas_limit(acs)
+        .map_err(|error| AdmissionError::InvalidGasLimit(error.to_string()))?;
+    if let AcsAction::Deploy { source } = &acs.action {
+        let source = std::str::from_utf8(source)
+            .map_err(|_| AdmissionError::CompileError("the source is not UTF-8".into()))?;
+        cairn_ledger::acs::compile_for_chain(source)
+            .map_err(|error| AdmissionError::CompileError(error.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Pool limits.
@@ -102,6 +120,17 @@ pub enum AdmissionError {
     /// The account state could not be read.
     #[error("account state unavailable: {0}")]
     StateUnavailable(String),
+    /// A contract action that no block could include (its gas limit is out of bounds).
+    #[error("{0}")]
+    InvalidGasLimit(String),
+    /// A deployment whose package does not compile: `LINE:COL: message`.
+    #[error("the package does not compile: {0}")]
+    CompileError(String),
+    /// A large transaction (a deployment) while the pool is busy.
+    #[error(
+        "the pool holds {0} transactions; transactions over 256 bytes wait until it holds fewer"
+    )]
+    PoolBusy(usize),
 }
 
 impl AdmissionError {
@@ -117,6 +146,9 @@ impl AdmissionError {
             Self::PoolFull(_) => "pool_full",
             Self::SenderFull(_) => "sender_pool_full",
             Self::StateUnavailable(_) => "state_unavailable",
+            Self::InvalidGasLimit(_) => "invalid_gas_limit",
+            Self::CompileError(_) => "compile_error",
+            Self::PoolBusy(_) => "pool_busy",
         }
     }
 
@@ -124,7 +156,7 @@ impl AdmissionError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::PoolFull(_) | Self::SenderFull(_) | Self::StateUnavailable(_)
+            Self::PoolFull(_) | Self::SenderFull(_) | Self::StateUnavailable(_) | Self::PoolBusy(_)
         )
     }
 }
@@ -363,6 +395,16 @@ impl Mempool {
         }
         if inner.by_hash.len() >= self.config.max_transactions {
             return Err(AdmissionError::PoolFull(inner.by_hash.len()));
+        }
+        if let Some(acs) = tx.acs() {
+            check_contract_action(acs)?;
+        }
+        // Large transactions (deployments, up to 32 KiB) are admitted only while the pool
+        // holds under 1/64 of its capacity, so they can never hold more than that share of
+        // it: about 100 MiB with the defaults, against 50 MiB for a full pool of transfers.
+        let busy = self.config.max_transactions / LARGE_TRANSACTION_SHARE;
+        if tx.encoded_len() > MAX_TRANSACTION_BYTES && inner.by_hash.len() >= busy {
+            return Err(AdmissionError::PoolBusy(inner.by_hash.len()));
         }
         let sender = tx.sender();
         let Inner {
@@ -701,7 +743,7 @@ mod tests {
         forged = SignedTransaction::new(
             Transaction {
                 amount: 2,
-                ..*forged.tx()
+                ..*forged.transfer().unwrap()
             },
             *forged.public_key(),
             *forged.signature(),
@@ -888,7 +930,7 @@ mod tests {
         view.fund(&alice, 100);
         let good = transfer(&alice, 0, 1);
         let bad = transfer(&alice, 1, 1);
-        let bad = SignedTransaction::new(*bad.tx(), *bad.public_key(), *good.signature());
+        let bad = SignedTransaction::new(bad.tx().clone(), *bad.public_key(), *good.signature());
         let results = pool.admit(vec![good.clone(), bad], &view);
         assert_eq!(results[0], Ok(Admission::Added(good.hash())));
         assert_eq!(results[1], Err(AdmissionError::InvalidSignature));
@@ -904,7 +946,7 @@ mod tests {
         let mut batch = good.clone();
         let mut signature = *batch[4].signature();
         signature.0[9] ^= 1;
-        batch[4] = SignedTransaction::new(*batch[4].tx(), *batch[4].public_key(), signature);
+        batch[4] = SignedTransaction::new(batch[4].tx().clone(), *batch[4].public_key(), signature);
         assert_eq!(pool.admit_gossip(batch, &view), Err(ForgedGossip));
         assert_eq!(
             pool.status().pending,

@@ -200,8 +200,29 @@ where
         ready.iter().map(SignedTransaction::hash).collect()
     }
 
+    /// Sends `transactions` in as many messages as [`MAX_GOSSIP_BYTES`] needs (contract
+    /// deployments are large; a batch of transfers always fits one).
     fn send(&mut self, transactions: &[SignedTransaction]) {
-        self.sender
-            .send(Recipients::All, encode_transactions(transactions), false);
+        // Room for the message's kind byte and list header.
+        const BUDGET: usize = MAX_GOSSIP_BYTES - 16;
+        let mut start = 0;
+        let mut bytes = 0;
+        for (index, tx) in transactions.iter().enumerate() {
+            let length = tx.encoded_len() + 4;
+            if index > start && bytes + length > BUDGET {
+                self.sender.send(
+                    Recipients::All,
+                    encode_transactions(&transactions[start..index]),
+                    false,
+                );
+                start = index;
+                bytes = 0;
+            }
+            bytes += length;
+        }
+        if start < transactions.len() {
+            self.sender
+                .send(Recipients::All, encode_transactions(&transactions[start..]), false);
+        }
     }
 }

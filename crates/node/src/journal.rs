@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use cairn_primitives::{MAX_TRANSACTION_BYTES, SignedTransaction};
+use cairn_primitives::{MAX_ACS_TRANSACTION_BYTES, SignedTransaction};
 
 /// The journal's file inside a data directory.
 pub const JOURNAL_FILE: &str = "pool.journal";
@@ -85,7 +85,7 @@ fn parse(bytes: &[u8]) -> Loaded {
             break;
         };
         let length = u32::from_be_bytes(*length) as usize;
-        if length > MAX_TRANSACTION_BYTES + 16 || length > tail.len() {
+        if length > MAX_ACS_TRANSACTION_BYTES || length > tail.len() {
             loaded.damage = Some(format!("entry {index}: bad length {length}"));
             break;
         }

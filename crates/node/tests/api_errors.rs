@@ -219,7 +219,7 @@ fn bad_input_is_refused_with_json_errors_and_the_node_keeps_serving() {
     // A bad signature: valid fields, someone else's signature.
     let good = transfer(&alice, 0, bob, 1);
     let other = transfer(&alice, 0, bob, 2);
-    let forged = SignedTransaction::new(*good.tx(), *good.public_key(), *other.signature());
+    let forged = SignedTransaction::new(good.tx().clone(), *good.public_key(), *other.signature());
     assert_error(
         http.post_json("/v1/transactions", &tx_json(&forged)),
         400,

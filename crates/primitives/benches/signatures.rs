@@ -47,7 +47,7 @@ fn signatures(c: &mut Criterion) {
     let victim = &forged[700];
     let mut signature = *victim.signature();
     signature.0[9] ^= 1;
-    forged[700] = SignedTransaction::new(*victim.tx(), *victim.public_key(), signature);
+    forged[700] = SignedTransaction::new(victim.tx().clone(), *victim.public_key(), signature);
     group.throughput(Throughput::Elements(1_024));
     group.bench_function("verify_signatures_one_forged/1024", |b| {
         b.iter(|| assert!(!verify_signatures(black_box(&forged))[700]))
@@ -76,7 +76,7 @@ fn signatures(c: &mut Criterion) {
     });
     group.bench_function("sign", |b| {
         let key = SecretKey::from_bytes([5; 32]);
-        b.iter(|| black_box(*tx.tx()).sign(&key))
+        b.iter(|| black_box(tx.tx().clone()).sign(&key))
     });
     group.finish();
 }

@@ -7,6 +7,7 @@
 //! and holds no state: execution lives in `cairn-ledger`, persistence in `cairn-storage`.
 
 mod account;
+mod acs;
 mod block;
 pub mod clock;
 mod crypto;
@@ -17,15 +18,20 @@ pub mod serde_helpers;
 mod transaction;
 
 pub use account::Account;
-pub use alloy_primitives::{Address, B256, Bytes, keccak256};
+pub use acs::{
+    ACS_TX_TYPE, AcsAction, AcsTransaction, ContractError, JobRun, MAX_ACS_TRANSACTION_BYTES,
+    MAX_ERROR_BYTES, MAX_NAME_BYTES, MAX_PACKAGE_SOURCE_BYTES, MAX_SET_FIELDS, is_contract_name,
+    is_field_name, package_address,
+};
+pub use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 pub use block::{Block, Header, MAX_EXTRA_BYTES, Seal};
 pub use crypto::{PublicKey, SecretKey, Signature, SignatureError, address_of, verify_batch};
 pub use genesis::{
     ConsensusEngine, ConsensusParams, GenesisAccount, GenesisConfig, GenesisError, GenesisValidator,
 };
-pub use receipt::{FailureReason, Outcome, Receipt};
+pub use receipt::{ContractResult, FailureReason, Outcome, Receipt};
 pub use transaction::{
-    MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError, all_signatures_valid,
+    Body, MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError, all_signatures_valid,
     find_invalid_signature, verify_signatures,
 };
 

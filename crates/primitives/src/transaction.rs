@@ -8,9 +8,11 @@
 use alloy_primitives::{Address, B256, keccak256};
 use alloy_rlp::{BufMut, Decodable, Encodable, Header as RlpHeader};
 
+use crate::acs::{ACS_TX_TYPE, AcsTransaction, MAX_ACS_TRANSACTION_BYTES};
 use crate::{Amount, PublicKey, SecretKey, Signature, SignatureError, address_of};
 
-/// Upper bound on an encoded transaction; anything longer is malformed.
+/// Upper bound on an encoded transfer; anything longer is malformed (ACS transactions have
+/// their own bound, [`MAX_ACS_TRANSACTION_BYTES`]).
 pub const MAX_TRANSACTION_BYTES: usize = 256;
 
 /// Prefix of every transfer's signing message: keeps transfer signatures from being valid as
@@ -60,19 +62,90 @@ impl Transaction {
 
     /// Signs the transfer with `key`.
     pub fn sign(self, key: &SecretKey) -> SignedTransaction {
-        let signature = key.sign(&self.signing_message());
-        SignedTransaction::new(self, key.public_key(), signature)
+        Body::Transfer(self).sign(key)
     }
 }
 
-/// A transfer with its sender's public key and signature.
+/// What a signed transaction asks for: a transfer, or a contract (ACS) action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Move funds.
+    Transfer(Transaction),
+    /// Deploy, join, set or call a contract package.
+    Acs(AcsTransaction),
+}
+
+impl From<Transaction> for Body {
+    fn from(tx: Transaction) -> Self {
+        Self::Transfer(tx)
+    }
+}
+
+impl From<AcsTransaction> for Body {
+    fn from(tx: AcsTransaction) -> Self {
+        Self::Acs(tx)
+    }
+}
+
+impl Body {
+    /// The exact bytes the sender signs.
+    pub fn signing_message(&self) -> Vec<u8> {
+        match self {
+            Self::Transfer(tx) => tx.signing_message(),
+            Self::Acs(tx) => tx.signing_message(),
+        }
+    }
+
+    /// Signs with `key`.
+    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+        let signature = key.sign(&self.signing_message());
+        SignedTransaction::new(self, key.public_key(), signature)
+    }
+
+    fn chain_id(&self) -> u64 {
+        match self {
+            Self::Transfer(tx) => tx.chain_id,
+            Self::Acs(tx) => tx.chain_id,
+        }
+    }
+
+    fn nonce(&self) -> u64 {
+        match self {
+            Self::Transfer(tx) => tx.nonce,
+            Self::Acs(tx) => tx.nonce,
+        }
+    }
+
+    fn fields_length(&self) -> usize {
+        match self {
+            Self::Transfer(tx) => tx.fields_length(),
+            Self::Acs(tx) => tx.fields_length(),
+        }
+    }
+
+    fn encode_fields(&self, out: &mut dyn BufMut) {
+        match self {
+            Self::Transfer(tx) => tx.encode_fields(out),
+            Self::Acs(tx) => tx.encode_fields(out),
+        }
+    }
+}
+
+impl AcsTransaction {
+    /// Signs the ACS transaction with `key`.
+    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+        Body::Acs(self).sign(key)
+    }
+}
+
+/// A transaction with its sender's public key and signature.
 ///
 /// The hash and sender address are computed once, at construction or decoding. A value of this
 /// type is well-formed but not necessarily validly signed: call [`SignedTransaction::verify`]
 /// (or verify in batches) before trusting it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedTransaction {
-    tx: Transaction,
+    body: Body,
     public_key: PublicKey,
     signature: Signature,
     hash: B256,
@@ -80,23 +153,37 @@ pub struct SignedTransaction {
 }
 
 impl SignedTransaction {
-    /// Assembles a signed transfer (without checking the signature).
-    pub fn new(tx: Transaction, public_key: PublicKey, signature: Signature) -> Self {
+    /// Assembles a signed transaction (without checking the signature).
+    pub fn new(body: impl Into<Body>, public_key: PublicKey, signature: Signature) -> Self {
         let mut signed = Self {
-            tx,
+            body: body.into(),
             public_key,
             signature,
             hash: B256::ZERO,
             sender: Address::ZERO,
         };
-        signed.hash = keccak256(alloy_rlp::encode(&signed));
+        signed.hash = keccak256(signed.encoded());
         signed.sender = address_of(&public_key);
         signed
     }
 
-    /// The unsigned transfer.
-    pub fn tx(&self) -> &Transaction {
-        &self.tx
+    /// What the transaction asks for.
+    pub fn tx(&self) -> &Body {
+        &self.body
+    }
+    /// The transfer, if this is one.
+    pub fn transfer(&self) -> Option<&Transaction> {
+        match &self.body {
+            Body::Transfer(tx) => Some(tx),
+            Body::Acs(_) => None,
+        }
+    }
+    /// The contract action, if this is one.
+    pub fn acs(&self) -> Option<&AcsTransaction> {
+        match &self.body {
+            Body::Transfer(_) => None,
+            Body::Acs(tx) => Some(tx),
+        }
     }
     /// The sender's public key.
     pub fn public_key(&self) -> &PublicKey {
@@ -116,65 +203,101 @@ impl SignedTransaction {
     }
     /// Chain id.
     pub fn chain_id(&self) -> u64 {
-        self.tx.chain_id
+        self.body.chain_id()
     }
     /// Sender nonce.
     pub fn nonce(&self) -> u64 {
-        self.tx.nonce
+        self.body.nonce()
     }
-    /// Recipient.
-    pub fn to(&self) -> Address {
-        self.tx.to
-    }
-    /// Amount in base units.
+    /// Base units the transaction moves out of the sender's balance (0 for contract actions).
     pub fn amount(&self) -> Amount {
-        self.tx.amount
+        self.transfer().map_or(0, |tx| tx.amount)
     }
 
     /// Checks the signature alone (ZIP-215 rules).
     pub fn verify(&self) -> Result<(), SignatureError> {
         self.public_key
-            .verify(&self.tx.signing_message(), &self.signature)
+            .verify(&self.body.signing_message(), &self.signature)
     }
 
-    /// The canonical encoding.
+    /// The canonical encoding: a transfer's RLP list, or an ACS transaction's typed envelope
+    /// (the type byte, then the RLP list).
     pub fn encoded(&self) -> Vec<u8> {
-        alloy_rlp::encode(self)
+        let mut out = Vec::with_capacity(self.envelope_length());
+        self.encode_envelope(&mut out);
+        out
     }
 
-    /// Decodes one transaction from exactly `bytes`, enforcing the size bound first.
+    /// Decodes one transaction from exactly `bytes` (a transfer or an ACS envelope), enforcing
+    /// the size bound of its kind first.
     pub fn decode_exact(bytes: &[u8]) -> Result<Self, TransactionError> {
-        if bytes.len() > MAX_TRANSACTION_BYTES {
-            return Err(TransactionError::TooLarge { size: bytes.len() });
+        let limit = match bytes.first() {
+            Some(first) if *first < 0xc0 => MAX_ACS_TRANSACTION_BYTES,
+            _ => MAX_TRANSACTION_BYTES,
+        };
+        if bytes.len() > limit {
+            return Err(TransactionError::TooLarge {
+                size: bytes.len(),
+                limit,
+            });
         }
-        crate::decode_exact(bytes).map_err(TransactionError::Malformed)
+        match bytes.first() {
+            Some(&ACS_TX_TYPE) => {
+                let mut rest = &bytes[1..];
+                let tx = Self::decode_list(&mut rest, true).map_err(|e| {
+                    TransactionError::Malformed(crate::DecodeError::Rlp(e))
+                })?;
+                if !rest.is_empty() {
+                    return Err(TransactionError::Malformed(
+                        crate::DecodeError::TrailingBytes(rest.len()),
+                    ));
+                }
+                Ok(tx)
+            }
+            Some(first) if *first < 0xc0 => Err(TransactionError::Malformed(
+                crate::DecodeError::InvalidField("unknown transaction type"),
+            )),
+            _ => crate::decode_exact(bytes).map_err(TransactionError::Malformed),
+        }
+    }
+
+    /// The encoded size.
+    pub fn encoded_len(&self) -> usize {
+        self.envelope_length()
     }
 
     fn payload_length(&self) -> usize {
-        self.tx.fields_length() + self.public_key.0.length() + self.signature.0.length()
+        self.body.fields_length() + self.public_key.0.length() + self.signature.0.length()
     }
-}
 
-impl Encodable for SignedTransaction {
-    fn encode(&self, out: &mut dyn BufMut) {
+    fn list_length(&self) -> usize {
+        let payload_length = self.payload_length();
+        payload_length + alloy_rlp::length_of_length(payload_length)
+    }
+
+    fn envelope_length(&self) -> usize {
+        match self.body {
+            Body::Transfer(_) => self.list_length(),
+            Body::Acs(_) => 1 + self.list_length(),
+        }
+    }
+
+    fn encode_envelope(&self, out: &mut dyn BufMut) {
+        if matches!(self.body, Body::Acs(_)) {
+            out.put_u8(ACS_TX_TYPE);
+        }
         RlpHeader {
             list: true,
             payload_length: self.payload_length(),
         }
         .encode(out);
-        self.tx.encode_fields(out);
+        self.body.encode_fields(out);
         self.public_key.0.encode(out);
         self.signature.0.encode(out);
     }
 
-    fn length(&self) -> usize {
-        let payload_length = self.payload_length();
-        payload_length + alloy_rlp::length_of_length(payload_length)
-    }
-}
-
-impl Decodable for SignedTransaction {
-    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+    /// Decodes the RLP list of a transfer (`acs` false) or of an ACS envelope (`acs` true).
+    fn decode_list(buf: &mut &[u8], acs: bool) -> alloy_rlp::Result<Self> {
         let header = RlpHeader::decode(buf)?;
         if !header.list {
             return Err(alloy_rlp::Error::UnexpectedString);
@@ -183,11 +306,15 @@ impl Decodable for SignedTransaction {
             return Err(alloy_rlp::Error::InputTooShort);
         }
         let (mut payload, rest) = buf.split_at(header.payload_length);
-        let tx = Transaction {
-            chain_id: u64::decode(&mut payload)?,
-            nonce: u64::decode(&mut payload)?,
-            to: Address::decode(&mut payload)?,
-            amount: u128::decode(&mut payload)?,
+        let body = if acs {
+            Body::Acs(AcsTransaction::decode_fields(&mut payload)?)
+        } else {
+            Body::Transfer(Transaction {
+                chain_id: u64::decode(&mut payload)?,
+                nonce: u64::decode(&mut payload)?,
+                to: Address::decode(&mut payload)?,
+                amount: u128::decode(&mut payload)?,
+            })
         };
         let public_key = PublicKey(<[u8; 32]>::decode(&mut payload)?);
         let signature = Signature(<[u8; 64]>::decode(&mut payload)?);
@@ -198,7 +325,59 @@ impl Decodable for SignedTransaction {
             });
         }
         *buf = rest;
-        Ok(Self::new(tx, public_key, signature))
+        Ok(Self::new(body, public_key, signature))
+    }
+}
+
+/// Inside an RLP list (a block's transactions, a gossip batch): a transfer is its RLP list; an
+/// ACS transaction is an RLP string holding its envelope, as Ethereum embeds typed
+/// transactions.
+impl Encodable for SignedTransaction {
+    fn encode(&self, out: &mut dyn BufMut) {
+        if matches!(self.body, Body::Acs(_)) {
+            RlpHeader {
+                list: false,
+                payload_length: self.envelope_length(),
+            }
+            .encode(out);
+        }
+        self.encode_envelope(out);
+    }
+
+    fn length(&self) -> usize {
+        match self.body {
+            Body::Transfer(_) => self.list_length(),
+            Body::Acs(_) => {
+                let envelope = self.envelope_length();
+                envelope + alloy_rlp::length_of_length(envelope)
+            }
+        }
+    }
+}
+
+impl Decodable for SignedTransaction {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        match buf.first() {
+            Some(first) if *first >= 0xc0 => Self::decode_list(buf, false),
+            _ => {
+                let envelope = RlpHeader::decode_bytes(buf, false)?;
+                if envelope.len() > MAX_ACS_TRANSACTION_BYTES {
+                    return Err(alloy_rlp::Error::Custom("ACS transaction too large"));
+                }
+                match envelope.split_first() {
+                    Some((&ACS_TX_TYPE, mut rest)) => {
+                        let tx = Self::decode_list(&mut rest, true)?;
+                        if !rest.is_empty() {
+                            return Err(alloy_rlp::Error::Custom(
+                                "trailing bytes in a transaction envelope",
+                            ));
+                        }
+                        Ok(tx)
+                    }
+                    _ => Err(alloy_rlp::Error::Custom("unknown transaction type")),
+                }
+            }
+        }
     }
 }
 
@@ -285,7 +464,7 @@ struct SignatureChecks<'a> {
 
 impl<'a> SignatureChecks<'a> {
     fn new(txs: &'a [SignedTransaction]) -> Self {
-        let messages = txs.iter().map(|tx| tx.tx.signing_message()).collect();
+        let messages = txs.iter().map(|tx| tx.body.signing_message()).collect();
         Self { txs, messages }
     }
 
@@ -310,11 +489,14 @@ impl<'a> SignatureChecks<'a> {
 /// Why bytes are not an acceptable transaction, before any state is consulted.
 #[derive(Debug, thiserror::Error)]
 pub enum TransactionError {
-    /// Longer than [`MAX_TRANSACTION_BYTES`].
-    #[error("transaction is {size} bytes, more than the {MAX_TRANSACTION_BYTES}-byte limit")]
+    /// Longer than its kind allows ([`MAX_TRANSACTION_BYTES`] for a transfer,
+    /// [`MAX_ACS_TRANSACTION_BYTES`] for an ACS transaction).
+    #[error("transaction is {size} bytes, more than the {limit}-byte limit")]
     TooLarge {
         /// Size of the rejected encoding.
         size: usize,
+        /// The limit for its kind.
+        limit: usize,
     },
     /// Not a canonical transaction encoding.
     #[error("malformed transaction: {0}")]
@@ -341,7 +523,7 @@ mod tests {
     fn signed_transaction_verifies_and_detects_tampering() {
         let tx = sample(0, 10);
         assert!(tx.verify().is_ok());
-        let mut forged = tx.tx;
+        let mut forged = *tx.transfer().unwrap();
         forged.amount = 11;
         let forged = SignedTransaction::new(forged, tx.public_key, tx.signature);
         assert!(forged.verify().is_err());
@@ -351,7 +533,7 @@ mod tests {
     #[test]
     fn chain_id_is_part_of_the_signed_message() {
         let tx = sample(0, 10);
-        let mut other_chain = tx.tx;
+        let mut other_chain = *tx.transfer().unwrap();
         other_chain.chain_id = 1338;
         let replayed = SignedTransaction::new(other_chain, tx.public_key, tx.signature);
         assert!(replayed.verify().is_err());
@@ -377,7 +559,7 @@ mod tests {
         let mut extra = bytes.clone();
         extra.push(0x80);
         assert!(SignedTransaction::decode_exact(&extra).is_err());
-        let big = vec![0u8; MAX_TRANSACTION_BYTES + 1];
+        let big = vec![0xf9u8; MAX_TRANSACTION_BYTES + 1];
         assert!(matches!(
             SignedTransaction::decode_exact(&big),
             Err(TransactionError::TooLarge { .. })
@@ -398,7 +580,7 @@ mod tests {
     fn forged(tx: &SignedTransaction) -> SignedTransaction {
         let mut signature = *tx.signature();
         signature.0[7] ^= 0x10;
-        SignedTransaction::new(*tx.tx(), *tx.public_key(), signature)
+        SignedTransaction::new(tx.tx().clone(), *tx.public_key(), signature)
     }
 
     proptest! {
@@ -425,7 +607,7 @@ mod tests {
         let good: Vec<_> = (0..5).map(|n| sample(n, 1)).collect();
         assert_eq!(verify_signatures(&good), vec![true; 5]);
         let mut mixed = good.clone();
-        mixed[3] = SignedTransaction::new(*good[3].tx(), good[3].public_key, good[2].signature);
+        mixed[3] = SignedTransaction::new(good[3].tx().clone(), good[3].public_key, good[2].signature);
         assert_eq!(
             verify_signatures(&mixed),
             vec![true, true, true, false, true]

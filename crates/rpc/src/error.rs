@@ -94,14 +94,17 @@ impl From<AdmissionError> for ApiError {
         let status = match &error {
             AdmissionError::InvalidSignature
             | AdmissionError::WrongChainId { .. }
-            | AdmissionError::NonceTooHigh { .. } => StatusCode::BAD_REQUEST,
+            | AdmissionError::NonceTooHigh { .. }
+            | AdmissionError::InvalidGasLimit(_) => StatusCode::BAD_REQUEST,
+            AdmissionError::CompileError(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdmissionError::NonceTooLow { .. } | AdmissionError::NonceInUse(_) => {
                 StatusCode::CONFLICT
             }
             AdmissionError::InsufficientFunds { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AdmissionError::PoolFull(_)
             | AdmissionError::SenderFull(_)
-            | AdmissionError::StateUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | AdmissionError::StateUnavailable(_)
+            | AdmissionError::PoolBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self::new(status, error.code(), error.to_string())
     }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use cairn_mempool::{Admission, AdmissionError};
 use cairn_primitives::{
-    Address, B256, MAX_TRANSACTION_BYTES, SignedTransaction, serde_helpers::parse_0x_hex_array,
+    ACS_TX_TYPE, Address, B256, MAX_ACS_TRANSACTION_BYTES, MAX_TRANSACTION_BYTES, SignedTransaction, serde_helpers::parse_0x_hex_array,
     serde_helpers::parse_hex,
 };
 use serde::Deserialize;
@@ -265,16 +265,25 @@ pub async fn submit_raw(
     submit_decoded(&state, decoded).await
 }
 
-/// Length of the RLP list at the start of `bytes` (one transaction), bounded by the largest
-/// transaction.
+/// Length of the transaction at the start of `bytes`: a transfer's RLP list, or an ACS
+/// transaction's type byte and RLP list; bounded by the largest transaction of its kind.
 fn transaction_len(bytes: &[u8]) -> Result<usize, String> {
-    let mut rest = bytes;
+    let (typed, list) = match bytes.split_first() {
+        Some((&ACS_TX_TYPE, list)) => (true, list),
+        _ => (false, bytes),
+    };
+    let limit = if typed {
+        MAX_ACS_TRANSACTION_BYTES
+    } else {
+        MAX_TRANSACTION_BYTES
+    };
+    let mut rest = list;
     let header = alloy_rlp::Header::decode(&mut rest).map_err(|e| e.to_string())?;
     if !header.list {
         return Err("not an RLP list".into());
     }
-    if header.payload_length > MAX_TRANSACTION_BYTES {
-        return Err(format!("longer than {MAX_TRANSACTION_BYTES} bytes"));
+    if header.payload_length > limit {
+        return Err(format!("longer than {limit} bytes"));
     }
     if header.payload_length > rest.len() {
         return Err("truncated transaction".into());

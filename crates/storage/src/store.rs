@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use alloy_rlp::Decodable;
-use cairn_primitives::{B256, Block, Bytes, GenesisConfig, Header, Receipt, decode_exact};
+use cairn_primitives::{
+    Address, B256, Block, Bytes, GenesisConfig, Header, JobRun, Receipt, decode_exact,
+};
 use cairn_trie::{NodeBatch, NodeStore, NodeStoreError};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
@@ -117,6 +119,7 @@ impl Store {
         txn.open_table(RECEIPTS)?;
         txn.open_table(TX_INDEX)?;
         txn.open_table(TRIE_NODES)?;
+        txn.open_table(JOB_RUNS)?;
         {
             let mut meta = txn.open_table(META)?;
             let version = meta.get(META_SCHEMA)?.map(|v| v.value().to_vec());
@@ -179,27 +182,29 @@ impl Store {
         }
         let genesis_json = serde_json::to_string_pretty(genesis)
             .map_err(|e| StorageError::Refused(format!("genesis does not serialize: {e}")))?;
-        self.write_block(block, &[], nodes, None, Some(&genesis_json))
+        self.write_block(block, &[], &[], nodes, None, Some(&genesis_json))
     }
 
-    /// Appends `block` (which must extend the current head) with its receipts and the trie
-    /// nodes its execution created, atomically and durably.
+    /// Appends `block` (which must extend the current head) with its receipts, the scheduled
+    /// runs at its start and the trie nodes its execution created, atomically and durably.
     pub fn commit_block(
         &self,
         block: &Block,
         receipts: &[Receipt],
+        job_runs: &[JobRun],
         nodes: &NodeBatch,
     ) -> Result<ChainHead> {
         let head = self.head()?.ok_or_else(|| {
             StorageError::Refused("no genesis: initialize the chain first".into())
         })?;
-        self.write_block(block, receipts, nodes, Some(head), None)
+        self.write_block(block, receipts, job_runs, nodes, Some(head), None)
     }
 
     fn write_block(
         &self,
         block: &Block,
         receipts: &[Receipt],
+        job_runs: &[JobRun],
         nodes: &NodeBatch,
         expected_parent: Option<ChainHead>,
         genesis_json: Option<&str>,
@@ -263,6 +268,19 @@ impl Store {
                 let position = u32::try_from(position)
                     .map_err(|_| StorageError::Refused("too many transactions".into()))?;
                 index.insert(tx.hash().0, (height, position))?;
+            }
+        }
+        if !job_runs.is_empty() {
+            let mut by_package: std::collections::BTreeMap<Address, Vec<&JobRun>> =
+                std::collections::BTreeMap::new();
+            for run in job_runs {
+                by_package.entry(run.package).or_default().push(run);
+            }
+            let mut table = txn.open_table(JOB_RUNS)?;
+            for (package, runs) in by_package {
+                let mut encoded = Vec::new();
+                alloy_rlp::encode_list::<&JobRun, JobRun>(&runs, &mut encoded);
+                table.insert((package.0.0, height), encoded.as_slice())?;
             }
         }
         {
@@ -343,6 +361,38 @@ impl Store {
             return Err(corrupt("receipts", "trailing bytes"));
         }
         Ok(Some(receipts))
+    }
+
+    /// The last `limit` scheduled runs of `package` at or below `height` (everything if `None`),
+    /// oldest first.
+    pub fn job_runs(
+        &self,
+        package: &Address,
+        height: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<JobRun>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(JOB_RUNS)?;
+        let key = package.0.0;
+        let mut newest_first = Vec::new();
+        for entry in table
+            .range((key, 0)..=(key, height.unwrap_or(u64::MAX)))?
+            .rev()
+        {
+            let (_, value) = entry?;
+            let mut bytes = value.value();
+            let runs = Vec::<JobRun>::decode(&mut bytes).map_err(|e| corrupt("job_runs", e))?;
+            if !bytes.is_empty() {
+                return Err(corrupt("job_runs", "trailing bytes"));
+            }
+            newest_first.extend(runs.into_iter().rev());
+            if newest_first.len() >= limit {
+                break;
+            }
+        }
+        newest_first.truncate(limit);
+        newest_first.reverse();
+        Ok(newest_first)
     }
 
     /// Where the committed transaction with this hash is.
@@ -451,10 +501,7 @@ mod tests {
             amount: 1,
         }
         .sign(&SecretKey::from_bytes([4; 32]));
-        let receipt = Receipt {
-            tx_hash: tx.hash(),
-            outcome: Outcome::Success,
-        };
+        let receipt = Receipt::transfer(tx.hash(), Outcome::Success);
         let header = header(parent.header.height + 1, parent.hash());
         (
             Block {
@@ -483,7 +530,7 @@ mod tests {
             store
                 .initialize(&genesis(), &genesis_block, &NodeBatch::default())
                 .unwrap();
-            let head = store.commit_block(&block1, &receipts1, &nodes).unwrap();
+            let head = store.commit_block(&block1, &receipts1, &[], &nodes).unwrap();
             assert_eq!(
                 head,
                 ChainHead {
@@ -536,7 +583,7 @@ mod tests {
         };
         let (orphan, orphan_receipts) = child_with_tx(&genesis_block);
         assert!(matches!(
-            store.commit_block(&orphan, &orphan_receipts, &NodeBatch::default()),
+            store.commit_block(&orphan, &orphan_receipts, &[], &NodeBatch::default()),
             Err(StorageError::Refused(_))
         ));
         store
@@ -551,12 +598,12 @@ mod tests {
         let mut wrong_parent = block1.clone();
         wrong_parent.header.parent_hash = B256::repeat_byte(9);
         assert!(matches!(
-            store.commit_block(&wrong_parent, &receipts1, &some_nodes()),
+            store.commit_block(&wrong_parent, &receipts1, &[], &some_nodes()),
             Err(StorageError::Refused(_))
         ));
         // Receipts that do not match the transactions.
         assert!(matches!(
-            store.commit_block(&block1, &[], &some_nodes()),
+            store.commit_block(&block1, &[], &[], &some_nodes()),
             Err(StorageError::Refused(_))
         ));
         assert_eq!(store.head().unwrap().unwrap().height, 0);
@@ -569,7 +616,7 @@ mod tests {
         // Skipping a height.
         let (block2, receipts2) = child_with_tx(&block1);
         assert!(matches!(
-            store.commit_block(&block2, &receipts2, &NodeBatch::default()),
+            store.commit_block(&block2, &receipts2, &[], &NodeBatch::default()),
             Err(StorageError::Refused(_))
         ));
     }

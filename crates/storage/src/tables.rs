@@ -12,6 +12,9 @@ pub const BLOCK_HEIGHTS: TableDefinition<[u8; 32], u64> = TableDefinition::new("
 pub const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 /// transaction hash -> (height, index within the block).
 pub const TX_INDEX: TableDefinition<[u8; 32], (u64, u32)> = TableDefinition::new("tx_index");
+/// (package address, height) -> rlp list of the package's scheduled runs at the start of that
+/// block. Added with contracts; a database written before them gains the empty table on open.
+pub const JOB_RUNS: TableDefinition<([u8; 20], u64), &[u8]> = TableDefinition::new("job_runs");
 /// node hash -> RLP encoding of a trie node.
 pub const TRIE_NODES: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("trie_nodes");
 /// small named values: the head, the genesis document, the schema version.

@@ -100,6 +100,12 @@ impl NodeBatch {
         Self { segments, len }
     }
 
+    /// Adds another commit's nodes to this batch.
+    pub fn append(&mut self, other: NodeBatch) {
+        self.len += other.len;
+        self.segments.extend(other.segments);
+    }
+
     /// Number of nodes in the batch.
     pub fn len(&self) -> usize {
         self.len

@@ -224,7 +224,7 @@ impl<S: Sender<PublicKey = PeerKey>> ForgedGossiper<S> {
                 let mut signature = *tx.signature();
                 signature.0[3] ^= 1;
                 batch[last] =
-                    cairn_primitives::SignedTransaction::new(*tx.tx(), *tx.public_key(), signature);
+                    cairn_primitives::SignedTransaction::new(tx.tx().clone(), *tx.public_key(), signature);
                 encode_transactions(&batch)
             })
             .collect();

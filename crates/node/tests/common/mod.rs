@@ -238,7 +238,7 @@ pub fn tx_json(tx: &SignedTransaction) -> Value {
     serde_json::json!({
         "chain_id": tx.chain_id(),
         "nonce": tx.nonce(),
-        "to": format!("{:#x}", tx.to()),
+        "to": format!("{:#x}", tx.transfer().expect("a transfer").to),
         "amount": tx.amount().to_string(),
         "public_key": tx.public_key().to_string(),
         "signature": format!("0x{}", hex::encode(tx.signature().0)),
