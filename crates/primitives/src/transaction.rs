@@ -615,6 +615,91 @@ mod tests {
         assert!(verify_signatures(&[]).is_empty());
     }
 
+    fn acs_sample(nonce: u64, action: crate::AcsAction) -> SignedTransaction {
+        AcsTransaction {
+            chain_id: 1337,
+            nonce,
+            gas_limit: 50_000,
+            action,
+        }
+        .sign(&SecretKey::from_bytes([3; 32]))
+    }
+
+    #[test]
+    fn acs_transactions_travel_in_a_typed_envelope() {
+        let call = acs_sample(
+            4,
+            crate::AcsAction::Call {
+                package: Address::repeat_byte(7),
+                contract: "holder.getvbl".into(),
+                record: Address::repeat_byte(8),
+            },
+        );
+        assert!(call.verify().is_ok());
+        let bytes = call.encoded();
+        assert_eq!(bytes[0], ACS_TX_TYPE);
+        assert_eq!(call.hash(), keccak256(&bytes));
+        assert_eq!(bytes.len(), call.encoded_len());
+        assert_eq!(SignedTransaction::decode_exact(&bytes).unwrap(), call);
+        // Inside a list (a block, a gossip batch) it is a string holding the envelope, next
+        // to transfers in their own encoding.
+        let transfer = sample(5, 10);
+        let list = vec![transfer.clone(), call.clone(), transfer.clone()];
+        let mut encoded = Vec::new();
+        alloy_rlp::encode_list(&list, &mut encoded);
+        let decoded: Vec<SignedTransaction> = crate::decode_exact(&encoded).unwrap();
+        assert_eq!(decoded, list);
+        assert_eq!(alloy_rlp::encode(&call).len(), call.length());
+        // The signature covers the action: another contract name does not verify.
+        let Body::Acs(mut forged) = call.tx().clone() else {
+            unreachable!()
+        };
+        forged.action = crate::AcsAction::Call {
+            package: Address::repeat_byte(7),
+            contract: "holder".into(),
+            record: Address::repeat_byte(8),
+        };
+        assert!(
+            SignedTransaction::new(forged, *call.public_key(), *call.signature())
+                .verify()
+                .is_err()
+        );
+        // A transfer's signature is never valid for an ACS transaction: different domains.
+        assert_ne!(
+            call.tx().signing_message()[..12],
+            transfer.tx().signing_message()[..12]
+        );
+    }
+
+    #[test]
+    fn typed_envelopes_are_bounded_and_checked() {
+        let deploy = acs_sample(
+            0,
+            crate::AcsAction::Deploy {
+                source: alloy_primitives::Bytes::from(vec![b'a'; crate::MAX_PACKAGE_SOURCE_BYTES]),
+            },
+        );
+        let bytes = deploy.encoded();
+        assert!(bytes.len() > MAX_TRANSACTION_BYTES);
+        assert!(bytes.len() <= MAX_ACS_TRANSACTION_BYTES);
+        assert_eq!(SignedTransaction::decode_exact(&bytes).unwrap(), deploy);
+        let mut unknown = bytes.clone();
+        unknown[0] = 0x02;
+        assert!(SignedTransaction::decode_exact(&unknown).is_err());
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(SignedTransaction::decode_exact(&trailing).is_err());
+        let huge = vec![ACS_TX_TYPE; MAX_ACS_TRANSACTION_BYTES + 1];
+        assert!(matches!(
+            SignedTransaction::decode_exact(&huge),
+            Err(TransactionError::TooLarge { limit: MAX_ACS_TRANSACTION_BYTES, .. })
+        ));
+        // In a list, a string that is not an ACS envelope is refused.
+        let mut list = Vec::new();
+        alloy_rlp::encode_list::<&[u8], [u8]>(&[&[0x02, 0xc0][..]], &mut list);
+        assert!(crate::decode_exact::<Vec<SignedTransaction>>(&list).is_err());
+    }
+
     proptest! {
         #[test]
         fn encoding_round_trips(chain_id: u64, nonce: u64, amount: u128, to: [u8; 20], seed: [u8; 32]) {
@@ -629,6 +714,14 @@ mod tests {
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = SignedTransaction::decode_exact(&bytes);
+        }
+
+        #[test]
+        fn decoding_arbitrary_envelopes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut envelope = vec![ACS_TX_TYPE];
+            envelope.extend_from_slice(&bytes);
+            let _ = SignedTransaction::decode_exact(&envelope);
+            let _ = crate::decode_exact::<Vec<SignedTransaction>>(&bytes);
         }
     }
 }
