@@ -6,6 +6,7 @@
 //! Request bodies are read field by field ([`TransactionRequest::from_json`]), so a bad one
 //! is refused with a [`FieldError`] naming the field and saying what it should be.
 
+mod acs;
 mod fields;
 
 use cairn_contracts::Decimal;
@@ -16,6 +17,7 @@ use cairn_primitives::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use acs::*;
 pub use fields::FieldError;
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
@@ -154,6 +156,28 @@ pub enum TransactionRequest {
     Raw(RawTransaction),
     /// The signed fields.
     Fields(TransactionFields),
+}
+
+impl TransactionRequest {
+    /// How to submit `tx`: a transfer by its fields, a contract action by its raw encoding
+    /// (its fields are not a transfer's).
+    pub fn of(tx: &SignedTransaction) -> Self {
+        match tx.transfer() {
+            Some(_) => Self::Fields(TransactionFields::from_signed(tx)),
+            None => Self::Raw(RawTransaction {
+                raw: format!("0x{}", hex_string(&tx.encoded())),
+            }),
+        }
+    }
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 /// A signed transaction as its canonical RLP encoding.

@@ -5,8 +5,9 @@ mod heads;
 use std::time::Duration;
 
 use cairn_api_types::{
-    AccountResponse, BatchRequest, BatchResponse, BlockView, BlocksPage, ErrorBody, StatusResponse,
-    SubmitResponse, TransactionFields, TransactionRequest, TxResponse, TxStatus,
+    AccountResponse, BatchRequest, BatchResponse, BlockView, BlocksPage, ErrorBody, JobsResponse,
+    PackageResponse, QueryResponse, RecordResponse, StatusResponse, SubmitResponse,
+    TransactionRequest, TxResponse, TxStatus,
 };
 use cairn_primitives::{Address, B256, SignedTransaction};
 use futures_util::{SinkExt, StreamExt};
@@ -233,12 +234,9 @@ impl Client {
         self.get(&format!("/v1/transactions/{hash}")).await
     }
 
-    /// Submits a signed transfer (once: see the crate's notes on retries).
+    /// Submits a signed transaction (once: see the crate's notes on retries).
     pub async fn submit(&self, tx: &SignedTransaction) -> Result<SubmitResponse, ClientError> {
-        self.submit_request(&TransactionRequest::Fields(TransactionFields::from_signed(
-            tx,
-        )))
-        .await
+        self.submit_request(&TransactionRequest::of(tx)).await
     }
 
     /// Submits a transfer given as fields or as its raw encoding.
@@ -257,7 +255,7 @@ impl Client {
         let batch = BatchRequest {
             transactions: transactions
                 .iter()
-                .map(|tx| TransactionRequest::Fields(TransactionFields::from_signed(tx)))
+                .map(TransactionRequest::of)
                 .collect(),
         };
         self.post("/v1/transactions/batch", &batch).await
@@ -288,6 +286,44 @@ impl Client {
             .header("content-type", "application/octet-stream")
             .body(body);
         decode(self.send(request).await?).await
+    }
+
+    /// A contract package as of the head.
+    pub async fn package(&self, package: &Address) -> Result<PackageResponse, ClientError> {
+        self.get(&format!("/v1/acs/packages/{package:#x}")).await
+    }
+
+    /// A record of a package as of the head, with its proofs if `proof`.
+    pub async fn record(
+        &self,
+        package: &Address,
+        record: &Address,
+        proof: bool,
+    ) -> Result<RecordResponse, ClientError> {
+        self.get(&format!(
+            "/v1/acs/packages/{package:#x}/records/{record:#x}?proof={proof}"
+        ))
+        .await
+    }
+
+    /// Runs a contract against the head state without writing anything.
+    pub async fn query(
+        &self,
+        package: &Address,
+        contract: &str,
+        record: &Address,
+    ) -> Result<QueryResponse, ClientError> {
+        // Contract names are letters, digits, `_` and `.`: nothing to escape.
+        self.get(&format!(
+            "/v1/acs/packages/{package:#x}/query?contract={contract}&record={record:#x}"
+        ))
+        .await
+    }
+
+    /// The last `limit` scheduled runs of a package, oldest first.
+    pub async fn jobs(&self, package: &Address, limit: usize) -> Result<JobsResponse, ClientError> {
+        self.get(&format!("/v1/acs/packages/{package:#x}/jobs?limit={limit}"))
+            .await
     }
 
     /// GETs a JSON resource under the node's URL, retrying transient failures.

@@ -82,14 +82,18 @@ impl Solo {
     }
 
     /// Builds, seals and commits one block from the pool's executable transfers. Returns
-    /// `None` when there was nothing to include and empty blocks are off.
+    /// `None` when there was nothing to include, no schedule had work, and empty blocks are
+    /// off.
     pub fn seal_block(&self) -> Result<Option<Arc<CommittedBlock>>, ConsensusError> {
         let candidates = self.services.pool.ready(self.config.max_block_transactions);
-        if candidates.is_empty() && !self.config.empty_blocks {
+        let chain = &self.services.chain;
+        let now = cairn_ledger::now_ms();
+        // Without empty blocks, a block still seals when a contract schedule has work: the
+        // schedule runs at the start of blocks, and nobody has to send anything for it.
+        if candidates.is_empty() && !self.config.empty_blocks && !chain.jobs_due(now)? {
             return Ok(None);
         }
-        let chain = &self.services.chain;
-        let executed = chain.propose(candidates, cairn_ledger::now_ms(), self.key.address())?;
+        let executed = chain.propose(candidates, now, self.key.address())?;
         if !executed.excluded.is_empty() {
             let hashes: Vec<_> = executed.excluded.iter().map(|(tx, _)| tx.hash()).collect();
             warn!(

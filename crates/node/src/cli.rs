@@ -131,6 +131,150 @@ pub enum AcsCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Deploy a package (you become its operator). A file that does not compile is refused
+    /// here, FILE:LINE:COL on stderr, exit 1, nothing sent.
+    Deploy {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// The package file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// Join a package as a holder (your own record).
+    Join {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// The package's address (required).
+        #[arg(long, value_name = "P")]
+        package: String,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// Set fields of a record (the operator only): FIELD=DECIMAL ...
+    Set {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// The package's address (required).
+        #[arg(long, value_name = "P")]
+        package: String,
+        /// The record's address (required).
+        #[arg(long, value_name = "ADDR")]
+        record: String,
+        /// Fields to set, FIELD=DECIMAL (1 to 64).
+        #[arg(value_name = "FIELD=DECIMAL", required = true, allow_negative_numbers = true)]
+        fields: Vec<String>,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// Run a contract on a record (your own unless you are the operator).
+    Call {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// The package's address (required).
+        #[arg(long, value_name = "P")]
+        package: String,
+        /// The contract's name, e.g. holder.getvbl (required).
+        #[arg(long, value_name = "NAME")]
+        contract: String,
+        /// The record to run on [default: the signer's].
+        #[arg(long, value_name = "ADDR")]
+        record: Option<String>,
+        /// Gas limit (the contract's instructions plus 1,200 for the call itself).
+        #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1_200..=10_000_000))]
+        gas: u64,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// Run a contract against the head state and print what it returns; writes nothing and
+    /// sends no transaction.
+    Query {
+        /// The package's address (required).
+        #[arg(long, value_name = "P")]
+        package: String,
+        /// The contract's name (required).
+        #[arg(long, value_name = "NAME")]
+        contract: String,
+        /// The record to run on (required).
+        #[arg(long, value_name = "ADDR")]
+        record: String,
+        #[command(flatten)]
+        node: NodeOpt,
+    },
+    /// A record's role and fields, with --proof its EIP-1186 storage proofs.
+    Record {
+        /// The package's address (required).
+        #[arg(long, value_name = "P")]
+        package: String,
+        /// The record's address.
+        #[arg(value_name = "ADDR")]
+        record: String,
+        /// Include the package account's proof and each field's storage proof.
+        #[arg(long)]
+        proof: bool,
+        #[command(flatten)]
+        node: NodeOpt,
+    },
+    /// The package's scheduled runs, oldest first.
+    Jobs {
+        /// The package's address (required).
+        #[arg(long, value_name = "P")]
+        package: String,
+        /// Most runs to show, the latest (1 to 10,000).
+        #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        limit: u64,
+        #[command(flatten)]
+        node: NodeOpt,
+    },
+}
+
+impl AcsCommand {
+    /// The command's `--node`, if it talks to one.
+    pub fn node(&self) -> Option<&NodeOpt> {
+        match self {
+            Self::Check { .. } => None,
+            Self::Deploy { send, .. }
+            | Self::Join { send, .. }
+            | Self::Set { send, .. }
+            | Self::Call { send, .. } => Some(&send.node),
+            Self::Query { node, .. } | Self::Record { node, .. } | Self::Jobs { node, .. } => {
+                Some(node)
+            }
+        }
+    }
+}
+
+/// Who signs: `--key FILE` or `--dev I`.
+#[derive(Debug, Clone, Args)]
+pub struct SignerArgs {
+    /// Sign with this key file (this or --dev is required).
+    #[arg(
+        long,
+        conflicts_with = "dev",
+        required_unless_present = "dev",
+        value_name = "FILE"
+    )]
+    pub key: Option<PathBuf>,
+    /// Sign with development account I (0-9 are funded on a devnet).
+    #[arg(long, value_name = "I")]
+    pub dev: Option<u32>,
+}
+
+/// How a contract action is sent.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// Use this nonce instead of asking the node for the sender's next one.
+    #[arg(long, value_name = "N")]
+    pub nonce: Option<u64>,
+    /// Wait until the transaction is in a committed block, and exit 4 if it failed there.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits, in seconds (1 to 604800, a week); exit 5 when it runs out.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub node: NodeOpt,
 }
 
 /// `--node` on the commands that talk to a node.

@@ -134,6 +134,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::VerifyChain { data_dir } => verify::run(&data_dir, cli.json),
         Command::Trie(command) => trie_cmd::run(command, cli.json),
         Command::Acs(AcsCommand::Check { file }) => acs::check(&file, cli.json),
+        Command::Acs(command) => {
+            let node = command.node().cloned().unwrap_or_default();
+            acs::run(&client(&node)?, command, cli.json)
+        }
         Command::Testnet(TestnetCommand::Init(args)) => testnet::init(&args, cli.json).map(|_| ()),
     }
 }

@@ -300,7 +300,7 @@ fn parse_hash(text: &str) -> Result<B256, ApiError> {
     })
 }
 
-fn parse_address(text: &str) -> Result<Address, ApiError> {
+pub(crate) fn parse_address(text: &str) -> Result<Address, ApiError> {
     parse_0x_hex_array::<20>(text)
         .map(Address::from)
         .map_err(|_| {
@@ -366,7 +366,7 @@ pub(crate) fn committed_transaction(
 }
 
 /// Block selector: `latest`, a height, or a 0x block hash.
-fn resolve_block(state: &ApiState, id: &str) -> Result<u64, ApiError> {
+pub(crate) fn resolve_block(state: &ApiState, id: &str) -> Result<u64, ApiError> {
     if id == "latest" {
         return Ok(state.chain.head().height);
     }

@@ -8,6 +8,7 @@
 //!
 //! The API reads the chain and submits to the pool; it never writes blocks.
 
+mod acs;
 pub mod error;
 mod handlers;
 mod openapi;
@@ -101,6 +102,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/blocks", get(handlers::list_blocks))
         .route("/v1/blocks/{id}", get(handlers::get_block))
         .route("/v1/accounts/{address}", get(handlers::get_account))
+        .route("/v1/acs/packages/{package}", get(acs::get_package))
+        .route(
+            "/v1/acs/packages/{package}/records/{record}",
+            get(acs::get_record),
+        )
+        .route("/v1/acs/packages/{package}/query", get(acs::query_contract))
+        .route("/v1/acs/packages/{package}/jobs", get(acs::list_jobs))
         .route(
             "/v1/ws",
             get(ws::subscribe).layer(axum::Extension(ws::Slots::new(MAX_WEBSOCKETS))),

@@ -27,13 +27,18 @@ use crate::types::*;
         handlers::get_block,
         handlers::list_blocks,
         handlers::get_account,
+        crate::acs::get_package,
+        crate::acs::get_record,
+        crate::acs::query_contract,
+        crate::acs::list_jobs,
         crate::ws::subscribe,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, RootResponse, RawTransaction, RawTransactions, StatusResponse, SyncStatus, PoolView, NetworkView, OffenderView, TransactionRequest,
         TransactionFields, BatchRequest, SubmitResponse, BatchItem, BatchResponse, TxStatus,
         TransactionView, ReceiptView, TxResponse, SealView, HeaderView, BlockView, BlocksPage,
-        AccountResponse, HeadEvent,
+        AccountResponse, HeadEvent, AcsView, PackageResponse, ContractView, ScheduleLineView,
+        RecordResponse, StorageProofView, QueryResponse, JobRunView, JobsResponse,
     )),
     modifiers(&EveryOperationCanFail),
     tags(
@@ -41,6 +46,7 @@ use crate::types::*;
         (name = "transactions", description = "Submit transfers and follow their results"),
         (name = "blocks", description = "Read the chain"),
         (name = "accounts", description = "Balances, nonces and proofs"),
+        (name = "contracts", description = "ACS packages, records with storage proofs, queries and scheduled runs (contract actions are submitted as raw transactions)"),
         (name = "subscriptions", description = "WebSocket push of heads and results"),
     )
 )]

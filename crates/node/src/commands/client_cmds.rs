@@ -1,5 +1,6 @@
 //! Client commands: they talk to a running node over its HTTP API.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -7,7 +8,7 @@ use cairn_api_types::TxStatus;
 use cairn_client::ClientError;
 use cairn_primitives::dev::dev_account_key;
 use cairn_primitives::serde_helpers::{parse_0x_hex_array, parse_amount};
-use cairn_primitives::{Address, B256, SecretKey, Transaction};
+use cairn_primitives::{Address, B256, SecretKey, SignedTransaction, Transaction};
 use serde::Serialize;
 
 use crate::cli::{KeysCommand, TransferArgs, TxCommand};
@@ -15,7 +16,7 @@ use crate::client::Client;
 use crate::exit::{self, Failure};
 use crate::keyfile;
 
-fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -139,7 +140,7 @@ pub fn tx(client: &Client, command: TxCommand, json: bool) -> anyhow::Result<()>
     }
 }
 
-fn status_word(status: TxStatus) -> &'static str {
+pub(crate) fn status_word(status: TxStatus) -> &'static str {
     match status {
         TxStatus::Pending => "pending",
         TxStatus::Committed => "committed",
@@ -148,54 +149,66 @@ fn status_word(status: TxStatus) -> &'static str {
     }
 }
 
-fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<()> {
-    let key = match (&args.key, args.dev) {
-        (Some(path), None) => keyfile::read_key(path)?,
-        (None, Some(index)) => dev_account_key(index),
+/// The key a command signs with: `--key FILE` or `--dev I`.
+pub(crate) fn signing_key(key: Option<&Path>, dev: Option<u32>) -> anyhow::Result<SecretKey> {
+    match (key, dev) {
+        (Some(path), None) => keyfile::read_key(path),
+        (None, Some(index)) => Ok(dev_account_key(index)),
         _ => bail!("give exactly one of --key FILE or --dev I"),
-    };
-    let to = parse_address("--to", &args.to)?;
-    let amount = parse_amount(&args.amount)
-        .ok()
-        .filter(|amount| *amount > 0)
-        .ok_or_else(|| {
-            Failure::usage(
-                "invalid_argument",
-                format!(
-                    "--amount: {:?} is not an amount (a whole number of base units above 0)",
-                    args.amount
-                ),
-            )
-        })?;
-    // Until the transfer is sent, any failure means nothing was submitted.
-    let not_submitted = |error: ClientError| {
-        Failure::new(
-            exit::NOT_SUBMITTED,
-            error.code().to_string(),
-            format!("not submitted: {error}"),
-        )
-    };
+    }
+}
+
+/// A failure before anything was sent: exit 3, nothing submitted.
+pub(crate) fn not_submitted(error: ClientError) -> Failure {
+    Failure::new(
+        exit::NOT_SUBMITTED,
+        error.code().to_string(),
+        format!("not submitted: {error}"),
+    )
+}
+
+/// The chain id and the nonce to sign with: `nonce`, or the sender's next one counting its
+/// pending transactions.
+pub(crate) fn chain_and_nonce(
+    client: &Client,
+    sender: &Address,
+    nonce: Option<u64>,
+) -> anyhow::Result<(u64, u64)> {
     let api = client.api();
     let status = client.block_on(api.status()).map_err(not_submitted)?;
-    let nonce = match args.nonce {
+    let nonce = match nonce {
         Some(nonce) => nonce,
         None => {
             client
-                .block_on(api.account(&key.address(), None, false))
+                .block_on(api.account(sender, None, false))
                 .map_err(not_submitted)?
                 .pending_nonce
         }
     };
-    let signed = Transaction {
-        chain_id: status.chain_id,
-        nonce,
-        to,
-        amount,
-    }
-    .sign(&key);
+    Ok((status.chain_id, nonce))
+}
+
+/// What became of a submitted transaction.
+pub(crate) struct Submitted {
+    pub hash: cairn_primitives::B256,
+    pub status: TxStatus,
+    pub block: Option<u64>,
+    pub receipt: Option<cairn_api_types::ReceiptView>,
+}
+
+/// Submits `signed` once and, with `wait` (seconds), waits for its block. Exit 3 if it was
+/// not submitted (or may not have been), 5 if the wait ran out, 1 on other failures after
+/// submission.
+pub(crate) fn submit_and_wait(
+    client: &Client,
+    signed: &SignedTransaction,
+    wait: Option<u64>,
+) -> anyhow::Result<Submitted> {
+    let api = client.api();
     let hash = signed.hash();
+    let nonce = signed.nonce();
     let submitted = client
-        .block_on(api.submit(&signed))
+        .block_on(api.submit(signed))
         .map_err(|error| match error {
             // Refused by the node: certainly not in its pool.
             ClientError::Api { .. } if certainly_refused(&error) => {
@@ -213,22 +226,20 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
             )
             .with("hash", hash.to_string()),
         })?;
-    let mut output = TransferOutput {
+    let mut output = Submitted {
         hash: submitted.hash,
-        nonce,
         status: submitted.status,
         block: None,
-        reason: None,
+        receipt: None,
     };
-    if args.wait {
-        // The timeout is bounded by the parser.
+    if let Some(timeout) = wait {
         let waited = client
-            .block_on(api.wait_for_result(&submitted.hash, Duration::from_secs(args.timeout)));
+            .block_on(api.wait_for_result(&submitted.hash, Duration::from_secs(timeout)));
         match waited {
             Ok(Some(result)) => {
                 output.status = result.status;
                 output.block = result.block;
-                output.reason = result.receipt.and_then(|r| r.reason);
+                output.receipt = result.receipt;
             }
             Ok(None) => {
                 return Err(Failure::new(
@@ -236,9 +247,9 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
                     "timeout",
                     format!(
                         "transaction {} (nonce {nonce}) was submitted and is still pending after \
-                         {}s; it may still commit: follow it with `cairn tx get {}` and do not \
-                         send it again",
-                        submitted.hash, args.timeout, submitted.hash
+                         {timeout}s; it may still commit: follow it with `cairn tx get {}` and do \
+                         not send it again",
+                        submitted.hash, submitted.hash
                     ),
                 )
                 .with("hash", submitted.hash.to_string())
@@ -259,6 +270,41 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
             }
         }
     }
+    Ok(output)
+}
+
+fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<()> {
+    let key = signing_key(args.key.as_deref(), args.dev)?;
+    let to = parse_address("--to", &args.to)?;
+    let amount = parse_amount(&args.amount)
+        .ok()
+        .filter(|amount| *amount > 0)
+        .ok_or_else(|| {
+            Failure::usage(
+                "invalid_argument",
+                format!(
+                    "--amount: {:?} is not an amount (a whole number of base units above 0)",
+                    args.amount
+                ),
+            )
+        })?;
+    let (chain_id, nonce) = chain_and_nonce(client, &key.address(), args.nonce)?;
+    let signed = Transaction {
+        chain_id,
+        nonce,
+        to,
+        amount,
+    }
+    .sign(&key);
+    // The timeout is bounded by the parser.
+    let sent = submit_and_wait(client, &signed, args.wait.then_some(args.timeout))?;
+    let output = TransferOutput {
+        hash: sent.hash,
+        nonce,
+        status: sent.status,
+        block: sent.block,
+        reason: sent.receipt.and_then(|r| r.reason),
+    };
     if json {
         print_json(&output)?;
     } else {
