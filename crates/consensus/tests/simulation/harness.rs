@@ -16,7 +16,10 @@ use cairn_network::sync::{SyncConfig, SyncState, Syncer};
 use cairn_network::transport::{Channels, SimulatedReceiver, SimulatedSender, register_simulated};
 use cairn_network::{MAX_MESSAGE_BYTES, NetworkStats, PeerKey, PeerTracker, peer_key};
 use cairn_primitives::dev::{DEV_CHAIN_ID, dev_account_key, dev_genesis, dev_validator_key};
-use cairn_primitives::{Address, GenesisConfig, SecretKey, Transaction};
+use cairn_primitives::{
+    AcsAction, AcsTransaction, Address, Bytes, GenesisConfig, SecretKey, Transaction,
+    package_address,
+};
 use cairn_storage::{StorageError, Store};
 use commonware_p2p::simulated::{self, Control, Link, Oracle};
 use commonware_runtime::{Clock, Handle, Runner, Spawner, Supervisor, deterministic};
@@ -29,6 +32,21 @@ pub const VALIDATORS: usize = 4;
 pub const START: Duration = Duration::from_secs(1_700_000_000);
 /// Where every scenario's transfers go.
 pub const SINK: Address = Address::repeat_byte(0x5e);
+
+/// Deploys [`TICKER`] and calls its contract, one action per round of load.
+pub fn contract_key() -> SecretKey {
+    dev_account_key(40)
+}
+
+/// A package whose `operator` contract counts: called by transactions, and run by its own
+/// schedule every third block.
+pub const TICKER: &str = "#when trigger=every(3 blocks) run(operator)\n\
+                          t.acs.operator={ p.w.n = p.n + 1; }\n";
+
+/// Where [`contract_key`]'s first transaction deploys [`TICKER`].
+pub fn ticker() -> Address {
+    package_address(&contract_key().address(), 0)
+}
 
 /// The simulated chain's genesis: four validators, so BFT.
 pub fn genesis() -> GenesisConfig {
@@ -264,8 +282,34 @@ pub fn clean_link(latency_ms: u64, jitter_ms: u64) -> Link {
     }
 }
 
-/// Submits one transfer from each dev account through a node, as its API would.
+/// Submits one transfer from each dev account through a node, as its API would, and one
+/// contract action: the deployment of [`TICKER`], then calls of its `operator`.
 pub fn submit_round(node: &Node) {
+    let key = contract_key();
+    let account = node
+        .chain
+        .account(&key.address(), None)
+        .unwrap()
+        .unwrap_or_default();
+    let nonce = node.pool.pending_nonce(&key.address(), account.nonce);
+    let action = if nonce == 0 {
+        AcsAction::Deploy {
+            source: Bytes::from_static(TICKER.as_bytes()),
+        }
+    } else {
+        AcsAction::Call {
+            package: ticker(),
+            contract: "operator".into(),
+            record: key.address(),
+        }
+    };
+    let contract_tx = AcsTransaction {
+        chain_id: DEV_CHAIN_ID,
+        nonce,
+        gas_limit: 100_000,
+        action,
+    }
+    .sign(&key);
     let txs: Vec<_> = (0..10u32)
         .map(|i| {
             let key = dev_account_key(i);
@@ -283,6 +327,7 @@ pub fn submit_round(node: &Node) {
             }
             .sign(&key)
         })
+        .chain([contract_tx])
         .collect();
     let results = node.pool.admit(txs.clone(), node.chain.as_ref());
     let admitted: Vec<_> = txs
@@ -364,7 +409,37 @@ pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
         let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators()).unwrap();
         verify_chain(chain.store(), Some(&seals), |_, _| {}).unwrap();
     }
+    // The same blocks ran the same scheduled runs everywhere (the state roots in the
+    // headers already say the contracts' effects agree).
+    let runs: Vec<Vec<_>> = chains
+        .iter()
+        .map(|chain| {
+            let mut runs = chain.job_runs(&ticker(), usize::MAX).unwrap();
+            runs.retain(|run| run.height <= min_height);
+            runs
+        })
+        .collect();
+    for other in &runs[1..] {
+        assert_eq!(other, &runs[0], "scheduled runs differ below height {min_height}");
+    }
     min_height
+}
+
+/// What the contracts did on `chain`: the ticker's count (calls and scheduled runs together)
+/// and its scheduled runs that ended well.
+pub fn ticks(chain: &Chain) -> (u64, usize) {
+    let count = chain
+        .record(&ticker(), &contract_key().address(), None, false)
+        .unwrap()
+        .and_then(|record| record.fields.into_iter().find(|field| field.name == "n"))
+        .map_or(0, |field| (field.value.units() / 10i128.pow(18)) as u64);
+    let runs = chain
+        .job_runs(&ticker(), usize::MAX)
+        .unwrap()
+        .iter()
+        .filter(|run| run.error.is_none())
+        .count();
+    (count, runs)
 }
 
 /// The sink's balance on `chain`: transfers committed.

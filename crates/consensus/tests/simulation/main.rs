@@ -9,7 +9,9 @@
 //!
 //! Each run checks safety (every honest node has the same block, hence the same state root,
 //! at every height it committed; every stored chain re-verifies with its certificates) and
-//! liveness (the chain advances, with transfers, after the faults heal). Attack scenarios
+//! liveness (the chain advances, with transfers, after the faults heal). The load includes a
+//! contract package's deployment and calls, and its schedule runs at the start of blocks: the
+//! nodes must agree on the scheduled runs as on the blocks. Attack scenarios
 //! measure the honest validators' finality rate before and during the attack and require at
 //! least half the fault-free rate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -58,6 +60,10 @@ fn four_validators_agree_on_a_lossless_network() {
         assert!(height >= 10, "seed {seed}: only {height} blocks in 12 s");
         let moved = moved(&nodes[0].chain);
         assert!(moved > 100, "seed {seed}: only {moved} transfers committed");
+        // Contract calls and scheduled runs went through consensus too: the count is both.
+        let (count, runs) = ticks(&nodes[0].chain);
+        assert!(runs >= 2, "seed {seed}: {runs} scheduled runs");
+        assert!(count > runs as u64 + 5, "seed {seed}: count {count}, {runs} scheduled runs");
         for node in &nodes {
             assert_eq!(node.stats.snapshot().consensus_faults, 0);
             assert_eq!(
@@ -66,7 +72,7 @@ fn four_validators_agree_on_a_lossless_network() {
                 "nobody honest is blocked"
             );
         }
-        println!("seed {seed}: height {height}, {moved} transfers");
+        println!("seed {seed}: height {height}, {moved} transfers, ticker at {count} after {runs} scheduled runs");
     });
 }
 
@@ -273,6 +279,10 @@ fn an_equivocating_leader_cannot_split_the_honest_validators() {
             height >= 10,
             "seed {seed}: only {height} blocks with an equivocator"
         );
+        // Contract calls and scheduled runs go on under the equivocator, the same on every
+        // honest node (checked by `assert_safety`).
+        let (count, runs) = ticks(&chains[0]);
+        assert!(runs >= 1 && count > runs as u64, "seed {seed}: count {count}, {runs} runs");
         // The evidence: simplex reports the conflicting votes, or blocks the equivocator on
         // them (which the honest nodes' status records), or both.
         let faults: u64 = honest
