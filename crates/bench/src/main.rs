@@ -5,11 +5,14 @@
 //! cargo run --release -p cairn-bench -- trie-update --keys 1000000 --changes 10000 [--json]
 //! cargo run --release -p cairn-bench -- sig [--json]
 //! cargo run --release -p cairn-bench -- tps [--validators V] [--txs T] [--accounts A] [--json]
+//! cargo run --release -p cairn-bench -- acs [--calls N] [--accounts A] [--json]
 //! ```
 //!
-//! The peers are this crate's own dependencies (eth_trie, alloy-trie's HashBuilder), fed the
-//! same data in the same process. `tps` starts real Cairn nodes, as processes of this binary.
+//! The peers are this crate's own dependencies (eth_trie, alloy-trie's HashBuilder, rhai), fed
+//! the same data in the same process. `tps` and `acs` start real Cairn nodes, as processes of
+//! this binary.
 
+mod acs;
 mod sig;
 mod tps;
 mod trie;
@@ -73,6 +76,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// ACS contracts: committed `holder` calls per second of the seed's package on one node
+    /// against committed transfers per second in the same run, and the VM alone against rhai
+    /// on the seed's `holder` contract (results checked equal).
+    Acs {
+        /// Holder calls (and, separately, transfers) to commit.
+        #[arg(long, default_value_t = 20_000)]
+        calls: usize,
+        /// Holders (each calls on its own record, and sends transfers).
+        #[arg(long, default_value_t = 1_000)]
+        accounts: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Prints a report as JSON, or as `key: value` lines for people.
@@ -107,6 +124,11 @@ fn main() -> ExitCode {
             accounts,
             json,
         } => tps::run(validators, txs, accounts).and_then(|r| report(&r, json)),
+        Command::Acs {
+            calls,
+            accounts,
+            json,
+        } => acs::run(calls, accounts).and_then(|r| report(&r, json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,7 +56,7 @@ pub struct TpsReport {
     pub blocks: usize,
 }
 
-fn account_key(index: usize) -> SecretKey {
+pub(crate) fn account_key(index: usize) -> SecretKey {
     let mut preimage = b"cairn-bench/account/".to_vec();
     preimage.extend_from_slice(&(index as u64).to_be_bytes());
     SecretKey::from_bytes(keccak256(preimage).0)
@@ -103,9 +103,9 @@ fn log_tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(5)..].join(" | ")
 }
 
-struct Nodes {
+pub(crate) struct Nodes {
     children: Vec<Child>,
-    http: Vec<String>,
+    pub http: Vec<String>,
 }
 
 impl Drop for Nodes {
@@ -118,7 +118,11 @@ impl Drop for Nodes {
 }
 
 /// Writes genesis and configs, and starts the node processes.
-fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::Result<Nodes> {
+pub(crate) fn start_chain(
+    dir: &Path,
+    validators: u32,
+    accounts: &[SecretKey],
+) -> anyhow::Result<Nodes> {
     let keys: Vec<SecretKey> = (0..validators)
         .map(|i| SecretKey::from_bytes(keccak256(format!("cairn-bench/validator/{i}")).0))
         .collect();
@@ -230,7 +234,7 @@ fn start_chain(dir: &Path, validators: u32, accounts: &[SecretKey]) -> anyhow::R
 }
 
 /// A client of one node, through the same `cairn-client` every tool uses.
-fn node_client(url: &str, timeout: Duration) -> anyhow::Result<cairn_client::Client> {
+pub(crate) fn node_client(url: &str, timeout: Duration) -> anyhow::Result<cairn_client::Client> {
     Ok(cairn_client::Client::with_config(
         url,
         cairn_client::ClientConfig {
@@ -241,15 +245,19 @@ fn node_client(url: &str, timeout: Duration) -> anyhow::Result<cairn_client::Cli
 }
 
 /// A runtime for one thread's requests.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
 
 /// Signs every transfer, on every core. Transfer `i` is sender `i % accounts`'s
-/// `i / accounts`-th, to another funded account.
-fn sign_all(keys: &[SecretKey], count: usize) -> Vec<SignedTransaction> {
+/// `first_nonce + i / accounts`-th, to another funded account.
+pub(crate) fn sign_all(
+    keys: &[SecretKey],
+    count: usize,
+    first_nonce: u64,
+) -> Vec<SignedTransaction> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = count.div_ceil(cores);
     std::thread::scope(|scope| {
@@ -261,7 +269,7 @@ fn sign_all(keys: &[SecretKey], count: usize) -> Vec<SignedTransaction> {
                         .map(|i| {
                             let sender = &keys[i % keys.len()];
                             let to: Address = keys[(i * 7 + 1) % keys.len()].address();
-                            let nonce = (i / keys.len()) as u64;
+                            let nonce = first_nonce + (i / keys.len()) as u64;
                             Transaction {
                                 chain_id: CHAIN_ID,
                                 nonce,
@@ -295,7 +303,51 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
     let sig_ceiling = crate::sig::batch_all_cores_per_s(Duration::from_secs(2));
     eprintln!("signing {txs} transfers from {accounts} accounts...");
     let keys: Vec<SecretKey> = (0..accounts).map(account_key).collect();
-    let transactions = sign_all(&keys, txs);
+    let transactions = sign_all(&keys, txs, 0);
+    let dir = tempfile::tempdir()?;
+    eprintln!(
+        "starting {validators} node(s) in {}...",
+        dir.path().display()
+    );
+    let nodes = start_chain(dir.path(), validators, &keys)?;
+    let measured = measure(&nodes, transactions)?;
+    drop(nodes);
+    Ok(TpsReport {
+        validators,
+        txs,
+        committed: measured.committed,
+        elapsed_s: measured.elapsed_s,
+        committed_tps: measured.committed_tps,
+        p50_ms: measured.p50_ms,
+        p99_ms: measured.p99_ms,
+        sig_ceiling_per_s: sig_ceiling,
+        ratio_to_sig_ceiling: measured.committed_tps / sig_ceiling,
+        blocks: measured.blocks,
+    })
+}
+
+/// What [`measure`] saw.
+pub(crate) struct Measured {
+    pub committed: usize,
+    pub elapsed_s: f64,
+    pub committed_tps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub blocks: usize,
+}
+
+/// Submits `transactions` (signed in advance) to `nodes` in binary batches from several
+/// client threads, within the window, and follows committed blocks until every one of them
+/// is in one, timing each from submission to commit.
+pub(crate) fn measure(
+    nodes: &Nodes,
+    transactions: Vec<SignedTransaction>,
+) -> anyhow::Result<Measured> {
+    let txs = transactions.len();
+    let start_height = {
+        let client = node_client(&nodes.http[0], Duration::from_secs(30))?;
+        runtime()?.block_on(client.status())?.height + 1
+    };
     // Bodies are shared, not copied, when sent.
     let batches: Vec<(bytes::Bytes, Vec<B256>)> = transactions
         .chunks(BATCH)
@@ -311,13 +363,6 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
         })
         .collect();
     drop(transactions);
-
-    let dir = tempfile::tempdir()?;
-    eprintln!(
-        "starting {validators} node(s) in {}...",
-        dir.path().display()
-    );
-    let nodes = start_chain(dir.path(), validators, &keys)?;
 
     let submitted_at: Arc<Mutex<HashMap<B256, Instant>>> =
         Arc::new(Mutex::new(HashMap::with_capacity(txs)));
@@ -403,7 +448,7 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
     let follower = node_client(&nodes.http[0], Duration::from_secs(30))?;
     let follower_runtime = runtime()?;
     let mut latencies: Vec<f64> = Vec::with_capacity(txs);
-    let mut next_height = 1u64;
+    let mut next_height = start_height;
     let mut blocks = 0usize;
     let mut last_commit = started;
     let deadline = started + Duration::from_secs(600);
@@ -451,23 +496,20 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
             .join()
             .map_err(|_| anyhow::anyhow!("a client panicked"))??;
     }
-    drop(nodes);
     let elapsed = last_commit.duration_since(started).as_secs_f64();
     latencies.sort_by(f64::total_cmp);
+    if latencies.is_empty() {
+        bail!("nothing committed");
+    }
     let percentile =
         |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     let committed = latencies.len();
-    let committed_tps = committed as f64 / elapsed;
-    Ok(TpsReport {
-        validators,
-        txs,
+    Ok(Measured {
         committed,
         elapsed_s: elapsed,
-        committed_tps,
+        committed_tps: committed as f64 / elapsed,
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),
-        sig_ceiling_per_s: sig_ceiling,
-        ratio_to_sig_ceiling: committed_tps / sig_ceiling,
         blocks,
     })
 }

@@ -104,6 +104,29 @@ impl Program {
         })
     }
 
+    /// The fields of the record this program reads (`p.f`), each once, in first-read order.
+    pub fn reads(&self) -> Vec<&str> {
+        self.each_once(|op| matches!(op, Op::Field(_)).then_some(op))
+    }
+
+    /// The fields of the operator's record this program reads (`p.$f`), each once.
+    pub fn operator_reads(&self) -> Vec<&str> {
+        self.each_once(|op| matches!(op, Op::OperatorField(_)).then_some(op))
+    }
+
+    fn each_once(&self, pick: impl Fn(Op) -> Option<Op>) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for op in &self.ops {
+            if let Some(Op::Field(n) | Op::OperatorField(n)) = pick(*op)
+                && let Some(name) = self.names.get(usize::from(n))
+                && !names.contains(&name.as_str())
+            {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// The fields of the operator's record this program writes (`p.w.$f`).
     pub fn operator_writes(&self) -> impl Iterator<Item = &str> {
         self.ops.iter().filter_map(|op| match op {

@@ -285,9 +285,8 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
 
     /// The package's metadata; `None` if no package lives at `package`.
     pub fn info(&mut self, package: &Address) -> Result<Option<PackageInfo>, StateError> {
-        if self.state.account(package)?.code_hash == cairn_primitives::KECCAK_EMPTY {
-            return Ok(None);
-        }
+        // Only a package's storage holds this slot (no key controls a package's address,
+        // and nothing else writes to the storage of an account).
         match self.meta(package, "info", &[])? {
             None => Ok(None),
             Some(bytes) => decode_exact(&bytes)
@@ -310,13 +309,16 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         }
     }
 
-    /// The compiled package.
+    /// The compiled package (the source is read and compiled only when the cache lacks it).
     pub fn compiled(
         &mut self,
         package: &Address,
         info: &PackageInfo,
         cache: &PackageCache,
     ) -> Result<Arc<Package>, StateError> {
+        if let Some(package) = cache.compiled.lock().get(&info.code_hash) {
+            return Ok(package.clone());
+        }
         let source = self.source(package)?;
         cache
             .get(&info.code_hash, || source)
@@ -377,11 +379,11 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
     }
 
     /// The fields among `names` of `record`.
-    fn read(&mut self, package: &Address, record: &Address, names: &[String]) -> Result<BTreeMap<String, Decimal>, StateError> {
+    fn read(&mut self, package: &Address, record: &Address, names: &[&str]) -> Result<BTreeMap<String, Decimal>, StateError> {
         let mut fields = BTreeMap::new();
         for name in names {
             let value = self.field(package, record, name)?;
-            fields.insert(name.clone(), value);
+            fields.insert((*name).to_owned(), value);
         }
         Ok(fields)
     }
@@ -569,12 +571,9 @@ fn run_contract<S: NodeStore + Clone>(
     gas: u64,
     commit: bool,
 ) -> Result<RunResult, StateError> {
-    let fields = packages.read(package, record, &program.names)?;
-    let operator = if *record == info.operator {
-        fields.clone()
-    } else {
-        packages.read(package, &info.operator, &program.names)?
-    };
+    // Only what the program reads: `p.f` of the record, `p.$f` of the operator's.
+    let fields = packages.read(package, record, &program.reads())?;
+    let operator = packages.read(package, &info.operator, &program.operator_reads())?;
     let env = Env {
         record: &fields,
         operator: &operator,
@@ -768,7 +767,8 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
                 }
                 Some(_) => {}
             }
-            let names = condition_names(&compiled, &info, ctx.height);
+            // Contracts name no bare names (only conditions do).
+            let names = BTreeMap::new();
             let gas = acs.gas_limit - intrinsic;
             match run_contract(&mut packages, package, &info, &code.program, record, &names, gas, true)? {
                 RunResult::Ok {

@@ -17,6 +17,9 @@ pub struct StateDb<S> {
     trie: SecureTrie<S>,
     touched: HashMap<Address, Account>,
     storage: HashMap<Address, SecureTrie<S>>,
+    /// Storage values read or written since the last commit: contracts read the same few
+    /// slots (a package's metadata, its operator's fields) call after call.
+    slots: HashMap<(Address, B256), Option<Vec<u8>>>,
 }
 
 impl<S: NodeStore> StateDb<S> {
@@ -26,6 +29,7 @@ impl<S: NodeStore> StateDb<S> {
             trie: SecureTrie::new(store),
             touched: HashMap::new(),
             storage: HashMap::new(),
+            slots: HashMap::new(),
         }
     }
 
@@ -35,6 +39,7 @@ impl<S: NodeStore> StateDb<S> {
             trie: SecureTrie::open(store, root)?,
             touched: HashMap::new(),
             storage: HashMap::new(),
+            slots: HashMap::new(),
         })
     }
 
@@ -91,6 +96,7 @@ impl<S: NodeStore> StateDb<S> {
             nodes.append(trie.commit()?.1);
         }
         self.storage.clear();
+        self.slots.clear();
         Ok((root, nodes))
     }
 }
@@ -111,7 +117,12 @@ impl<S: NodeStore + Clone> StateDb<S> {
     /// The value at `slot` of `address`'s storage (keyed, as in Ethereum, by keccak256 of the
     /// slot).
     pub fn storage(&mut self, address: &Address, slot: &B256) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.storage_trie(address)?.get(slot.as_slice())?)
+        if let Some(value) = self.slots.get(&(*address, *slot)) {
+            return Ok(value.clone());
+        }
+        let value = self.storage_trie(address)?.get(slot.as_slice())?;
+        self.slots.insert((*address, *slot), value.clone());
+        Ok(value)
     }
 
     /// Sets (or, with an empty value, removes) the value at `slot` of `address`'s storage.
@@ -127,6 +138,8 @@ impl<S: NodeStore + Clone> StateDb<S> {
         } else {
             trie.insert(slot.as_slice(), value)?;
         }
+        self.slots
+            .insert((*address, *slot), (!value.is_empty()).then(|| value.to_vec()));
         Ok(())
     }
 }
