@@ -54,6 +54,9 @@ pub const JOB_RUN_GAS: u64 = 100_000;
 pub const JOB_GAS_PER_BLOCK: u64 = 20_000_000;
 /// Most scheduled runs at the start of one block.
 pub const MAX_JOB_RUNS_PER_BLOCK: usize = 1_000;
+/// Most records the scheduled runs at the start of one block visit (a record whose condition
+/// does not hold is visited without a run).
+pub const MAX_JOB_VISITS_PER_BLOCK: usize = 5_000;
 /// Most occurrences of one schedule line waiting to run; later ones are found once these ran.
 pub const MAX_QUEUED_PER_LINE: usize = 16;
 /// Most fields one record may hold.
@@ -528,7 +531,7 @@ fn failed(tx: &SignedTransaction, gas_used: u64, error: ContractError) -> Receip
         contract: Some(ContractResult {
             gas_used,
             returned: None,
-            error: Some(error),
+            error: Some(error.bounded()),
         }),
     }
 }
@@ -862,7 +865,9 @@ pub fn jobs_due<S: NodeStore + Clone>(
 /// waits, package by package in deployment order, line by line, occurrence by occurrence,
 /// record by record (the operator, or holders in join order), within [`MAX_JOB_RUNS_PER_BLOCK`]
 /// runs and [`JOB_GAS_PER_BLOCK`] gas. What does not fit waits for the next block, in the same
-/// order. A run that fails is recorded and changes nothing; the others go on.
+/// order. Every record visited counts toward [`MAX_JOB_VISITS_PER_BLOCK`], whether its
+/// condition holds or not. A run that fails is recorded and changes nothing; the others go
+/// on.
 pub fn run_jobs<S: NodeStore + Clone>(
     state: &mut StateDb<S>,
     ctx: &BlockContext<'_>,
@@ -870,6 +875,7 @@ pub fn run_jobs<S: NodeStore + Clone>(
     let mut packages = Packages::new(state);
     let listed = packages.scheduled()?;
     let mut runs = Vec::new();
+    let mut visits = 0usize;
     let mut gas_left = JOB_GAS_PER_BLOCK;
     let now = ctx.point();
     for package in listed {
@@ -906,7 +912,10 @@ pub fn run_jobs<S: NodeStore + Clone>(
         }
         for (line, line_state) in compiled.schedule.iter().zip(states.iter_mut()) {
             while let Some(queued) = line_state.queue.first_mut() {
-                if runs.len() >= MAX_JOB_RUNS_PER_BLOCK || gas_left < JOB_RUN_GAS {
+                if runs.len() >= MAX_JOB_RUNS_PER_BLOCK
+                    || visits >= MAX_JOB_VISITS_PER_BLOCK
+                    || gas_left < JOB_RUN_GAS
+                {
                     break;
                 }
                 let late_blocks = ctx.height.saturating_sub(queued.found_height);
@@ -918,7 +927,7 @@ pub fn run_jobs<S: NodeStore + Clone>(
                     time_ms: ctx.time_ms,
                     late_blocks,
                     gas_used,
-                    error,
+                    error: error.map(ContractError::bounded),
                 };
                 let names = condition_names(&compiled, &info, ctx.height);
                 let role = match &line.action {
@@ -934,6 +943,7 @@ pub fn run_jobs<S: NodeStore + Clone>(
                     continue;
                 };
                 queued.cursor += 1;
+                visits += 1;
                 let mut gas_used = 0;
                 if let Some(condition) = &line.condition {
                     let result = run_contract(

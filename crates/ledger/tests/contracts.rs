@@ -725,3 +725,50 @@ fn blocks_respect_the_byte_and_gas_budgets() {
     let error = fresh.chain.import(over).unwrap_err().to_string();
     assert!(error.contains("block gas limit"), "{error}");
 }
+
+#[test]
+fn records_whose_condition_does_not_hold_still_count_toward_the_visits_cap() {
+    let node = Node::new();
+    let operator = dev_account_key(0);
+    let source = "#when p.on == 1 trigger=every(4 blocks) run(holder)\n\
+                  t.acs.holder={ p.w.n = p.n + 1; }\n";
+    node.block(vec![deploy(&operator, 0, source)]);
+    let package = package_address(&operator.address(), 0);
+    let holders = acs::MAX_JOB_VISITS_PER_BLOCK as u32 + 1_000;
+    node.block((0..holders).map(|i| join(&key(i), 0, package)).collect());
+    // Only the last holder's condition holds.
+    let last = key(holders - 1).address();
+    node.block(vec![set(&operator, 1, package, last, &[("on", "1")])]);
+    assert!(node.block(vec![]).job_runs.is_empty());
+    // Height 5: the first 5,000 records are visited, none runs; the last waits.
+    let first = node.block(vec![]);
+    assert_eq!(first.block.header.height, 5);
+    assert!(first.job_runs.is_empty());
+    let second = node.block(vec![]);
+    assert_eq!(second.job_runs.len(), 1);
+    assert_eq!(
+        (second.job_runs[0].record, second.job_runs[0].late_blocks),
+        (last, 1)
+    );
+    assert_eq!(node.fields(&package, &last)["n"], d("1"));
+}
+
+#[test]
+fn long_error_messages_are_stored_as_they_are_kept() {
+    let node = Node::new();
+    let key = dev_account_key(0);
+    let name = "x".repeat(2 * cairn_primitives::MAX_ERROR_BYTES);
+    let source = format!("#when {name} >= 1 trigger=onStart commitACS\n");
+    let block = node.block(vec![deploy(&key, 0, &source)]);
+    let message = error(&block.receipts[0]);
+    assert!(message.contains("unknown name"), "{}", &message[..60]);
+    assert!(
+        block.receipts[0].contract.as_ref().unwrap().error.as_ref().unwrap().message.len()
+            <= cairn_primitives::MAX_ERROR_BYTES
+    );
+    assert_eq!(
+        node.chain.store().receipts(1).unwrap().unwrap(),
+        block.receipts
+    );
+    assert!(verify_chain(node.chain.store(), None, |_, _| {}).is_ok());
+}

@@ -361,6 +361,17 @@ impl ContractError {
     }
 }
 
+impl ContractError {
+    /// The error with its message cut to [`MAX_ERROR_BYTES`] (at a character boundary), as
+    /// receipts and run records store it, so what a node keeps in memory is what it stores.
+    pub fn bounded(mut self) -> Self {
+        if self.message.len() > MAX_ERROR_BYTES {
+            self.message = bounded_message(&self.message).to_owned();
+        }
+        self
+    }
+}
+
 impl std::fmt::Display for ContractError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.line == 0 {
