@@ -306,7 +306,9 @@ impl AcsView {
                 view.fields = Some(
                     fields
                         .iter()
-                        .map(|(name, units)| (name.clone(), Decimal::from_units(*units).to_string()))
+                        .map(|(name, units)| {
+                            (name.clone(), Decimal::from_units(*units).to_string())
+                        })
                         .collect(),
                 );
             }

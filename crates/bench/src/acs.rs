@@ -91,7 +91,10 @@ fn set(
 
 /// `cairn-bench acs`.
 pub fn run(calls: usize, accounts: usize) -> anyhow::Result<AcsReport> {
-    ensure!(calls > 0 && accounts > 0, "calls and accounts must be positive");
+    ensure!(
+        calls > 0 && accounts > 0,
+        "calls and accounts must be positive"
+    );
     ensure!(
         calls / accounts < 4_000,
         "at most 4,000 calls per holder (the pool's per-sender bound): use more --accounts"
@@ -121,9 +124,19 @@ pub fn run(calls: usize, accounts: usize) -> anyhow::Result<AcsReport> {
         1,
         package,
         operator.address(),
-        &[("rate", "0.05"), ("sprate", "1"), ("rc", "100"), ("bl", "100000"), ("xdc", "3")],
+        &[
+            ("rate", "0.05"),
+            ("sprate", "1"),
+            ("rc", "100"),
+            ("bl", "100000"),
+            ("xdc", "3"),
+        ],
     )];
-    setup.extend(holders.iter().map(|holder| exact(holder, 0, AcsAction::Join { package })));
+    setup.extend(
+        holders
+            .iter()
+            .map(|holder| exact(holder, 0, AcsAction::Join { package })),
+    );
     measure(&nodes, setup)?;
     let shares: Vec<_> = holders
         .iter()
@@ -144,7 +157,11 @@ pub fn run(calls: usize, accounts: usize) -> anyhow::Result<AcsReport> {
     let rt = runtime()?;
     let state = rt.block_on(client.package(&package))?;
     ensure!(state.active, "the package did not activate");
-    ensure!(state.holders == accounts as u64, "{} holders joined", state.holders);
+    ensure!(
+        state.holders == accounts as u64,
+        "{} holders joined",
+        state.holders
+    );
 
     eprintln!("committing {calls} transfers...");
     let transfers = sign_all(holders, calls, 1);
@@ -182,7 +199,10 @@ pub fn run(calls: usize, accounts: usize) -> anyhow::Result<AcsReport> {
     if let Some(hash) = first_call {
         let tx = rt.block_on(client.transaction(&hash))?;
         let status = tx.receipt.map(|receipt| receipt.status);
-        ensure!(status.as_deref() == Some("success"), "first call: {status:?}");
+        ensure!(
+            status.as_deref() == Some("success"),
+            "first call: {status:?}"
+        );
     }
     drop(nodes);
     Ok(AcsReport {

@@ -253,10 +253,7 @@ impl Client {
         transactions: &[SignedTransaction],
     ) -> Result<BatchResponse, ClientError> {
         let batch = BatchRequest {
-            transactions: transactions
-                .iter()
-                .map(TransactionRequest::of)
-                .collect(),
+            transactions: transactions.iter().map(TransactionRequest::of).collect(),
         };
         self.post("/v1/transactions/batch", &batch).await
     }

@@ -227,7 +227,11 @@ pub struct PackageCache {
 const PACKAGE_CACHE_ENTRIES: usize = 256;
 
 impl PackageCache {
-    fn get(&self, code_hash: &B256, source: impl FnOnce() -> Option<String>) -> Option<Arc<Package>> {
+    fn get(
+        &self,
+        code_hash: &B256,
+        source: impl FnOnce() -> Option<String>,
+    ) -> Option<Arc<Package>> {
         if let Some(package) = self.compiled.lock().get(code_hash) {
             return Some(package.clone());
         }
@@ -274,12 +278,24 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         Self { state }
     }
 
-    fn meta(&mut self, package: &Address, label: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+    fn meta(
+        &mut self,
+        package: &Address,
+        label: &str,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
         self.state.storage(package, &meta_slot(label, key))
     }
 
-    fn set_meta(&mut self, package: &Address, label: &str, key: &[u8], value: &[u8]) -> Result<(), StateError> {
-        self.state.set_storage(package, &meta_slot(label, key), value)
+    fn set_meta(
+        &mut self,
+        package: &Address,
+        label: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StateError> {
+        self.state
+            .set_storage(package, &meta_slot(label, key), value)
     }
 
     fn corrupt(package: &Address, what: &str) -> StateError {
@@ -329,13 +345,19 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
     }
 
     /// The role of `record` in the package, if it is one of its records.
-    pub fn role(&mut self, package: &Address, record: &Address) -> Result<Option<RecordRole>, StateError> {
-        Ok(match self.meta(package, "role", record.as_slice())?.as_deref() {
-            None => None,
-            Some([1]) => Some(RecordRole::Operator),
-            Some([2]) => Some(RecordRole::Holder),
-            Some(_) => return Err(Self::corrupt(package, "role")),
-        })
+    pub fn role(
+        &mut self,
+        package: &Address,
+        record: &Address,
+    ) -> Result<Option<RecordRole>, StateError> {
+        Ok(
+            match self.meta(package, "role", record.as_slice())?.as_deref() {
+                None => None,
+                Some([1]) => Some(RecordRole::Operator),
+                Some([2]) => Some(RecordRole::Holder),
+                Some(_) => return Err(Self::corrupt(package, "role")),
+            },
+        )
     }
 
     /// The `index`-th holder, by join order.
@@ -348,7 +370,11 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
     }
 
     /// The names of the fields `record` has had written, in first-written order.
-    pub fn field_names(&mut self, package: &Address, record: &Address) -> Result<Vec<String>, StateError> {
+    pub fn field_names(
+        &mut self,
+        package: &Address,
+        record: &Address,
+    ) -> Result<Vec<String>, StateError> {
         match self.meta(package, "fields", record.as_slice())? {
             None => Ok(Vec::new()),
             Some(bytes) => {
@@ -364,7 +390,12 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
     }
 
     /// One field of `record` (zero if never written).
-    pub fn field(&mut self, package: &Address, record: &Address, name: &str) -> Result<Decimal, StateError> {
+    pub fn field(
+        &mut self,
+        package: &Address,
+        record: &Address,
+        name: &str,
+    ) -> Result<Decimal, StateError> {
         match self.state.storage(package, &field_slot(record, name))? {
             None => Ok(Decimal::ZERO),
             Some(bytes) => decode_field(&bytes).ok_or_else(|| Self::corrupt(package, "field")),
@@ -372,7 +403,11 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
     }
 
     /// Every field of `record` that has been written, by name.
-    pub fn fields(&mut self, package: &Address, record: &Address) -> Result<BTreeMap<String, Decimal>, StateError> {
+    pub fn fields(
+        &mut self,
+        package: &Address,
+        record: &Address,
+    ) -> Result<BTreeMap<String, Decimal>, StateError> {
         let mut fields = BTreeMap::new();
         for name in self.field_names(package, record)? {
             let value = self.field(package, record, &name)?;
@@ -382,7 +417,12 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
     }
 
     /// The fields among `names` of `record`.
-    fn read(&mut self, package: &Address, record: &Address, names: &[&str]) -> Result<BTreeMap<String, Decimal>, StateError> {
+    fn read(
+        &mut self,
+        package: &Address,
+        record: &Address,
+        names: &[&str],
+    ) -> Result<BTreeMap<String, Decimal>, StateError> {
         let mut fields = BTreeMap::new();
         for name in names {
             let value = self.field(package, record, name)?;
@@ -431,7 +471,9 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         let scheduler = *SCHEDULER_ADDRESS;
         match self.meta(&scheduler, "packages", &[])? {
             None => Ok(Vec::new()),
-            Some(bytes) => decode_exact(&bytes).map_err(|_| Self::corrupt(&scheduler, "schedule list")),
+            Some(bytes) => {
+                decode_exact(&bytes).map_err(|_| Self::corrupt(&scheduler, "schedule list"))
+            }
         }
     }
 
@@ -442,14 +484,24 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         }
     }
 
-    fn set_line_states(&mut self, package: &Address, states: &[LineState]) -> Result<(), StateError> {
+    fn set_line_states(
+        &mut self,
+        package: &Address,
+        states: &[LineState],
+    ) -> Result<(), StateError> {
         let mut bytes = Vec::new();
         alloy_rlp::encode_list(states, &mut bytes);
         self.set_meta(package, "schedule", &[], &bytes)
     }
 
     /// The record a run at position `cursor` of `role` runs on.
-    fn record_at(&mut self, package: &Address, info: &PackageInfo, role: Role, cursor: u64) -> Result<Option<Address>, StateError> {
+    fn record_at(
+        &mut self,
+        package: &Address,
+        info: &PackageInfo,
+        role: Role,
+        cursor: u64,
+    ) -> Result<Option<Address>, StateError> {
         match role {
             Role::Operator => Ok((cursor == 0).then_some(info.operator)),
             Role::Holder if cursor < info.holders => self.holder(package, cursor),
@@ -462,14 +514,21 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
 /// blocks since the deployment block, so 1 in the block after it), `holders` (its holder
 /// count), and every constant under the last segment of its key (`afs.nbcs.max.eps` is
 /// `eps`).
-pub fn condition_names(package: &Package, info: &PackageInfo, height: u64) -> BTreeMap<String, Decimal> {
+pub fn condition_names(
+    package: &Package,
+    info: &PackageInfo,
+    height: u64,
+) -> BTreeMap<String, Decimal> {
     let mut names = BTreeMap::new();
     for (key, value) in &package.constants {
         let name = key.rsplit('.').next().unwrap_or(key);
         names.insert(name.to_owned(), *value);
     }
     let ebs = height.saturating_sub(info.deployed_height);
-    names.insert("ebs".into(), Decimal::from_integer(i64::try_from(ebs).unwrap_or(i64::MAX)));
+    names.insert(
+        "ebs".into(),
+        Decimal::from_integer(i64::try_from(ebs).unwrap_or(i64::MAX)),
+    );
     names.insert(
         "holders".into(),
         Decimal::from_integer(i64::try_from(info.holders).unwrap_or(i64::MAX)),
@@ -495,7 +554,11 @@ pub fn check_condition_names(package: &Package) -> Result<(), ContractError> {
         };
         for (index, op) in condition.ops.iter().enumerate() {
             if let cairn_contracts::Op::Name(slot) = op {
-                let name = condition.names.get(usize::from(*slot)).map(String::as_str).unwrap_or("");
+                let name = condition
+                    .names
+                    .get(usize::from(*slot))
+                    .map(String::as_str)
+                    .unwrap_or("");
                 if !known.contains_key(name) {
                     let span = condition.spans.get(index).copied().unwrap_or(line.span);
                     return Err(ContractError {
@@ -566,8 +629,7 @@ enum RunResult {
 /// `commit`, applies its writes.
 fn run_contract<S: NodeStore + Clone>(
     packages: &mut Packages<'_, S>,
-    package: &Address,
-    info: &PackageInfo,
+    (package, info): (&Address, &PackageInfo),
     program: &Program,
     record: &Address,
     names: &BTreeMap<String, Decimal>,
@@ -699,7 +761,9 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
         (AcsAction::Join { package }, Some((_, mut info))) => {
             match packages.role(package, &sender)? {
                 Some(RecordRole::Operator) => {
-                    return Ok(refuse("the operator's record is already in the package".into()));
+                    return Ok(refuse(
+                        "the operator's record is already in the package".into(),
+                    ));
                 }
                 Some(RecordRole::Holder) => {
                     return Ok(refuse(format!("{sender:#x} is already a holder")));
@@ -707,7 +771,12 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
                 None => {}
             }
             packages.set_meta(package, "role", sender.as_slice(), &[2])?;
-            packages.set_meta(package, "holder", &info.holders.to_be_bytes(), sender.as_slice())?;
+            packages.set_meta(
+                package,
+                "holder",
+                &info.holders.to_be_bytes(),
+                sender.as_slice(),
+            )?;
             info.holders += 1;
             packages.set_info(package, &info)?;
             Ok(succeeded(tx, intrinsic, None))
@@ -724,7 +793,9 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
                 return Ok(refuse("only the package's operator may set fields".into()));
             }
             if packages.role(package, record)?.is_none() {
-                return Ok(refuse(format!("{record:#x} is not a record of this package")));
+                return Ok(refuse(format!(
+                    "{record:#x} is not a record of this package"
+                )));
             }
             let writes: BTreeMap<String, Decimal> = fields
                 .iter()
@@ -744,7 +815,9 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
             Some((_, info)),
         ) => {
             if !info.active {
-                return Ok(refuse("the package is not active: its commitACS line has not run".into()));
+                return Ok(refuse(
+                    "the package is not active: its commitACS line has not run".into(),
+                ));
             }
             let compiled = packages.compiled(package, &info, ctx.packages)?;
             let Some(code) = compiled.contract(contract) else {
@@ -757,7 +830,11 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
                 ));
             }
             match packages.role(package, record)? {
-                None => return Ok(refuse(format!("{record:#x} is not a record of this package"))),
+                None => {
+                    return Ok(refuse(format!(
+                        "{record:#x} is not a record of this package"
+                    )));
+                }
                 Some(role) if !role.matches(code.role) => {
                     return Ok(refuse(format!(
                         "`{contract}` runs on {} records; {record:#x} is the {}'s",
@@ -773,12 +850,18 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
             // Contracts name no bare names (only conditions do).
             let names = BTreeMap::new();
             let gas = acs.gas_limit - intrinsic;
-            match run_contract(&mut packages, package, &info, &code.program, record, &names, gas, true)? {
+            match run_contract(
+                &mut packages,
+                (package, &info),
+                &code.program,
+                record,
+                &names,
+                gas,
+                true,
+            )? {
                 RunResult::Ok {
                     gas_used, returned, ..
-                } => {
-                    Ok(succeeded(tx, intrinsic + gas_used, returned))
-                }
+                } => Ok(succeeded(tx, intrinsic + gas_used, returned)),
                 RunResult::Failed { gas_used, error } => {
                     Ok(failed(tx, intrinsic + gas_used, error))
                 }
@@ -798,7 +881,9 @@ pub fn query<S: NodeStore + Clone>(
 ) -> Result<Result<Option<Decimal>, ContractError>, StateError> {
     let mut packages = Packages::new(state);
     let Some(info) = packages.info(package)? else {
-        return Ok(Err(ContractError::unplaced(format!("no package at {package:#x}"))));
+        return Ok(Err(ContractError::unplaced(format!(
+            "no package at {package:#x}"
+        ))));
     };
     let compiled = packages.compiled(package, &info, ctx.packages)?;
     let Some(code) = compiled.contract(contract) else {
@@ -823,7 +908,15 @@ pub fn query<S: NodeStore + Clone>(
     let names = condition_names(&compiled, &info, ctx.height);
     let gas = MAX_TRANSACTION_GAS;
     Ok(
-        match run_contract(&mut packages, package, &info, &code.program, record, &names, gas, false)? {
+        match run_contract(
+            &mut packages,
+            (package, &info),
+            &code.program,
+            record,
+            &names,
+            gas,
+            false,
+        )? {
             RunResult::Ok { returned, .. } => Ok(returned),
             RunResult::Failed { error, .. } => Err(error),
         },
@@ -852,7 +945,11 @@ pub fn jobs_due<S: NodeStore + Clone>(
                 height: line_state.checked_height,
                 time_ms: line_state.checked_time_ms,
             };
-            if !line.trigger.due(info.deployed(), checked, ctx.point(), 1).is_empty() {
+            if !line
+                .trigger
+                .due(info.deployed(), checked, ctx.point(), 1)
+                .is_empty()
+            {
                 return Ok(true);
             }
         }
@@ -919,22 +1016,28 @@ pub fn run_jobs<S: NodeStore + Clone>(
                     break;
                 }
                 let late_blocks = ctx.height.saturating_sub(queued.found_height);
-                let record_run = |contract: &str, record: Address, gas_used: u64, error: Option<ContractError>| JobRun {
-                    package,
-                    contract: contract.to_owned(),
-                    record,
-                    height: ctx.height,
-                    time_ms: ctx.time_ms,
-                    late_blocks,
-                    gas_used,
-                    error: error.map(ContractError::bounded),
-                };
+                let record_run =
+                    |contract: &str,
+                     record: Address,
+                     gas_used: u64,
+                     error: Option<ContractError>| JobRun {
+                        package,
+                        contract: contract.to_owned(),
+                        record,
+                        height: ctx.height,
+                        time_ms: ctx.time_ms,
+                        late_blocks,
+                        gas_used,
+                        error: error.map(ContractError::bounded),
+                    };
                 let names = condition_names(&compiled, &info, ctx.height);
                 let role = match &line.action {
                     Action::CommitAcs => Role::Operator,
                     Action::Run(name) => match compiled.contract(name) {
                         Some(contract) => contract.role,
-                        None => unreachable!("the compiler checks that run(CONTRACT) names a contract"),
+                        None => {
+                            unreachable!("the compiler checks that run(CONTRACT) names a contract")
+                        }
                     },
                 };
                 let Some(record) = packages.record_at(&package, &info, role, queued.cursor)? else {
@@ -948,8 +1051,7 @@ pub fn run_jobs<S: NodeStore + Clone>(
                 if let Some(condition) = &line.condition {
                     let result = run_contract(
                         &mut packages,
-                        &package,
-                        &info,
+                        (&package, &info),
                         condition,
                         &record,
                         &names,
@@ -974,7 +1076,7 @@ pub fn run_jobs<S: NodeStore + Clone>(
                         } => {
                             gas_used = used;
                             gas_left -= used;
-                            if !value.is_some_and(|value| !value.is_zero()) {
+                            if value.is_none_or(|value| value.is_zero()) {
                                 // The condition does not hold on this record: no run.
                                 continue;
                             }
@@ -1007,8 +1109,7 @@ pub fn run_jobs<S: NodeStore + Clone>(
                         let gas = JOB_RUN_GAS - gas_used;
                         let result = run_contract(
                             &mut packages,
-                            &package,
-                            &info,
+                            (&package, &info),
                             &contract.program,
                             &record,
                             &names,
@@ -1045,7 +1146,14 @@ mod tests {
 
     #[test]
     fn field_words_are_sign_extended_and_round_trip() {
-        for units in [1i128, -1, 900 * 10i128.pow(18), i128::MAX, i128::MIN, -51_900_000_000_000_000_000] {
+        for units in [
+            1i128,
+            -1,
+            900 * 10i128.pow(18),
+            i128::MAX,
+            i128::MIN,
+            -51_900_000_000_000_000_000,
+        ] {
             let value = Decimal::from_units(units);
             assert_eq!(decode_field(&encode_field(value)), Some(value), "{units}");
         }
@@ -1060,7 +1168,10 @@ mod tests {
         // A word that is not a sign-extended i128 is refused.
         let mut word = [0u8; 32];
         word[0] = 1;
-        assert_eq!(decode_field(&alloy_rlp::encode(U256::from_be_bytes(word))), None);
+        assert_eq!(
+            decode_field(&alloy_rlp::encode(U256::from_be_bytes(word))),
+            None
+        );
     }
 
     #[test]
@@ -1093,6 +1204,9 @@ mod tests {
         let error = compile_for_chain("#when nope>=1 trigger=onStart commitACS\n").unwrap_err();
         assert_eq!((error.line, error.col), (1, 7));
         assert!(error.message.contains("nope"), "{}", error.message);
-        compile_for_chain("afs.x.max.eps=1\n#when ebs>=1 && holders>=0 && eps>0 trigger=onStart commitACS\n").unwrap();
+        compile_for_chain(
+            "afs.x.max.eps=1\n#when ebs>=1 && holders>=0 && eps>0 trigger=onStart commitACS\n",
+        )
+        .unwrap();
     }
 }

@@ -595,8 +595,7 @@ impl Chain {
             return Err(BlockError::UnknownProposer(block.header.proposer).into());
         }
         let mut state = StateDb::open(self.nodes.clone(), parent.state_root)?;
-        let (receipts, job_runs) =
-            replay(&mut state, self.chain_id(), &self.packages, &block)?;
+        let (receipts, job_runs) = replay(&mut state, self.chain_id(), &self.packages, &block)?;
         let (_, nodes) = state.commit()?;
         self.insert_pending(ExecutedBlock {
             block,
@@ -716,8 +715,12 @@ impl Chain {
         }
         let mut block = executed.block.clone();
         block.seal = seal;
-        self.store
-            .commit_block(&block, &executed.receipts, &executed.job_runs, &executed.nodes)?;
+        self.store.commit_block(
+            &block,
+            &executed.receipts,
+            &executed.job_runs,
+            &executed.nodes,
+        )?;
         *self.head.write() = block.header.clone();
         self.prune_pending(&block.header);
         let committed = Arc::new(CommittedBlock {
@@ -1169,7 +1172,10 @@ pub(crate) fn check_transactions(
     let gas: u64 = block
         .transactions
         .iter()
-        .filter_map(|tx| tx.acs().map(|acs| acs.gas_limit.min(acs::MAX_TRANSACTION_GAS)))
+        .filter_map(|tx| {
+            tx.acs()
+                .map(|acs| acs.gas_limit.min(acs::MAX_TRANSACTION_GAS))
+        })
         .sum();
     if gas > BLOCK_GAS_LIMIT {
         return Err(BlockError::TooMuchGas(gas));

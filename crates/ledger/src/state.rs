@@ -116,7 +116,11 @@ impl<S: NodeStore + Clone> StateDb<S> {
 
     /// The value at `slot` of `address`'s storage (keyed, as in Ethereum, by keccak256 of the
     /// slot).
-    pub fn storage(&mut self, address: &Address, slot: &B256) -> Result<Option<Vec<u8>>, StateError> {
+    pub fn storage(
+        &mut self,
+        address: &Address,
+        slot: &B256,
+    ) -> Result<Option<Vec<u8>>, StateError> {
         if let Some(value) = self.slots.get(&(*address, *slot)) {
             return Ok(value.clone());
         }
@@ -138,8 +142,10 @@ impl<S: NodeStore + Clone> StateDb<S> {
         } else {
             trie.insert(slot.as_slice(), value)?;
         }
-        self.slots
-            .insert((*address, *slot), (!value.is_empty()).then(|| value.to_vec()));
+        self.slots.insert(
+            (*address, *slot),
+            (!value.is_empty()).then(|| value.to_vec()),
+        );
         Ok(())
     }
 }

@@ -13,8 +13,8 @@ use cairn_ledger::verify::verify_chain;
 use cairn_ledger::{Chain, CommittedBlock};
 use cairn_primitives::dev::{dev_account_key, dev_genesis, dev_validator_key};
 use cairn_primitives::{
-    AcsAction, AcsTransaction, Address, Bytes, FailureReason, JobRun, Outcome, Receipt, SecretKey,
-    Seal, SignedTransaction, U256, keccak256, package_address,
+    AcsAction, AcsTransaction, Address, Bytes, FailureReason, JobRun, Outcome, Receipt, Seal,
+    SecretKey, SignedTransaction, U256, keccak256, package_address,
 };
 use cairn_storage::Store;
 use tempfile::TempDir;
@@ -222,7 +222,13 @@ fn seeded() -> Seeded {
     ok(&deployed.receipts[0]);
     let package = package_address(&operator.address(), 0);
     assert!(
-        !node.chain.package(&package, None).unwrap().unwrap().info.active,
+        !node
+            .chain
+            .package(&package, None)
+            .unwrap()
+            .unwrap()
+            .info
+            .active,
         "inactive until its commitACS line runs"
     );
     assert!(deployed.job_runs.is_empty());
@@ -239,7 +245,14 @@ fn seeded() -> Seeded {
         ),
         ("commitACS", operator.address(), 0, &None)
     );
-    assert!(node.chain.package(&package, None).unwrap().unwrap().info.active);
+    assert!(
+        node.chain
+            .package(&package, None)
+            .unwrap()
+            .unwrap()
+            .info
+            .active
+    );
     let me = operator.address();
     let block = node.block(vec![
         set(
@@ -247,7 +260,12 @@ fn seeded() -> Seeded {
             1,
             package,
             me,
-            &[("rate", "0.05"), ("sprate", "1"), ("rc", "100"), ("bl", "1000")],
+            &[
+                ("rate", "0.05"),
+                ("sprate", "1"),
+                ("rc", "100"),
+                ("bl", "1000"),
+            ],
         ),
         join(&holders[0], 0, package),
         join(&holders[1], 0, package),
@@ -255,8 +273,20 @@ fn seeded() -> Seeded {
     ]);
     block.receipts.iter().for_each(ok);
     let block = node.block(vec![
-        set(&operator, 2, package, holders[0].address(), &[("stka", "10"), ("bl", "50")]),
-        set(&operator, 3, package, holders[1].address(), &[("stkb", "3")]),
+        set(
+            &operator,
+            2,
+            package,
+            holders[0].address(),
+            &[("stka", "10"), ("bl", "50")],
+        ),
+        set(
+            &operator,
+            3,
+            package,
+            holders[1].address(),
+            &[("stkb", "3")],
+        ),
         set(&operator, 4, package, holders[2].address(), &[("bl", "5")]),
     ]);
     block.receipts.iter().for_each(ok);
@@ -358,15 +388,30 @@ fn roles_are_enforced() {
     let errors: Vec<String> = block.receipts[..6].iter().map(error).collect();
     assert!(errors[0].contains("only the operator"), "{}", errors[0]);
     assert!(errors[1].contains("only the operator"), "{}", errors[1]);
-    assert!(errors[2].contains("runs on holders' records"), "{}", errors[2]);
-    assert!(errors[3].contains("only the package's operator"), "{}", errors[3]);
-    assert!(errors[4].contains("no contract `holder.nothing`"), "{}", errors[4]);
+    assert!(
+        errors[2].contains("runs on holders' records"),
+        "{}",
+        errors[2]
+    );
+    assert!(
+        errors[3].contains("only the package's operator"),
+        "{}",
+        errors[3]
+    );
+    assert!(
+        errors[4].contains("no contract `holder.nothing`"),
+        "{}",
+        errors[4]
+    );
     assert!(errors[5].contains("already a holder"), "{}", errors[5]);
     ok(&block.receipts[6]);
     assert!(error(&block.receipts[7]).contains("not a record"));
     assert!(error(&block.receipts[8]).contains("no package"));
     let wrong_role = error(&block.receipts[9]);
-    assert!(wrong_role.contains("runs on the operator's records"), "{wrong_role}");
+    assert!(
+        wrong_role.contains("runs on the operator's records"),
+        "{wrong_role}"
+    );
     // Every refused action still used its nonce, and changed no field.
     assert_eq!(node.nonce(a), 8);
     assert_eq!(node.fields(&package, &a.address())["bl"], d("50"));
@@ -398,9 +443,15 @@ fn gas_runs_out_with_its_place_and_a_failed_call_writes_nothing() {
     assert!(division.contains("division by zero"), "{division}");
     let out = error(&block.receipts[1]);
     assert!(out.contains("out of gas"), "{out}");
-    assert_eq!(block.receipts[1].contract.as_ref().unwrap().gas_used, need + 41);
+    assert_eq!(
+        block.receipts[1].contract.as_ref().unwrap().gas_used,
+        need + 41
+    );
     ok(&block.receipts[2]);
-    assert_eq!(block.receipts[2].contract.as_ref().unwrap().gas_used, need + 42);
+    assert_eq!(
+        block.receipts[2].contract.as_ref().unwrap().gas_used,
+        need + 42
+    );
     assert_eq!(
         node.fields(&package, &me),
         BTreeMap::from([("a".to_string(), d("2")), ("b".to_string(), d("2"))])
@@ -409,7 +460,14 @@ fn gas_runs_out_with_its_place_and_a_failed_call_writes_nothing() {
     let executed = node
         .chain
         .propose(
-            vec![call_with_gas(&key, 4, package, "operator.two", me, need - 1)],
+            vec![call_with_gas(
+                &key,
+                4,
+                package,
+                "operator.two",
+                me,
+                need - 1,
+            )],
             node.chain.head().timestamp_ms + 1,
             dev_validator_key(0).address(),
         )
@@ -422,7 +480,11 @@ fn gas_runs_out_with_its_place_and_a_failed_call_writes_nothing() {
 fn a_deployment_that_does_not_compile_fails_with_its_place() {
     let node = Node::new();
     let key = dev_account_key(0);
-    let block = node.block(vec![deploy(&key, 0, "x=1\nx.acs.holder={\n  p.w.a = ;\n}\n")]);
+    let block = node.block(vec![deploy(
+        &key,
+        0,
+        "x=1\nx.acs.holder={\n  p.w.a = ;\n}\n",
+    )]);
     let message = error(&block.receipts[0]);
     assert!(message.starts_with("3:"), "{message}");
     assert!(
@@ -446,7 +508,13 @@ fn records_and_fields_are_proven_by_an_independent_ethereum_trie_library() {
         operator,
         holders,
     } = seeded();
-    node.block(vec![call(&operator, 5, package, "operator", operator.address())]);
+    node.block(vec![call(
+        &operator,
+        5,
+        package,
+        "operator",
+        operator.address(),
+    )]);
     for record in [operator.address(), holders[0].address()] {
         let view = node
             .chain
@@ -493,10 +561,7 @@ fn records_and_fields_are_proven_by_an_independent_ethereum_trie_library() {
             );
         }
     }
-    assert_eq!(
-        node.fields(&package, &operator.address())["bl"],
-        d("900")
-    );
+    assert_eq!(node.fields(&package, &operator.address())["bl"], d("900"));
 }
 
 #[test]
@@ -555,7 +620,15 @@ fn crowded(node: &Node, holders: u32) -> Address {
     let sets: Vec<_> = (0..holders)
         .filter(|i| *i != 3)
         .enumerate()
-        .map(|(n, i)| set(&operator, 1 + n as u64, package, key(i).address(), &[("d", "1")]))
+        .map(|(n, i)| {
+            set(
+                &operator,
+                1 + n as u64,
+                package,
+                key(i).address(),
+                &[("d", "1")],
+            )
+        })
         .collect();
     node.block(sets);
     assert!(node.block(vec![]).job_runs.is_empty());
@@ -580,26 +653,42 @@ fn the_job_executor_runs_in_order_within_its_caps_and_records_lateness_and_failu
     assert!(out_of_order.is_none(), "{out_of_order:?}");
     assert!(first.job_runs.iter().all(|run| run.late_blocks == 0));
     // Holder 3 divides by zero: its run failed with the place, and the others went on.
-    let failed: Vec<&JobRun> = first.job_runs.iter().filter(|run| run.error.is_some()).collect();
+    let failed: Vec<&JobRun> = first
+        .job_runs
+        .iter()
+        .filter(|run| run.error.is_some())
+        .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].record, key(3).address());
     let message = failed[0].error.as_ref().unwrap().to_string();
     // Line 3 of the package, column 13: the `/`.
     assert_eq!(message, "3:13: division by zero");
-    assert!(first.job_runs.iter().all(|run| run.gas_used > 0 && run.gas_used <= JOB_RUN_GAS));
+    assert!(
+        first
+            .job_runs
+            .iter()
+            .all(|run| run.gas_used > 0 && run.gas_used <= JOB_RUN_GAS)
+    );
     // The next block finishes the occurrence, one block late, from holder 1,000 on.
     assert!(node.chain.jobs_due(node.chain.head().timestamp_ms).unwrap());
     let second = node.block(vec![]);
     assert_eq!(second.job_runs.len(), 200);
     assert!(second.job_runs.iter().all(|run| run.late_blocks == 1));
-    assert_eq!(second.job_runs[0].record, key(MAX_JOB_RUNS_PER_BLOCK as u32).address());
+    assert_eq!(
+        second.job_runs[0].record,
+        key(MAX_JOB_RUNS_PER_BLOCK as u32).address()
+    );
     // Then nothing until height 9.
     assert!(!node.chain.jobs_due(node.chain.head().timestamp_ms).unwrap());
     assert!(node.block(vec![]).job_runs.is_empty());
     assert!(node.block(vec![]).job_runs.is_empty());
     // Every holder ran once; the failing holder's run wrote nothing.
     for i in [0, 2, 999, 1000, 1199] {
-        assert_eq!(node.fields(&package, &key(i).address())["n"], d("1"), "holder {i}");
+        assert_eq!(
+            node.fields(&package, &key(i).address())["n"],
+            d("1"),
+            "holder {i}"
+        );
     }
     assert!(!node.fields(&package, &key(3).address()).contains_key("n"));
     // The runs are stored under their blocks and queryable by package, oldest first.
@@ -607,7 +696,10 @@ fn the_job_executor_runs_in_order_within_its_caps_and_records_lateness_and_failu
     assert_eq!(stored.len(), 1_200);
     assert_eq!(stored[..1_000], first.job_runs[..]);
     assert_eq!(stored[1_000..], second.job_runs[..]);
-    assert_eq!(node.chain.job_runs(&package, 3).unwrap(), second.job_runs[197..]);
+    assert_eq!(
+        node.chain.job_runs(&package, 3).unwrap(),
+        second.job_runs[197..]
+    );
     let ninth = node.block(vec![]);
     assert_eq!(ninth.block.header.height, 9);
     assert_eq!(ninth.job_runs.len(), MAX_JOB_RUNS_PER_BLOCK);
@@ -665,7 +757,13 @@ fn the_rent_is_paid_by_schedule_alone_until_the_tenant_cannot_pay() {
     node.block_at(vec![join(&tenant, 0, lease)], signed + 1_000);
     node.block_at(
         vec![
-            set(&landlord, 1, lease, landlord.address(), &[("rent", "10000")]),
+            set(
+                &landlord,
+                1,
+                lease,
+                landlord.address(),
+                &[("rent", "10000")],
+            ),
             set(&landlord, 2, lease, tenant.address(), &[("bl", "85000")]),
         ],
         signed + 2_000,
@@ -702,7 +800,16 @@ fn blocks_respect_the_byte_and_gas_budgets() {
     let fits = (acs::BLOCK_GAS_LIMIT / acs::MAX_TRANSACTION_GAS) as usize;
     let key = dev_account_key(0);
     let calls: Vec<_> = (0..fits as u64 + 3)
-        .map(|nonce| call_with_gas(&key, nonce, Address::ZERO, "x", key.address(), acs::MAX_TRANSACTION_GAS))
+        .map(|nonce| {
+            call_with_gas(
+                &key,
+                nonce,
+                Address::ZERO,
+                "x",
+                key.address(),
+                acs::MAX_TRANSACTION_GAS,
+            )
+        })
         .collect();
     let executed = node
         .chain
@@ -763,7 +870,15 @@ fn long_error_messages_are_stored_as_they_are_kept() {
     let message = error(&block.receipts[0]);
     assert!(message.contains("unknown name"), "{}", &message[..60]);
     assert!(
-        block.receipts[0].contract.as_ref().unwrap().error.as_ref().unwrap().message.len()
+        block.receipts[0]
+            .contract
+            .as_ref()
+            .unwrap()
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .len()
             <= cairn_primitives::MAX_ERROR_BYTES
     );
     assert_eq!(

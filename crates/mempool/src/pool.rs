@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, hash_map::Entry};
 use std::time::{Duration, Instant};
 
 use cairn_primitives::{
-    AcsAction, AcsTransaction, Account, Address, B256, MAX_TRANSACTION_BYTES, SignedTransaction,
+    Account, AcsAction, AcsTransaction, Address, B256, MAX_TRANSACTION_BYTES, SignedTransaction,
     all_signatures_valid, verify_signatures,
 };
 

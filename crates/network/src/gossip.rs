@@ -221,8 +221,11 @@ where
             bytes += length;
         }
         if start < transactions.len() {
-            self.sender
-                .send(Recipients::All, encode_transactions(&transactions[start..]), false);
+            self.sender.send(
+                Recipients::All,
+                encode_transactions(&transactions[start..]),
+                false,
+            );
         }
     }
 }

@@ -163,7 +163,11 @@ pub enum AcsCommand {
         #[arg(long, value_name = "ADDR")]
         record: String,
         /// Fields to set, FIELD=DECIMAL (1 to 64).
-        #[arg(value_name = "FIELD=DECIMAL", required = true, allow_negative_numbers = true)]
+        #[arg(
+            value_name = "FIELD=DECIMAL",
+            required = true,
+            allow_negative_numbers = true
+        )]
         fields: Vec<String>,
         #[command(flatten)]
         send: SendArgs,

@@ -124,7 +124,16 @@ fn the_seeds_package_deploys_and_computes_through_the_cli() {
     // The operator's pool; holders with A shares, B shares, and none.
     let operator = address(0);
     let set = |record: &str, fields: &[&str]| {
-        let mut args = vec!["acs", "set", "--dev", "0", "--package", p, "--record", record];
+        let mut args = vec![
+            "acs",
+            "set",
+            "--dev",
+            "0",
+            "--package",
+            p,
+            "--record",
+            record,
+        ];
         args.extend_from_slice(fields);
         args.push("--wait");
         let out = node.cli_json(&args);
@@ -232,7 +241,10 @@ fn the_seeds_package_deploys_and_computes_through_the_cli() {
     let proven = node.cli_json(&["acs", "record", "--package", p, &address(1), "--proof"]);
     let state_root = B256::from_slice(&hex(&proven["state_root"]));
     let storage_root = B256::from_slice(&hex(&proven["storage_hash"]));
-    let account = node.http().get(&format!("/v1/accounts/{p}?block={}", proven["block"])).1;
+    let account = node
+        .http()
+        .get(&format!("/v1/accounts/{p}?block={}", proven["block"]))
+        .1;
     assert_eq!(account["state_root"], proven["state_root"]);
     let account_proof = proof_of(&proven["account_proof"]);
     let package_address = cairn_primitives::Address::from_slice(&hex(&proven["package"]));
@@ -255,7 +267,11 @@ fn the_seeds_package_deploys_and_computes_through_the_cli() {
     assert_eq!(proofs.len(), 3);
     for entry in proofs {
         let slot = B256::from_slice(&hex(&entry["key"]));
-        let word = U256::from_str_radix(entry["value"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let word = U256::from_str_radix(
+            entry["value"].as_str().unwrap().trim_start_matches("0x"),
+            16,
+        )
+        .unwrap();
         let expected = match entry["field"].as_str().unwrap() {
             "bl" => U256::from(51_900_000_000_000_000_000u128),
             "stka" => U256::from(10_000_000_000_000_000_000u128),
@@ -284,21 +300,44 @@ fn the_seeds_package_deploys_and_computes_through_the_cli() {
     assert_eq!(tx.1["receipt"]["return"], "69");
     assert!(tx.1["receipt"]["gas_used"].as_u64().unwrap() > 0);
     // Unknown packages and records are 404s naming the field.
-    let (code, body) = node.http().get(&format!(
-        "/v1/acs/packages/{}/records/{}",
-        p,
-        address(7)
-    ));
-    assert_eq!((code, body["error"]["field"].as_str()), (404, Some("record")));
+    let (code, body) = node
+        .http()
+        .get(&format!("/v1/acs/packages/{}/records/{}", p, address(7)));
+    assert_eq!(
+        (code, body["error"]["field"].as_str()),
+        (404, Some("record"))
+    );
     let (code, body) = node
         .http()
         .get("/v1/acs/packages/0x0000000000000000000000000000000000000001");
-    assert_eq!((code, body["error"]["code"].as_str()), (404, Some("unknown_package")));
-    let out = node.cli(&["acs", "query", "--package", p, "--contract", "holder", "--record", &operator]);
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (404, Some("unknown_package"))
+    );
+    let out = node.cli(&[
+        "acs",
+        "query",
+        "--package",
+        p,
+        "--contract",
+        "holder",
+        "--record",
+        &operator,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("holder"));
     // A bad FIELD=DECIMAL is a usage error, nothing sent.
-    let out = node.cli(&["acs", "set", "--dev", "0", "--package", p, "--record", &operator, "bl=ten"]);
+    let out = node.cli(&[
+        "acs",
+        "set",
+        "--dev",
+        "0",
+        "--package",
+        p,
+        "--record",
+        &operator,
+        "bl=ten",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -321,11 +360,20 @@ fn a_schedule_seals_blocks_on_an_idle_chain() {
     let genesis_path = dir.path().join("genesis.json");
     std::fs::write(&genesis_path, serde_json::to_string(&genesis).unwrap()).unwrap();
     let init = std::process::Command::new(cairn_bin())
-        .args(["init", "--genesis", genesis_path.to_str().unwrap(), "--data-dir"])
+        .args([
+            "init",
+            "--genesis",
+            genesis_path.to_str().unwrap(),
+            "--data-dir",
+        ])
         .arg(&data_dir)
         .output()
         .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
@@ -356,11 +404,19 @@ fn a_schedule_seals_blocks_on_an_idle_chain() {
     assert!(runs.iter().all(|run| run["status"] == "ok"));
     let ticks = node.cli_json(&["acs", "record", "--package", &package, &address(0)]);
     assert_eq!(
-        ticks["fields"]["n"].as_str().unwrap().parse::<usize>().unwrap(),
+        ticks["fields"]["n"]
+            .as_str()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap(),
         runs.len()
     );
     // Each run's block is one the schedule asked for: the chain is not making empty blocks
     // between ticks.
     let height = node.http().status()["height"].as_u64().unwrap();
-    assert!(height <= deployed["block"].as_u64().unwrap() + runs.len() as u64 + 1, "height {height}, {} runs", runs.len());
+    assert!(
+        height <= deployed["block"].as_u64().unwrap() + runs.len() as u64 + 1,
+        "height {height}, {} runs",
+        runs.len()
+    );
 }

@@ -292,7 +292,10 @@ impl Decodable for AcsAction {
 
 impl AcsTransaction {
     pub(crate) fn fields_length(&self) -> usize {
-        self.chain_id.length() + self.nonce.length() + self.gas_limit.length() + self.action.length()
+        self.chain_id.length()
+            + self.nonce.length()
+            + self.gas_limit.length()
+            + self.action.length()
     }
 
     pub(crate) fn encode_fields(&self, out: &mut dyn BufMut) {

@@ -31,8 +31,8 @@ pub use genesis::{
 };
 pub use receipt::{ContractResult, FailureReason, Outcome, Receipt};
 pub use transaction::{
-    Body, MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError, all_signatures_valid,
-    find_invalid_signature, verify_signatures,
+    Body, MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError,
+    all_signatures_valid, find_invalid_signature, verify_signatures,
 };
 
 /// An amount of the chain's native unit, in indivisible base units.

@@ -244,9 +244,8 @@ impl SignedTransaction {
         match bytes.first() {
             Some(&ACS_TX_TYPE) => {
                 let mut rest = &bytes[1..];
-                let tx = Self::decode_list(&mut rest, true).map_err(|e| {
-                    TransactionError::Malformed(crate::DecodeError::Rlp(e))
-                })?;
+                let tx = Self::decode_list(&mut rest, true)
+                    .map_err(|e| TransactionError::Malformed(crate::DecodeError::Rlp(e)))?;
                 if !rest.is_empty() {
                     return Err(TransactionError::Malformed(
                         crate::DecodeError::TrailingBytes(rest.len()),
@@ -607,7 +606,8 @@ mod tests {
         let good: Vec<_> = (0..5).map(|n| sample(n, 1)).collect();
         assert_eq!(verify_signatures(&good), vec![true; 5]);
         let mut mixed = good.clone();
-        mixed[3] = SignedTransaction::new(good[3].tx().clone(), good[3].public_key, good[2].signature);
+        mixed[3] =
+            SignedTransaction::new(good[3].tx().clone(), good[3].public_key, good[2].signature);
         assert_eq!(
             verify_signatures(&mixed),
             vec![true, true, true, false, true]
@@ -692,7 +692,10 @@ mod tests {
         let huge = vec![ACS_TX_TYPE; MAX_ACS_TRANSACTION_BYTES + 1];
         assert!(matches!(
             SignedTransaction::decode_exact(&huge),
-            Err(TransactionError::TooLarge { limit: MAX_ACS_TRANSACTION_BYTES, .. })
+            Err(TransactionError::TooLarge {
+                limit: MAX_ACS_TRANSACTION_BYTES,
+                ..
+            })
         ));
         // In a list, a string that is not an ACS envelope is refused.
         let mut list = Vec::new();

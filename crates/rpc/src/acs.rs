@@ -189,7 +189,10 @@ pub async fn get_record(
 #[serde(deny_unknown_fields)]
 pub struct ContractQuery {
     /// The contract to run (`holder.getvbl`), at most 64 characters.
-    #[param(pattern = "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length = 64)]
+    #[param(
+        pattern = "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        max_length = 64
+    )]
     pub contract: String,
     /// The record to run it on.
     #[param(pattern = "^0x[0-9a-fA-F]{40}$")]

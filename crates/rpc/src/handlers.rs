@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use cairn_mempool::{Admission, AdmissionError};
 use cairn_primitives::{
-    ACS_TX_TYPE, Address, B256, MAX_ACS_TRANSACTION_BYTES, MAX_TRANSACTION_BYTES, SignedTransaction, serde_helpers::parse_0x_hex_array,
-    serde_helpers::parse_hex,
+    ACS_TX_TYPE, Address, B256, MAX_ACS_TRANSACTION_BYTES, MAX_TRANSACTION_BYTES,
+    SignedTransaction, serde_helpers::parse_0x_hex_array, serde_helpers::parse_hex,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;

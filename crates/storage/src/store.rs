@@ -530,7 +530,9 @@ mod tests {
             store
                 .initialize(&genesis(), &genesis_block, &NodeBatch::default())
                 .unwrap();
-            let head = store.commit_block(&block1, &receipts1, &[], &nodes).unwrap();
+            let head = store
+                .commit_block(&block1, &receipts1, &[], &nodes)
+                .unwrap();
             assert_eq!(
                 head,
                 ChainHead {

@@ -223,8 +223,11 @@ impl<S: Sender<PublicKey = PeerKey>> ForgedGossiper<S> {
                 let tx = &batch[last];
                 let mut signature = *tx.signature();
                 signature.0[3] ^= 1;
-                batch[last] =
-                    cairn_primitives::SignedTransaction::new(tx.tx().clone(), *tx.public_key(), signature);
+                batch[last] = cairn_primitives::SignedTransaction::new(
+                    tx.tx().clone(),
+                    *tx.public_key(),
+                    signature,
+                );
                 encode_transactions(&batch)
             })
             .collect();

@@ -420,7 +420,10 @@ pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
         })
         .collect();
     for other in &runs[1..] {
-        assert_eq!(other, &runs[0], "scheduled runs differ below height {min_height}");
+        assert_eq!(
+            other, &runs[0],
+            "scheduled runs differ below height {min_height}"
+        );
     }
     min_height
 }

@@ -63,7 +63,10 @@ fn four_validators_agree_on_a_lossless_network() {
         // Contract calls and scheduled runs went through consensus too: the count is both.
         let (count, runs) = ticks(&nodes[0].chain);
         assert!(runs >= 2, "seed {seed}: {runs} scheduled runs");
-        assert!(count > runs as u64 + 5, "seed {seed}: count {count}, {runs} scheduled runs");
+        assert!(
+            count > runs as u64 + 5,
+            "seed {seed}: count {count}, {runs} scheduled runs"
+        );
         for node in &nodes {
             assert_eq!(node.stats.snapshot().consensus_faults, 0);
             assert_eq!(
@@ -72,7 +75,9 @@ fn four_validators_agree_on_a_lossless_network() {
                 "nobody honest is blocked"
             );
         }
-        println!("seed {seed}: height {height}, {moved} transfers, ticker at {count} after {runs} scheduled runs");
+        println!(
+            "seed {seed}: height {height}, {moved} transfers, ticker at {count} after {runs} scheduled runs"
+        );
     });
 }
 
@@ -282,7 +287,10 @@ fn an_equivocating_leader_cannot_split_the_honest_validators() {
         // Contract calls and scheduled runs go on under the equivocator, the same on every
         // honest node (checked by `assert_safety`).
         let (count, runs) = ticks(&chains[0]);
-        assert!(runs >= 1 && count > runs as u64, "seed {seed}: count {count}, {runs} runs");
+        assert!(
+            runs >= 1 && count > runs as u64,
+            "seed {seed}: count {count}, {runs} runs"
+        );
         // The evidence: simplex reports the conflicting votes, or blocks the equivocator on
         // them (which the honest nodes' status records), or both.
         let faults: u64 = honest

@@ -359,7 +359,10 @@ fn parse_fields(arguments: &[String]) -> anyhow::Result<Vec<(String, i128)>> {
     if arguments.len() > MAX_SET_FIELDS {
         return Err(Failure::usage(
             "invalid_argument",
-            format!("{} fields; one set writes at most {MAX_SET_FIELDS}", arguments.len()),
+            format!(
+                "{} fields; one set writes at most {MAX_SET_FIELDS}",
+                arguments.len()
+            ),
         )
         .into());
     }
@@ -421,7 +424,10 @@ fn deploy(
     }
     .sign(&key);
     let sent = submit_and_wait(client, &signed, send.wait.then_some(send.timeout))?;
-    let error = sent.receipt.as_ref().and_then(|receipt| receipt.error.clone());
+    let error = sent
+        .receipt
+        .as_ref()
+        .and_then(|receipt| receipt.error.clone());
     let output = DeployOutput {
         package: package_address(&key.address(), nonce),
         hash: sent.hash,

@@ -233,8 +233,8 @@ pub(crate) fn submit_and_wait(
         receipt: None,
     };
     if let Some(timeout) = wait {
-        let waited = client
-            .block_on(api.wait_for_result(&submitted.hash, Duration::from_secs(timeout)));
+        let waited =
+            client.block_on(api.wait_for_result(&submitted.hash, Duration::from_secs(timeout)));
         match waited {
             Ok(Some(result)) => {
                 output.status = result.status;
