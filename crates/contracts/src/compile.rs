@@ -93,6 +93,11 @@ pub struct Program {
     pub names: Vec<String>,
     /// Local variables, by slot.
     pub locals: Vec<String>,
+    /// The fields of the record it may read (`p.f`), each once, in first-read order: what a
+    /// host reads before running it.
+    pub record_reads: Vec<String>,
+    /// The fields of the operator's record it may read (`p.$f`), each once.
+    pub operator_reads: Vec<String>,
 }
 
 impl Program {
@@ -102,29 +107,6 @@ impl Program {
             Op::Write(n) => self.names.get(usize::from(*n)).map(String::as_str),
             _ => None,
         })
-    }
-
-    /// The fields of the record this program reads (`p.f`), each once, in first-read order.
-    pub fn reads(&self) -> Vec<&str> {
-        self.each_once(|op| matches!(op, Op::Field(_)).then_some(op))
-    }
-
-    /// The fields of the operator's record this program reads (`p.$f`), each once.
-    pub fn operator_reads(&self) -> Vec<&str> {
-        self.each_once(|op| matches!(op, Op::OperatorField(_)).then_some(op))
-    }
-
-    fn each_once(&self, pick: impl Fn(Op) -> Option<Op>) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for op in &self.ops {
-            if let Some(Op::Field(n) | Op::OperatorField(n)) = pick(*op)
-                && let Some(name) = self.names.get(usize::from(n))
-                && !names.contains(&name.as_str())
-            {
-                names.push(name);
-            }
-        }
-        names
     }
 
     /// The fields of the operator's record this program writes (`p.w.$f`).
@@ -394,7 +376,27 @@ impl Codegen {
     }
 
     fn finish(self) -> Program {
-        self.program
+        let mut program = self.program;
+        let mut seen = (
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        );
+        let (mut record, mut operator) = (Vec::new(), Vec::new());
+        for op in &program.ops {
+            let (slot, set, list) = match *op {
+                Op::Field(slot) => (slot, &mut seen.0, &mut record),
+                Op::OperatorField(slot) => (slot, &mut seen.1, &mut operator),
+                _ => continue,
+            };
+            if set.insert(slot)
+                && let Some(name) = program.names.get(usize::from(slot))
+            {
+                list.push(name.clone());
+            }
+        }
+        program.record_reads = record;
+        program.operator_reads = operator;
+        program
     }
 }
 

@@ -48,6 +48,11 @@ pub const DEPLOY_GAS_PER_BYTE: u64 = 10;
 pub const SET_GAS_PER_FIELD: u64 = 200;
 /// Gas a `call` spends beyond its contract's instructions.
 pub const CALL_GAS: u64 = 200;
+/// Gas for each distinct field a contract or condition may read, charged before it runs
+/// (the host reads them from the package's storage trie up front).
+pub const FIELD_READ_GAS: u64 = 200;
+/// Most schedule lines in one package.
+pub const MAX_SCHEDULE_LINES: usize = 16;
 /// Gas limit of one scheduled run (its condition included).
 pub const JOB_RUN_GAS: u64 = 100_000;
 /// Most gas the scheduled runs at the start of one block may spend.
@@ -62,7 +67,7 @@ pub const MAX_QUEUED_PER_LINE: usize = 16;
 /// Most fields one record may hold.
 pub const MAX_RECORD_FIELDS: usize = 128;
 /// Most packages with schedule lines on one chain.
-pub const MAX_SCHEDULED_PACKAGES: usize = 1_024;
+pub const MAX_SCHEDULED_PACKAGES: usize = 256;
 
 /// The account whose storage lists the packages with schedules, in deployment order:
 /// the last 20 bytes of keccak256("cairn/acs/scheduler").
@@ -219,28 +224,56 @@ impl RecordRole {
 
 /// Compiled packages by code hash, so a package is compiled once, not per call.
 #[derive(Default)]
+///
+/// It holds twice as many packages as may have schedules, and evicts the least recently used,
+/// so the job executor never recompiles a scheduled package, however many other packages are
+/// called. Whether a package was cached changes nothing but time: gas never depends on it.
 pub struct PackageCache {
-    compiled: Mutex<HashMap<B256, Arc<Package>>>,
+    compiled: Mutex<CacheEntries>,
+}
+
+#[derive(Default)]
+struct CacheEntries {
+    by_hash: HashMap<B256, (Arc<Package>, u64)>,
+    clock: u64,
 }
 
 /// Most compiled packages kept.
-const PACKAGE_CACHE_ENTRIES: usize = 256;
+const PACKAGE_CACHE_ENTRIES: usize = 2 * MAX_SCHEDULED_PACKAGES;
 
 impl PackageCache {
+    fn cached(&self, code_hash: &B256) -> Option<Arc<Package>> {
+        let mut entries = self.compiled.lock();
+        entries.clock += 1;
+        let now = entries.clock;
+        let (package, used) = entries.by_hash.get_mut(code_hash)?;
+        *used = now;
+        Some(package.clone())
+    }
+
     fn get(
         &self,
         code_hash: &B256,
         source: impl FnOnce() -> Option<String>,
     ) -> Option<Arc<Package>> {
-        if let Some(package) = self.compiled.lock().get(code_hash) {
-            return Some(package.clone());
+        if let Some(package) = self.cached(code_hash) {
+            return Some(package);
         }
         let package = Arc::new(compile_package(&source()?).ok()?);
-        let mut compiled = self.compiled.lock();
-        if compiled.len() >= PACKAGE_CACHE_ENTRIES {
-            compiled.clear();
+        let mut entries = self.compiled.lock();
+        if entries.by_hash.len() >= PACKAGE_CACHE_ENTRIES {
+            let oldest = entries
+                .by_hash
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(hash, _)| *hash);
+            if let Some(oldest) = oldest {
+                entries.by_hash.remove(&oldest);
+            }
         }
-        compiled.insert(*code_hash, package.clone());
+        entries.clock += 1;
+        let now = entries.clock;
+        entries.by_hash.insert(*code_hash, (package.clone(), now));
         Some(package)
     }
 }
@@ -335,8 +368,8 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         info: &PackageInfo,
         cache: &PackageCache,
     ) -> Result<Arc<Package>, StateError> {
-        if let Some(package) = cache.compiled.lock().get(&info.code_hash) {
-            return Ok(package.clone());
+        if let Some(package) = cache.cached(&info.code_hash) {
+            return Ok(package);
         }
         let source = self.source(package)?;
         cache
@@ -421,18 +454,40 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         &mut self,
         package: &Address,
         record: &Address,
-        names: &[&str],
+        names: &[String],
     ) -> Result<BTreeMap<String, Decimal>, StateError> {
         let mut fields = BTreeMap::new();
         for name in names {
             let value = self.field(package, record, name)?;
-            fields.insert((*name).to_owned(), value);
+            fields.insert(name.clone(), value);
         }
         Ok(fields)
     }
 
     /// Writes fields of `record`, or refuses (writing nothing) if the record would hold more
     /// than [`MAX_RECORD_FIELDS`] fields.
+    /// Whether `record` has room for the fields among `names` it does not hold yet.
+    fn room_for<'n>(
+        &mut self,
+        package: &Address,
+        record: &Address,
+        names: impl Iterator<Item = &'n String>,
+    ) -> Result<Result<(), String>, StateError> {
+        let mut held = self.field_names(package, record)?;
+        for name in names {
+            if !held.iter().any(|known| known == name) {
+                held.push(name.clone());
+            }
+        }
+        Ok(if held.len() > MAX_RECORD_FIELDS {
+            Err(format!(
+                "record {record:#x} would hold more than {MAX_RECORD_FIELDS} fields"
+            ))
+        } else {
+            Ok(())
+        })
+    }
+
     fn write(
         &mut self,
         package: &Address,
@@ -584,6 +639,17 @@ pub fn compile_for_chain(source: &str) -> Result<Package, ContractError> {
         col: error.span.col,
     })?;
     check_condition_names(&package)?;
+    if package.schedule.len() > MAX_SCHEDULE_LINES {
+        let line = &package.schedule[MAX_SCHEDULE_LINES];
+        return Err(ContractError {
+            message: format!(
+                "a package has at most {MAX_SCHEDULE_LINES} schedule lines; this is line {}",
+                MAX_SCHEDULE_LINES + 1
+            ),
+            line: line.span.line,
+            col: line.span.col,
+        });
+    }
     Ok(package)
 }
 
@@ -636,17 +702,29 @@ fn run_contract<S: NodeStore + Clone>(
     gas: u64,
     commit: bool,
 ) -> Result<RunResult, StateError> {
-    // Only what the program reads: `p.f` of the record, `p.$f` of the operator's.
-    let fields = packages.read(package, record, &program.reads())?;
-    let operator = packages.read(package, &info.operator, &program.operator_reads())?;
+    // The fields the program may read (`p.f` of the record, `p.$f` of the operator's),
+    // known at compile time, are read before it runs and paid for up front, whichever branch
+    // reads them.
+    let reads = (program.record_reads.len() + program.operator_reads.len()) as u64;
+    let read_gas = reads.saturating_mul(FIELD_READ_GAS);
+    if read_gas > gas {
+        return Ok(RunResult::Failed {
+            gas_used: gas,
+            error: ContractError::unplaced(format!(
+                "out of gas: the {reads} fields it may read cost {read_gas}"
+            )),
+        });
+    }
+    let fields = packages.read(package, record, &program.record_reads)?;
+    let operator = packages.read(package, &info.operator, &program.operator_reads)?;
     let env = Env {
         record: &fields,
         operator: &operator,
         names,
     };
-    match run(program, &env, gas) {
+    match run(program, &env, gas - read_gas) {
         Err(fault) => Ok(RunResult::Failed {
-            gas_used: fault.gas_used,
+            gas_used: read_gas + fault.gas_used,
             error: ContractError {
                 message: fault.error.to_string(),
                 line: fault.span.line,
@@ -654,23 +732,45 @@ fn run_contract<S: NodeStore + Clone>(
             },
         }),
         Ok(outcome) => {
+            let gas_used = read_gas + outcome.gas_used;
             if commit {
+                // Room for every new field in both records first, so a refused run writes
+                // nothing at all.
+                let room = if *record == info.operator {
+                    let both = outcome.writes.keys().chain(outcome.operator_writes.keys());
+                    packages.room_for(package, record, both)?
+                } else {
+                    packages
+                        .room_for(package, record, outcome.writes.keys())?
+                        .and(packages.room_for(
+                            package,
+                            &info.operator,
+                            outcome.operator_writes.keys(),
+                        )?)
+                };
+                if let Err(message) = room {
+                    return Ok(RunResult::Failed {
+                        gas_used,
+                        error: ContractError::unplaced(message),
+                    });
+                }
                 // The operator's writes land last: a contract running on the operator's
-                // record that writes a field both ways ends with the `p.w.$f` value.
+                // record that writes a field both ways ends with the `p.w.$f` value. Room
+                // was checked above, so neither write is refused.
                 for (target, writes) in [
                     (record, &outcome.writes),
                     (&info.operator, &outcome.operator_writes),
                 ] {
                     if let Err(message) = packages.write(package, target, writes)? {
                         return Ok(RunResult::Failed {
-                            gas_used: outcome.gas_used,
+                            gas_used,
                             error: ContractError::unplaced(message),
                         });
                     }
                 }
             }
             Ok(RunResult::Ok {
-                gas_used: outcome.gas_used,
+                gas_used,
                 returned: outcome.returned,
                 value: outcome.value,
             })
@@ -970,7 +1070,13 @@ pub fn run_jobs<S: NodeStore + Clone>(
     ctx: &BlockContext<'_>,
 ) -> Result<Vec<JobRun>, StateError> {
     let mut packages = Packages::new(state);
-    let listed = packages.scheduled()?;
+    let mut listed = packages.scheduled()?;
+    // Who goes first turns with the height, so no package (or crowd of records) can take the
+    // whole of every block's caps.
+    if !listed.is_empty() {
+        let first = (ctx.height % listed.len() as u64) as usize;
+        listed.rotate_left(first);
+    }
     let mut runs = Vec::new();
     let mut visits = 0usize;
     let mut gas_left = JOB_GAS_PER_BLOCK;
@@ -982,6 +1088,8 @@ pub fn run_jobs<S: NodeStore + Clone>(
         let compiled = packages.compiled(&package, &info, ctx.packages)?;
         let mut states = packages.line_states(&package)?;
         let before = states.clone();
+        // `ebs` and `holders` cannot change before the block's transactions run.
+        let names = condition_names(&compiled, &info, ctx.height);
         for (line, line_state) in compiled.schedule.iter().zip(states.iter_mut()) {
             let room = MAX_QUEUED_PER_LINE.saturating_sub(line_state.queue.len());
             let checked = ChainPoint {
@@ -1030,7 +1138,6 @@ pub fn run_jobs<S: NodeStore + Clone>(
                         gas_used,
                         error: error.map(ContractError::bounded),
                     };
-                let names = condition_names(&compiled, &info, ctx.height);
                 let role = match &line.action {
                     Action::CommitAcs => Role::Operator,
                     Action::Run(name) => match compiled.contract(name) {

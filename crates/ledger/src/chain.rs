@@ -1068,8 +1068,11 @@ struct Budget {
 impl Budget {
     fn admits(&self, tx: &SignedTransaction) -> bool {
         self.count < MAX_BLOCK_TRANSACTIONS
-            && self.bytes + tx.encoded_len() <= MAX_BLOCK_TRANSACTION_BYTES
-            && self.gas + tx.acs().map_or(0, |acs| acs.gas_limit) <= BLOCK_GAS_LIMIT
+            && self.bytes.saturating_add(tx.encoded_len()) <= MAX_BLOCK_TRANSACTION_BYTES
+            && self
+                .gas
+                .saturating_add(tx.acs().map_or(0, |acs| acs.gas_limit))
+                <= BLOCK_GAS_LIMIT
     }
 
     fn add(&mut self, tx: &SignedTransaction) {

@@ -2,7 +2,8 @@
 //!
 //! Replays every block on a fresh in-memory state, re-deriving every root and checking every
 //! seal and signature, then cross-checks what the store holds beside the blocks: headers,
-//! the hash index, receipts, the transaction index, the head pointer and the stored state trie.
+//! the hash index, receipts, the scheduled runs re-executed, the transaction index, the head
+//! pointer and the stored state trie.
 
 use cairn_primitives::{B256, EMPTY_ROOT, Header};
 use cairn_storage::Store;
@@ -113,8 +114,25 @@ pub fn verify_chain(
             Some(check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?);
         check_transactions(&block, None).map_err(|e| fail(height, e))?;
 
-        let (receipts, _) =
+        let (receipts, job_runs) =
             replay(&mut state, chain_id, &packages, &block).map_err(|e| fail(height, e))?;
+        let mut by_package: std::collections::BTreeMap<_, Vec<_>> = Default::default();
+        for run in job_runs {
+            by_package.entry(run.package).or_default().push(run);
+        }
+        for (package, runs) in by_package {
+            let stored = store
+                .job_runs_at(&package, height)
+                .map_err(|e| fail(height, e))?;
+            if stored != runs {
+                return Err(fail(
+                    height,
+                    format!(
+                        "stored scheduled runs of package {package:#x} differ from re-executed ones"
+                    ),
+                ));
+            }
+        }
         let stored_receipts = store
             .receipts(height)
             .map_err(|e| fail(height, e))?

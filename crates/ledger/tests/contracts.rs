@@ -887,3 +887,88 @@ fn long_error_messages_are_stored_as_they_are_kept() {
     );
     assert!(verify_chain(node.chain.store(), None, |_, _| {}).is_ok());
 }
+
+#[test]
+fn a_run_refused_for_want_of_room_writes_nothing_anywhere() {
+    let node = Node::new();
+    let operator = dev_account_key(0);
+    let holder = dev_account_key(1);
+    let source = "t.acs.holder={ p.w.x = p.x + 1; p.w.$y = p.$y + 1; }\n";
+    node.block(vec![deploy(&operator, 0, source)]);
+    let package = package_address(&operator.address(), 0);
+    node.block(vec![join(&holder, 0, package)]);
+    // The operator's record is full: 128 fields, none of them `y`.
+    let names: Vec<String> = (0..acs::MAX_RECORD_FIELDS)
+        .map(|i| format!("f{i}"))
+        .collect();
+    let sets: Vec<_> = names
+        .chunks(cairn_primitives::MAX_SET_FIELDS)
+        .enumerate()
+        .map(|(n, chunk)| {
+            let fields: Vec<(&str, &str)> = chunk.iter().map(|name| (name.as_str(), "1")).collect();
+            set(
+                &operator,
+                1 + n as u64,
+                package,
+                operator.address(),
+                &fields,
+            )
+        })
+        .collect();
+    node.block(sets).receipts.iter().for_each(ok);
+    let block = node.block(vec![call(&holder, 1, package, "holder", holder.address())]);
+    let message = error(&block.receipts[0]);
+    assert!(message.contains("more than 128 fields"), "{message}");
+    // The holder's own write (`x`) did not land either.
+    assert!(node.fields(&package, &holder.address()).is_empty());
+    assert_eq!(
+        node.fields(&package, &operator.address()).len(),
+        acs::MAX_RECORD_FIELDS
+    );
+}
+
+#[test]
+fn every_field_a_contract_may_read_is_paid_for_before_it_runs() {
+    let node = Node::new();
+    let key = dev_account_key(0);
+    // Three distinct fields read, one of them only in a branch that never runs.
+    let source = "t.acs.operator={ if (0) { p.w.r = p.c; } p.w.r = p.a + p.b + p.a; }\n";
+    node.block(vec![deploy(&key, 0, source)]);
+    let package = package_address(&key.address(), 0);
+    let me = key.address();
+    let call_gas = acs::intrinsic_gas(&AcsAction::Call {
+        package,
+        contract: "operator".into(),
+        record: me,
+    });
+    let reads = 3 * acs::FIELD_READ_GAS;
+    let block = node.block(vec![
+        call_with_gas(&key, 1, package, "operator", me, call_gas + reads - 1),
+        call_with_gas(&key, 2, package, "operator", me, call_gas + reads + 1_000),
+    ]);
+    let refused = error(&block.receipts[0]);
+    assert!(
+        refused.contains("out of gas") && refused.contains("3 fields"),
+        "{refused}"
+    );
+    ok(&block.receipts[1]);
+    let used = block.receipts[1].contract.as_ref().unwrap().gas_used;
+    assert!(
+        used > call_gas + reads && used < call_gas + reads + 1_000,
+        "{used}"
+    );
+}
+
+#[test]
+fn a_package_has_at_most_sixteen_schedule_lines() {
+    let node = Node::new();
+    let key = dev_account_key(0);
+    let mut source = String::from("t.acs.operator={ p.w.n = p.n + 1; }\n");
+    for _ in 0..=acs::MAX_SCHEDULE_LINES {
+        source.push_str("#when trigger=every(1 blocks) run(operator)\n");
+    }
+    let block = node.block(vec![deploy(&key, 0, &source)]);
+    let message = error(&block.receipts[0]);
+    assert!(message.starts_with("18:1:"), "{message}");
+    assert!(acs::compile_for_chain(&source).is_err());
+}

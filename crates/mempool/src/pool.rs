@@ -332,10 +332,23 @@ impl Mempool {
         let mut accounts: HashMap<Address, Account> = HashMap::new();
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted_ready = false;
+        // Contract actions are checked (deployments compiled) before the pool is locked.
+        let contract_checks: Vec<Result<(), AdmissionError>> = txs
+            .iter()
+            .zip(known)
+            .map(|(tx, known)| match tx.acs() {
+                Some(acs) if !known => check_contract_action(acs),
+                _ => Ok(()),
+            })
+            .collect();
         let mut inner = self.inner.lock();
-        for (tx, known) in txs.into_iter().zip(known) {
+        for ((tx, known), contract_check) in txs.into_iter().zip(known).zip(contract_checks) {
             if !known && verdicts.next() != Some(true) {
                 results.push(Err(AdmissionError::InvalidSignature));
+                continue;
+            }
+            if let Err(error) = contract_check {
+                results.push(Err(error));
                 continue;
             }
             let sender = tx.sender();
@@ -395,9 +408,6 @@ impl Mempool {
         }
         if inner.by_hash.len() >= self.config.max_transactions {
             return Err(AdmissionError::PoolFull(inner.by_hash.len()));
-        }
-        if let Some(acs) = tx.acs() {
-            check_contract_action(acs)?;
         }
         // Large transactions (deployments, up to 32 KiB) are admitted only while the pool
         // holds under 1/64 of its capacity, so they can never hold more than that share of

@@ -445,7 +445,7 @@ pub(crate) fn error_parts(error: Option<&ContractError>) -> (&str, u32, u32) {
 }
 
 pub(crate) fn error_from_parts(message: String, line: u32, col: u32) -> Option<ContractError> {
-    (!message.is_empty() || line != 0).then_some(ContractError { message, line, col })
+    (!message.is_empty() || line != 0 || col != 0).then_some(ContractError { message, line, col })
 }
 
 impl Encodable for JobRun {

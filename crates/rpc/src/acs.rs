@@ -225,10 +225,14 @@ pub async fn query_contract(
     if state.chain.package(&package, None)?.is_none() {
         return Err(package_not_found(&package));
     }
-    match state
-        .chain
-        .query_contract(&package, &query.contract, &record)?
-    {
+    // A run (and, on a cold cache, a compile) is CPU work: off the async threads.
+    let chain = state.chain.clone();
+    let contract = query.contract.clone();
+    let answer =
+        tokio::task::spawn_blocking(move || chain.query_contract(&package, &contract, &record))
+            .await
+            .map_err(|e| ApiError::internal(format!("the query task failed: {e}")))??;
+    match answer {
         Ok(returned) => Ok(Json(QueryResponse {
             returned: returned.map(|value| value.to_string()),
         })),

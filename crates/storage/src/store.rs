@@ -395,6 +395,21 @@ impl Store {
         Ok(newest_first)
     }
 
+    /// The scheduled runs of `package` at the start of the block at `height`.
+    pub fn job_runs_at(&self, package: &Address, height: u64) -> Result<Vec<JobRun>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(JOB_RUNS)?;
+        let Some(value) = table.get((package.0.0, height))? else {
+            return Ok(Vec::new());
+        };
+        let mut bytes = value.value();
+        let runs = Vec::<JobRun>::decode(&mut bytes).map_err(|e| corrupt("job_runs", e))?;
+        if !bytes.is_empty() {
+            return Err(corrupt("job_runs", "trailing bytes"));
+        }
+        Ok(runs)
+    }
+
     /// Where the committed transaction with this hash is.
     pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>> {
         let txn = self.db.begin_read()?;
