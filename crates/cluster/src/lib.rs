@@ -10,11 +10,14 @@
 //!   (in-place replacement, doubling by appending slots).
 //! * [`shards`]: Reed-Solomon shards through `commonware-coding`, each checked against a
 //!   commitment before it is stored or used, any K rebuilding the data.
+//! * [`membership`]: formation by invitation, the cluster id and its expiry, numbering,
+//!   heartbeats, replacement and doubling, as a state machine fed time and messages.
 //! * [`plan`]: bytes per member, the health of the stored blocks with members offline, and
 //!   what a doubling moves.
 //!
 //! See docs/CLUSTER.md for what is built and what is not.
 
+pub mod membership;
 pub mod placement;
 pub mod plan;
 pub mod shards;

@@ -52,7 +52,9 @@ pub enum Placement {
 
 /// A placement that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a placement: copies:P, segment:P or rs:K+M (P, K, M from 1; at most {MAX_SHARES} shares)")]
+#[error(
+    "{0:?} is not a placement: copies:P, segment:P or rs:K+M (P, K, M from 1; at most {MAX_SHARES} shares)"
+)]
 pub struct ParsePlacementError(pub String);
 
 impl FromStr for Placement {
@@ -227,8 +229,21 @@ mod tests {
             assert_eq!(text.parse::<Placement>().unwrap().to_string(), text);
         }
         for bad in [
-            "", "copies", "copies:", "copies:0", "copies:-1", "copies:+3", "rs:4", "rs:4+", "rs:+2",
-            "rs:4+0", "rs:40+30", "mirror:3", "copies:65", "copies:3 ", "rs:4+2+1",
+            "",
+            "copies",
+            "copies:",
+            "copies:0",
+            "copies:-1",
+            "copies:+3",
+            "rs:4",
+            "rs:4+",
+            "rs:+2",
+            "rs:4+0",
+            "rs:40+30",
+            "mirror:3",
+            "copies:65",
+            "copies:3 ",
+            "rs:4+2+1",
         ] {
             assert!(bad.parse::<Placement>().is_err(), "{bad:?}");
         }
@@ -236,7 +251,10 @@ mod tests {
         assert_eq!((rs.shares(), rs.needed(), rs.tolerates()), (6, 4, 2));
         assert!((rs.overhead() - 1.5).abs() < 1e-9);
         let copies: Placement = "copies:3".parse().unwrap();
-        assert_eq!((copies.shares(), copies.needed(), copies.tolerates()), (3, 1, 2));
+        assert_eq!(
+            (copies.shares(), copies.needed(), copies.tolerates()),
+            (3, 1, 2)
+        );
     }
 
     fn online(size: usize) -> Vec<Slot> {

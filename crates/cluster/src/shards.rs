@@ -98,12 +98,13 @@ fn checked(
     bytes: &[u8],
     max_data: usize,
 ) -> Result<<Rs as Scheme>::CheckedShard, ShardError> {
-    let shard = <Rs as Scheme>::Shard::decode_cfg(bytes.to_vec(), &(*config, max_data)).map_err(|e| {
-        ShardError::Malformed {
-            index,
-            reason: e.to_string(),
-        }
-    })?;
+    let shard =
+        <Rs as Scheme>::Shard::decode_cfg(bytes.to_vec(), &(*config, max_data)).map_err(|e| {
+            ShardError::Malformed {
+                index,
+                reason: e.to_string(),
+            }
+        })?;
     Rs::check(config, &Digest(commitment.0), index, &shard, &Sequential)
         .map_err(|_| ShardError::Mismatch { index })
 }
@@ -160,10 +161,7 @@ mod tests {
                     .filter(|i| *i != skip_a && *i != skip_b)
                     .map(|i| (i, encoded.shards[usize::from(i)].as_slice()))
                     .collect();
-                assert_eq!(
-                    decode(4, 2, &encoded.commitment, &some, max).unwrap(),
-                    data
-                );
+                assert_eq!(decode(4, 2, &encoded.commitment, &some, max).unwrap(), data);
             }
         }
         // Three are too few.
@@ -204,7 +202,10 @@ mod tests {
             let last: Vec<(u16, &[u8])> = (2..6u16)
                 .map(|i| (i, encoded.shards[usize::from(i)].as_slice()))
                 .collect();
-            assert_eq!(decode(4, 2, &encoded.commitment, &last, 1024).unwrap(), data);
+            assert_eq!(
+                decode(4, 2, &encoded.commitment, &last, 1024).unwrap(),
+                data
+            );
         }
     }
 }

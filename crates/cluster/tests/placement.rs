@@ -109,8 +109,14 @@ fn rs_4_2_on_8_members_stores_a_fraction_of_the_chain() {
     let total: u64 = stored.iter().sum();
     // Each member: 6 shares of a quarter over 8 members, 3/16 of a copy on average.
     assert!(max * 4 <= full, "max member {max} of {full}");
-    assert!(total as f64 <= 1.6 * full as f64, "cluster {total} of {full}");
-    assert!(total as f64 >= 1.5 * full as f64, "shares are rounded up, never down");
+    assert!(
+        total as f64 <= 1.6 * full as f64,
+        "cluster {total} of {full}"
+    );
+    assert!(
+        total as f64 >= 1.5 * full as f64,
+        "shares are rounded up, never down"
+    );
     // Two members down: nothing lost; three: some blocks cannot be rebuilt.
     let mut down = slots.clone();
     down[2].online = false;
