@@ -12,11 +12,14 @@
 //!   commitment before it is stored or used, any K rebuilding the data.
 //! * [`membership`]: formation by invitation, the cluster id and its expiry, numbering,
 //!   heartbeats, replacement and doubling, as a state machine fed time and messages.
+//! * [`engine`]: the data plane: storing the shares of blocks that leave the retention window,
+//!   acknowledgements and when a body may be dropped, repair, and reads through the members.
 //! * [`plan`]: bytes per member, the health of the stored blocks with members offline, and
 //!   what a doubling moves.
 //!
 //! See docs/CLUSTER.md for what is built and what is not.
 
+pub mod engine;
 pub mod membership;
 pub mod placement;
 pub mod plan;

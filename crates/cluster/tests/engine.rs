@@ -1,0 +1,481 @@
+//! Deterministic simulations of the cluster's data plane over many seeds: blocks leave the
+//! retention window and are stored as shares, bodies are dropped, every old block is read back
+//! from every node; two members die and nothing is lost; repair restores every share; two more
+//! die and everything is still readable; a member serving corrupted shards is counted and
+//! worked around; a doubling under continuous reads loses no read.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use alloy_primitives::{B256, keccak256};
+use cairn_cluster::Placement;
+use cairn_cluster::engine::{
+    BlockRef, ClusterMessage, Engine, EngineConfig, Event, LocalChain, ShareStore,
+};
+use cairn_cluster::membership::{HeartbeatMode, Membership, MembershipConfig, Peer};
+
+const STEP_MS: u64 = 10;
+
+/// The blocks every node agrees on: hash and the digest of the data.
+struct Blocks {
+    hashes: Vec<B256>,
+    data: Vec<Vec<u8>>,
+}
+
+impl Blocks {
+    fn new(count: u64, seed: u64) -> Self {
+        let data: Vec<Vec<u8>> = (1..=count)
+            .map(|height| {
+                let size = 2_000 + ((height * 7_919 + seed) % 6_000) as usize;
+                (0..size)
+                    .map(|i| keccak256((height ^ seed).to_be_bytes())[i % 32] ^ i as u8)
+                    .collect()
+            })
+            .collect();
+        Self {
+            hashes: (1..=count)
+                .map(|height| keccak256([height.to_be_bytes(), seed.to_be_bytes()].concat()))
+                .collect(),
+            data,
+        }
+    }
+}
+
+struct Chain {
+    blocks: Arc<Blocks>,
+    head: u64,
+    local: BTreeMap<u64, Vec<u8>>,
+}
+
+impl LocalChain for Chain {
+    fn block(&self, height: u64) -> Option<BlockRef> {
+        (height >= 1 && height <= self.head).then(|| BlockRef {
+            height,
+            hash: self.blocks.hashes[height as usize - 1],
+        })
+    }
+    fn data(&self, height: u64) -> Option<Vec<u8>> {
+        self.local.get(&height).cloned()
+    }
+    fn verify(&self, block: &BlockRef, data: &[u8]) -> bool {
+        self.blocks
+            .data
+            .get(block.height as usize - 1)
+            .map(Vec::as_slice)
+            == Some(data)
+    }
+    fn head(&self) -> u64 {
+        self.head
+    }
+}
+
+#[derive(Default)]
+struct Store {
+    shares: BTreeMap<(u64, u16), (B256, Vec<u8>)>,
+    /// Serve corrupted bytes (a hostile member).
+    corrupt: bool,
+}
+
+impl ShareStore for Store {
+    fn get(&self, height: u64, share: u16) -> Option<(B256, Vec<u8>)> {
+        let (commitment, mut bytes) = self.shares.get(&(height, share)).cloned()?;
+        if self.corrupt && !bytes.is_empty() {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x55;
+        }
+        Some((commitment, bytes))
+    }
+    fn put(&mut self, height: u64, share: u16, commitment: B256, bytes: Vec<u8>) {
+        self.shares.insert((height, share), (commitment, bytes));
+    }
+    fn remove(&mut self, height: u64, share: u16) {
+        self.shares.remove(&(height, share));
+    }
+    fn bytes(&self) -> u64 {
+        self.shares
+            .values()
+            .map(|(_, bytes)| bytes.len() as u64)
+            .sum()
+    }
+}
+
+fn key(index: usize) -> Peer {
+    let mut key = [0u8; 32];
+    key[0] = (index as u8).wrapping_mul(37).wrapping_add(11);
+    key[31] = index as u8;
+    key
+}
+
+struct Node {
+    engine: Engine<Store>,
+    chain: Chain,
+    reads: BTreeMap<u64, Option<Vec<u8>>>,
+}
+
+struct Sim {
+    nodes: Vec<Node>,
+    up: Vec<bool>,
+    blocks: Arc<Blocks>,
+    queue: BTreeMap<(u64, u64), (usize, usize, ClusterMessage)>,
+    sequence: u64,
+    now: u64,
+    rng: u64,
+    retain: u64,
+    placement: Placement,
+}
+
+impl Sim {
+    fn new(count: usize, placement: &str, form: usize, seed: u64, blocks: u64) -> Self {
+        let blocks = Arc::new(Blocks::new(blocks, seed));
+        let membership = MembershipConfig {
+            invite_min_peers: form - 1,
+            form_min_members: form,
+            invite_window_ms: 300,
+            id_lifetime_ms: 3_600_000,
+            heartbeat_ms: 200,
+            offline_after_ms: 1_000,
+            repair_after_ms: 1_000,
+            heartbeat: HeartbeatMode::All,
+            auto_expand: true,
+        };
+        let config = EngineConfig {
+            placement: placement.parse::<Placement>().unwrap(),
+            retain_blocks: 10,
+            max_data: 64 * 1024,
+            read_timeout_ms: 500,
+            repair_batch: 20,
+        };
+        let nodes = (0..count)
+            .map(|i| Node {
+                engine: Engine::new(
+                    Membership::new(key(i), membership),
+                    config,
+                    Store::default(),
+                ),
+                chain: Chain {
+                    blocks: blocks.clone(),
+                    head: 0,
+                    local: BTreeMap::new(),
+                },
+                reads: BTreeMap::new(),
+            })
+            .collect();
+        Self {
+            up: vec![true; count],
+            nodes,
+            blocks,
+            queue: BTreeMap::new(),
+            sequence: 0,
+            now: 1_000_000,
+            rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+            retain: config.retain_blocks,
+            placement: config.placement,
+        }
+    }
+
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn connect(&mut self, groups: &[usize]) {
+        for a in groups {
+            let peers: Vec<Peer> = groups.iter().filter(|b| *b != a).map(|b| key(*b)).collect();
+            let mut all = peers;
+            if let Some(existing) = self.nodes[*a].engine.membership().roster() {
+                all.extend(existing.slots.iter().flatten().copied());
+            }
+            self.nodes[*a].engine.membership_mut().set_connected(all);
+        }
+    }
+
+    fn index(&self, peer: &Peer) -> usize {
+        (0..self.nodes.len()).find(|i| key(*i) == *peer).unwrap()
+    }
+
+    fn send(&mut self, from: usize, out: Vec<(Peer, ClusterMessage)>) {
+        for (to, message) in out {
+            let to = self.index(&to);
+            if self.random() % 100 < 1 {
+                continue;
+            }
+            let delay = 1 + self.random() % 30;
+            self.sequence += 1;
+            self.queue
+                .insert((self.now + delay, self.sequence), (from, to, message));
+        }
+    }
+
+    fn handle(&mut self, node: usize, events: Vec<Event>) {
+        for event in events {
+            match event {
+                Event::Read { request, data, .. } => {
+                    self.nodes[node].reads.insert(request, Some(data));
+                }
+                Event::Unreadable { request, .. } => {
+                    self.nodes[node].reads.insert(request, None);
+                }
+                Event::Prune { height } => {
+                    let chain = &mut self.nodes[node].chain;
+                    if height + self.retain <= chain.head {
+                        chain.local.remove(&height);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `duration`, adding a block every `block_every` steps (0: none).
+    fn run(&mut self, duration: u64, block_every: u64) {
+        let end = self.now + duration;
+        let mut step = 0;
+        while self.now < end {
+            self.now += STEP_MS;
+            step += 1;
+            if block_every > 0 && step % block_every == 0 {
+                for node in 0..self.nodes.len() {
+                    let chain = &mut self.nodes[node].chain;
+                    if (chain.head as usize) < self.blocks.data.len() {
+                        chain.head += 1;
+                        let data = self.blocks.data[chain.head as usize - 1].clone();
+                        chain.local.insert(chain.head, data);
+                    }
+                }
+            }
+            let due: Vec<(u64, u64)> = self
+                .queue
+                .range(..(self.now + 1, 0))
+                .map(|(at, _)| *at)
+                .collect();
+            for at in due {
+                let (from, to, message) = self.queue.remove(&at).unwrap();
+                if !self.up[to] || !self.up[from] {
+                    continue;
+                }
+                let node = &mut self.nodes[to];
+                let (out, events) = node
+                    .engine
+                    .receive(&node.chain, self.now, key(from), message);
+                self.send(to, out);
+                self.handle(to, events);
+            }
+            for index in 0..self.nodes.len() {
+                if !self.up[index] {
+                    continue;
+                }
+                let node = &mut self.nodes[index];
+                let (out, events) = node.engine.tick(&node.chain, self.now);
+                self.send(index, out);
+                self.handle(index, events);
+            }
+        }
+    }
+
+    /// Reads every old block from `reader`; returns the heights that failed.
+    fn read_all(&mut self, reader: usize) -> Vec<u64> {
+        let old = self.nodes[reader].chain.head.saturating_sub(self.retain);
+        let mut requests = Vec::new();
+        for height in 1..=old {
+            let node = &mut self.nodes[reader];
+            let (request, out) = node.engine.read(&node.chain, height);
+            requests.push((request, height));
+            self.send(reader, out);
+        }
+        self.run(1_500, 0);
+        requests
+            .into_iter()
+            .filter(|(request, height)| {
+                self.nodes[reader]
+                    .reads
+                    .get(request)
+                    .cloned()
+                    .flatten()
+                    .as_deref()
+                    != Some(self.blocks.data[*height as usize - 1].as_slice())
+            })
+            .map(|(_, height)| height)
+            .collect()
+    }
+
+    /// Every share of every old block is held by the member the placement now names.
+    fn fully_replicated(&self) -> bool {
+        let live = (0..self.nodes.len()).find(|i| self.up[*i]).unwrap();
+        let roster = self.nodes[live]
+            .engine
+            .membership()
+            .roster()
+            .unwrap()
+            .clone();
+        let online = self.nodes[live].engine.membership().online().unwrap();
+        let slots: Vec<cairn_cluster::Slot> = online
+            .iter()
+            .map(|online| cairn_cluster::Slot {
+                online: *online,
+                segment: 0,
+            })
+            .collect();
+        let old = self.nodes[live].chain.head.saturating_sub(self.retain);
+        (1..=old).all(|height| {
+            let hash = self.blocks.hashes[height as usize - 1];
+            self.placement
+                .assign(&hash, &slots)
+                .iter()
+                .enumerate()
+                .all(|(share, slot)| {
+                    let Some(slot) = slot else { return false };
+                    let Some(peer) = roster.slots[*slot as usize] else {
+                        return false;
+                    };
+                    self.nodes[self.index(&peer)]
+                        .engine
+                        .store()
+                        .shares
+                        .contains_key(&(height, share as u16))
+                })
+        })
+    }
+}
+
+fn seeds() -> std::ops::Range<u64> {
+    let count = std::env::var("CAIRN_CLUSTER_SEEDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(6);
+    0..count
+}
+
+#[test]
+fn old_blocks_live_in_the_cluster_survive_failures_and_are_repaired() {
+    for seed in seeds() {
+        let mut sim = Sim::new(8, "rs:4+2", 8, seed, 120);
+        sim.connect(&(0..8).collect::<Vec<_>>());
+        sim.run(2_000, 0);
+        assert!(
+            sim.nodes
+                .iter()
+                .all(|n| n.engine.membership().roster().is_some()),
+            "seed {seed}"
+        );
+        // 120 blocks, one every 50 ms.
+        sim.run(120 * 50 + 2_000, 5);
+        let head = sim.nodes[0].chain.head;
+        assert_eq!(head, 120);
+        let full: u64 = sim.blocks.data.iter().map(|d| d.len() as u64).sum();
+        for (index, node) in sim.nodes.iter().enumerate() {
+            // No node keeps the old bodies; each keeps about 3/16 of the chain in shares.
+            assert!(
+                node.chain.local.keys().all(|h| *h + sim.retain > head),
+                "seed {seed}: node {index} kept old bodies"
+            );
+            assert!(
+                node.engine.store().bytes() * 4 <= full,
+                "seed {seed}: node {index}"
+            );
+        }
+        for reader in [0, 3, 7] {
+            assert_eq!(
+                sim.read_all(reader),
+                Vec::<u64>::new(),
+                "seed {seed}: reader {reader}"
+            );
+        }
+        // Two members die: everything is still readable.
+        sim.up[6] = false;
+        sim.up[7] = false;
+        assert_eq!(
+            sim.read_all(1),
+            Vec::<u64>::new(),
+            "seed {seed}: after two failures"
+        );
+        // Repair puts every share on the members the placement now names.
+        sim.run(6_000, 0);
+        assert!(sim.fully_replicated(), "seed {seed}: not repaired");
+        // Two more die: still readable.
+        sim.up[0] = false;
+        sim.up[5] = false;
+        assert_eq!(
+            sim.read_all(2),
+            Vec::<u64>::new(),
+            "seed {seed}: after four failures"
+        );
+    }
+}
+
+#[test]
+fn a_member_serving_corrupted_shards_is_counted_and_worked_around() {
+    for seed in seeds() {
+        let mut sim = Sim::new(8, "rs:4+2", 8, seed, 60);
+        sim.connect(&(0..8).collect::<Vec<_>>());
+        sim.run(2_000, 0);
+        sim.run(60 * 50 + 2_000, 5);
+        sim.nodes[4].engine.store_mut().corrupt = true;
+        assert_eq!(sim.read_all(1), Vec::<u64>::new(), "seed {seed}");
+        let faults = sim.nodes[1]
+            .engine
+            .faults()
+            .get(&key(4))
+            .copied()
+            .unwrap_or(0);
+        assert!(
+            faults > 0,
+            "seed {seed}: the corrupting member was not counted"
+        );
+        assert!(
+            sim.nodes[1]
+                .engine
+                .faults()
+                .keys()
+                .all(|peer| *peer == key(4)),
+            "seed {seed}: an honest member was blamed"
+        );
+    }
+}
+
+#[test]
+fn a_doubling_under_continuous_reads_loses_no_read() {
+    for seed in seeds() {
+        let mut sim = Sim::new(8, "rs:2+1", 4, seed, 60);
+        sim.connect(&[0, 1, 2, 3]);
+        sim.run(2_000, 0);
+        sim.run(60 * 50 + 2_000, 5);
+        let before: Vec<u64> = (0..4)
+            .map(|i| sim.nodes[i].engine.store().bytes())
+            .collect();
+        // Four nodes join (connected to the members only); reads go on throughout.
+        for joiner in 4..8 {
+            sim.nodes[joiner].chain.head = sim.nodes[0].chain.head;
+            sim.connect(&[0, 1, 2, 3, joiner]);
+        }
+        let mut failed = Vec::new();
+        for round in 0..8 {
+            failed.extend(sim.read_all((round % 4) as usize));
+        }
+        assert_eq!(
+            failed,
+            Vec::<u64>::new(),
+            "seed {seed}: reads failed during the doubling"
+        );
+        sim.run(4_000, 0);
+        let roster = sim.nodes[0].engine.membership().roster().unwrap().clone();
+        assert_eq!(roster.slots.len(), 8, "seed {seed}: not doubled");
+        assert!(
+            sim.fully_replicated(),
+            "seed {seed}: new members lack their shares"
+        );
+        // The old members handed about half of their shares over.
+        for (i, bytes) in before.iter().enumerate() {
+            let after = sim.nodes[i].engine.store().bytes();
+            assert!(after < *bytes, "seed {seed}: member {i} kept everything");
+        }
+        for reader in [4, 7] {
+            assert_eq!(
+                sim.read_all(reader),
+                Vec::<u64>::new(),
+                "seed {seed}: joiner {reader}"
+            );
+        }
+    }
+}
