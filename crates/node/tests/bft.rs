@@ -135,6 +135,38 @@ fn the_next_validator_in_rank_takes_over_when_the_leader_is_killed() {
         }
     }
 
+    // A contract through consensus: deployed through one validator, called through another,
+    // its schedule run at the start of every other block by every validator alike.
+    let ticker = dir.path().join("ticker.properties");
+    std::fs::write(
+        &ticker,
+        "#when trigger=every(2 blocks) run(operator)\nt.acs.operator={ p.w.n = p.n + 1; }\n",
+    )
+    .unwrap();
+    let deployed = nodes[0].as_ref().unwrap().cli_json(&[
+        "acs",
+        "deploy",
+        "--dev",
+        "20",
+        ticker.to_str().unwrap(),
+        "--wait",
+    ]);
+    assert_eq!(deployed["status"], "committed", "{deployed}");
+    let package = deployed["package"].as_str().unwrap().to_string();
+    let operator = format!("{:#x}", dev(20).address());
+    let called = nodes[1].as_ref().unwrap().cli_json(&[
+        "acs",
+        "call",
+        "--dev",
+        "20",
+        "--package",
+        &package,
+        "--contract",
+        "operator",
+        "--wait",
+    ]);
+    assert_eq!(called["status"], "committed", "{called}");
+
     // Kill the leader; the next validator in rank must commit the next blocks.
     let leader = status(nodes[0].as_ref().unwrap())["leader_index"]
         .as_u64()
@@ -220,6 +252,29 @@ fn the_next_validator_in_rank_takes_over_when_the_leader_is_killed() {
     let (_, theirs) = observer_http.get(&format!("/v1/blocks/{target}"));
     assert_eq!(mine["hash"], theirs["hash"]);
     assert_eq!(mine["state_root"], theirs["state_root"]);
+    // The contract's record and its scheduled runs agree too, on the restarted node (which
+    // re-ran the schedule while catching up) as on the others.
+    let record_path = format!("/v1/acs/packages/{package}/records/{operator}?block={target}");
+    let (_, my_record) = restarted.get(&record_path);
+    let (_, their_record) = observer_http.get(&record_path);
+    assert_eq!(my_record["fields"], their_record["fields"]);
+    let runs_to = |http: &Http| -> Vec<Value> {
+        let (_, jobs) = http.get(&format!("/v1/acs/packages/{package}/jobs?limit=10000"));
+        jobs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|run| run["block"].as_u64().unwrap() <= target)
+            .cloned()
+            .collect()
+    };
+    let my_runs = runs_to(&restarted);
+    assert!(!my_runs.is_empty());
+    assert!(my_runs.iter().all(|run| run["status"] == "ok"));
+    assert_eq!(my_runs, runs_to(&observer_http));
+    // The count is the one call plus every scheduled run up to that block.
+    let count: usize = my_record["fields"]["n"].as_str().unwrap().parse().unwrap();
+    assert_eq!(count, 1 + my_runs.len(), "{my_record}");
 
     // Stop everything; every node's stored chain re-verifies, certificates included.
     for node in nodes.iter_mut().flatten() {
