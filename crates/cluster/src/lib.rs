@@ -14,6 +14,7 @@
 //!   heartbeats, replacement and doubling, as a state machine fed time and messages.
 //! * [`engine`]: the data plane: storing the shares of blocks that leave the retention window,
 //!   acknowledgements and when a body may be dropped, repair, and reads through the members.
+//! * [`wire`]: the messages' bounded encoding.
 //! * [`plan`]: bytes per member, the health of the stored blocks with members offline, and
 //!   what a doubling moves.
 //!
@@ -24,6 +25,7 @@ pub mod membership;
 pub mod placement;
 pub mod plan;
 pub mod shards;
+pub mod wire;
 
 pub use placement::{MAX_SHARES, ParsePlacementError, Placement, Slot, start_slot};
 pub use plan::{Doubling, Health, OldBlock, doubling, health, stored_per_slot};

@@ -120,6 +120,8 @@ impl Store {
         txn.open_table(TX_INDEX)?;
         txn.open_table(TRIE_NODES)?;
         txn.open_table(JOB_RUNS)?;
+        txn.open_table(PRUNED)?;
+        txn.open_table(SHARES)?;
         {
             let mut meta = txn.open_table(META)?;
             let version = meta.get(META_SCHEMA)?.map(|v| v.value().to_vec());
@@ -303,6 +305,148 @@ impl Store {
         decode_exact(value.value())
             .map(Some)
             .map_err(|e| corrupt("blocks", e))
+    }
+
+    /// Drops the body and receipts of the committed block at `height`, keeping its header and
+    /// seal: the cluster holds them now. Genesis and the head are never dropped. Returns
+    /// whether anything was dropped (a second call is a no-op).
+    pub fn prune_body(&self, height: u64) -> Result<bool> {
+        let head = self
+            .head()?
+            .ok_or_else(|| StorageError::Refused("the store holds no chain".into()))?;
+        if height == 0 || height >= head.height {
+            return Err(StorageError::Refused(format!(
+                "block {height} cannot be pruned: only blocks between genesis and the head {} can",
+                head.height
+            )));
+        }
+        let txn = self.begin_durable_write()?;
+        let dropped = {
+            let mut blocks = txn.open_table(BLOCKS)?;
+            let block = match blocks.remove(height)? {
+                None => None,
+                Some(value) => {
+                    Some(decode_exact::<Block>(value.value()).map_err(|e| corrupt("blocks", e))?)
+                }
+            };
+            match block {
+                None => false,
+                Some(block) => {
+                    txn.open_table(PRUNED)?
+                        .insert(height, alloy_rlp::encode(&block.seal).as_slice())?;
+                    txn.open_table(RECEIPTS)?.remove(height)?;
+                    true
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(dropped)
+    }
+
+    /// Whether the body of the block at `height` was dropped for the cluster to hold.
+    pub fn is_pruned(&self, height: u64) -> Result<bool> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(PRUNED)?.get(height)?.is_some())
+    }
+
+    /// Puts back the body and receipts of a pruned block, read back from the cluster. The
+    /// caller has checked them against the header's roots; this checks their counts agree.
+    pub fn restore_body(
+        &self,
+        height: u64,
+        transactions: Vec<cairn_primitives::SignedTransaction>,
+        receipts: &[Receipt],
+    ) -> Result<()> {
+        if transactions.len() != receipts.len() {
+            return Err(StorageError::Refused(format!(
+                "{} receipts for {} transactions",
+                receipts.len(),
+                transactions.len()
+            )));
+        }
+        let header = self
+            .header(height)?
+            .ok_or_else(|| StorageError::Refused(format!("no block at height {height}")))?;
+        let txn = self.begin_durable_write()?;
+        {
+            let mut pruned = txn.open_table(PRUNED)?;
+            let seal = match pruned.remove(height)? {
+                None => {
+                    return Err(StorageError::Refused(format!(
+                        "block {height} is not pruned"
+                    )));
+                }
+                Some(value) => decode_exact::<cairn_primitives::Seal>(value.value())
+                    .map_err(|e| corrupt("pruned", e))?,
+            };
+            let block = Block {
+                header,
+                transactions,
+                seal,
+            };
+            txn.open_table(BLOCKS)?
+                .insert(height, block.encoded().as_slice())?;
+            let mut encoded = Vec::new();
+            alloy_rlp::encode_list(receipts, &mut encoded);
+            txn.open_table(RECEIPTS)?
+                .insert(height, encoded.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Stores share `share` of the block at `height` for the cluster.
+    pub fn put_share(
+        &self,
+        height: u64,
+        share: u16,
+        commitment: &B256,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let mut value = Vec::with_capacity(32 + bytes.len());
+        value.extend_from_slice(commitment.as_slice());
+        value.extend_from_slice(bytes);
+        let txn = self.begin_durable_write()?;
+        txn.open_table(SHARES)?
+            .insert((height, share), value.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Share `share` of the block at `height`: its commitment and bytes.
+    pub fn share(&self, height: u64, share: u16) -> Result<Option<(B256, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SHARES)?;
+        let Some(value) = table.get((height, share))? else {
+            return Ok(None);
+        };
+        let value = value.value();
+        if value.len() < 32 {
+            return Err(corrupt("shares", "shorter than its commitment"));
+        }
+        Ok(Some((B256::from_slice(&value[..32]), value[32..].to_vec())))
+    }
+
+    /// Drops a share.
+    pub fn remove_share(&self, height: u64, share: u16) -> Result<()> {
+        let txn = self.begin_durable_write()?;
+        txn.open_table(SHARES)?.remove((height, share))?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The shares stored, and their bytes.
+    pub fn share_totals(&self) -> Result<(u64, u64)> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SHARES)?;
+        let mut count = 0;
+        let mut bytes = 0;
+        for entry in table.iter()? {
+            let (_, value) = entry?;
+            count += 1;
+            bytes += value.value().len().saturating_sub(32) as u64;
+        }
+        Ok((count, bytes))
     }
 
     /// The header at `height`.
@@ -526,6 +670,69 @@ mod tests {
             },
             vec![receipt],
         )
+    }
+
+    #[test]
+    fn pruned_bodies_keep_their_header_and_seal_and_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("chain.redb")).unwrap();
+        let genesis_block = Block {
+            header: header(0, B256::ZERO),
+            transactions: vec![],
+            seal: Seal::Genesis,
+        };
+        store
+            .initialize(&genesis(), &genesis_block, &NodeBatch::default())
+            .unwrap();
+        let (mut block1, receipts1) = child_with_tx(&genesis_block);
+        block1.seal = Seal::Certificate(Bytes::from_static(b"certificate"));
+        store
+            .commit_block(&block1, &receipts1, &[], &NodeBatch::default())
+            .unwrap();
+        let (block2, receipts2) = child_with_tx(&block1);
+        store
+            .commit_block(&block2, &receipts2, &[], &NodeBatch::default())
+            .unwrap();
+        // Genesis and the head stay whole.
+        assert!(store.prune_body(0).is_err());
+        assert!(store.prune_body(2).is_err());
+        assert!(store.prune_body(1).unwrap());
+        assert!(!store.prune_body(1).unwrap(), "a second prune is a no-op");
+        assert!(store.is_pruned(1).unwrap());
+        assert_eq!(store.block(1).unwrap(), None);
+        assert_eq!(store.receipts(1).unwrap(), None);
+        assert_eq!(store.header(1).unwrap(), Some(block1.header.clone()));
+        // The transaction index still says where the transaction is.
+        let tx = block1.transactions[0].hash();
+        assert_eq!(store.tx_location(&tx).unwrap().map(|at| at.height), Some(1));
+        // Restored, the block is the same, seal included.
+        assert!(store.restore_body(1, vec![], &receipts1).is_err());
+        store
+            .restore_body(1, block1.transactions.clone(), &receipts1)
+            .unwrap();
+        assert_eq!(store.block(1).unwrap(), Some(block1));
+        assert_eq!(store.receipts(1).unwrap(), Some(receipts1));
+        assert!(!store.is_pruned(1).unwrap());
+        assert!(store.restore_body(1, vec![], &[]).is_err(), "not pruned");
+    }
+
+    #[test]
+    fn shares_are_stored_read_and_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("chain.redb")).unwrap();
+        let commitment = B256::repeat_byte(9);
+        store.put_share(5, 2, &commitment, b"shard bytes").unwrap();
+        store.put_share(5, 3, &commitment, b"").unwrap();
+        assert_eq!(
+            store.share(5, 2).unwrap(),
+            Some((commitment, b"shard bytes".to_vec()))
+        );
+        assert_eq!(store.share(5, 3).unwrap(), Some((commitment, Vec::new())));
+        assert_eq!(store.share(5, 4).unwrap(), None);
+        assert_eq!(store.share_totals().unwrap(), (2, 11));
+        store.remove_share(5, 2).unwrap();
+        assert_eq!(store.share(5, 2).unwrap(), None);
+        assert_eq!(store.share_totals().unwrap(), (1, 0));
     }
 
     #[test]

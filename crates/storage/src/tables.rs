@@ -15,6 +15,12 @@ pub const TX_INDEX: TableDefinition<[u8; 32], (u64, u32)> = TableDefinition::new
 /// (package address, height) -> rlp list of the package's scheduled runs at the start of that
 /// block. Added with contracts; a database written before them gains the empty table on open.
 pub const JOB_RUNS: TableDefinition<([u8; 20], u64), &[u8]> = TableDefinition::new("job_runs");
+/// height -> the seal of a block whose body and receipts were dropped (the cluster holds
+/// them); its header stays in `headers`.
+pub const PRUNED: TableDefinition<u64, &[u8]> = TableDefinition::new("pruned");
+/// (height, share) -> a share of a block this node stores for the cluster: the 32-byte
+/// commitment, then the share's bytes.
+pub const SHARES: TableDefinition<(u64, u16), &[u8]> = TableDefinition::new("shares");
 /// node hash -> RLP encoding of a trie node.
 pub const TRIE_NODES: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("trie_nodes");
 /// small named values: the head, the genesis document, the schema version.
