@@ -14,7 +14,8 @@
 //!   `h + retain`), every member the placement names for a share encodes that share from its
 //!   own copy (encoding is deterministic, so every member computes the same shards and the
 //!   same commitment), stores it, and tells the other members. Once every share of `h` is
-//!   acknowledged, each node may drop its own copy ([`Event::Prune`]).
+//!   acknowledged by the member the placement gives it to, each node may drop its own copy
+//!   ([`Event::Prune`]): one member claiming every share cannot make the others drop theirs.
 //! * **Repair** (claim 9): members scan the old blocks a few at a time. A share the placement
 //!   now gives this member (a stand-in for an offline home, a slot it took over, a slot a
 //!   doubling created) and that it lacks is rebuilt by reading the block through the cluster
@@ -103,6 +104,8 @@ pub enum DataMessage {
     Missing {
         /// The request answered.
         request: u64,
+        /// The share asked for.
+        share: u16,
     },
     /// Do you store share `share` of block `height`? (Answered with `Stored` if so: a node
     /// whose acknowledgement went missing asks again before it drops its copy.)
@@ -171,6 +174,8 @@ struct Read {
     /// Answers so far.
     answers: Vec<Answer>,
     outstanding: usize,
+    /// The (member, share) pairs asked and not answered yet: only those answers count.
+    asked: BTreeSet<(Peer, u16)>,
     /// Whether the data is read to rebuild this member's shares (no event for the node).
     for_repair: bool,
     /// Times the read has asked (it asks again when answers are lost).
@@ -273,13 +278,22 @@ impl<S: ShareStore> Engine<S> {
         let placement = self.config.placement;
         let home = placement.home(&block.hash, &slots);
         let now = placement.assign(&block.hash, &slots);
+        // Before a doubling, a share lived on the first half's slots: a joiner finds the old
+        // holders there (the twin of its own slot) until they hand the share over.
+        let before = (slots.len() % 2 == 0 && slots.len() / 2 >= usize::from(placement.shares()))
+            .then(|| placement.home(&block.hash, &slots[..slots.len() / 2]))
+            .unwrap_or_default();
         let peer = |slot: u32| roster.slots.get(slot as usize).copied().flatten();
         (0..home.len())
             .map(|share| {
                 let mut peers = Vec::new();
-                for slot in [now.get(share).copied().flatten(), home.get(share).copied()]
-                    .into_iter()
-                    .flatten()
+                for slot in [
+                    now.get(share).copied().flatten(),
+                    home.get(share).copied(),
+                    before.get(share).copied(),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     if let Some(peer) = peer(slot)
                         && !peers.contains(&peer)
@@ -421,20 +435,22 @@ impl<S: ShareStore> Engine<S> {
                     deadline: self.now,
                     answers: Vec::new(),
                     outstanding: 0,
+                    asked: BTreeSet::new(),
                     for_repair,
                     attempts: READ_ATTEMPTS,
                 },
             );
             return out;
         };
-        let (answers, outstanding) = self.ask(&block, request, &mut out);
+        let (answers, asked) = self.ask(&block, request, &mut out);
         self.reads.insert(
             request,
             Read {
                 height,
                 deadline: self.now + self.config.read_timeout_ms,
                 answers,
-                outstanding,
+                outstanding: asked.len(),
+                asked,
                 for_repair,
                 attempts: 1,
             },
@@ -449,11 +465,11 @@ impl<S: ShareStore> Engine<S> {
         block: &BlockRef,
         request: u64,
         out: &mut Vec<(Peer, ClusterMessage)>,
-    ) -> (Vec<Answer>, usize) {
+    ) -> (Vec<Answer>, BTreeSet<(Peer, u16)>) {
         let height = block.height;
         let me = *self.membership.me();
         let mut answers = Vec::new();
-        let mut outstanding = 0;
+        let mut asked = BTreeSet::new();
         for (share, peers) in self.holders(block) {
             for peer in peers {
                 if peer == me {
@@ -462,7 +478,7 @@ impl<S: ShareStore> Engine<S> {
                     }
                     continue;
                 }
-                outstanding += 1;
+                asked.insert((peer, share));
                 out.push((
                     peer,
                     ClusterMessage::Data(DataMessage::Fetch {
@@ -473,7 +489,7 @@ impl<S: ShareStore> Engine<S> {
                 ));
             }
         }
-        (answers, outstanding)
+        (answers, asked)
     }
 
     /// Tries to finish read `request` from the answers so far: `Some(data)` once valid.
@@ -583,10 +599,11 @@ impl<S: ShareStore> Engine<S> {
                 .and_then(|read| chain.block(read.height));
             if let Some(block) = retry {
                 // Answers may have been lost: ask again, keeping what came.
-                let (_, outstanding) = self.ask(&block, request, &mut out);
+                let (_, asked) = self.ask(&block, request, &mut out);
                 if let Some(read) = self.reads.get_mut(&request) {
                     read.attempts += 1;
-                    read.outstanding = outstanding;
+                    read.outstanding = asked.len();
+                    read.asked = asked;
                     read.deadline = now + self.config.read_timeout_ms;
                 }
             } else if let Some(read) = self.reads.remove(&request)
@@ -602,8 +619,11 @@ impl<S: ShareStore> Engine<S> {
             return (out, events);
         }
         let old = chain.head().saturating_sub(self.config.retain_blocks);
-        // Blocks that just left the window: store this member's shares from the local copy.
-        while self.stored_up_to < old {
+        // Blocks that just left the window: store this member's shares from the local copy (a
+        // batch per tick, so a node catching up does not stall).
+        let mut batch = 0;
+        while self.stored_up_to < old && batch < self.config.repair_batch {
+            batch += 1;
             self.stored_up_to += 1;
             let height = self.stored_up_to;
             self.unpruned
@@ -627,11 +647,19 @@ impl<S: ShareStore> Engine<S> {
         }
         // Bodies every share of which is acknowledged may go.
         let shares = self.config.placement.shares();
+        // A share counts as stored only when the member the placement gives it to says so:
+        // one member cannot make the others drop their copies by claiming every share.
         let acked = |engine: &Self, height: u64, share: u16| {
+            let Some(block) = chain.block(height) else {
+                return false;
+            };
+            let Some(holder) = engine.assigned_slot(&block, share) else {
+                return false;
+            };
             engine
                 .acks
                 .get(&(height, share))
-                .is_some_and(|acked| !acked.is_empty())
+                .is_some_and(|acked| acked.contains(&holder))
         };
         let stored: Vec<u64> = self
             .unpruned
@@ -780,11 +808,16 @@ impl<S: ShareStore> Engine<S> {
                 );
             }
             ClusterMessage::Data(DataMessage::Stored { height, share }) => {
-                let in_cluster = self
-                    .membership
-                    .roster()
-                    .is_some_and(|roster| roster.slot_of(&from).is_some());
-                if in_cluster && share < self.config.placement.shares() && height <= chain.head() {
+                // Only for a block that has left the window, and only from a member that may
+                // hold that share (its holder now, its home, or its home before a doubling).
+                let old = chain.head().saturating_sub(self.config.retain_blocks);
+                let may_hold = height <= old
+                    && chain.block(height).is_some_and(|block| {
+                        self.holders(&block)
+                            .iter()
+                            .any(|(index, peers)| *index == share && peers.contains(&from))
+                    });
+                if may_hold {
                     self.acks.entry((height, share)).or_default().insert(from);
                 }
             }
@@ -793,6 +826,13 @@ impl<S: ShareStore> Engine<S> {
                 height,
                 share,
             }) => {
+                let member = self
+                    .membership
+                    .roster()
+                    .is_some_and(|roster| roster.slot_of(&from).is_some());
+                if !member {
+                    return (out, events);
+                }
                 let reply = match self.store.get(height, share) {
                     Some((commitment, bytes)) => DataMessage::Share {
                         request,
@@ -812,7 +852,7 @@ impl<S: ShareStore> Engine<S> {
                                 bytes: data,
                             }
                         }
-                        _ => DataMessage::Missing { request },
+                        _ => DataMessage::Missing { request, share },
                     },
                 };
                 out.push((from, ClusterMessage::Data(reply)));
@@ -824,12 +864,15 @@ impl<S: ShareStore> Engine<S> {
                 commitment,
                 bytes,
             }) => {
+                // Only an answer to a question asked, once.
+                let max_data = self.config.max_data;
                 let accepted = match self.reads.get_mut(&request) {
                     Some(read)
                         if read.height == height
-                            && share < self.config.placement.shares()
-                            && bytes.len() <= self.config.max_data =>
+                            && bytes.len() <= max_data
+                            && read.asked.contains(&(from, share)) =>
                     {
+                        read.asked.remove(&(from, share));
                         read.outstanding = read.outstanding.saturating_sub(1);
                         read.answers.push((share, commitment, bytes, from));
                         true
@@ -852,8 +895,10 @@ impl<S: ShareStore> Engine<S> {
                     ));
                 }
             }
-            ClusterMessage::Data(DataMessage::Missing { request }) => {
-                if let Some(read) = self.reads.get_mut(&request) {
+            ClusterMessage::Data(DataMessage::Missing { request, share }) => {
+                if let Some(read) = self.reads.get_mut(&request)
+                    && read.asked.remove(&(from, share))
+                {
                     read.outstanding = read.outstanding.saturating_sub(1);
                     if read.outstanding == 0 {
                         read.deadline = now;

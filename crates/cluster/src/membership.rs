@@ -209,6 +209,32 @@ pub struct Membership {
 pub type Outgoing = (Peer, Message);
 
 impl MemberState {
+    /// Whether `new` is a change of this member's roster it can agree with: the same cluster
+    /// and expiry; each slot kept, vacated or handed over only where its member has been
+    /// silent for `offline_after` in this member's view, or filled where it was vacated; and
+    /// new slots only by a doubling that keeps the old ones. A change it cannot agree with yet
+    /// is re-sent with every heartbeat of a member that has it, so views converge.
+    fn allows(&self, new: &Roster, me: &Peer, offline_after: u64) -> bool {
+        let old = &self.roster;
+        if new.cluster != old.cluster || new.expires_at_ms != old.expires_at_ms {
+            return false;
+        }
+        let size = old.slots.len();
+        if new.slots.len() != size && new.slots.len() != 2 * size {
+            return false;
+        }
+        (0..size).all(|slot| match (&old.slots[slot], &new.slots[slot]) {
+            (a, b) if a == b => true,
+            // Taking a member out, or handing its slot on: only if it is silent here.
+            (Some(_), _) => self
+                .silent_for(slot, me)
+                .is_some_and(|silent| silent >= offline_after),
+            // Filling a vacated slot with someone not already a member.
+            (None, Some(peer)) => old.slot_of(peer).is_none(),
+            (None, None) => true,
+        })
+    }
+
     /// How long slot `slot`'s member has been silent (its heartbeat counter not rising), as of
     /// the latest time given; `None` for this node's own slot, `Some(u64::MAX)` for a vacated
     /// slot.
@@ -437,7 +463,10 @@ impl Membership {
         member.now = now;
         if now >= member.next_heartbeat {
             member.next_heartbeat = now + self.config.heartbeat_ms;
-            member.counter += 1;
+            // The count is the time of the heartbeat: it keeps rising across a restart, so a
+            // restarted member is not taken for silent while it "catches up" with its old
+            // count, and a count from the future is a lie.
+            member.counter = now.max(member.counter.saturating_add(1));
             member.beats.insert(self.me, (member.counter, now));
             let beats: Vec<(Peer, u64)> = member
                 .beats
@@ -532,7 +561,10 @@ impl Membership {
             changed = true;
         }
         if changed {
-            member.roster.version += 1;
+            let Some(version) = member.roster.version.checked_add(1) else {
+                return Vec::new();
+            };
+            member.roster.version = version;
             for slot in 0..member.roster.slots.len() {
                 if let Some(peer) = member.roster.slots[slot]
                     && peer != me
@@ -596,7 +628,7 @@ impl Membership {
                     ..
                 } = &mut self.state
                     && *mine == round
-                    && confirmed.len() < MAX_SLOTS
+                    && confirmed.len() < MAX_SLOTS - 1
                 {
                     confirmed.insert(from);
                 }
@@ -613,8 +645,17 @@ impl Membership {
                     && member.roster.slot_of(&from).is_some()
                 {
                     member.now = now;
+                    let latest = now.saturating_add(self.config.offline_after_ms);
                     for (peer, counter) in beats.iter().take(MAX_SLOTS) {
                         if *peer == self.me || member.roster.slot_of(peer).is_none() {
+                            continue;
+                        }
+                        // Counts are times: none from the future. With heartbeats to all, a
+                        // member's count is taken from that member alone, so no member can
+                        // keep a dead one alive or silence a live one.
+                        if *counter > latest
+                            || (self.config.heartbeat == HeartbeatMode::All && *peer != from)
+                        {
                             continue;
                         }
                         let known = member.beats.entry(*peer).or_insert((0, now));
@@ -652,7 +693,12 @@ impl Membership {
     }
 
     fn adopt(&mut self, now: u64, from: Peer, roster: Roster, invited: bool) -> Vec<Outgoing> {
-        if !roster.valid() || now >= roster.expires_at_ms || roster.slot_of(&self.me).is_none() {
+        if !roster.valid()
+            || now >= roster.expires_at_ms
+            || roster.expires_at_ms > now.saturating_add(self.config.id_lifetime_ms)
+            || roster.slot_of(&self.me).is_none()
+            || roster.slots.len() < self.config.form_min_members
+        {
             return Vec::new();
         }
         // The sender must be in the roster it sends.
@@ -673,7 +719,8 @@ impl Membership {
                 if member.roster.cluster == roster.cluster
                     && (roster.version > member.roster.version
                         || (roster.version == member.roster.version
-                            && roster.digest() < member.roster.digest())) =>
+                            && roster.digest() < member.roster.digest()))
+                    && member.allows(&roster, &self.me, self.config.offline_after_ms) =>
             {
                 // Members new to this node start with a fresh heartbeat history.
                 for peer in roster.slots.iter().flatten() {

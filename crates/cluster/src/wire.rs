@@ -144,9 +144,10 @@ pub fn encode(message: &ClusterMessage) -> Vec<u8> {
                 commitment.encode(&mut out);
                 bytes.as_slice().encode(&mut out);
             }
-            DataMessage::Missing { request } => {
+            DataMessage::Missing { request, share } => {
                 9u8.encode(&mut out);
                 request.encode(&mut out);
+                share.encode(&mut out);
             }
             DataMessage::Holds { height, share } => {
                 10u8.encode(&mut out);
@@ -219,6 +220,7 @@ pub fn decode(bytes: &[u8]) -> Result<ClusterMessage, WireError> {
         }),
         9 => ClusterMessage::Data(DataMessage::Missing {
             request: u64::decode(&mut buf)?,
+            share: u16::decode(&mut buf)?,
         }),
         10 => ClusterMessage::Data(DataMessage::Holds {
             height: u64::decode(&mut buf)?,
@@ -271,7 +273,10 @@ mod tests {
                 commitment: B256::repeat_byte(3),
                 bytes: vec![0, 1, 2, 0xc0, 0x80],
             }),
-            ClusterMessage::Data(DataMessage::Missing { request: 4 }),
+            ClusterMessage::Data(DataMessage::Missing {
+                request: 4,
+                share: 2,
+            }),
             ClusterMessage::Data(DataMessage::Holds {
                 height: 2,
                 share: 1,
@@ -297,6 +302,15 @@ mod tests {
 
     #[test]
     fn rosters_and_heartbeats_are_bounded() {
+        let beats = ClusterMessage::Membership(Message::Heartbeat {
+            cluster: B256::ZERO,
+            version: 0,
+            beats: vec![([1; 32], 1); MAX_SLOTS + 1],
+        });
+        assert!(matches!(
+            decode(&encode(&beats)),
+            Err(WireError::TooMany(_))
+        ));
         let roster = Roster {
             cluster: B256::ZERO,
             version: 0,

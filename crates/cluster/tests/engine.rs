@@ -11,7 +11,7 @@ use std::sync::Arc;
 use alloy_primitives::{B256, keccak256};
 use cairn_cluster::Placement;
 use cairn_cluster::engine::{
-    BlockRef, ClusterMessage, Engine, EngineConfig, Event, LocalChain, ShareStore,
+    BlockRef, ClusterMessage, DataMessage, Engine, EngineConfig, Event, LocalChain, ShareStore,
 };
 use cairn_cluster::membership::{HeartbeatMode, Membership, MembershipConfig, Peer};
 
@@ -123,6 +123,11 @@ struct Sim {
     rng: u64,
     retain: u64,
     placement: Placement,
+    /// A member that stores nothing, claims every share of every block, and tells every
+    /// reader it has nothing.
+    liar: Option<usize>,
+    /// Prune events that came before every honest holder had its share.
+    early_prunes: Vec<(usize, u64)>,
 }
 
 impl Sim {
@@ -171,6 +176,8 @@ impl Sim {
             rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             retain: config.retain_blocks,
             placement: config.placement,
+            liar: None,
+            early_prunes: Vec::new(),
         }
     }
 
@@ -219,6 +226,9 @@ impl Sim {
                     self.nodes[node].reads.insert(request, None);
                 }
                 Event::Prune { height } => {
+                    if !self.honestly_stored(node, height) {
+                        self.early_prunes.push((node, height));
+                    }
                     let chain = &mut self.nodes[node].chain;
                     if height + self.retain <= chain.head {
                         chain.local.remove(&height);
@@ -226,6 +236,62 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// Whether every share of `height` that `node`'s view gives an honest member is stored by
+    /// that member.
+    fn honestly_stored(&self, node: usize, height: u64) -> bool {
+        let membership = self.nodes[node].engine.membership();
+        let (Some(roster), Some(online)) = (membership.roster(), membership.online()) else {
+            return false;
+        };
+        let slots: Vec<cairn_cluster::Slot> = online
+            .iter()
+            .map(|online| cairn_cluster::Slot {
+                online: *online,
+                segment: 0,
+            })
+            .collect();
+        let hash = self.blocks.hashes[height as usize - 1];
+        self.placement
+            .assign(&hash, &slots)
+            .iter()
+            .enumerate()
+            .all(|(share, slot)| {
+                let Some(peer) = slot.and_then(|slot| roster.slots[slot as usize]) else {
+                    return true;
+                };
+                let holder = self.index(&peer);
+                Some(holder) == self.liar
+                    || self.nodes[holder]
+                        .engine
+                        .store()
+                        .shares
+                        .contains_key(&(height, share as u16))
+            })
+    }
+
+    /// The liar's messages for this step: a claim of every share of the blocks leaving the
+    /// window, to everyone.
+    fn lie(&mut self) {
+        let Some(liar) = self.liar else { return };
+        let head = self.nodes[liar].chain.head;
+        let Some(height) = head.checked_sub(self.retain).filter(|h| *h > 0) else {
+            return;
+        };
+        let shares = self.placement.shares();
+        let out: Vec<(Peer, ClusterMessage)> = (0..self.nodes.len())
+            .filter(|node| *node != liar)
+            .flat_map(|node| {
+                (0..shares).map(move |share| {
+                    (
+                        key(node),
+                        ClusterMessage::Data(DataMessage::Stored { height, share }),
+                    )
+                })
+            })
+            .collect();
+        self.send(liar, out);
     }
 
     /// Runs `duration`, adding a block every `block_every` steps (0: none).
@@ -259,15 +325,40 @@ impl Sim {
                 let (out, events) = node
                     .engine
                     .receive(&node.chain, self.now, key(from), message);
+                if Some(to) == self.liar {
+                    // It answers every question with "missing", and stores nothing.
+                    let lies: Vec<(Peer, ClusterMessage)> = out
+                        .into_iter()
+                        .map(|(peer, message)| match message {
+                            ClusterMessage::Data(DataMessage::Share { request, share, .. }) => (
+                                peer,
+                                ClusterMessage::Data(DataMessage::Missing { request, share }),
+                            ),
+                            other => (peer, other),
+                        })
+                        .collect();
+                    self.send(to, lies);
+                    continue;
+                }
                 self.send(to, out);
                 self.handle(to, events);
             }
+            self.lie();
             for index in 0..self.nodes.len() {
                 if !self.up[index] {
                     continue;
                 }
                 let node = &mut self.nodes[index];
                 let (out, events) = node.engine.tick(&node.chain, self.now);
+                if Some(index) == self.liar {
+                    node.engine.store_mut().shares.clear();
+                    let heartbeats_only: Vec<(Peer, ClusterMessage)> = out
+                        .into_iter()
+                        .filter(|(_, message)| matches!(message, ClusterMessage::Membership(_)))
+                        .collect();
+                    self.send(index, heartbeats_only);
+                    continue;
+                }
                 self.send(index, out);
                 self.handle(index, events);
             }
@@ -446,7 +537,12 @@ fn a_doubling_under_continuous_reads_loses_no_read() {
             .collect();
         // Four nodes join (connected to the members only); reads go on throughout.
         for joiner in 4..8 {
-            sim.nodes[joiner].chain.head = sim.nodes[0].chain.head;
+            // A joiner has the headers, not the old blocks: it must get its shares from the
+            // cluster.
+            let head = sim.nodes[0].chain.head;
+            let chain = &mut sim.nodes[joiner].chain;
+            chain.head = head;
+            chain.local.retain(|height, _| height + sim.retain > head);
             sim.connect(&[0, 1, 2, 3, joiner]);
         }
         let mut failed = Vec::new();
@@ -477,5 +573,39 @@ fn a_doubling_under_continuous_reads_loses_no_read() {
                 "seed {seed}: joiner {reader}"
             );
         }
+    }
+}
+
+#[test]
+fn a_member_claiming_every_share_makes_no_one_drop_a_body_early() {
+    for seed in seeds() {
+        let mut sim = Sim::new(8, "rs:4+2", 8, seed, 60);
+        sim.liar = Some(5);
+        sim.connect(&(0..8).collect::<Vec<_>>());
+        sim.run(2_000, 0);
+        // Halfway through, an honest member dies: until the others notice, the shares the
+        // placement gives it are stored by no one, and only the liar's claims cover them.
+        sim.run(30 * 50, 5);
+        sim.up[7] = false;
+        sim.run(30 * 50 + 3_000, 5);
+        assert_eq!(
+            sim.early_prunes,
+            Vec::new(),
+            "seed {seed}: bodies dropped on a lie"
+        );
+        // The honest nodes dropped their bodies once the real holders had the shares, and
+        // every block reads back despite the liar's "missing" answers and the dead member.
+        let head = sim.nodes[0].chain.head;
+        for node in (0..7).filter(|node| *node != 5) {
+            assert!(
+                sim.nodes[node]
+                    .chain
+                    .local
+                    .keys()
+                    .all(|h| h + sim.retain > head),
+                "seed {seed}: node {node} kept old bodies"
+            );
+        }
+        assert_eq!(sim.read_all(0), Vec::<u64>::new(), "seed {seed}");
     }
 }

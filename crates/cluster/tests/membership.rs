@@ -362,4 +362,44 @@ fn a_member_ignores_rosters_that_are_malformed_stale_or_not_its_own() {
         Some(&newer),
         "an older version never rolls back"
     );
+
+    // A member cannot change the expiry, nor hand a live member's slot to someone else.
+    let mut longer = newer.clone();
+    longer.version += 1;
+    longer.expires_at_ms += 1;
+    b.receive(now, key(0), Message::Roster(longer));
+    assert_eq!(b.roster(), Some(&newer));
+    let a_slot = newer.slot_of(&key(0)).unwrap();
+    let b_slot = newer.slot_of(&key(1)).unwrap();
+    let mut usurped = newer.clone();
+    usurped.version += 1;
+    usurped.slots[a_slot] = Some(key(5));
+    b.receive(now, key(5), Message::Roster(usurped.clone()));
+    assert_eq!(
+        b.roster(),
+        Some(&newer),
+        "a live member's slot is not handed over"
+    );
+    // Once `key(0)` has been silent long enough in b's view (and before b, coordinating now,
+    // vacates the slot itself), the same change is agreed.
+    for step in 1..=15 {
+        b.tick(now + step * 100);
+    }
+    now += 1_500;
+    b.receive(now, key(5), Message::Roster(usurped.clone()));
+    assert_eq!(b.roster(), Some(&usurped));
+    // A heartbeat count from the future is not believed: `key(5)` stays silent.
+    b.receive(
+        now,
+        key(5),
+        Message::Heartbeat {
+            cluster: usurped.cluster,
+            version: usurped.version,
+            beats: vec![(key(5), u64::MAX)],
+        },
+    );
+    b.tick(now + 1_100);
+    let online = b.online().unwrap();
+    assert!(online[b_slot]);
+    assert!(!online[a_slot], "a count from the future proves nothing");
 }

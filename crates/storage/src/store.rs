@@ -479,7 +479,12 @@ impl Store {
         let table = txn.open_table(BLOCKS)?;
         let mut blocks = Vec::new();
         for entry in table.range(start..)?.take(limit) {
-            let (_, value) = entry?;
+            let (height, value) = entry?;
+            // Consecutive heights only: a pruned body ends the run (its block is the
+            // cluster's to serve), so no caller mistakes a gap for the chain.
+            if height.value() != start + blocks.len() as u64 {
+                break;
+            }
             blocks.push(decode_exact(value.value()).map_err(|e| corrupt("blocks", e))?);
         }
         Ok(blocks)
@@ -700,6 +705,10 @@ mod tests {
         assert!(!store.prune_body(1).unwrap(), "a second prune is a no-op");
         assert!(store.is_pruned(1).unwrap());
         assert_eq!(store.block(1).unwrap(), None);
+        // A range stops at the gap rather than skip it.
+        assert_eq!(store.blocks_from(0, 10).unwrap().len(), 1);
+        assert!(store.blocks_from(1, 10).unwrap().is_empty());
+        assert_eq!(store.blocks_from(2, 10).unwrap(), vec![block2.clone()]);
         assert_eq!(store.receipts(1).unwrap(), None);
         assert_eq!(store.header(1).unwrap(), Some(block1.header.clone()));
         // The transaction index still says where the transaction is.
