@@ -280,9 +280,11 @@ impl<S: ShareStore> Engine<S> {
         let now = placement.assign(&block.hash, &slots);
         // Before a doubling, a share lived on the first half's slots: a joiner finds the old
         // holders there (the twin of its own slot) until they hand the share over.
-        let before = (slots.len() % 2 == 0 && slots.len() / 2 >= usize::from(placement.shares()))
-            .then(|| placement.home(&block.hash, &slots[..slots.len() / 2]))
-            .unwrap_or_default();
+        let before = if slots.len() % 2 == 0 && slots.len() / 2 >= usize::from(placement.shares()) {
+            placement.home(&block.hash, &slots[..slots.len() / 2])
+        } else {
+            Vec::new()
+        };
         let peer = |slot: u32| roster.slots.get(slot as usize).copied().flatten();
         (0..home.len())
             .map(|share| {
