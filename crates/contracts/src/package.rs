@@ -27,6 +27,16 @@ pub enum Role {
     Holder,
 }
 
+impl Role {
+    /// `operator` or `holder`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Holder => "holder",
+        }
+    }
+}
+
 /// A compiled contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contract {
@@ -62,6 +72,20 @@ pub enum Trigger {
     },
 }
 
+/// As the source writes it: `onStart`, `every(N blocks)`, `every(N s)`, `monthly(D,HH:MM)`.
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Trigger::OnStart => f.write_str("onStart"),
+            Trigger::EveryBlocks(n) => write!(f, "every({n} blocks)"),
+            Trigger::EverySeconds(n) => write!(f, "every({n} s)"),
+            Trigger::Monthly { day, hour, minute } => {
+                write!(f, "monthly({day},{hour:02}:{minute:02})")
+            }
+        }
+    }
+}
+
 /// What a schedule line does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -69,6 +93,16 @@ pub enum Action {
     CommitAcs,
     /// Run the contract on every record of its role whose condition holds.
     Run(String),
+}
+
+/// As the source writes it: `commitACS` or `run(CONTRACT)`.
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::CommitAcs => f.write_str("commitACS"),
+            Action::Run(name) => write!(f, "run({name})"),
+        }
+    }
 }
 
 /// A `#when [CONDITION] trigger=TRIGGER ACTION` line.

@@ -394,17 +394,8 @@ pub enum TxCommand {
 /// `cairn tx transfer`.
 #[derive(Debug, Args)]
 pub struct TransferArgs {
-    /// Sign with this key file (this or --dev is required).
-    #[arg(
-        long,
-        conflicts_with = "dev",
-        required_unless_present = "dev",
-        value_name = "FILE"
-    )]
-    pub key: Option<PathBuf>,
-    /// Sign with development account I (0-9 are funded on a devnet).
-    #[arg(long, value_name = "I")]
-    pub dev: Option<u32>,
+    #[command(flatten)]
+    pub signer: SignerArgs,
     /// Recipient address, 0x + 40 hex digits (required).
     #[arg(long, value_name = "ADDRESS")]
     pub to: String,

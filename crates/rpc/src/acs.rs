@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use cairn_contracts::{Action, Role, Trigger};
 use cairn_primitives::U256;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -21,29 +20,6 @@ pub const MAX_JOB_RUNS: usize = 10_000;
 fn package_not_found(package: &cairn_primitives::Address) -> ApiError {
     ApiError::not_found("unknown_package", format!("no package at {package:#x}"))
         .with_field("package")
-}
-
-fn role_word(role: Role) -> &'static str {
-    match role {
-        Role::Operator => "operator",
-        Role::Holder => "holder",
-    }
-}
-
-fn trigger_text(trigger: Trigger) -> String {
-    match trigger {
-        Trigger::OnStart => "onStart".into(),
-        Trigger::EveryBlocks(n) => format!("every({n} blocks)"),
-        Trigger::EverySeconds(n) => format!("every({n} s)"),
-        Trigger::Monthly { day, hour, minute } => format!("monthly({day},{hour:02}:{minute:02})"),
-    }
-}
-
-fn action_text(action: &Action) -> String {
-    match action {
-        Action::CommitAcs => "commitACS".into(),
-        Action::Run(name) => format!("run({name})"),
-    }
 }
 
 /// A package: its operator, whether it is active, its contracts, constants and schedule.
@@ -76,7 +52,7 @@ pub async fn get_package(
             .iter()
             .map(|contract| ContractView {
                 name: contract.name.clone(),
-                role: role_word(contract.role).into(),
+                role: contract.role.as_str().into(),
             })
             .collect(),
         constants: view
@@ -91,8 +67,8 @@ pub async fn get_package(
             .iter()
             .map(|line| ScheduleLineView {
                 line: line.span.line,
-                trigger: trigger_text(line.trigger),
-                action: action_text(&line.action),
+                trigger: line.trigger.to_string(),
+                action: line.action.to_string(),
                 condition: line.condition.is_some(),
             })
             .collect(),

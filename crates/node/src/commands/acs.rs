@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use cairn_api_types::{ReceiptView, TxStatus};
-use cairn_contracts::{Action, Decimal, Package, Role, Trigger, compile_package};
+use cairn_contracts::{Decimal, Package, compile_package};
 use cairn_ledger::acs::{MAX_TRANSACTION_GAS, check_condition_names, intrinsic_gas};
 use cairn_primitives::{
     AcsAction, AcsTransaction, Address, B256, Bytes, MAX_PACKAGE_SOURCE_BYTES, MAX_SET_FIELDS,
@@ -86,7 +86,7 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<()> {
         println!(
             "  contract {:<16} runs on {:<9} {} instructions, writes {}",
             contract.name,
-            role_word(contract.role),
+            contract.role.as_str(),
             contract.program.ops.len(),
             if writes.is_empty() {
                 "nothing".to_string()
@@ -102,8 +102,8 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<()> {
         println!(
             "  schedule line {}: {} {}{}",
             line.span.line,
-            trigger_text(line.trigger),
-            action_text(&line.action),
+            line.trigger.to_string(),
+            line.action.to_string(),
             if line.condition.is_some() {
                 " (with a condition)"
             } else {
@@ -118,7 +118,7 @@ fn summary(package: &Package) -> Value {
     json!({
         "contracts": package.contracts.iter().map(|c| {
             json!({
-                "name": c.name, "key": c.key, "role": role_word(c.role),
+                "name": c.name, "key": c.key, "role": c.role.as_str(),
                 "instructions": c.program.ops.len(),
                 "writes": each_once(c.program.writes()),
                 "writes_operator": each_once(c.program.operator_writes()),
@@ -129,8 +129,8 @@ fn summary(package: &Package) -> Value {
             .collect::<serde_json::Map<_, _>>(),
         "schedule": package.schedule.iter().map(|line| json!({
             "line": line.span.line,
-            "trigger": trigger_text(line.trigger),
-            "action": action_text(&line.action),
+            "trigger": line.trigger.to_string(),
+            "action": line.action.to_string(),
             "condition": line.condition.is_some(),
         })).collect::<Vec<_>>(),
     })
@@ -145,29 +145,6 @@ fn each_once<'a>(fields: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
         }
     }
     once
-}
-
-fn role_word(role: Role) -> &'static str {
-    match role {
-        Role::Operator => "operator",
-        Role::Holder => "holder",
-    }
-}
-
-fn trigger_text(trigger: Trigger) -> String {
-    match trigger {
-        Trigger::OnStart => "onStart".into(),
-        Trigger::EveryBlocks(n) => format!("every({n} blocks)"),
-        Trigger::EverySeconds(n) => format!("every({n} s)"),
-        Trigger::Monthly { day, hour, minute } => format!("monthly({day},{hour:02}:{minute:02})"),
-    }
-}
-
-fn action_text(action: &Action) -> String {
-    match action {
-        Action::CommitAcs => "commitACS".into(),
-        Action::Run(name) => format!("run({name})"),
-    }
 }
 
 /// The output of `acs deploy`.

@@ -274,7 +274,7 @@ pub(crate) fn submit_and_wait(
 }
 
 fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<()> {
-    let key = signing_key(args.key.as_deref(), args.dev)?;
+    let key = signing_key(args.signer.key.as_deref(), args.signer.dev)?;
     let to = parse_address("--to", &args.to)?;
     let amount = parse_amount(&args.amount)
         .ok()
