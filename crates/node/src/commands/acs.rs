@@ -102,8 +102,8 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<()> {
         println!(
             "  schedule line {}: {} {}{}",
             line.span.line,
-            line.trigger.to_string(),
-            line.action.to_string(),
+            line.trigger,
+            line.action,
             if line.condition.is_some() {
                 " (with a condition)"
             } else {
