@@ -211,6 +211,8 @@ pub struct Engine<S> {
     stored_up_to: u64,
     repair_cursor: u64,
     faults: BTreeMap<Peer, u64>,
+    /// Each member's network segment (for `segment:P`; 0 when unknown).
+    segments: BTreeMap<Peer, u32>,
     now: u64,
 }
 
@@ -229,6 +231,7 @@ impl<S: ShareStore> Engine<S> {
             stored_up_to: 0,
             repair_cursor: 1,
             faults: BTreeMap::new(),
+            segments: BTreeMap::new(),
             now: 0,
         }
     }
@@ -258,13 +261,26 @@ impl<S: ShareStore> Engine<S> {
         &self.faults
     }
 
+    /// Sets the members' network segments (from the node's configuration), which
+    /// `segment:P` spreads copies over; a member not listed is in segment 0.
+    pub fn set_segments(&mut self, segments: BTreeMap<Peer, u32>) {
+        self.segments = segments;
+    }
+
     /// The slots as the placement sees them.
     fn slots(&self) -> Option<Vec<Slot>> {
         let online = self.membership.online()?;
+        let roster = self.membership.roster()?;
         Some(
             online
                 .into_iter()
-                .map(|online| Slot { online, segment: 0 })
+                .zip(&roster.slots)
+                .map(|(online, member)| Slot {
+                    online,
+                    segment: member
+                        .and_then(|peer| self.segments.get(&peer).copied())
+                        .unwrap_or(0),
+                })
                 .collect(),
         )
     }

@@ -609,3 +609,45 @@ fn a_member_claiming_every_share_makes_no_one_drop_a_body_early() {
         assert_eq!(sim.read_all(0), Vec::<u64>::new(), "seed {seed}");
     }
 }
+
+#[test]
+fn segment_copies_land_in_distinct_segments() {
+    for seed in seeds() {
+        let mut sim = Sim::new(6, "segment:3", 6, seed, 40);
+        // Three network segments of two members each.
+        let segments: std::collections::BTreeMap<Peer, u32> =
+            (0..6).map(|i| (key(i), i as u32 / 2)).collect();
+        for node in &mut sim.nodes {
+            node.engine.set_segments(segments.clone());
+        }
+        sim.connect(&(0..6).collect::<Vec<_>>());
+        sim.run(2_000, 0);
+        sim.run(40 * 50 + 2_000, 5);
+        let old = sim.nodes[0].chain.head - sim.retain;
+        for height in 1..=old {
+            let holders: Vec<usize> = (0..6)
+                .filter(|node| {
+                    sim.nodes[*node]
+                        .engine
+                        .store()
+                        .shares
+                        .keys()
+                        .any(|(h, _)| *h == height)
+                })
+                .collect();
+            let distinct: std::collections::BTreeSet<usize> =
+                holders.iter().map(|node| node / 2).collect();
+            assert_eq!(
+                holders.len(),
+                3,
+                "seed {seed}: block {height} on {holders:?}"
+            );
+            assert_eq!(
+                distinct.len(),
+                3,
+                "seed {seed}: block {height} on {holders:?}"
+            );
+        }
+        assert_eq!(sim.read_all(1), Vec::<u64>::new(), "seed {seed}");
+    }
+}
