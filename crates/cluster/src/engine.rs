@@ -66,6 +66,9 @@ pub trait ShareStore {
     fn remove(&mut self, height: u64, share: u16);
     /// Bytes stored.
     fn bytes(&self) -> u64;
+    /// Every (height, share) stored, so an engine restarted over the store knows what it
+    /// holds.
+    fn list(&self) -> Vec<(u64, u16)>;
 }
 
 /// Data-plane messages.
@@ -213,18 +216,28 @@ pub struct Engine<S> {
     faults: BTreeMap<Peer, u64>,
     /// Each member's network segment (for `segment:P`; 0 when unknown).
     segments: BTreeMap<Peer, u32>,
+    /// Reads started to rebuild this member's shares.
+    repair_reads: u64,
     now: u64,
 }
 
 impl<S: ShareStore> Engine<S> {
-    /// An engine over `membership` and `store`.
+    /// An engine over `membership` and `store` (which may hold shares from before a
+    /// restart: they are served and counted as this member's again).
     pub fn new(membership: Membership, config: EngineConfig, store: S) -> Self {
+        let me = *membership.me();
+        let mut held: BTreeMap<u64, BTreeSet<u16>> = BTreeMap::new();
+        let mut acks: BTreeMap<(u64, u16), BTreeSet<Peer>> = BTreeMap::new();
+        for (height, share) in store.list() {
+            held.entry(height).or_default().insert(share);
+            acks.entry((height, share)).or_default().insert(me);
+        }
         Self {
             membership,
             config,
             store,
-            acks: BTreeMap::new(),
-            held: BTreeMap::new(),
+            acks,
+            held,
             unpruned: BTreeMap::new(),
             reads: BTreeMap::new(),
             next_request: 0,
@@ -232,6 +245,7 @@ impl<S: ShareStore> Engine<S> {
             repair_cursor: 1,
             faults: BTreeMap::new(),
             segments: BTreeMap::new(),
+            repair_reads: 0,
             now: 0,
         }
     }
@@ -254,6 +268,16 @@ impl<S: ShareStore> Engine<S> {
     /// The share store, to change.
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
+    }
+
+    /// The share store, giving the engine up (a node stopping).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// Reads this member started to rebuild shares it lacked.
+    pub fn repair_reads(&self) -> u64 {
+        self.repair_reads
     }
 
     /// Answers that failed a check, by member.
@@ -739,6 +763,7 @@ impl<S: ShareStore> Engine<S> {
                 .values()
                 .any(|read| read.for_repair && read.height == height)
             {
+                self.repair_reads += 1;
                 self.next_request += 1;
                 let request = self.next_request;
                 out.extend(self.start_read(chain, request, height, true));

@@ -98,6 +98,9 @@ impl ShareStore for Store {
             .map(|(_, bytes)| bytes.len() as u64)
             .sum()
     }
+    fn list(&self) -> Vec<(u64, u16)> {
+        self.shares.keys().copied().collect()
+    }
 }
 
 fn key(index: usize) -> Peer {
@@ -109,6 +112,7 @@ fn key(index: usize) -> Peer {
 
 struct Node {
     engine: Engine<Store>,
+    engine_config: EngineConfig,
     chain: Chain,
     reads: BTreeMap<u64, Option<Vec<u8>>>,
 }
@@ -126,6 +130,7 @@ struct Sim {
     /// A member that stores nothing, claims every share of every block, and tells every
     /// reader it has nothing.
     liar: Option<usize>,
+    membership_config: MembershipConfig,
     /// Prune events that came before every honest holder had its share.
     early_prunes: Vec<(usize, u64)>,
 }
@@ -158,6 +163,7 @@ impl Sim {
                     config,
                     Store::default(),
                 ),
+                engine_config: config,
                 chain: Chain {
                     blocks: blocks.clone(),
                     head: 0,
@@ -177,6 +183,7 @@ impl Sim {
             retain: config.retain_blocks,
             placement: config.placement,
             liar: None,
+            membership_config: membership,
             early_prunes: Vec::new(),
         }
     }
@@ -649,5 +656,47 @@ fn segment_copies_land_in_distinct_segments() {
             );
         }
         assert_eq!(sim.read_all(1), Vec::<u64>::new(), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_member_restarted_over_its_store_serves_what_it_held() {
+    for seed in seeds() {
+        let mut sim = Sim::new(8, "rs:4+2", 8, seed, 60);
+        sim.connect(&(0..8).collect::<Vec<_>>());
+        sim.run(2_000, 0);
+        sim.run(60 * 50 + 2_000, 5);
+        let before: Vec<(u64, u16)> = sim.nodes[3].engine.store().shares.keys().copied().collect();
+        assert!(!before.is_empty());
+        // Node 3 stops and starts again over its store, out of any cluster; it finds its
+        // cluster again (its peers send it the roster) and serves its shares.
+        let config = sim.nodes[3].engine_config;
+        let fresh = Membership::new(key(3), sim.membership_config);
+        let old = std::mem::replace(
+            &mut sim.nodes[3].engine,
+            Engine::new(fresh.clone(), config, Store::default()),
+        );
+        sim.nodes[3].engine = Engine::new(fresh, config, old.into_store());
+        sim.connect(&(0..8).collect::<Vec<_>>());
+        sim.run(2_000, 0);
+        assert!(
+            sim.nodes[3].engine.membership().roster().is_some(),
+            "seed {seed}"
+        );
+        let after: Vec<(u64, u16)> = sim.nodes[3].engine.store().shares.keys().copied().collect();
+        assert_eq!(
+            after, before,
+            "seed {seed}: the restarted member's shares changed"
+        );
+        assert_eq!(
+            sim.nodes[3].engine.repair_reads(),
+            0,
+            "seed {seed}: the restarted member fetched shares it already had"
+        );
+        // Two others down: every block still reads, node 3's shares among those needed.
+        sim.up[5] = false;
+        sim.up[6] = false;
+        assert_eq!(sim.read_all(3), Vec::<u64>::new(), "seed {seed}");
+        assert_eq!(sim.read_all(0), Vec::<u64>::new(), "seed {seed}");
     }
 }
