@@ -163,6 +163,57 @@ pub struct JobsResponse {
     pub runs: Vec<JobRunView>,
 }
 
+/// One member of a storage cluster.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+pub struct ClusterMemberView {
+    /// Its slot.
+    pub index: u32,
+    /// Its key (null while the slot is vacated).
+    #[schema(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{64}$")]
+    pub peer: Option<B256>,
+    /// Whether it is online in this node's view.
+    pub online: bool,
+    /// Blocks it has said it stores a share of.
+    pub stored_blocks: u64,
+    /// Bytes of shares it stores (known for this node only).
+    pub stored_bytes: Option<u64>,
+}
+
+/// Repair progress.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+pub struct RepairView {
+    /// Shares still to be stored by the member the placement names.
+    pub pending: u64,
+    /// Shares this node has rebuilt and stored.
+    pub done: u64,
+}
+
+/// `GET /v1/cluster`: the storage cluster as this node sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+pub struct ClusterStatus {
+    /// The cluster's id (null outside a cluster).
+    #[schema(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{64}$")]
+    pub cluster_id: Option<B256>,
+    /// When the id expires (ms since the epoch).
+    pub expires_at: Option<u64>,
+    /// The placement rule.
+    pub placement: String,
+    /// Blocks every node keeps whole.
+    pub retain_blocks: u64,
+    /// This node's slot.
+    pub index: Option<u32>,
+    /// The members, by slot.
+    pub members: Vec<ClusterMemberView>,
+    /// Old blocks with a share its assigned holder has not acknowledged.
+    pub under_replicated: u64,
+    /// Old blocks that too few online members hold shares of to rebuild.
+    pub unrecoverable: u64,
+    /// Repair progress.
+    pub repair: RepairView,
+    /// Old blocks whose body and receipts this node dropped (the cluster holds them).
+    pub pruned_blocks: u64,
+}
+
 /// A decimal as the API writes it.
 pub fn decimal_string(value: Decimal) -> String {
     value.to_string()

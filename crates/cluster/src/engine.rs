@@ -218,6 +218,8 @@ pub struct Engine<S> {
     segments: BTreeMap<Peer, u32>,
     /// Reads started to rebuild this member's shares.
     repair_reads: u64,
+    /// Shares stored by repair.
+    repaired: u64,
     now: u64,
 }
 
@@ -246,6 +248,7 @@ impl<S: ShareStore> Engine<S> {
             faults: BTreeMap::new(),
             segments: BTreeMap::new(),
             repair_reads: 0,
+            repaired: 0,
             now: 0,
         }
     }
@@ -278,6 +281,73 @@ impl<S: ShareStore> Engine<S> {
     /// Reads this member started to rebuild shares it lacked.
     pub fn repair_reads(&self) -> u64 {
         self.repair_reads
+    }
+
+    /// How many blocks `peer` has said it stores a share of.
+    pub fn acknowledged_by(&self, peer: &Peer) -> u64 {
+        let heights: BTreeSet<u64> = self
+            .acks
+            .iter()
+            .filter(|(_, acked)| acked.contains(peer))
+            .map(|((height, _), _)| *height)
+            .collect();
+        heights.len() as u64
+    }
+
+    /// The old blocks as this member sees them: (blocks with a share its assigned holder has
+    /// not acknowledged, blocks with fewer acknowledged shares on online members than it
+    /// takes to rebuild them, shares still to be stored by their assigned holder). Blocks
+    /// this node still keeps whole (their shares are in transit, or a holder has not
+    /// acknowledged yet) are not counted: they are not at risk.
+    pub fn health(&self, chain: &impl LocalChain) -> (u64, u64, u64) {
+        let old = chain.head().saturating_sub(self.config.retain_blocks);
+        let (Some(roster), Some(online)) = (self.membership.roster(), self.membership.online())
+        else {
+            return (0, 0, 0);
+        };
+        let (mut under, mut lost, mut pending) = (0, 0, 0);
+        for height in 1..=old {
+            if self.unpruned.contains_key(&height) {
+                continue;
+            }
+            let Some(block) = chain.block(height) else {
+                continue;
+            };
+            let mut missing = 0;
+            let mut available = 0;
+            for share in 0..self.config.placement.shares() {
+                let acked = self.acks.get(&(height, share));
+                if self
+                    .assigned_slot(&block, share)
+                    .is_none_or(|holder| !acked.is_some_and(|a| a.contains(&holder)))
+                {
+                    missing += 1;
+                }
+                let on_line = acked.is_some_and(|acked| {
+                    acked.iter().any(|peer| {
+                        roster
+                            .slot_of(peer)
+                            .is_some_and(|slot| online.get(slot).copied().unwrap_or(false))
+                    })
+                });
+                if on_line {
+                    available += 1;
+                }
+            }
+            if missing > 0 {
+                under += 1;
+                pending += missing;
+            }
+            if available < self.config.placement.needed() {
+                lost += 1;
+            }
+        }
+        (under, lost, pending)
+    }
+
+    /// Shares this member stored by repair.
+    pub fn repaired(&self) -> u64 {
+        self.repaired
     }
 
     /// Answers that failed a check, by member.
@@ -755,6 +825,23 @@ impl<S: ShareStore> Engine<S> {
         let mine = self.mine(&block);
         let held = self.held.get(&height).cloned().unwrap_or_default();
         let missing: Vec<u16> = mine.iter().copied().filter(|s| !held.contains(s)).collect();
+        // Another member's share whose acknowledgement this node lacks (it came while this
+        // node saw the cluster differently, or got lost): ask the holder.
+        let me = *self.membership.me();
+        for share in 0..self.config.placement.shares() {
+            if let Some(holder) = self.assigned_slot(&block, share)
+                && holder != me
+                && !self
+                    .acks
+                    .get(&(height, share))
+                    .is_some_and(|acked| acked.contains(&holder))
+            {
+                out.push((
+                    holder,
+                    ClusterMessage::Data(DataMessage::Holds { height, share }),
+                ));
+            }
+        }
         if !missing.is_empty() {
             if let Some(data) = chain.data(height) {
                 out.extend(self.store_shares(&block, &data, &missing));
@@ -819,6 +906,7 @@ impl<S: ShareStore> Engine<S> {
                     .into_iter()
                     .filter(|share| !held.contains(share))
                     .collect();
+                self.repaired += missing.len() as u64;
                 out.extend(self.store_shares(&block, &data, &missing));
             }
             return Vec::new();

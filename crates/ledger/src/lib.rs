@@ -25,6 +25,7 @@ mod state;
 pub mod verify;
 
 pub use cairn_primitives::clock::now_ms;
+pub use cairn_storage::StorageError;
 pub use chain::{
     AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock, FieldView,
     KnownSignatures, MAX_BLOCK_TRANSACTION_BYTES, MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS,

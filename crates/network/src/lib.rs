@@ -44,6 +44,8 @@ pub mod channels {
     pub const TRANSACTIONS: u64 = 4;
     /// Head announcements and block sync.
     pub const SYNC: u64 = 5;
+    /// Cluster storage of old blocks: membership, shares, reads.
+    pub const CLUSTER: u64 = 6;
 }
 
 /// Largest message on any channel: a full block of transfers (at most

@@ -21,6 +21,8 @@ fn quota(channel: u64) -> Quota {
     let per_second = match channel {
         channels::VOTES | channels::CERTIFICATES => 2_048,
         channels::RESOLVER => 512,
+        // Heartbeats, acknowledgements and share traffic of a cluster of up to 256 members.
+        channels::CLUSTER => 4_096,
         _ => 512,
     };
     Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
@@ -40,6 +42,8 @@ pub struct Channels<S, R> {
     pub transactions: (S, R),
     /// Head announcements and block sync.
     pub sync: (S, R),
+    /// Cluster storage.
+    pub cluster: (S, R),
 }
 
 /// Where this node listens and who its peers are.
@@ -139,6 +143,7 @@ where
         proposals: register(channels::PROPOSALS),
         transactions: register(channels::TRANSACTIONS),
         sync: register(channels::SYNC),
+        cluster: register(channels::CLUSTER),
     };
     let handle = network.start();
     Ok(Transport {
@@ -175,6 +180,9 @@ pub async fn register_simulated<E: Clock>(
             .await?,
         sync: control
             .register(channels::SYNC, quota(channels::SYNC))
+            .await?,
+        cluster: control
+            .register(channels::CLUSTER, quota(channels::CLUSTER))
             .await?,
     })
 }

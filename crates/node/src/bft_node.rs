@@ -40,9 +40,25 @@ struct BftNode {
     sync: Arc<SyncState>,
     stats: Arc<NetworkStats>,
     gossip: GossipHandle,
+    cluster: Option<Arc<crate::cluster::ClusterHandle>>,
 }
 
 impl NodeInfo for BftNode {
+    fn cluster(&self) -> Option<cairn_rpc::types::ClusterStatus> {
+        self.cluster.as_ref().map(|cluster| cluster.status())
+    }
+
+    fn expand_cluster(&self) -> Option<cairn_rpc::types::ClusterStatus> {
+        let cluster = self.cluster.as_ref()?;
+        cluster.expand();
+        Some(cluster.status())
+    }
+
+    fn read_body(&self, height: u64) -> Option<cairn_rpc::BodyFuture> {
+        let cluster = self.cluster.clone()?;
+        Some(Box::pin(async move { cluster.read(height).await }))
+    }
+
     fn consensus(&self) -> EngineStatus {
         let now = since_epoch(SystemTime::now());
         EngineStatus {
@@ -165,6 +181,7 @@ async fn serve(
         .collect::<anyhow::Result<Vec<(PeerKey, SocketAddr)>>>()?;
     let me =
         peer_key(&identity.public_key()).context("this node's key is not a valid ed25519 key")?;
+    let peer_keys: Vec<PeerKey> = peers.iter().map(|(key, _)| key.clone()).collect();
     if !peers.iter().any(|(key, _)| *key == me) {
         bail!(
             "this node's key {} is not in [network].peers",
@@ -205,6 +222,22 @@ async fn serve(
         tracker.clone(),
     );
     gossip.start(context.child("gossip"));
+
+    let cluster = if config.cluster.enabled {
+        Some(Arc::new(crate::cluster::start(
+            chain.clone(),
+            &config.cluster,
+            &me,
+            &peer_keys,
+            channels.cluster,
+        )?))
+    } else {
+        // Not a member: whatever members send is read and let go.
+        context
+            .child("drain_cluster")
+            .spawn(move |_| drain(channels.cluster.1));
+        None
+    };
 
     let (rank, view) = match &validator {
         Some(key) => {
@@ -253,6 +286,7 @@ async fn serve(
         sync: sync.clone(),
         stats,
         gossip: gossip_handle,
+        cluster,
     };
     // Peers learn the transfers this node journaled at its last stop.
     node.on_admitted(&restored);

@@ -106,6 +106,9 @@ pub enum Command {
     /// ACS contracts (see docs/CONTRACTS.md).
     #[command(subcommand)]
     Acs(AcsCommand),
+    /// The storage cluster of old blocks (see docs/CLUSTER.md).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Multi-node test networks on one machine.
     #[command(subcommand)]
     Testnet(TestnetCommand),
@@ -119,6 +122,22 @@ impl TxCommand {
             Self::Get { node, .. } => node,
         }
     }
+}
+
+/// `cairn cluster …`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The cluster as the node sees it: its id, members, and the health of the old blocks
+    /// (also `GET /v1/cluster`).
+    Status {
+        #[command(flatten)]
+        node: NodeOpt,
+    },
+    /// Double the cluster as soon as as many nodes wait to join as it has members.
+    Expand {
+        #[command(flatten)]
+        node: NodeOpt,
+    },
 }
 
 /// `cairn acs …`.
@@ -312,6 +331,13 @@ pub struct TestnetInitArgs {
     /// Node I serves HTTP on 127.0.0.1:(P + I) and peers on 127.0.0.1:(P + 1000 + I).
     #[arg(long, default_value_t = 8545, value_name = "P")]
     pub base_port: u16,
+    /// Make every node a member of one storage cluster with this placement (`rs:4+2`,
+    /// `copies:3`, `segment:3`): old blocks then live in the cluster, not on every node.
+    #[arg(long, value_name = "PLACEMENT")]
+    pub cluster: Option<String>,
+    /// With --cluster: blocks every node keeps whole (1 to 100000000).
+    #[arg(long, default_value_t = 1_000, value_name = "W", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub retain_blocks: u64,
 }
 
 /// `cairn devnet`.

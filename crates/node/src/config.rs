@@ -53,6 +53,118 @@ pub struct NodeConfig {
     /// Peer-to-peer networking (multi-validator chains).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkConfig>,
+    /// Cluster storage of old blocks (needs `[network]`).
+    #[serde(default)]
+    pub cluster: ClusterSettings,
+}
+
+/// `[cluster]`: storage of old blocks shared with the other members of a cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// Whether this node takes part (off by default: it then keeps every block).
+    pub enabled: bool,
+    /// `copies:P`, `segment:P` or `rs:K+M`.
+    pub placement: String,
+    /// Blocks every node keeps whole; older bodies and receipts live in the cluster.
+    pub retain_blocks: u64,
+    /// Heartbeat period.
+    pub heartbeat_ms: u64,
+    /// `all` (heartbeats to every member) or `ring` (to the neighbours).
+    pub heartbeat: String,
+    /// Silence after which a member is offline.
+    pub offline_after_ms: u64,
+    /// Time offline after which a member's slot is vacated and its shares rebuilt.
+    pub repair_after_ms: u64,
+    /// Connections a node needs before it invites others (m).
+    pub invite_min_peers: usize,
+    /// Members a cluster needs to form (n).
+    pub form_min_members: usize,
+    /// How long a cluster id lives.
+    pub id_lifetime_s: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            placement: "rs:4+2".into(),
+            retain_blocks: 1_000,
+            heartbeat_ms: 1_000,
+            heartbeat: "all".into(),
+            offline_after_ms: 5_000,
+            repair_after_ms: 30_000,
+            invite_min_peers: 3,
+            form_min_members: 4,
+            id_lifetime_s: 86_400,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// The placement rule.
+    pub fn placement(&self) -> anyhow::Result<cairn_cluster::Placement> {
+        self.placement
+            .parse()
+            .map_err(|e| anyhow::anyhow!("cluster.placement: {e}"))
+    }
+
+    /// The membership parameters.
+    pub fn membership(&self) -> cairn_cluster::membership::MembershipConfig {
+        cairn_cluster::membership::MembershipConfig {
+            invite_min_peers: self.invite_min_peers,
+            form_min_members: self.form_min_members,
+            invite_window_ms: self.heartbeat_ms.max(200),
+            id_lifetime_ms: self.id_lifetime_s.saturating_mul(1_000),
+            heartbeat_ms: self.heartbeat_ms,
+            offline_after_ms: self.offline_after_ms,
+            repair_after_ms: self.repair_after_ms,
+            heartbeat: if self.heartbeat == "ring" {
+                cairn_cluster::membership::HeartbeatMode::Ring
+            } else {
+                cairn_cluster::membership::HeartbeatMode::All
+            },
+            auto_expand: true,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let placement = self.placement()?;
+        check_range("cluster.retain_blocks", self.retain_blocks, 1..=100_000_000)?;
+        check_range(
+            "cluster.heartbeat_ms",
+            self.heartbeat_ms,
+            10..=MAX_INTERVAL_MS,
+        )?;
+        check_range(
+            "cluster.offline_after_ms",
+            self.offline_after_ms,
+            self.heartbeat_ms.saturating_mul(2)..=MAX_INTERVAL_MS,
+        )?;
+        check_range(
+            "cluster.repair_after_ms",
+            self.repair_after_ms,
+            0..=MAX_INTERVAL_MS,
+        )?;
+        check_range("cluster.id_lifetime_s", self.id_lifetime_s, 10..=31_536_000)?;
+        check_range(
+            "cluster.form_min_members",
+            self.form_min_members as u64,
+            u64::from(placement.shares())..=cairn_cluster::membership::MAX_SLOTS as u64,
+        )?;
+        check_range(
+            "cluster.invite_min_peers",
+            self.invite_min_peers as u64,
+            1..=cairn_cluster::membership::MAX_SLOTS as u64,
+        )?;
+        if self.heartbeat != "all" && self.heartbeat != "ring" {
+            bail!(
+                "cluster.heartbeat = {:?}: give \"all\" or \"ring\"",
+                self.heartbeat
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `[network]`: this node's p2p identity and address, and every peer of the chain.
@@ -223,6 +335,7 @@ impl NodeConfig {
             consensus: ConsensusConfig::default(),
             pool: PoolSettings::default(),
             network: None,
+            cluster: ClusterSettings::default(),
         }
     }
 
@@ -290,6 +403,12 @@ impl NodeConfig {
         )?;
         if self.consensus.engine == Some(ConsensusEngine::Bft) {
             self.check_bft()?;
+        }
+        if self.cluster.enabled {
+            self.cluster.validate()?;
+            if self.network.is_none() {
+                bail!("[cluster] enabled needs [network]: the members talk over the p2p network");
+            }
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 mod bft_node;
 mod cli;
 mod client;
+pub mod cluster;
 mod commands;
 mod config;
 mod exit;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AcsCommand, Cli, Command, NodeArgs, TestnetCommand};
+use crate::cli::{AcsCommand, Cli, ClusterCommand, Command, NodeArgs, TestnetCommand};
 use crate::client::Client;
 use crate::commands::{acs, client_cmds, testnet, trie_cmd, verify};
 use crate::config::NodeConfig;
@@ -139,5 +140,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             acs::run(&client(&node)?, command, cli.json)
         }
         Command::Testnet(TestnetCommand::Init(args)) => testnet::init(&args, cli.json).map(|_| ()),
+        Command::Cluster(ClusterCommand::Status { node }) => {
+            client_cmds::cluster_status(&client(&node)?, cli.json)
+        }
+        Command::Cluster(ClusterCommand::Expand { node }) => {
+            client_cmds::cluster_expand(&client(&node)?, cli.json)
+        }
     }
 }

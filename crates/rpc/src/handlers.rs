@@ -322,7 +322,7 @@ pub async fn get_transaction(
     ApiPath(hash): ApiPath<String>,
 ) -> Result<Json<TxResponse>, ApiError> {
     let hash = parse_hash(&hash).map_err(|e| e.with_field("hash"))?;
-    if let Some(found) = committed_transaction(&state, &hash)? {
+    if let Some(found) = committed_transaction_anywhere(&state, &hash).await? {
         return Ok(Json(found));
     }
     if let Some(tx) = state.pool.get(&hash) {
@@ -336,6 +336,30 @@ pub async fn get_transaction(
     Ok(Json(
         committed_transaction(&state, &hash)?.unwrap_or_else(|| TxResponse::unknown(hash)),
     ))
+}
+
+/// The committed transaction with this hash, with its receipt, read through the cluster if
+/// its block's body is there.
+async fn committed_transaction_anywhere(
+    state: &ApiState,
+    hash: &B256,
+) -> Result<Option<TxResponse>, ApiError> {
+    let Some(location) = state
+        .chain
+        .store()
+        .tx_location(hash)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let (block, receipts) = full_block(state, location.height)
+        .await?
+        .ok_or_else(|| ApiError::internal("indexed block missing"))?;
+    let index = location.index as usize;
+    let receipt = receipts
+        .get(index)
+        .ok_or_else(|| ApiError::internal("receipt missing"))?;
+    Ok(TxResponse::committed(&block, index, receipt))
 }
 
 /// The committed transaction with this hash, with its receipt.
@@ -412,10 +436,94 @@ pub async fn get_block(
     ApiQuery(query): ApiQuery<BlockQuery>,
 ) -> Result<Json<BlockView>, ApiError> {
     let height = resolve_block(&state, &id).map_err(|e| e.with_field("id"))?;
-    let block = state.chain.block(height)?.ok_or_else(|| {
+    let (block, _) = full_block(&state, height).await?.ok_or_else(|| {
         ApiError::not_found("unknown_block", format!("no block at height {height}"))
     })?;
     Ok(Json(BlockView::of(&block, query.full)))
+}
+
+/// The committed block at `height` with its receipts: from this node's store, or, for an
+/// old block whose body the cluster holds, read through the cluster and checked against the
+/// header. A block no member can give back is a 503 naming the height.
+pub(crate) async fn full_block(
+    state: &ApiState,
+    height: u64,
+) -> Result<Option<(cairn_primitives::Block, Vec<cairn_primitives::Receipt>)>, ApiError> {
+    let store = state.chain.store();
+    let internal = |e: cairn_ledger::StorageError| ApiError::internal(e.to_string());
+    if let Some(block) = store.block(height).map_err(internal)? {
+        let receipts = store
+            .receipts(height)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::internal("receipts missing"))?;
+        return Ok(Some((block, receipts)));
+    }
+    let Some(seal) = store.pruned_seal(height).map_err(internal)? else {
+        return Ok(None);
+    };
+    let unavailable = |detail: String| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "block_unavailable",
+            format!(
+                "block {height} is held by the storage cluster and could not be read: {detail}"
+            ),
+        )
+    };
+    let read = state
+        .node
+        .read_body(height)
+        .ok_or_else(|| unavailable("this node is in no cluster".into()))?;
+    let (transactions, receipts) = read.await.map_err(unavailable)?;
+    let header = store
+        .header(height)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::internal("header missing"))?;
+    Ok(Some((
+        cairn_primitives::Block {
+            header,
+            transactions,
+            seal,
+        },
+        receipts,
+    )))
+}
+
+/// Asks the storage cluster to double as soon as as many nodes wait to join as it has
+/// members.
+#[utoipa::path(post, path = "/v1/cluster/expand", tag = "node",
+    responses(
+        (status = 202, description = "Asked; the cluster as it is now", body = ClusterStatus),
+        (status = 404, description = "This node takes no part in a storage cluster (`cluster_disabled`)", body = ErrorBody)))]
+pub async fn cluster_expand(
+    State(state): State<ApiState>,
+) -> Result<(StatusCode, Json<ClusterStatus>), ApiError> {
+    state
+        .node
+        .expand_cluster()
+        .map(|status| (StatusCode::ACCEPTED, Json(status)))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "cluster_disabled",
+                "this node takes no part in a storage cluster ([cluster] enabled = false)",
+            )
+        })
+}
+
+/// The storage cluster as this node sees it.
+#[utoipa::path(get, path = "/v1/cluster", tag = "node",
+    responses(
+        (status = 200, description = "The cluster, its members and the health of the old blocks", body = ClusterStatus),
+        (status = 404, description = "This node takes no part in a storage cluster (`cluster_disabled`)", body = ErrorBody)))]
+pub async fn cluster_status(
+    State(state): State<ApiState>,
+) -> Result<Json<ClusterStatus>, ApiError> {
+    state.node.cluster().map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            "cluster_disabled",
+            "this node takes no part in a storage cluster ([cluster] enabled = false)",
+        )
+    })
 }
 
 /// Query of `GET /v1/blocks`.

@@ -77,7 +77,30 @@ pub trait NodeInfo: Send + Sync {
     fn network(&self) -> Option<types::NetworkView> {
         None
     }
+    /// The storage cluster as this node sees it, if it is a member.
+    fn cluster(&self) -> Option<types::ClusterStatus> {
+        None
+    }
+    /// Asks the cluster to double once enough nodes wait to join; the status then, or
+    /// `None` if the node is in no cluster.
+    fn expand_cluster(&self) -> Option<types::ClusterStatus> {
+        None
+    }
+    /// Reads the body and receipts of a committed block whose body this node dropped (the
+    /// cluster holds it); `None` if the node is in no cluster.
+    fn read_body(&self, _height: u64) -> Option<BodyFuture> {
+        None
+    }
 }
+
+/// A block's body and receipts, read through the cluster.
+pub type BodyFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<(Vec<SignedTransaction>, Vec<cairn_primitives::Receipt>), String>,
+            > + Send,
+    >,
+>;
 
 /// Shared state of the API's handlers.
 #[derive(Clone)]
@@ -109,6 +132,8 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/acs/packages/{package}/query", get(acs::query_contract))
         .route("/v1/acs/packages/{package}/jobs", get(acs::list_jobs))
+        .route("/v1/cluster", get(handlers::cluster_status))
+        .route("/v1/cluster/expand", post(handlers::cluster_expand))
         .route(
             "/v1/ws",
             get(ws::subscribe).layer(axum::Extension(ws::Slots::new(MAX_WEBSOCKETS))),

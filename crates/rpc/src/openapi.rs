@@ -31,6 +31,8 @@ use crate::types::*;
         crate::acs::get_record,
         crate::acs::query_contract,
         crate::acs::list_jobs,
+        handlers::cluster_status,
+        handlers::cluster_expand,
         crate::ws::subscribe,
     ),
     components(schemas(
@@ -39,6 +41,7 @@ use crate::types::*;
         TransactionView, ReceiptView, TxResponse, SealView, HeaderView, BlockView, BlocksPage,
         AccountResponse, HeadEvent, AcsView, PackageResponse, ContractView, ScheduleLineView,
         RecordResponse, StorageProofView, QueryResponse, JobRunView, JobsResponse,
+        ClusterStatus, ClusterMemberView, RepairView,
     )),
     modifiers(&EveryOperationCanFail),
     tags(

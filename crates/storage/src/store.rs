@@ -343,6 +343,18 @@ impl Store {
         Ok(dropped)
     }
 
+    /// The seal of the block at `height` whose body was dropped.
+    pub fn pruned_seal(&self, height: u64) -> Result<Option<cairn_primitives::Seal>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PRUNED)?;
+        let Some(value) = table.get(height)? else {
+            return Ok(None);
+        };
+        decode_exact(value.value())
+            .map(Some)
+            .map_err(|e| corrupt("pruned", e))
+    }
+
     /// Whether the body of the block at `height` was dropped for the cluster to hold.
     pub fn is_pruned(&self, height: u64) -> Result<bool> {
         let txn = self.db.begin_read()?;
@@ -433,6 +445,18 @@ impl Store {
         txn.open_table(SHARES)?.remove((height, share))?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Every (height, share) stored.
+    pub fn shares(&self) -> Result<Vec<(u64, u16)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SHARES)?;
+        let mut keys = Vec::new();
+        for entry in table.iter()? {
+            let (key, _) = entry?;
+            keys.push(key.value());
+        }
+        Ok(keys)
     }
 
     /// The shares stored, and their bytes.

@@ -461,3 +461,65 @@ pub fn block(client: &Client, id: &str, full: bool, json: bool) -> anyhow::Resul
     }
     Ok(())
 }
+
+/// `cairn cluster status`.
+pub fn cluster_status(client: &Client, json: bool) -> anyhow::Result<()> {
+    let status: cairn_api_types::ClusterStatus =
+        client.block_on(client.api().get("/v1/cluster"))?;
+    if json {
+        return print_json(&status);
+    }
+    match status.cluster_id {
+        None => println!("In no cluster yet (placement {}).", status.placement),
+        Some(id) => {
+            println!("Cluster:          {id}");
+            if let Some(expires) = status.expires_at {
+                println!("Expires:          {}", cairn_api_types::rfc3339(expires));
+            }
+            println!("Placement:        {}", status.placement);
+            println!("Retained blocks:  {}", status.retain_blocks);
+            if let Some(index) = status.index {
+                println!("This node:        slot {index}");
+            }
+            for member in &status.members {
+                println!(
+                    "  slot {:>3}  {}  {:<7}  {} blocks{}",
+                    member.index,
+                    member
+                        .peer
+                        .map_or_else(|| "(vacated)".to_string(), |peer| peer.to_string()),
+                    if member.online { "online" } else { "offline" },
+                    member.stored_blocks,
+                    member
+                        .stored_bytes
+                        .map(|bytes| format!(", {bytes} bytes"))
+                        .unwrap_or_default()
+                );
+            }
+            println!("Under-replicated: {}", status.under_replicated);
+            println!("Unrecoverable:    {}", status.unrecoverable);
+            println!(
+                "Repair:           {} pending, {} done",
+                status.repair.pending, status.repair.done
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `cairn cluster expand`.
+pub fn cluster_expand(client: &Client, json: bool) -> anyhow::Result<()> {
+    let status: cairn_api_types::ClusterStatus = client.block_on(
+        client
+            .api()
+            .post("/v1/cluster/expand", &serde_json::json!({})),
+    )?;
+    if json {
+        return print_json(&status);
+    }
+    println!(
+        "Asked to double the cluster ({} members) once as many nodes wait to join.",
+        status.members.len()
+    );
+    Ok(())
+}

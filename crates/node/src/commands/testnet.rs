@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::cli::{DevnetArgs, TestnetInitArgs};
 use crate::config::{
-    ConsensusConfig, HttpConfig, NetworkConfig, NodeConfig, PeerEntry, PoolSettings,
+    ClusterSettings, ConsensusConfig, HttpConfig, NetworkConfig, NodeConfig, PeerEntry,
+    PoolSettings,
 };
 use crate::keyfile;
 
@@ -196,7 +197,24 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
                 allow_private_ips: true,
                 peers: peers.clone(),
             }),
+            cluster: match &args.cluster {
+                None => ClusterSettings::default(),
+                // Every node of the network is a member of one cluster: it forms when all
+                // of them are up, and a loopback network notices failures fast.
+                Some(placement) => ClusterSettings {
+                    enabled: true,
+                    placement: placement.clone(),
+                    retain_blocks: args.retain_blocks,
+                    heartbeat_ms: 500,
+                    offline_after_ms: 3_000,
+                    repair_after_ms: 5_000,
+                    invite_min_peers: (total as usize).saturating_sub(1).max(1),
+                    form_min_members: total as usize,
+                    ..ClusterSettings::default()
+                },
+            },
         };
+        config.validate()?;
         let path = dir.join("config.toml");
         std::fs::write(&path, toml::to_string_pretty(&config)?)?;
         plans.push(NodePlan {
@@ -227,6 +245,8 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         full_nodes: args.full_nodes,
         out: out.clone(),
         base_port: args.http.port(),
+        cluster: None,
+        retain_blocks: 1_000,
     };
     // Refuse ports in use before anything is written.
     let nodes = args.validators + args.full_nodes;

@@ -1,0 +1,196 @@
+//! Cluster storage across real processes: 4 validators and 4 full nodes form one cluster
+//! (`rs:4+2`), commit blocks past the retention window, and serve every old block and
+//! transaction from every node, verified; two full nodes are SIGKILLed and everything stays
+//! readable; repair brings `under_replicated` back to 0; a validator and another full node
+//! are killed and everything is still readable.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn free_base_port(n: u16) -> u16 {
+    let process_offset = (std::process::id() % 200) as u16 * 100;
+    for slot in 0..100u16 {
+        let base = 12_000 + (process_offset + slot * 17) % 18_000;
+        let free = (0..n).all(|i| {
+            TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+                && TcpListener::bind(("127.0.0.1", base + 1_000 + i)).is_ok()
+        });
+        if free {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn start(plan: &Value) -> TestNode {
+    let config = plan["config"].as_str().unwrap();
+    let dir = Path::new(config).parent().unwrap().to_path_buf();
+    TestNode::spawn(&dir.join("run"), &["node", "--config", config])
+}
+
+fn cluster(node: &TestNode) -> Value {
+    node.http().get("/v1/cluster").1
+}
+
+/// Every block from 1 to `to` read from `node` has the hash `hashes` says, and its
+/// transactions read back committed.
+fn all_readable(node: &TestNode, hashes: &[String], transfers: &[(String, u64)]) {
+    let http = node.http();
+    for (height, hash) in hashes.iter().enumerate().skip(1) {
+        let (code, block) = http.get(&format!("/v1/blocks/{height}?full=true"));
+        assert_eq!(code, 200, "block {height} from {}: {block}", node.url);
+        assert_eq!(block["hash"].as_str().unwrap(), hash, "block {height}");
+    }
+    for (tx, height) in transfers {
+        let (code, found) = http.get(&format!("/v1/transactions/{tx}"));
+        assert_eq!(code, 200, "{found}");
+        assert_eq!(found["status"], "committed", "{found}");
+        assert_eq!(found["block"].as_u64(), Some(*height));
+    }
+}
+
+#[test]
+fn eight_nodes_share_the_old_blocks_survive_failures_and_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = free_base_port(8);
+    let out = std::process::Command::new(cairn_bin())
+        .args([
+            "testnet",
+            "init",
+            "--json",
+            "--validators",
+            "4",
+            "--full-nodes",
+            "4",
+        ])
+        .args(["--base-port", &base.to_string(), "--cluster", "rs:4+2"])
+        .args(["--retain-blocks", "8"])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plans: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut nodes: Vec<Option<TestNode>> = plans.iter().map(|plan| Some(start(plan))).collect();
+
+    // The cluster forms with all eight.
+    wait_until("the cluster to form", Duration::from_secs(60), || {
+        nodes.iter().flatten().all(|node| {
+            let status = cluster(node);
+            status["members"].as_array().is_some_and(|m| m.len() == 8)
+                && status["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|member| member["online"] == true)
+        })
+    });
+    let formed = cluster(nodes[0].as_ref().unwrap());
+    assert_eq!(formed["placement"], "rs:4+2");
+    assert_eq!(formed["retain_blocks"], 8);
+    for node in nodes.iter().flatten() {
+        assert_eq!(cluster(node)["cluster_id"], formed["cluster_id"]);
+    }
+
+    // Transfers, then enough blocks that they leave the window.
+    let first = nodes[4].as_ref().unwrap();
+    let mut transfers = Vec::new();
+    for i in 0..4u32 {
+        let key = dev(i);
+        let sink = cairn_primitives::Address::repeat_byte(0x5e);
+        let (code, body) = first
+            .http()
+            .post_json("/v1/transactions", &tx_json(&transfer(&key, 0, sink, 1)));
+        assert_eq!(code, 202, "{body}");
+        let hash = body["hash"].as_str().unwrap().to_string();
+        let receipt = first.http().wait_for(&hash, Duration::from_secs(30));
+        transfers.push((hash, receipt["block"].as_u64().unwrap()));
+    }
+    let last_transfer = transfers.iter().map(|(_, h)| *h).max().unwrap();
+    wait_until("blocks past the window", Duration::from_secs(120), || {
+        first.http().status()["height"].as_u64().unwrap() >= last_transfer + 20
+    });
+    // Every member stores shares, and the cluster is fully replicated.
+    wait_until("the old blocks stored", Duration::from_secs(60), || {
+        let status = cluster(nodes[0].as_ref().unwrap());
+        status["under_replicated"] == 0
+            && status["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|member| member["stored_blocks"].as_u64().unwrap_or(0) > 0)
+    });
+    // Every node dropped the old bodies: what it serves of them, it reads through the
+    // cluster.
+    let old = last_transfer + 20 - 8;
+    wait_until("the old bodies dropped", Duration::from_secs(60), || {
+        nodes
+            .iter()
+            .flatten()
+            .all(|node| cluster(node)["pruned_blocks"].as_u64().unwrap_or(0) >= old - 2)
+    });
+    let top = last_transfer + 10;
+    let hashes: Vec<String> = (0..=top)
+        .map(|height| {
+            nodes[0]
+                .as_ref()
+                .unwrap()
+                .http()
+                .get(&format!("/v1/blocks/{height}"))
+                .1["hash"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for node in nodes.iter().flatten() {
+        all_readable(node, &hashes, &transfers);
+    }
+
+    // Two full nodes die: everything is still readable.
+    nodes[6].as_mut().unwrap().kill9();
+    nodes[7].as_mut().unwrap().kill9();
+    nodes[6] = None;
+    nodes[7] = None;
+    all_readable(nodes[1].as_ref().unwrap(), &hashes, &transfers);
+    // Repair rebuilds their shares on the survivors.
+    wait_until("repair", Duration::from_secs(120), || {
+        let status = cluster(nodes[0].as_ref().unwrap());
+
+        status["under_replicated"] == 0
+            && status["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|member| member["online"] == true)
+                .count()
+                == 6
+    });
+    // A validator and another full node die: still readable (3 validators go on).
+    nodes[3].as_mut().unwrap().kill9();
+    nodes[5].as_mut().unwrap().kill9();
+    nodes[3] = None;
+    nodes[5] = None;
+    for node in nodes.iter().flatten() {
+        all_readable(node, &hashes, &transfers);
+    }
+}
