@@ -165,6 +165,22 @@ fn eight_nodes_share_the_old_blocks_survive_failures_and_repair() {
     for node in nodes.iter().flatten() {
         all_readable(node, &hashes, &transfers);
     }
+    // Pages of blocks run through the dropped bodies too.
+    let (_, page) = nodes[2]
+        .as_ref()
+        .unwrap()
+        .http()
+        .get("/v1/blocks?start=1&limit=20");
+    let listed: Vec<&str> = page["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|block| block["hash"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        hashes[1..21].iter().map(String::as_str).collect::<Vec<_>>()
+    );
 
     // Two full nodes die: everything is still readable.
     nodes[6].as_mut().unwrap().kill9();

@@ -559,12 +559,29 @@ pub async fn list_blocks(
         )
         .with_field("limit"));
     }
-    let blocks = state
+    let mut blocks = state
         .chain
         .store()
         .blocks_from(query.start, limit)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let head = state.chain.head().height;
+    // A run of the store stops at a body the cluster holds: fill the page through it.
+    while blocks.len() < limit {
+        let height = query.start.saturating_add(blocks.len() as u64);
+        if height > head {
+            break;
+        }
+        let Some((block, _)) = full_block(&state, height).await? else {
+            break;
+        };
+        blocks.push(block);
+        let more = state
+            .chain
+            .store()
+            .blocks_from(height + 1, limit - blocks.len())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        blocks.extend(more);
+    }
     let next = blocks
         .last()
         .map(|b| b.header.height + 1)
