@@ -6,32 +6,11 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-
-/// A base port P such that P..P+n (HTTP) and P+1000..P+1000+n (p2p) are free right now.
-/// Tests in this binary run in parallel: each takes its own slice of the port range, all below
-/// the kernel's ephemeral ports (from 32768), which outgoing connections may take at any time.
-fn free_base_port(n: u16) -> u16 {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let process_offset = (std::process::id() % 200) as u16 * 100;
-    for _ in 0..100 {
-        let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 100;
-        let base = 10_000 + (process_offset + slot * 10) % 20_000;
-        let free = (0..n).all(|i| {
-            TcpListener::bind(("127.0.0.1", base + i)).is_ok()
-                && TcpListener::bind(("127.0.0.1", base + 1_000 + i)).is_ok()
-        });
-        if free {
-            return base;
-        }
-    }
-    panic!("no free ports");
-}
 
 fn testnet_init(dir: &Path, validators: u32, full_nodes: u32) -> Vec<Value> {
     let base = free_base_port((validators + full_nodes) as u16);
@@ -61,22 +40,8 @@ fn testnet_init(dir: &Path, validators: u32, full_nodes: u32) -> Vec<Value> {
     serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
 }
 
-fn start(plan: &Value) -> TestNode {
-    let config = plan["config"].as_str().unwrap();
-    let dir = Path::new(config).parent().unwrap().to_path_buf();
-    TestNode::spawn(&dir.join("run"), &["node", "--config", config])
-}
-
 fn status(node: &TestNode) -> Value {
     node.http().status()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn address_of(plan: &Value) -> String {

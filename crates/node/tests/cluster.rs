@@ -7,41 +7,10 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
-
-fn free_base_port(n: u16) -> u16 {
-    let process_offset = (std::process::id() % 200) as u16 * 100;
-    for slot in 0..100u16 {
-        let base = 12_000 + (process_offset + slot * 17) % 18_000;
-        let free = (0..n).all(|i| {
-            TcpListener::bind(("127.0.0.1", base + i)).is_ok()
-                && TcpListener::bind(("127.0.0.1", base + 1_000 + i)).is_ok()
-        });
-        if free {
-            return base;
-        }
-    }
-    panic!("no free ports");
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn start(plan: &Value) -> TestNode {
-    let config = plan["config"].as_str().unwrap();
-    let dir = Path::new(config).parent().unwrap().to_path_buf();
-    TestNode::spawn(&dir.join("run"), &["node", "--config", config])
-}
 
 fn cluster(node: &TestNode) -> Value {
     node.http().get("/v1/cluster").1

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -257,4 +258,39 @@ pub fn transfer(from: &SecretKey, nonce: u64, to: Address, amount: u128) -> Sign
 
 pub fn dev(index: u32) -> SecretKey {
     dev_account_key(index)
+}
+
+/// A base port P such that P..P+n (HTTP) and P+1000..P+1000+n (p2p) are free right now.
+/// Tests in this binary run in parallel: each takes its own slice of the port range, all below
+/// the kernel's ephemeral ports (from 32768), which outgoing connections may take at any time.
+pub fn free_base_port(n: u16) -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let process_offset = (std::process::id() % 200) as u16 * 100;
+    for _ in 0..100 {
+        let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 100;
+        let base = 10_000 + (process_offset + slot * 10) % 20_000;
+        let free = (0..n).all(|i| {
+            TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+                && TcpListener::bind(("127.0.0.1", base + 1_000 + i)).is_ok()
+        });
+        if free {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Starts the node a `testnet init` plan describes.
+pub fn start(plan: &Value) -> TestNode {
+    let config = plan["config"].as_str().unwrap();
+    let dir = Path::new(config).parent().unwrap().to_path_buf();
+    TestNode::spawn(&dir.join("run"), &["node", "--config", config])
 }
