@@ -255,8 +255,8 @@ async fn run<S, R>(
             _ = tick.tick() => {
                 let result = engine.tick(&view, now_ms());
                 ticks += 1;
-                // The status (a scan of the old blocks) once a second.
-                if ticks % 20 == 1 {
+                // The status scans every old block: every five seconds.
+                if ticks % 100 == 1 {
                     let mut described = describe(&engine, &view, &placement, retain_blocks);
                     described.pruned_blocks = pruned;
                     *status.lock() = described;
