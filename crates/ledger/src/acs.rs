@@ -130,14 +130,19 @@ fn meta_slot(label: &str, key: &[u8]) -> B256 {
 /// A field's value as its storage word: the 256-bit two's complement of its 18-place integer,
 /// RLP-encoded as Ethereum encodes a storage value (empty for zero: the slot is removed).
 pub fn encode_field(value: Decimal) -> Vec<u8> {
-    let units = value.units();
-    if units == 0 {
+    if value.is_zero() {
         return Vec::new();
     }
+    alloy_rlp::encode(field_word(value))
+}
+
+/// A field's storage word: the 256-bit two's complement of its 18-place integer.
+pub fn field_word(value: Decimal) -> U256 {
+    let units = value.units();
     let fill = if units < 0 { 0xff } else { 0 };
     let mut word = [fill; 32];
     word[16..].copy_from_slice(&units.to_be_bytes());
-    alloy_rlp::encode(U256::from_be_bytes(word))
+    U256::from_be_bytes(word)
 }
 
 /// The inverse of [`encode_field`]; `None` if the word is not a sign-extended `i128`.

@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use cairn_primitives::U256;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -132,17 +131,11 @@ pub async fn get_record(
     let storage_proof = query.proof.then(|| {
         view.fields
             .iter()
-            .map(|field| {
-                let units = field.value.units();
-                let fill = if units < 0 { 0xff } else { 0 };
-                let mut word = [fill; 32];
-                word[16..].copy_from_slice(&units.to_be_bytes());
-                StorageProofView {
-                    field: field.name.clone(),
-                    key: field.slot,
-                    value: format!("{:#x}", U256::from_be_bytes(word)),
-                    proof: field.proof.clone(),
-                }
+            .map(|field| StorageProofView {
+                field: field.name.clone(),
+                key: field.slot,
+                value: format!("{:#x}", cairn_ledger::acs::field_word(field.value)),
+                proof: field.proof.clone(),
             })
             .collect()
     });

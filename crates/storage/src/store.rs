@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use alloy_rlp::Decodable;
 use cairn_primitives::{
     Address, B256, Block, Bytes, GenesisConfig, Header, JobRun, Receipt, decode_exact,
 };
@@ -528,12 +527,9 @@ impl Store {
         let Some(value) = table.get(height)? else {
             return Ok(None);
         };
-        let mut bytes = value.value();
-        let receipts = Vec::<Receipt>::decode(&mut bytes).map_err(|e| corrupt("receipts", e))?;
-        if !bytes.is_empty() {
-            return Err(corrupt("receipts", "trailing bytes"));
-        }
-        Ok(Some(receipts))
+        decode_exact::<Vec<Receipt>>(value.value())
+            .map(Some)
+            .map_err(|e| corrupt("receipts", e))
     }
 
     /// The last `limit` scheduled runs of `package` at or below `height` (everything if `None`),
@@ -553,11 +549,8 @@ impl Store {
             .rev()
         {
             let (_, value) = entry?;
-            let mut bytes = value.value();
-            let runs = Vec::<JobRun>::decode(&mut bytes).map_err(|e| corrupt("job_runs", e))?;
-            if !bytes.is_empty() {
-                return Err(corrupt("job_runs", "trailing bytes"));
-            }
+            let runs =
+                decode_exact::<Vec<JobRun>>(value.value()).map_err(|e| corrupt("job_runs", e))?;
             newest_first.extend(runs.into_iter().rev());
             if newest_first.len() >= limit {
                 break;
@@ -575,12 +568,7 @@ impl Store {
         let Some(value) = table.get((package.0.0, height))? else {
             return Ok(Vec::new());
         };
-        let mut bytes = value.value();
-        let runs = Vec::<JobRun>::decode(&mut bytes).map_err(|e| corrupt("job_runs", e))?;
-        if !bytes.is_empty() {
-            return Err(corrupt("job_runs", "trailing bytes"));
-        }
-        Ok(runs)
+        decode_exact(value.value()).map_err(|e| corrupt("job_runs", e))
     }
 
     /// Where the committed transaction with this hash is.
