@@ -188,6 +188,21 @@ pub struct RepairView {
     pub done: u64,
 }
 
+/// Old blocks this node read back through the cluster and keeps in memory.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+pub struct ReadCacheView {
+    /// Blocks in the cache.
+    pub blocks: u64,
+    /// Their bytes (bodies and receipts as RLP).
+    pub bytes: u64,
+    /// Most bytes it keeps.
+    pub limit_bytes: u64,
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads that went to the cluster.
+    pub misses: u64,
+}
+
 /// `GET /v1/cluster`: the storage cluster as this node sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
 pub struct ClusterStatus {
@@ -212,6 +227,8 @@ pub struct ClusterStatus {
     pub repair: RepairView,
     /// Old blocks whose body and receipts this node dropped (the cluster holds them).
     pub pruned_blocks: u64,
+    /// The cache of old blocks read back through the cluster.
+    pub read_cache: ReadCacheView,
 }
 
 /// A decimal as the API writes it.

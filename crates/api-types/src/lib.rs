@@ -635,6 +635,23 @@ impl BlockView {
     }
 }
 
+/// `GET /v1/blocks/{id}/raw`: a block and its receipts as RLP, for tools that check them
+/// against headers they hold themselves (`cairn verify-chain --cluster-api`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RawBlockResponse {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
+    pub hash: B256,
+    /// The block (header, transactions, seal) as RLP, 0x-hex.
+    #[schema(value_type = String, pattern = "^0x([0-9a-fA-F]{2})*$")]
+    pub block: Bytes,
+    /// Its receipts as an RLP list, 0x-hex.
+    #[schema(value_type = String, pattern = "^0x([0-9a-fA-F]{2})*$")]
+    pub receipts: Bytes,
+}
+
 /// `GET /v1/blocks?start=H&limit=N`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BlocksPage {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use cairn_api_types::{
     AccountResponse, BatchRequest, BatchResponse, BlockView, BlocksPage, ErrorBody, JobsResponse,
-    PackageResponse, QueryResponse, RecordResponse, StatusResponse, SubmitResponse,
-    TransactionRequest, TxResponse, TxStatus,
+    PackageResponse, QueryResponse, RawBlockResponse, RecordResponse, StatusResponse,
+    SubmitResponse, TransactionRequest, TxResponse, TxStatus,
 };
 use cairn_primitives::{Address, B256, SignedTransaction};
 use futures_util::{SinkExt, StreamExt};
@@ -214,6 +214,11 @@ impl Client {
     pub async fn block(&self, id: &str, full: bool) -> Result<BlockView, ClientError> {
         self.get(&format!("/v1/blocks/{}?full={full}", encode_component(id)))
             .await
+    }
+
+    /// A block and its receipts as RLP (decode and check them against a header you hold).
+    pub async fn raw_block(&self, height: u64) -> Result<RawBlockResponse, ClientError> {
+        self.get(&format!("/v1/blocks/{height}/raw")).await
     }
 
     /// Up to `limit` (1 to 100) blocks from height `start`.

@@ -4,8 +4,12 @@
 //! seal and signature, then cross-checks what the store holds beside the blocks: headers,
 //! the hash index, receipts, the scheduled runs re-executed, the transaction index, the head
 //! pointer and the stored state trie.
+//!
+//! A node in a storage cluster keeps only the headers and seals of old blocks; their bodies
+//! and receipts are read back through an [`Archive`] and accepted only if they match the
+//! stored header's transactions and receipts roots.
 
-use cairn_primitives::{B256, EMPTY_ROOT, Header};
+use cairn_primitives::{B256, Block, EMPTY_ROOT, Header, Receipt, SignedTransaction};
 use cairn_storage::Store;
 use cairn_trie::{MemoryNodeStore, SecureTrie};
 
@@ -14,6 +18,7 @@ use crate::chain::{
     check_transactions, replay,
 };
 use crate::genesis::build_genesis;
+use crate::roots::{receipts_root, transactions_root};
 use crate::state::StateDb;
 
 /// What a successful verification covered.
@@ -46,10 +51,24 @@ fn fail(height: u64, problem: impl std::fmt::Display) -> VerifyError {
     }
 }
 
+/// Reads the transactions and receipts of a block whose body the store dropped.
+pub type Archive<'a> =
+    &'a mut dyn FnMut(u64) -> Result<(Vec<SignedTransaction>, Vec<Receipt>), String>;
+
 /// Verifies the whole chain in `store`. `progress(done, total)` is called after each block.
 pub fn verify_chain(
     store: &Store,
     seal_verifier: Option<&dyn SealVerifier>,
+    progress: impl FnMut(u64, u64),
+) -> Result<VerifyReport, VerifyError> {
+    verify_chain_with(store, seal_verifier, None, progress)
+}
+
+/// [`verify_chain`], reading the bodies the store dropped from `archive`.
+pub fn verify_chain_with(
+    store: &Store,
+    seal_verifier: Option<&dyn SealVerifier>,
+    mut archive: Option<Archive<'_>>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyError> {
     let genesis = store
@@ -90,10 +109,16 @@ pub fn verify_chain(
     progress(0, head.height);
 
     for height in 1..=head.height {
-        let block = store
-            .block(height)
-            .map_err(|e| fail(height, e))?
-            .ok_or_else(|| fail(height, "block missing below the head"))?;
+        let (block, stored_receipts) = match store.block(height).map_err(|e| fail(height, e))? {
+            Some(block) => {
+                let receipts = store
+                    .receipts(height)
+                    .map_err(|e| fail(height, e))?
+                    .ok_or_else(|| fail(height, "receipts missing"))?;
+                (block, receipts)
+            }
+            None => read_dropped(store, height, &mut archive)?,
+        };
         if block.header.height != height {
             return Err(fail(
                 height,
@@ -133,10 +158,6 @@ pub fn verify_chain(
                 ));
             }
         }
-        let stored_receipts = store
-            .receipts(height)
-            .map_err(|e| fail(height, e))?
-            .ok_or_else(|| fail(height, "receipts missing"))?;
         if stored_receipts != receipts {
             return Err(fail(
                 height,
@@ -205,6 +226,51 @@ pub fn verify_chain(
         transactions,
         accounts,
     })
+}
+
+/// A block whose body the store dropped: its stored header and seal with the body read from
+/// the archive, which must match the header's roots.
+fn read_dropped(
+    store: &Store,
+    height: u64,
+    archive: &mut Option<Archive<'_>>,
+) -> Result<(Block, Vec<Receipt>), VerifyError> {
+    let seal = store
+        .pruned_seal(height)
+        .map_err(|e| fail(height, e))?
+        .ok_or_else(|| fail(height, "block missing below the head"))?;
+    let header = store
+        .header(height)
+        .map_err(|e| fail(height, e))?
+        .ok_or_else(|| fail(height, "the header of a dropped body is missing"))?;
+    let archive = archive.as_mut().ok_or_else(|| {
+        fail(
+            height,
+            "its body was dropped (the storage cluster holds it); give --cluster-api URL of a running member to read it",
+        )
+    })?;
+    let (transactions, receipts) =
+        archive(height).map_err(|e| fail(height, format!("cannot read its dropped body: {e}")))?;
+    if transactions_root(&transactions) != header.transactions_root {
+        return Err(fail(
+            height,
+            "the body read back does not match the header's transactions root",
+        ));
+    }
+    if receipts_root(&receipts) != header.receipts_root {
+        return Err(fail(
+            height,
+            "the receipts read back do not match the header's receipts root",
+        ));
+    }
+    Ok((
+        Block {
+            header,
+            transactions,
+            seal,
+        },
+        receipts,
+    ))
 }
 
 fn check_indexes(store: &Store, height: u64, header: &Header) -> Result<(), VerifyError> {

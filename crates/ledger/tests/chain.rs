@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use cairn_ledger::verify::verify_chain;
+use cairn_ledger::verify::{verify_chain, verify_chain_with};
 use cairn_ledger::{BlockError, Chain, ChainError, transactions_root};
 use cairn_primitives::dev::{dev_account_key, dev_genesis, dev_validator_key};
 use cairn_primitives::{
@@ -522,6 +522,77 @@ fn verify_chain_passes_a_good_chain_and_names_the_first_bad_block() {
     let error = verify_chain(chain.store(), None, |_, _| {}).unwrap_err();
     assert_eq!(error.height, 5);
     assert!(error.problem.contains("state root"), "{error}");
+}
+
+#[test]
+fn verify_chain_reads_dropped_bodies_from_an_archive_and_checks_them_against_the_headers() {
+    let (_dir, chain) = new_chain();
+    let alice = dev_account_key(0);
+    let bob = Address::repeat_byte(0xb0);
+    let mut bodies = std::collections::BTreeMap::new();
+    for nonce in 0..6 {
+        let block = produce(&chain, vec![transfer(&alice, nonce, bob, 1)]);
+        let height = block.header.height;
+        let receipts = chain.store().receipts(height).unwrap().unwrap();
+        bodies.insert(height, (block.transactions, receipts));
+    }
+    // A cluster member drops the bodies of its old blocks.
+    for height in 1..=4 {
+        assert!(chain.store().prune_body(height).unwrap());
+    }
+    let error = verify_chain(chain.store(), None, |_, _| {}).unwrap_err();
+    assert_eq!(error.height, 1);
+    assert!(error.problem.contains("body was dropped"), "{error}");
+
+    // Read back honestly, everything checks.
+    let mut asked = Vec::new();
+    let mut honest = |height: u64| {
+        asked.push(height);
+        bodies
+            .get(&height)
+            .cloned()
+            .ok_or_else(|| "none".to_string())
+    };
+    let report = verify_chain_with(chain.store(), None, Some(&mut honest), |_, _| {}).unwrap();
+    assert_eq!(report.head_height, 6);
+    assert_eq!(report.transactions, 6);
+    assert_eq!(asked, vec![1, 2, 3, 4], "only the dropped bodies are read");
+
+    // A body that is not the header's is refused, naming the block.
+    let mut forged = |height: u64| {
+        let (mut transactions, receipts) = bodies[&height].clone();
+        if height == 3 {
+            transactions[0] = transfer(&alice, 2, Address::repeat_byte(0xee), 1);
+        }
+        Ok((transactions, receipts))
+    };
+    let error = verify_chain_with(chain.store(), None, Some(&mut forged), |_, _| {}).unwrap_err();
+    assert_eq!(error.height, 3);
+    assert!(error.problem.contains("transactions root"), "{error}");
+
+    // So are receipts that are not the header's.
+    let mut lying = |height: u64| {
+        let (transactions, mut receipts) = bodies[&height].clone();
+        if height == 2 {
+            receipts.pop();
+        }
+        Ok((transactions, receipts))
+    };
+    let error = verify_chain_with(chain.store(), None, Some(&mut lying), |_, _| {}).unwrap_err();
+    assert_eq!(error.height, 2);
+    assert!(error.problem.contains("receipts root"), "{error}");
+
+    // And an archive that cannot answer stops the verification there.
+    let mut silent = |height: u64| {
+        if height == 4 {
+            Err("no member answered".to_string())
+        } else {
+            Ok(bodies[&height].clone())
+        }
+    };
+    let error = verify_chain_with(chain.store(), None, Some(&mut silent), |_, _| {}).unwrap_err();
+    assert_eq!(error.height, 4);
+    assert!(error.problem.contains("no member answered"), "{error}");
 }
 
 /// Certificates whose bytes say what they prove: stands in for a consensus engine's verifier.

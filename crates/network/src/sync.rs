@@ -17,9 +17,18 @@
 //! catch-up. A peer that serves a forged block (a bad seal, a body that does not match
 //! its header) is blocked. Imports run off the async workers: they execute and fsync.
 //!
+//! A node that dropped the bodies of old blocks (its storage cluster holds them) still serves
+//! them: a request that reaches a dropped body is answered, off the actor, with the blocks read
+//! back through the cluster ([`BlockArchive`]), at most [`ARCHIVE_SERVE_BLOCKS`] at a time and
+//! within [`ARCHIVE_SERVE_TIME`], so a new node syncs from genesis from members none of which
+//! keeps the whole chain. Each peer has at most one such answer under way, and the node at most
+//! [`MAX_ARCHIVE_SERVES`].
+//!
 //! The same actor settles the transaction pool after every commit, whoever committed it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -29,6 +38,8 @@ pub use cairn_primitives::clock::since_epoch;
 use cairn_primitives::{B256, Block};
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -45,6 +56,23 @@ const FIRST_BENCH: Duration = Duration::from_millis(500);
 /// Bytes of blocks this node serves one peer per second (and at most in a burst): enough for
 /// any honest catch-up, a bound on what a peer can make it read and send.
 const SERVE_BYTES_PER_SECOND: u64 = 64 * 1024 * 1024;
+/// Most blocks read back through the storage cluster for one answer.
+pub const ARCHIVE_SERVE_BLOCKS: usize = 32;
+/// How long an answer waits for blocks read through the storage cluster; it carries those
+/// that came by then (the asker gives up after a second).
+pub const ARCHIVE_SERVE_TIME: Duration = Duration::from_millis(600);
+/// Most answers read through the storage cluster under way at once.
+pub const MAX_ARCHIVE_SERVES: usize = 4;
+
+/// A block read from wherever this node keeps old blocks, checked against its header.
+pub type ArchiveRead = Pin<Box<dyn Future<Output = Result<Block, String>> + Send>>;
+
+/// Old blocks this node no longer stores whole: it has their headers and seals, and reads
+/// their bodies back from the members of its storage cluster.
+pub trait BlockArchive: Send + Sync + 'static {
+    /// Reads the block at `height`.
+    fn block(self: Arc<Self>, height: u64) -> ArchiveRead;
+}
 
 /// Sync tuning.
 #[derive(Debug, Clone)]
@@ -166,9 +194,13 @@ pub struct Syncer<S, R, B> {
     penalties: Penalties<B>,
     peers: Arc<PeerTracker>,
     standings: BTreeMap<PeerKey, Standing>,
-    serve_budgets: PeerBudgets,
+    serve_budgets: Arc<Mutex<PeerBudgets>>,
     /// The highest block imported that waits (notarized) for a final descendant.
     pending_tip: Option<(u64, B256)>,
+    /// Where dropped bodies are read back from.
+    archive: Option<Arc<dyn BlockArchive>>,
+    /// Peers with an answer read through the archive under way.
+    archive_serving: Arc<Mutex<BTreeSet<PeerKey>>>,
 }
 
 impl<S, R, B> Syncer<S, R, B>
@@ -197,9 +229,20 @@ where
             penalties: Penalties::new(stats, blocker),
             peers,
             standings: BTreeMap::new(),
-            serve_budgets: PeerBudgets::new(SERVE_BYTES_PER_SECOND, SERVE_BYTES_PER_SECOND),
+            serve_budgets: Arc::new(Mutex::new(PeerBudgets::new(
+                SERVE_BYTES_PER_SECOND,
+                SERVE_BYTES_PER_SECOND,
+            ))),
             pending_tip: None,
+            archive: None,
+            archive_serving: Arc::default(),
         }
+    }
+
+    /// Serves blocks whose bodies this node dropped by reading them from `archive`.
+    pub fn with_archive(mut self, archive: Arc<dyn BlockArchive>) -> Self {
+        self.archive = Some(archive);
+        self
     }
 
     /// The progress this actor reports.
@@ -285,7 +328,7 @@ where
                             self.on_status(&peer, height, hash, since_epoch(now));
                         }
                         Ok(SyncMessage::GetBlocks { from, count }) => {
-                            self.serve(peer, from, count, since_epoch(now));
+                            self.serve(&context, peer, from, count, since_epoch(now));
                         }
                         Ok(SyncMessage::Blocks(blocks)) if expecting => {
                             let Phase::Requested { from, .. } = phase else { continue };
@@ -491,33 +534,54 @@ where
         }
     }
 
-    /// Answers a peer's request from the store, within the peer's budget.
-    fn serve(&mut self, peer: PeerKey, from: u64, count: u32, now: Duration) {
+    /// Answers a peer's request from the store, within the peer's budget; a request that
+    /// reaches a dropped body is answered off the actor through the archive.
+    fn serve<E: Clock + Spawner>(
+        &mut self,
+        context: &E,
+        peer: PeerKey,
+        from: u64,
+        count: u32,
+        now: Duration,
+    ) {
         let count = (count as usize).min(MAX_SYNC_BLOCKS);
-        let blocks = match self.chain.store().blocks_from(from, count) {
+        let store = self.chain.store();
+        let blocks = match store.blocks_from(from, count) {
             Ok(blocks) => blocks,
             Err(error) => {
                 warn!(%error, "cannot read blocks to serve a peer");
                 return;
             }
         };
-        let mut size = 0;
-        let blocks: Vec<_> = blocks
-            .into_iter()
-            .take_while(|block| {
-                size += alloy_rlp::Encodable::length(block);
-                size <= MAX_SYNC_RESPONSE_BYTES || size == alloy_rlp::Encodable::length(block)
-            })
-            .collect();
-        let message = SyncMessage::Blocks(blocks).encode();
-        if !self.serve_budgets.take(&peer, message.len() as u64, now) {
-            debug!(
-                ?peer,
-                "peer asks for more blocks than it may; not answering"
-            );
-            return;
+        let next = from.saturating_add(blocks.len() as u64);
+        let dropped = blocks.len() < count
+            && next <= self.chain.head().height
+            && store.is_pruned(next).unwrap_or(false);
+        match &self.archive {
+            Some(archive) if dropped => {
+                let mut serving = self.archive_serving.lock();
+                if serving.len() >= MAX_ARCHIVE_SERVES || !serving.insert(peer.clone()) {
+                    debug!(?peer, "already reading old blocks for peers; not answering");
+                    return;
+                }
+                drop(serving);
+                let task = ArchiveServe {
+                    chain: self.chain.clone(),
+                    archive: archive.clone(),
+                    sender: self.sender.clone(),
+                    budgets: self.serve_budgets.clone(),
+                    serving: self.archive_serving.clone(),
+                    peer,
+                    blocks,
+                    next,
+                    end: from.saturating_add(count as u64),
+                };
+                context
+                    .child("archive_serve")
+                    .spawn(move |context| task.run(context));
+            }
+            _ => send_blocks(&mut self.sender, &self.serve_budgets, peer, blocks, now),
         }
-        self.sender.send(Recipients::One(peer), message, false);
     }
 
     fn update_state(&self, starting: &mut Option<u64>, now: Duration) {
@@ -551,6 +615,85 @@ where
             current,
             highest,
         };
+    }
+}
+
+/// Sends `blocks` (cut to the answer's size) to `peer` if its budget allows.
+fn send_blocks<S: Sender<PublicKey = PeerKey>>(
+    sender: &mut S,
+    budgets: &Mutex<PeerBudgets>,
+    peer: PeerKey,
+    blocks: Vec<Block>,
+    now: Duration,
+) {
+    let mut size = 0;
+    let blocks: Vec<_> = blocks
+        .into_iter()
+        .take_while(|block| {
+            size += alloy_rlp::Encodable::length(block);
+            size <= MAX_SYNC_RESPONSE_BYTES || size == alloy_rlp::Encodable::length(block)
+        })
+        .collect();
+    let message = SyncMessage::Blocks(blocks).encode();
+    if !budgets.lock().take(&peer, message.len() as u64, now) {
+        debug!(
+            ?peer,
+            "peer asks for more blocks than it may; not answering"
+        );
+        return;
+    }
+    sender.send(Recipients::One(peer), message, false);
+}
+
+/// An answer that reaches blocks whose bodies this node dropped.
+struct ArchiveServe<S> {
+    chain: Arc<Chain>,
+    archive: Arc<dyn BlockArchive>,
+    sender: S,
+    budgets: Arc<Mutex<PeerBudgets>>,
+    serving: Arc<Mutex<BTreeSet<PeerKey>>>,
+    peer: PeerKey,
+    /// The blocks read from the store, from the requested height on.
+    blocks: Vec<Block>,
+    /// The first height to read through the archive.
+    next: u64,
+    /// One past the last height asked for.
+    end: u64,
+}
+
+impl<S: Sender<PublicKey = PeerKey>> ArchiveServe<S> {
+    /// Reads the dropped blocks that follow (and whole ones after them) until the answer is
+    /// full, a read fails, or time is up; then sends what it has, in order and unbroken.
+    async fn run<E: Clock>(mut self, context: E) {
+        let deadline = context.current() + ARCHIVE_SERVE_TIME;
+        let head = self.chain.head().height;
+        let last = self
+            .end
+            .min(head.saturating_add(1))
+            .min(self.next.saturating_add(ARCHIVE_SERVE_BLOCKS as u64));
+        // Whole blocks among them come straight from the store.
+        let mut reads: FuturesOrdered<_> = (self.next..last)
+            .map(|height| self.archive.clone().block(height))
+            .collect();
+        let timeout = context.sleep_until(deadline);
+        futures::pin_mut!(timeout);
+        loop {
+            tokio::select! {
+                block = reads.next() => match block {
+                    Some(Ok(block)) => self.blocks.push(block),
+                    Some(Err(error)) => {
+                        debug!(%error, "cannot read an old block to serve a peer");
+                        break;
+                    }
+                    None => break,
+                },
+                _ = &mut timeout => break,
+            }
+        }
+        let now = since_epoch(context.current());
+        let peer = self.peer.clone();
+        send_blocks(&mut self.sender, &self.budgets, peer, self.blocks, now);
+        self.serving.lock().remove(&self.peer);
     }
 }
 

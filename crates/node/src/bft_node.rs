@@ -204,25 +204,6 @@ async fn serve(
     let stats = Arc::new(NetworkStats::default());
     let tracker = Arc::new(PeerTracker::default());
 
-    let syncer = Syncer::new(
-        chain.clone(),
-        pool.clone(),
-        channels.sync,
-        SyncConfig::default(),
-        (stats.clone(), transport.oracle.clone()),
-        tracker.clone(),
-    );
-    let sync = syncer.state();
-    syncer.start(context.child("sync"));
-    let (gossip, gossip_handle) = Gossip::new(
-        chain.clone(),
-        pool.clone(),
-        channels.transactions,
-        (stats.clone(), transport.oracle.clone()),
-        tracker.clone(),
-    );
-    gossip.start(context.child("gossip"));
-
     let cluster = if config.cluster.enabled {
         Some(Arc::new(crate::cluster::start(
             chain.clone(),
@@ -238,6 +219,29 @@ async fn serve(
             .spawn(move |_| drain(channels.cluster.1));
         None
     };
+
+    let mut syncer = Syncer::new(
+        chain.clone(),
+        pool.clone(),
+        channels.sync,
+        SyncConfig::default(),
+        (stats.clone(), transport.oracle.clone()),
+        tracker.clone(),
+    );
+    if let Some(cluster) = &cluster {
+        // Peers that sync from genesis get the old blocks read back through the cluster.
+        syncer = syncer.with_archive(cluster.clone());
+    }
+    let sync = syncer.state();
+    syncer.start(context.child("sync"));
+    let (gossip, gossip_handle) = Gossip::new(
+        chain.clone(),
+        pool.clone(),
+        channels.transactions,
+        (stats.clone(), transport.oracle.clone()),
+        tracker.clone(),
+    );
+    gossip.start(context.child("gossip"));
 
     let (rank, view) = match &validator {
         Some(key) => {

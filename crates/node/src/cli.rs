@@ -99,6 +99,10 @@ pub enum Command {
         /// The node's data directory (required).
         #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
+        /// A running cluster member's API to read the bodies this node dropped from (they are
+        /// checked against this node's headers); repeat it to fall back on other members.
+        #[arg(long = "cluster-api", value_name = "URL")]
+        cluster_api: Vec<String>,
     },
     /// Merkle Patricia Trie tools (Ethereum-compatible).
     #[command(subcommand)]

@@ -12,8 +12,8 @@ use cairn_cluster::membership::{Membership, Peer};
 use cairn_cluster::{Placement, wire};
 use cairn_ledger::{Chain, receipts_root, transactions_root};
 use cairn_network::PeerKey;
-use cairn_primitives::{B256, Receipt, SignedTransaction};
-use cairn_rpc::types::{ClusterMemberView, ClusterStatus, RepairView};
+use cairn_primitives::{B256, Block, Receipt, SignedTransaction};
+use cairn_rpc::types::{ClusterMemberView, ClusterStatus, ReadCacheView, RepairView};
 use cairn_storage::Store;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use parking_lot::Mutex;
@@ -124,20 +124,92 @@ impl ShareStore for StoreShares {
     }
 }
 
+/// A block's transactions and receipts.
+pub type Body = (Vec<SignedTransaction>, Vec<Receipt>);
+
 /// A read of an old block through the cluster.
-pub type ReadReply = Result<(Vec<SignedTransaction>, Vec<Receipt>), String>;
+pub type ReadReply = Result<Body, String>;
+
+/// What the actor answers a read with: the body and its size as RLP.
+type ActorReply = Result<(Arc<Body>, usize), String>;
+
+/// Old blocks read back through the cluster, bounded by their bytes; the least recently used
+/// goes first. A height's body never changes (it is final and checked against the header), so
+/// an entry never goes stale.
+struct ReadCache {
+    entries: lru::LruCache<u64, (Arc<Body>, usize)>,
+    bytes: usize,
+    limit: usize,
+    hits: u64,
+    misses: u64,
+}
+
+impl ReadCache {
+    fn new(limit: usize) -> Self {
+        Self {
+            entries: lru::LruCache::unbounded(),
+            bytes: 0,
+            limit,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    fn get(&mut self, height: u64) -> Option<Arc<Body>> {
+        match self.entries.get(&height) {
+            Some((body, _)) => {
+                self.hits += 1;
+                Some(body.clone())
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    fn insert(&mut self, height: u64, body: Arc<Body>, size: usize) {
+        if size > self.limit {
+            return;
+        }
+        if let Some((_, old)) = self.entries.put(height, (body, size)) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+        while self.bytes > self.limit {
+            let Some((_, (_, size))) = self.entries.pop_lru() else {
+                break;
+            };
+            self.bytes -= size;
+        }
+    }
+
+    fn view(&self) -> ReadCacheView {
+        ReadCacheView {
+            blocks: self.entries.len() as u64,
+            bytes: self.bytes as u64,
+            limit_bytes: self.limit as u64,
+            hits: self.hits,
+            misses: self.misses,
+        }
+    }
+}
 
 /// Requests the API makes of the cluster.
 pub struct ClusterHandle {
-    reads: mpsc::Sender<(u64, oneshot::Sender<ReadReply>)>,
+    chain: Arc<Chain>,
+    reads: mpsc::Sender<(u64, oneshot::Sender<ActorReply>)>,
     expand: mpsc::Sender<()>,
     status: Arc<Mutex<ClusterStatus>>,
+    cache: Mutex<ReadCache>,
 }
 
 impl ClusterHandle {
     /// The cluster as this node sees it.
     pub fn status(&self) -> ClusterStatus {
-        self.status.lock().clone()
+        let mut status = self.status.lock().clone();
+        status.read_cache = self.cache.lock().view();
+        status
     }
 
     /// Asks the cluster to double once as many nodes wait to join as it has members.
@@ -145,16 +217,51 @@ impl ClusterHandle {
         let _ = self.expand.try_send(());
     }
 
-    /// Reads the body and receipts of the block at `height` through the cluster.
+    /// Reads the body and receipts of the block at `height` through the cluster (or the
+    /// cache of what was read before); the engine has checked them against the header.
     pub async fn read(&self, height: u64) -> ReadReply {
+        if let Some(body) = self.cache.lock().get(height) {
+            return Ok(Body::clone(&body));
+        }
         let (reply, answer) = oneshot::channel();
         self.reads
             .send((height, reply))
             .await
             .map_err(|_| "the cluster has stopped".to_string())?;
-        answer
+        let (body, size) = answer
             .await
-            .map_err(|_| "the cluster has stopped".to_string())?
+            .map_err(|_| "the cluster has stopped".to_string())??;
+        self.cache.lock().insert(height, body.clone(), size);
+        Ok(Body::clone(&body))
+    }
+
+    /// The whole block at `height`: from the store, or its stored header and seal with the
+    /// body read through the cluster.
+    pub async fn read_block(&self, height: u64) -> Result<Block, String> {
+        let store = self.chain.store();
+        if let Some(block) = store.block(height).map_err(|e| e.to_string())? {
+            return Ok(block);
+        }
+        let seal = store
+            .pruned_seal(height)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no block {height} is stored, whole or dropped"))?;
+        let header = store
+            .header(height)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the header of block {height} is missing"))?;
+        let (transactions, _) = self.read(height).await?;
+        Ok(Block {
+            header,
+            transactions,
+            seal,
+        })
+    }
+}
+
+impl cairn_network::sync::BlockArchive for ClusterHandle {
+    fn block(self: Arc<Self>, height: u64) -> cairn_network::sync::ArchiveRead {
+        Box::pin(async move { self.read_block(height).await })
     }
 }
 
@@ -209,7 +316,7 @@ where
     let (reads, read_requests) = mpsc::channel(256);
     let (expand, expansions) = mpsc::channel(4);
     tokio::spawn(run(
-        chain,
+        chain.clone(),
         engine,
         by_bytes,
         sender,
@@ -217,10 +324,14 @@ where
         (read_requests, expansions),
         status.clone(),
     ));
+    let cache_bytes =
+        usize::try_from(settings.read_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     Ok(ClusterHandle {
+        chain,
         reads,
         expand,
         status,
+        cache: Mutex::new(ReadCache::new(cache_bytes)),
     })
 }
 
@@ -231,7 +342,7 @@ async fn run<S, R>(
     mut sender: S,
     mut receiver: R,
     (mut read_requests, mut expansions): (
-        mpsc::Receiver<(u64, oneshot::Sender<ReadReply>)>,
+        mpsc::Receiver<(u64, oneshot::Sender<ActorReply>)>,
         mpsc::Receiver<()>,
     ),
     status: Arc<Mutex<ClusterStatus>>,
@@ -242,7 +353,9 @@ async fn run<S, R>(
     let view = ChainView {
         chain: chain.clone(),
     };
-    let mut waiting: BTreeMap<u64, oneshot::Sender<ReadReply>> = BTreeMap::new();
+    // Reads under way by request, with whoever waits for each; one request per height.
+    let mut waiting: BTreeMap<u64, Vec<oneshot::Sender<ActorReply>>> = BTreeMap::new();
+    let mut reading: BTreeMap<u64, u64> = BTreeMap::new();
     let mut tick = tokio::time::interval(TICK);
     let (placement, retain_blocks) = {
         let status = status.lock();
@@ -279,8 +392,13 @@ async fn run<S, R>(
             }
             request = read_requests.recv() => {
                 let Some((height, reply)) = request else { return };
+                if let Some(request) = reading.get(&height) {
+                    waiting.entry(*request).or_default().push(reply);
+                    continue;
+                }
                 let (request, out) = engine.read(&view, height);
-                waiting.insert(request, reply);
+                waiting.entry(request).or_default().push(reply);
+                reading.insert(height, request);
                 (out, Vec::new())
             }
         };
@@ -293,17 +411,29 @@ async fn run<S, R>(
         }
         for event in events {
             match event {
-                Event::Read { request, data, .. } => {
-                    if let Some(reply) = waiting.remove(&request) {
-                        let body = decode_body(&data).ok_or_else(|| "undecodable body".to_string());
-                        let _ = reply.send(body);
+                Event::Read {
+                    request,
+                    height,
+                    data,
+                } => {
+                    if let Some(replies) = waiting.remove(&request) {
+                        reading.remove(&height);
+                        let body = decode_body(&data)
+                            .map(|body| (Arc::new(body), data.len()))
+                            .ok_or_else(|| "undecodable body".to_string());
+                        for reply in replies {
+                            let _ = reply.send(body.clone());
+                        }
                     }
                 }
                 Event::Unreadable { request, height } => {
-                    if let Some(reply) = waiting.remove(&request) {
-                        let _ = reply.send(Err(format!(
-                            "no member of the cluster could give block {height}"
-                        )));
+                    if let Some(replies) = waiting.remove(&request) {
+                        reading.remove(&height);
+                        for reply in replies {
+                            let _ = reply.send(Err(format!(
+                                "no member of the cluster could give block {height}"
+                            )));
+                        }
                     }
                 }
                 Event::Prune { height } => match chain.store().prune_body(height) {

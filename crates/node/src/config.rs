@@ -82,6 +82,9 @@ pub struct ClusterSettings {
     pub form_min_members: usize,
     /// How long a cluster id lives.
     pub id_lifetime_s: u64,
+    /// Bytes of old blocks read back through the cluster kept in memory (a least recently
+    /// used cache), in MiB; 0 keeps none.
+    pub read_cache_mb: u64,
 }
 
 impl Default for ClusterSettings {
@@ -97,6 +100,7 @@ impl Default for ClusterSettings {
             invite_min_peers: 3,
             form_min_members: 4,
             id_lifetime_s: 86_400,
+            read_cache_mb: 64,
         }
     }
 }
@@ -147,6 +151,7 @@ impl ClusterSettings {
             0..=MAX_INTERVAL_MS,
         )?;
         check_range("cluster.id_lifetime_s", self.id_lifetime_s, 10..=31_536_000)?;
+        check_range("cluster.read_cache_mb", self.read_cache_mb, 0..=65_536)?;
         check_range(
             "cluster.form_min_members",
             self.form_min_members as u64,

@@ -132,7 +132,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Block { id, full, node } => {
             client_cmds::block(&client(&node)?, &id, full, cli.json)
         }
-        Command::VerifyChain { data_dir } => verify::run(&data_dir, cli.json),
+        Command::VerifyChain {
+            data_dir,
+            cluster_api,
+        } => verify::run(&data_dir, &cluster_api, cli.json),
         Command::Trie(command) => trie_cmd::run(command, cli.json),
         Command::Acs(AcsCommand::Check { file }) => acs::check(&file, cli.json),
         Command::Acs(command) => {

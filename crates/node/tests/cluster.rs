@@ -2,11 +2,14 @@
 //! (`rs:4+2`), commit blocks past the retention window, and serve every old block and
 //! transaction from every node, verified; two full nodes are SIGKILLed and everything stays
 //! readable; repair brings `under_replicated` back to 0; a validator and another full node
-//! are killed and everything is still readable.
+//! are killed and everything is still readable. Then a ninth node, outside the cluster, syncs
+//! from genesis from members none of which keeps the old bodies, and `verify-chain` re-checks a
+//! killed member's store, reading its dropped bodies through a running member.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
@@ -33,6 +36,21 @@ fn all_readable(node: &TestNode, hashes: &[String], transfers: &[(String, u64)])
     }
 }
 
+/// Edits the `[cluster]` section of the node's config file.
+fn edit_cluster(plan: &Value, edit: impl FnOnce(&mut toml::Table)) {
+    let path = plan["config"].as_str().unwrap();
+    let mut config: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    edit(config["cluster"].as_table_mut().unwrap());
+    std::fs::write(path, toml::to_string(&config).unwrap()).unwrap();
+}
+
+fn data_dir(plan: &Value) -> PathBuf {
+    Path::new(plan["config"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .join("data")
+}
+
 #[test]
 fn eight_nodes_share_the_old_blocks_survive_failures_and_repair() {
     let dir = tempfile::tempdir().unwrap();
@@ -45,7 +63,7 @@ fn eight_nodes_share_the_old_blocks_survive_failures_and_repair() {
             "--validators",
             "4",
             "--full-nodes",
-            "4",
+            "5",
         ])
         .args(["--base-port", &base.to_string(), "--cluster", "rs:4+2"])
         .args(["--retain-blocks", "8"])
@@ -59,7 +77,18 @@ fn eight_nodes_share_the_old_blocks_survive_failures_and_repair() {
         String::from_utf8_lossy(&out.stderr)
     );
     let plans: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let mut nodes: Vec<Option<TestNode>> = plans.iter().map(|plan| Some(start(plan))).collect();
+    // Eight form the cluster; the ninth starts late, outside it, and keeps every block.
+    let (members, late) = plans.split_at(8);
+    for plan in members {
+        edit_cluster(plan, |cluster| {
+            cluster.insert("form_min_members".into(), 8.into());
+            cluster.insert("invite_min_peers".into(), 7.into());
+        });
+    }
+    edit_cluster(&late[0], |cluster| {
+        cluster.insert("enabled".into(), false.into());
+    });
+    let mut nodes: Vec<Option<TestNode>> = members.iter().map(|plan| Some(start(plan))).collect();
 
     // The cluster forms with all eight.
     wait_until("the cluster to form", Duration::from_secs(60), || {
@@ -178,4 +207,53 @@ fn eight_nodes_share_the_old_blocks_survive_failures_and_repair() {
     for node in nodes.iter().flatten() {
         all_readable(node, &hashes, &transfers);
     }
+    // What was read back is cached: reading it again does not go to the cluster.
+    let cache = &cluster(nodes[0].as_ref().unwrap())["read_cache"];
+    assert!(cache["blocks"].as_u64().unwrap() > 0, "{cache}");
+    assert!(cache["hits"].as_u64().unwrap() > 0, "{cache}");
+    assert!(
+        cache["bytes"].as_u64().unwrap() <= cache["limit_bytes"].as_u64().unwrap(),
+        "{cache}"
+    );
+
+    // A new node syncs from genesis: its peers serve the old blocks through the cluster.
+    let newcomer = start(&late[0]);
+    let target = nodes[0].as_ref().unwrap().http().status()["height"]
+        .as_u64()
+        .unwrap();
+    wait_until("the newcomer to sync", Duration::from_secs(120), || {
+        newcomer.http().status()["height"].as_u64().unwrap() >= target
+    });
+    all_readable(&newcomer, &hashes, &transfers);
+    assert_eq!(
+        newcomer.http().get("/v1/cluster").0,
+        404,
+        "the newcomer is in no cluster"
+    );
+
+    // A killed member's store re-verifies, its dropped bodies read through a running member.
+    let killed = data_dir(&plans[6]);
+    let alone = std::process::Command::new(cairn_bin())
+        .args(["verify-chain", "--data-dir"])
+        .arg(&killed)
+        .output()
+        .unwrap();
+    assert!(!alone.status.success(), "a store without its old bodies");
+    let error = String::from_utf8_lossy(&alone.stderr);
+    assert!(error.contains("body was dropped"), "{error}");
+    let through = std::process::Command::new(cairn_bin())
+        .args(["--json", "verify-chain", "--data-dir"])
+        .arg(&killed)
+        .args(["--cluster-api", &nodes[1].as_ref().unwrap().url])
+        .output()
+        .unwrap();
+    assert!(
+        through.status.success(),
+        "{}",
+        String::from_utf8_lossy(&through.stderr)
+    );
+    let report: Value = serde_json::from_slice(&through.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(report["height"].as_u64().unwrap() >= top, "{report}");
+    assert!(report["transactions"].as_u64().unwrap() >= 4, "{report}");
 }

@@ -442,6 +442,33 @@ pub async fn get_block(
     Ok(Json(BlockView::of(&block, query.full)))
 }
 
+/// A block and its receipts as RLP, read through the storage cluster if this node dropped
+/// its body.
+#[utoipa::path(get, path = "/v1/blocks/{id}/raw", tag = "blocks",
+    params(("id" = String, Path, description = "latest, a height, or a block hash", pattern = "^(latest|[0-9]{1,19}|0x[0-9a-fA-F]{64})$")),
+    responses(
+        (status = 200, description = "The block and its receipts as RLP", body = RawBlockResponse),
+        (status = 400, description = "Not latest, a height or a hash", body = ErrorBody),
+        (status = 404, description = "No such block", body = ErrorBody),
+        (status = 503, description = "The storage cluster could not give its body back (`block_unavailable`)", body = ErrorBody)))]
+pub async fn get_raw_block(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<RawBlockResponse>, ApiError> {
+    let height = resolve_block(&state, &id).map_err(|e| e.with_field("id"))?;
+    let (block, receipts) = full_block(&state, height).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_block", format!("no block at height {height}"))
+    })?;
+    let mut encoded = Vec::new();
+    alloy_rlp::encode_list(&receipts, &mut encoded);
+    Ok(Json(RawBlockResponse {
+        height,
+        hash: block.hash(),
+        block: alloy_rlp::encode(&block).into(),
+        receipts: encoded.into(),
+    }))
+}
+
 /// The committed block at `height` with its receipts: from this node's store, or, for an
 /// old block whose body the cluster holds, read through the cluster and checked against the
 /// header. A block no member can give back is a 503 naming the height.

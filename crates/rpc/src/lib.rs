@@ -124,6 +124,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/transactions/{hash}", get(handlers::get_transaction))
         .route("/v1/blocks", get(handlers::list_blocks))
         .route("/v1/blocks/{id}", get(handlers::get_block))
+        .route("/v1/blocks/{id}/raw", get(handlers::get_raw_block))
         .route("/v1/accounts/{address}", get(handlers::get_account))
         .route("/v1/acs/packages/{package}", get(acs::get_package))
         .route(

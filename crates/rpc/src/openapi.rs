@@ -25,6 +25,7 @@ use crate::types::*;
         handlers::submit_raw,
         handlers::get_transaction,
         handlers::get_block,
+        handlers::get_raw_block,
         handlers::list_blocks,
         handlers::get_account,
         crate::acs::get_package,
@@ -41,7 +42,7 @@ use crate::types::*;
         TransactionView, ReceiptView, TxResponse, SealView, HeaderView, BlockView, BlocksPage,
         AccountResponse, HeadEvent, AcsView, PackageResponse, ContractView, ScheduleLineView,
         RecordResponse, StorageProofView, QueryResponse, JobRunView, JobsResponse,
-        ClusterStatus, ClusterMemberView, RepairView,
+        ClusterStatus, ClusterMemberView, RepairView, ReadCacheView, RawBlockResponse,
     )),
     modifiers(&EveryOperationCanFail),
     tags(

@@ -178,6 +178,18 @@ pub async fn start_node(
     disk: &Disk,
     validator: Option<usize>,
 ) -> Node {
+    start_node_with_archive(context, oracle, disk, validator, None).await
+}
+
+/// [`start_node`] for a node that serves the blocks whose bodies it dropped from `archive`
+/// (what a storage cluster member does).
+pub async fn start_node_with_archive(
+    context: &deterministic::Context,
+    oracle: &Oracle<PeerKey, deterministic::Context>,
+    disk: &Disk,
+    validator: Option<usize>,
+    archive: Option<Arc<dyn cairn_network::sync::BlockArchive>>,
+) -> Node {
     let Parts {
         chain,
         pool,
@@ -186,7 +198,7 @@ pub async fn start_node(
         control,
         channels,
     } = parts(context, oracle, disk).await;
-    let syncer = Syncer::new(
+    let mut syncer = Syncer::new(
         chain.clone(),
         pool.clone(),
         channels.sync,
@@ -194,6 +206,9 @@ pub async fn start_node(
         (stats.clone(), control.clone()),
         tracker.clone(),
     );
+    if let Some(archive) = archive {
+        syncer = syncer.with_archive(archive);
+    }
     let sync = syncer.state();
     let (gossip, gossip_handle) = Gossip::new(
         chain.clone(),

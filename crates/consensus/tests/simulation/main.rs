@@ -415,6 +415,131 @@ fn a_late_full_node_catches_up_and_follows() {
     });
 }
 
+/// Old blocks as a storage cluster gives them back: the bodies a reference chain committed,
+/// and, for a Byzantine member, bodies with a transfer dropped (they no longer match their
+/// headers).
+struct Archive {
+    blocks: std::collections::BTreeMap<u64, cairn_primitives::Block>,
+    forge: bool,
+}
+
+impl cairn_network::sync::BlockArchive for Archive {
+    fn block(self: Arc<Self>, height: u64) -> cairn_network::sync::ArchiveRead {
+        let block = self.blocks.get(&height).cloned().map(|mut block| {
+            if self.forge {
+                block.transactions.pop();
+            }
+            block
+        });
+        Box::pin(async move { block.ok_or_else(|| format!("no block {height}")) })
+    }
+}
+
+#[test]
+fn a_new_node_syncs_from_peers_that_dropped_old_bodies_one_of_them_forging() {
+    for_each_seed(Duration::from_secs(300), |mut context, seed| async move {
+        let disks = validator_disks();
+        let follower_disk = Disk::full_node(0xf1);
+        let mut peers: Vec<PeerKey> = disks.iter().map(|d| d.peer.clone()).collect();
+        peers.push(follower_disk.peer.clone());
+        let oracle = network(&context, &peers).await;
+        let link = Link {
+            latency: Duration::from_millis(30),
+            jitter: Duration::from_millis(10),
+            success_rate: 0.97.try_into().unwrap(),
+        };
+        link_all(&oracle, &peers, &link, |_, _| true).await;
+        // Commit blocks with transfers, keep their bodies as the cluster would, drop them
+        // from every validator, and restart the validators serving old blocks from that
+        // archive (one of them from an archive that forges).
+        let mut validators = Vec::new();
+        for (index, disk) in disks.iter().enumerate() {
+            validators.push(start_node(&context, &oracle, disk, Some(index)).await);
+        }
+        load(
+            &mut context,
+            &validators.iter().collect::<Vec<_>>(),
+            Duration::from_secs(6),
+        )
+        .await;
+        let reference = validators[0].chain.clone();
+        let dropped_to = reference.head().height.saturating_sub(5);
+        assert!(
+            dropped_to >= 15,
+            "seed {seed}: validators made only {} blocks",
+            reference.head().height
+        );
+        let blocks: std::collections::BTreeMap<_, _> = (1..=dropped_to)
+            .map(|height| (height, reference.store().block(height).unwrap().unwrap()))
+            .collect();
+        for validator in &validators {
+            let below_head = validator.chain.head().height.saturating_sub(1);
+            for height in 1..=dropped_to.min(below_head) {
+                validator.chain.store().prune_body(height).unwrap();
+            }
+        }
+        let with_transfers = blocks
+            .values()
+            .filter(|block| !block.transactions.is_empty())
+            .count();
+        assert!(with_transfers > 0, "seed {seed}: no transfers to drop");
+        // The restart reopens the files: let go of every handle on them.
+        drop(reference);
+        for validator in validators.drain(..) {
+            validator.crash();
+        }
+        let honest = Arc::new(Archive {
+            blocks: blocks.clone(),
+            forge: false,
+        });
+        let forging = Arc::new(Archive {
+            blocks,
+            forge: true,
+        });
+        for (index, disk) in disks.iter().enumerate() {
+            let archive: Arc<dyn cairn_network::sync::BlockArchive> = if index == 3 {
+                forging.clone()
+            } else {
+                honest.clone()
+            };
+            validators.push(
+                start_node_with_archive(&context, &oracle, disk, Some(index), Some(archive)).await,
+            );
+        }
+        for validator in &validators {
+            assert!(
+                validator.chain.store().block(1).unwrap().is_none(),
+                "seed {seed}: old bodies dropped"
+            );
+        }
+
+        // A new node syncs from genesis: every old block it gets is read from an archive.
+        let follower = start_node(&context, &oracle, &follower_disk, None).await;
+        let caught_up = wait_to_catch_up(
+            &mut context,
+            &validators.iter().collect::<Vec<_>>(),
+            &validators[0].chain,
+            std::slice::from_ref(&follower.chain),
+            Duration::from_secs(30),
+        )
+        .await;
+        assert!(caught_up, "seed {seed}: the new node did not catch up");
+        assert!(follower.chain.head().height > dropped_to);
+        // It holds every body whole and re-verifies; its headers are the validators'.
+        for height in 1..=dropped_to {
+            let block = follower.chain.store().block(height).unwrap().unwrap();
+            let header = validators[0].chain.store().header(height).unwrap().unwrap();
+            assert_eq!(block.header, header, "seed {seed}: block {height}");
+        }
+        assert_safety(std::slice::from_ref(&follower.chain));
+        let forgeries = follower.stats.snapshot().forgeries;
+        println!(
+            "seed {seed}: new node synced {} blocks past {dropped_to} dropped bodies; {forgeries} forged answers refused",
+            follower.chain.head().height
+        );
+    });
+}
+
 /// Waits until every one of `chains` is within `lag` blocks of `leader`, for at most `limit`.
 async fn wait_to_catch_up(
     context: &mut deterministic::Context,
