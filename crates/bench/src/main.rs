@@ -6,6 +6,7 @@
 //! cargo run --release -p cairn-bench -- sig [--json]
 //! cargo run --release -p cairn-bench -- tps [--validators V] [--txs T] [--accounts A] [--json]
 //! cargo run --release -p cairn-bench -- acs [--calls N] [--accounts A] [--json]
+//! cargo run --release -p cairn-bench -- cluster [--blocks B] [--txs-per-block T] [--retain-blocks W] [--json]
 //! ```
 //!
 //! The peers are this crate's own dependencies (eth_trie, alloy-trie's HashBuilder, rhai), fed
@@ -13,6 +14,7 @@
 //! this binary.
 
 mod acs;
+mod cluster;
 mod sig;
 mod tps;
 mod trie;
@@ -76,6 +78,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Cluster storage: bytes per member against a full node, what the cluster stores of the
+    /// old blocks against one copy, repair after two members die, bytes a doubling from 4 to 8
+    /// moves against the minimum, and a read through the cluster against a local read.
+    Cluster {
+        /// Blocks in the chain.
+        #[arg(long, default_value_t = 2_000)]
+        blocks: u64,
+        /// Transfers in each block.
+        #[arg(long, default_value_t = 20)]
+        txs_per_block: usize,
+        /// Blocks every node keeps whole.
+        #[arg(long, default_value_t = 64)]
+        retain_blocks: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// ACS contracts: committed `holder` calls per second of the seed's package on one node
     /// against committed transfers per second in the same run, and the VM alone against rhai
     /// on the seed's `holder` contract (results checked equal).
@@ -124,6 +143,12 @@ fn main() -> ExitCode {
             accounts,
             json,
         } => tps::run(validators, txs, accounts).and_then(|r| report(&r, json)),
+        Command::Cluster {
+            blocks,
+            txs_per_block,
+            retain_blocks,
+            json,
+        } => cluster::run(blocks, txs_per_block, retain_blocks).and_then(|r| report(&r, json)),
         Command::Acs {
             calls,
             accounts,

@@ -18,9 +18,14 @@
 //!   ([`Event::Prune`]): one member claiming every share cannot make the others drop theirs.
 //! * **Repair** (claim 9): members scan the old blocks a few at a time. A share the placement
 //!   now gives this member (a stand-in for an offline home, a slot it took over, a slot a
-//!   doubling created) and that it lacks is rebuilt by reading the block through the cluster
-//!   and encoding its share. A share it holds but no longer should is kept, and served, until
-//!   the new holder has acknowledged it; then it is dropped.
+//!   doubling created) and that it lacks is fetched from an online member that still holds
+//!   that very share (its old holder, in a doubling or when a home comes back), or else
+//!   rebuilt by reading the block through the cluster and encoding its share. A fetched
+//!   Reed-Solomon shard is kept only if it checks against its commitment and M other members
+//!   holding shares of the block report that same commitment (a copy is checked against the
+//!   header itself), so a doubling moves each share once, not K+M shards of it. A share it
+//!   holds but no longer should is kept, and served, until the new holder has acknowledged
+//!   it; then it is dropped.
 //! * **Reads** (claims 15–17): a block is asked of every member that may hold a share of it;
 //!   each answer is checked against its commitment, any `needed` shards of one commitment are
 //!   decoded, and the result is accepted only if it matches the local header's roots. A member
@@ -118,6 +123,21 @@ pub enum DataMessage {
         /// The share.
         share: u16,
     },
+    /// What commitment do your shares of block `height` have? (Answered with `Committed` by
+    /// a member holding one.)
+    Commitment {
+        /// The asker's request.
+        request: u64,
+        /// The block.
+        height: u64,
+    },
+    /// The commitment of the shares of the block a `Commitment` asked about.
+    Committed {
+        /// The request answered.
+        request: u64,
+        /// The commitment.
+        commitment: B256,
+    },
 }
 
 /// Either plane's message.
@@ -183,6 +203,16 @@ struct Read {
     for_repair: bool,
     /// Times the read has asked (it asks again when answers are lost).
     attempts: u32,
+    /// A repair that fetches one share from its holder rather than the whole block.
+    handover: Option<Handover>,
+}
+
+/// A share fetched from the member that holds it, and the commitments other members holding
+/// shares of the block report.
+#[derive(Debug, Clone)]
+struct Handover {
+    share: u16,
+    confirmations: BTreeMap<Peer, B256>,
 }
 
 /// A shard as a read received it: its index, bytes and sender.
@@ -429,6 +459,25 @@ impl<S: ShareStore> Engine<S> {
             .collect()
     }
 
+    /// An online member other than this one that holds, or held, share `share` of `block`.
+    fn online_holder(&self, block: &BlockRef, share: u16) -> Option<Peer> {
+        let me = *self.membership.me();
+        let roster = self.membership.roster()?;
+        let online = self.membership.online()?;
+        let is_online = |peer: &Peer| {
+            roster
+                .slot_of(peer)
+                .is_some_and(|slot| online.get(slot).copied().unwrap_or(false))
+        };
+        let (_, peers) = self
+            .holders(block)
+            .into_iter()
+            .find(|(index, _)| *index == share)?;
+        peers
+            .into_iter()
+            .find(|peer| *peer != me && is_online(peer))
+    }
+
     /// The shares of `block` the placement gives this member now.
     fn mine(&self, block: &BlockRef) -> Vec<u16> {
         let me = *self.membership.me();
@@ -499,21 +548,169 @@ impl<S: ShareStore> Engine<S> {
                 },
                 None => (keccak256(data), data.to_vec()),
             };
-            self.store.put(block.height, *share, commitment, bytes);
-            self.held.entry(block.height).or_default().insert(*share);
-            self.acks
-                .entry((block.height, *share))
-                .or_default()
-                .insert(me);
-            for peer in &members {
-                out.push((
-                    *peer,
-                    ClusterMessage::Data(DataMessage::Stored {
-                        height: block.height,
-                        share: *share,
-                    }),
-                ));
+            self.keep(
+                block.height,
+                *share,
+                commitment,
+                bytes,
+                &members,
+                me,
+                &mut out,
+            );
+        }
+        out
+    }
+
+    /// Stores a share of this member's and tells the other members.
+    #[allow(clippy::too_many_arguments)]
+    fn keep(
+        &mut self,
+        height: u64,
+        share: u16,
+        commitment: B256,
+        bytes: Vec<u8>,
+        members: &[Peer],
+        me: Peer,
+        out: &mut Vec<(Peer, ClusterMessage)>,
+    ) {
+        self.store.put(height, share, commitment, bytes);
+        self.held.entry(height).or_default().insert(share);
+        self.acks.entry((height, share)).or_default().insert(me);
+        for peer in members {
+            out.push((
+                *peer,
+                ClusterMessage::Data(DataMessage::Stored { height, share }),
+            ));
+        }
+    }
+
+    /// Starts fetching share `share` of `block` from `holder`, which holds it, and asks the
+    /// other members holding shares of the block for their commitment.
+    fn start_handover(
+        &mut self,
+        block: &BlockRef,
+        share: u16,
+        holder: Peer,
+    ) -> Vec<(Peer, ClusterMessage)> {
+        self.next_request += 1;
+        let request = self.next_request;
+        let height = block.height;
+        let me = *self.membership.me();
+        let mut out = vec![(
+            holder,
+            ClusterMessage::Data(DataMessage::Fetch {
+                request,
+                height,
+                share,
+            }),
+        )];
+        if matches!(self.config.placement, Placement::ReedSolomon { .. }) {
+            let mut others = BTreeSet::new();
+            for (_, peers) in self.holders(block) {
+                others.extend(
+                    peers
+                        .into_iter()
+                        .filter(|peer| *peer != me && *peer != holder),
+                );
             }
+            out.extend(others.into_iter().map(|peer| {
+                (
+                    peer,
+                    ClusterMessage::Data(DataMessage::Commitment { request, height }),
+                )
+            }));
+        }
+        self.reads.insert(
+            request,
+            Read {
+                height,
+                deadline: self.now + self.config.read_timeout_ms,
+                answers: Vec::new(),
+                outstanding: 1,
+                asked: BTreeSet::from([(holder, share)]),
+                for_repair: true,
+                attempts: READ_ATTEMPTS,
+                handover: Some(Handover {
+                    share,
+                    confirmations: BTreeMap::new(),
+                }),
+            },
+        );
+        self.repair_reads += 1;
+        out
+    }
+
+    /// Finishes handover `request` once its share has come and is vouched for; a share that
+    /// fails its check turns the handover into a read of the whole block.
+    fn try_handover(
+        &mut self,
+        chain: &impl LocalChain,
+        request: u64,
+    ) -> Vec<(Peer, ClusterMessage)> {
+        let mut out = Vec::new();
+        let Some(read) = self.reads.get(&request) else {
+            return out;
+        };
+        let (Some(handover), Some(block)) = (&read.handover, chain.block(read.height)) else {
+            return out;
+        };
+        let Some((share, commitment, bytes, from)) = read.answers.first() else {
+            return out;
+        };
+        let valid = match self.config.placement {
+            Placement::ReedSolomon { data, parity } => {
+                shards::check(
+                    data,
+                    parity,
+                    commitment,
+                    *share,
+                    bytes,
+                    self.config.max_data,
+                )
+                .is_ok()
+                    && *share == handover.share
+            }
+            _ => *share == handover.share && chain.verify(&block, bytes),
+        };
+        if !valid {
+            *self.faults.entry(*from).or_default() += 1;
+            self.reads.remove(&request);
+            return self.start_read(chain, request, block.height, true);
+        }
+        let vouched = match self.config.placement {
+            Placement::ReedSolomon { parity, .. } => {
+                handover
+                    .confirmations
+                    .values()
+                    .filter(|confirmed| *confirmed == commitment)
+                    .count()
+                    >= usize::from(parity)
+            }
+            _ => true,
+        };
+        if !vouched {
+            return out;
+        }
+        let (share, commitment, bytes) = (*share, *commitment, bytes.clone());
+        self.reads.remove(&request);
+        if self.mine(&block).contains(&share)
+            && !self
+                .held
+                .get(&block.height)
+                .is_some_and(|held| held.contains(&share))
+        {
+            self.repaired += 1;
+            let members = self.members();
+            let me = *self.membership.me();
+            self.keep(
+                block.height,
+                share,
+                commitment,
+                bytes,
+                &members,
+                me,
+                &mut out,
+            );
         }
         out
     }
@@ -550,6 +747,7 @@ impl<S: ShareStore> Engine<S> {
                     asked: BTreeSet::new(),
                     for_repair,
                     attempts: READ_ATTEMPTS,
+                    handover: None,
                 },
             );
             return out;
@@ -565,6 +763,7 @@ impl<S: ShareStore> Engine<S> {
                 asked,
                 for_repair,
                 attempts: 1,
+                handover: None,
             },
         );
         out
@@ -700,6 +899,15 @@ impl<S: ShareStore> Engine<S> {
             .map(|(request, _)| *request)
             .collect();
         for request in expired {
+            if let Some(read) = self.reads.get(&request)
+                && read.handover.is_some()
+            {
+                // The holder did not answer, or too few vouched: read the whole block.
+                let height = read.height;
+                self.reads.remove(&request);
+                out.extend(self.start_read(chain, request, height, true));
+                continue;
+            }
             if let Some(data) = self.try_finish(chain, request) {
                 events.extend(self.finished(chain, request, data, &mut out));
                 continue;
@@ -850,10 +1058,19 @@ impl<S: ShareStore> Engine<S> {
                 .values()
                 .any(|read| read.for_repair && read.height == height)
             {
-                self.repair_reads += 1;
-                self.next_request += 1;
-                let request = self.next_request;
-                out.extend(self.start_read(chain, request, height, true));
+                // One share missing that an online member still holds: fetch just it.
+                let holder = match missing.as_slice() {
+                    [share] => self.online_holder(&block, *share),
+                    _ => None,
+                };
+                if let (Some(holder), [share]) = (holder, missing.as_slice()) {
+                    out.extend(self.start_handover(&block, *share, holder));
+                } else {
+                    self.repair_reads += 1;
+                    self.next_request += 1;
+                    let request = self.next_request;
+                    out.extend(self.start_read(chain, request, height, true));
+                }
             }
         }
         // A share no longer this member's is dropped once its new holder has it.
@@ -1010,7 +1227,13 @@ impl<S: ShareStore> Engine<S> {
                     }
                     _ => false,
                 };
-                if accepted && let Some(data) = self.try_finish(chain, request) {
+                let handover = self
+                    .reads
+                    .get(&request)
+                    .is_some_and(|read| read.handover.is_some());
+                if accepted && handover {
+                    out.extend(self.try_handover(chain, request));
+                } else if accepted && let Some(data) = self.try_finish(chain, request) {
                     events.extend(self.finished(chain, request, data, &mut out));
                 }
             }
@@ -1024,6 +1247,56 @@ impl<S: ShareStore> Engine<S> {
                         from,
                         ClusterMessage::Data(DataMessage::Stored { height, share }),
                     ));
+                }
+            }
+            ClusterMessage::Data(DataMessage::Commitment { request, height }) => {
+                let member = self
+                    .membership
+                    .roster()
+                    .is_some_and(|roster| roster.slot_of(&from).is_some());
+                let held = self
+                    .held
+                    .get(&height)
+                    .and_then(|held| held.first().copied());
+                if member
+                    && let Some(share) = held
+                    && let Some((commitment, _)) = self.store.get(height, share)
+                {
+                    out.push((
+                        from,
+                        ClusterMessage::Data(DataMessage::Committed {
+                            request,
+                            commitment,
+                        }),
+                    ));
+                }
+            }
+            ClusterMessage::Data(DataMessage::Committed {
+                request,
+                commitment,
+            }) => {
+                // Only from a member holding a share of the block, other than the one that
+                // sent the share itself.
+                let recorded = match self.reads.get(&request) {
+                    Some(read) if read.handover.is_some() => {
+                        let sender = read.asked.iter().next().map(|(peer, _)| *peer);
+                        let vouches = chain.block(read.height).is_some_and(|block| {
+                            self.holders(&block)
+                                .iter()
+                                .any(|(_, peers)| peers.contains(&from))
+                        }) && sender != Some(from)
+                            && read.answers.first().is_none_or(|answer| answer.3 != from);
+                        if vouches && let Some(read) = self.reads.get_mut(&request) {
+                            if let Some(handover) = read.handover.as_mut() {
+                                handover.confirmations.insert(from, commitment);
+                            }
+                        }
+                        vouches
+                    }
+                    _ => false,
+                };
+                if recorded {
+                    out.extend(self.try_handover(chain, request));
                 }
             }
             ClusterMessage::Data(DataMessage::Missing { request, share }) => {

@@ -154,6 +154,19 @@ pub fn encode(message: &ClusterMessage) -> Vec<u8> {
                 height.encode(&mut out);
                 share.encode(&mut out);
             }
+            DataMessage::Commitment { request, height } => {
+                11u8.encode(&mut out);
+                request.encode(&mut out);
+                height.encode(&mut out);
+            }
+            DataMessage::Committed {
+                request,
+                commitment,
+            } => {
+                12u8.encode(&mut out);
+                request.encode(&mut out);
+                commitment.encode(&mut out);
+            }
         },
     }
     out
@@ -226,6 +239,14 @@ pub fn decode(bytes: &[u8]) -> Result<ClusterMessage, WireError> {
             height: u64::decode(&mut buf)?,
             share: u16::decode(&mut buf)?,
         }),
+        11 => ClusterMessage::Data(DataMessage::Commitment {
+            request: u64::decode(&mut buf)?,
+            height: u64::decode(&mut buf)?,
+        }),
+        12 => ClusterMessage::Data(DataMessage::Committed {
+            request: u64::decode(&mut buf)?,
+            commitment: B256::decode(&mut buf)?,
+        }),
         other => return Err(WireError::UnknownKind(other)),
     };
     if !buf.is_empty() {
@@ -280,6 +301,14 @@ mod tests {
             ClusterMessage::Data(DataMessage::Holds {
                 height: 2,
                 share: 1,
+            }),
+            ClusterMessage::Data(DataMessage::Commitment {
+                request: 8,
+                height: 2,
+            }),
+            ClusterMessage::Data(DataMessage::Committed {
+                request: 8,
+                commitment: B256::repeat_byte(9),
             }),
         ]
     }

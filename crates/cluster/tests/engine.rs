@@ -75,11 +75,18 @@ struct Store {
     shares: BTreeMap<(u64, u16), (B256, Vec<u8>)>,
     /// Serve corrupted bytes (a hostile member).
     corrupt: bool,
+    /// Serve shards of other data, consistent with their own commitment (`rs:K+M` given).
+    forge: Option<(u16, u16)>,
 }
 
 impl ShareStore for Store {
     fn get(&self, height: u64, share: u16) -> Option<(B256, Vec<u8>)> {
         let (commitment, mut bytes) = self.shares.get(&(height, share)).cloned()?;
+        if let Some((k, m)) = self.forge {
+            let other = vec![height as u8; 3_000];
+            let forged = cairn_cluster::shards::encode(&other, k, m).unwrap();
+            return Some((forged.commitment, forged.shards[usize::from(share)].clone()));
+        }
         if self.corrupt && !bytes.is_empty() {
             let middle = bytes.len() / 2;
             bytes[middle] ^= 0x55;
@@ -133,6 +140,8 @@ struct Sim {
     membership_config: MembershipConfig,
     /// Prune events that came before every honest holder had its share.
     early_prunes: Vec<(usize, u64)>,
+    /// Share bytes delivered.
+    share_bytes: u64,
 }
 
 impl Sim {
@@ -185,6 +194,7 @@ impl Sim {
             liar: None,
             membership_config: membership,
             early_prunes: Vec::new(),
+            share_bytes: 0,
         }
     }
 
@@ -327,6 +337,9 @@ impl Sim {
                 let (from, to, message) = self.queue.remove(&at).unwrap();
                 if !self.up[to] || !self.up[from] {
                     continue;
+                }
+                if let ClusterMessage::Data(DataMessage::Share { bytes, .. }) = &message {
+                    self.share_bytes += bytes.len() as u64;
                 }
                 let node = &mut self.nodes[to];
                 let (out, events) = node
@@ -580,6 +593,66 @@ fn a_doubling_under_continuous_reads_loses_no_read() {
                 "seed {seed}: joiner {reader}"
             );
         }
+    }
+}
+
+/// Four members with `rs:2+1` and 60 blocks, then four joiners; returns the simulation with
+/// the doubling done and the share bytes it moved.
+fn doubled(seed: u64, forger: Option<usize>) -> (Sim, u64) {
+    let mut sim = Sim::new(8, "rs:2+1", 4, seed, 60);
+    sim.connect(&[0, 1, 2, 3]);
+    sim.run(2_000, 0);
+    sim.run(60 * 50 + 2_000, 5);
+    if let Some(forger) = forger {
+        sim.nodes[forger].engine.store_mut().forge = Some((2, 1));
+    }
+    for joiner in 4..8 {
+        let head = sim.nodes[0].chain.head;
+        let chain = &mut sim.nodes[joiner].chain;
+        chain.head = head;
+        chain.local.retain(|height, _| height + sim.retain > head);
+        sim.connect(&[0, 1, 2, 3, joiner]);
+    }
+    sim.share_bytes = 0;
+    sim.run(6_000, 0);
+    let moved = sim.share_bytes;
+    (sim, moved)
+}
+
+#[test]
+fn a_doubling_moves_each_share_once_and_refuses_forged_handovers() {
+    for seed in seeds() {
+        // Honest: each share a joiner now holds crossed the network about once (its old
+        // holder handed it over), not as the K+M shards of a whole read.
+        let (sim, moved) = doubled(seed, None);
+        assert!(sim.fully_replicated(), "seed {seed}: not doubled");
+        let received: u64 = (4..8).map(|j| sim.nodes[j].engine.store().bytes()).sum();
+        assert!(received > 0, "seed {seed}: the joiners got nothing");
+        assert!(
+            moved * 4 <= received * 5,
+            "seed {seed}: {moved} bytes moved for {received} bytes handed over"
+        );
+
+        // An old holder hands over shards of other data that check against their own
+        // commitment: the other holders do not vouch for it, so no joiner keeps one.
+        let (mut sim, _) = doubled(seed, Some(2));
+        assert!(
+            sim.fully_replicated(),
+            "seed {seed}: not doubled past a forger"
+        );
+        for joiner in 4..8 {
+            for ((height, share), (commitment, bytes)) in &sim.nodes[joiner].engine.store().shares {
+                let data = &sim.blocks.data[*height as usize - 1];
+                let honest = cairn_cluster::shards::encode(data, 2, 1).unwrap();
+                assert_eq!(
+                    (commitment, bytes),
+                    (&honest.commitment, &honest.shards[usize::from(*share)]),
+                    "seed {seed}: joiner {joiner} kept a forged share of block {height}"
+                );
+            }
+        }
+        sim.nodes[2].engine.store_mut().forge = None;
+        assert_eq!(sim.read_all(5), Vec::<u64>::new(), "seed {seed}");
     }
 }
 

@@ -92,10 +92,19 @@ impl LocalChain for ChainView {
     }
 }
 
-/// Shares in the node's redb store.
-struct StoreShares {
+/// Shares in the node's redb store (each write durable before it is acknowledged).
+pub struct StoreShares {
     store: Store,
     bytes: u64,
+}
+
+impl StoreShares {
+    /// The shares `store` holds.
+    pub fn new(store: Store) -> anyhow::Result<Self> {
+        let (count, bytes) = store.share_totals()?;
+        debug!(shares = count, bytes, "cluster shares in the store");
+        Ok(Self { store, bytes })
+    }
 }
 
 impl ShareStore for StoreShares {
@@ -295,7 +304,7 @@ where
         retain_blocks: settings.retain_blocks,
         max_data: wire::MAX_CLUSTER_MESSAGE_BYTES,
         read_timeout_ms: settings.heartbeat_ms.max(500) * 2,
-        repair_batch: 16,
+        repair_batch: 128,
     };
     let me_bytes = peer_bytes(me);
     let by_bytes: BTreeMap<Peer, PeerKey> = peers
@@ -304,10 +313,7 @@ where
         .collect();
     let mut membership = Membership::new(me_bytes, settings.membership());
     membership.set_connected(by_bytes.keys().copied().filter(|peer| *peer != me_bytes));
-    let store = chain.store().clone();
-    let (bytes, held) = store.share_totals().map(|(count, bytes)| (bytes, count))?;
-    debug!(shares = held, bytes, "cluster shares in the store");
-    let engine = Engine::new(membership, config, StoreShares { store, bytes });
+    let engine = Engine::new(membership, config, StoreShares::new(chain.store().clone())?);
     let status = Arc::new(Mutex::new(ClusterStatus {
         placement: placement.to_string(),
         retain_blocks: settings.retain_blocks,
