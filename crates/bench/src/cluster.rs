@@ -136,6 +136,10 @@ impl LocalChain for View {
     fn head(&self) -> u64 {
         self.head
     }
+
+    fn kept_whole(&self, height: u64) -> bool {
+        self.blocks[height as usize - 1].header.transactions_root == cairn_primitives::EMPTY_ROOT
+    }
 }
 
 struct Member {

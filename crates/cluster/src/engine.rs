@@ -59,6 +59,12 @@ pub trait LocalChain {
     fn verify(&self, block: &BlockRef, data: &[u8]) -> bool;
     /// The head's height.
     fn head(&self) -> u64;
+    /// Whether every node keeps block `height` whole whatever its age, because its data
+    /// follows from its header (a block without transactions): the cluster stores nothing of
+    /// it, and no node drops it.
+    fn kept_whole(&self, _height: u64) -> bool {
+        false
+    }
 }
 
 /// Where a member keeps its shares.
@@ -337,7 +343,7 @@ impl<S: ShareStore> Engine<S> {
         };
         let (mut under, mut lost, mut pending) = (0, 0, 0);
         for height in 1..=old {
-            if self.unpruned.contains_key(&height) {
+            if self.unpruned.contains_key(&height) || chain.kept_whole(height) {
                 continue;
             }
             let Some(block) = chain.block(height) else {
@@ -946,6 +952,9 @@ impl<S: ShareStore> Engine<S> {
             batch += 1;
             self.stored_up_to += 1;
             let height = self.stored_up_to;
+            if chain.kept_whole(height) {
+                continue;
+            }
             self.unpruned
                 .insert(height, now + self.config.read_timeout_ms);
             if let (Some(block), Some(data)) = (chain.block(height), chain.data(height)) {
@@ -1027,6 +1036,9 @@ impl<S: ShareStore> Engine<S> {
     /// Rebuilds this member's missing shares of `height`, and drops shares handed over.
     fn repair(&mut self, chain: &impl LocalChain, height: u64) -> Vec<(Peer, ClusterMessage)> {
         let mut out = Vec::new();
+        if chain.kept_whole(height) {
+            return out;
+        }
         let Some(block) = chain.block(height) else {
             return out;
         };

@@ -5,7 +5,7 @@
 //! worked around; a doubling under continuous reads loses no read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use alloy_primitives::{B256, keccak256};
@@ -46,6 +46,8 @@ struct Chain {
     blocks: Arc<Blocks>,
     head: u64,
     local: BTreeMap<u64, Vec<u8>>,
+    /// Blocks whose data follows from their header (no transactions).
+    empty: BTreeSet<u64>,
 }
 
 impl LocalChain for Chain {
@@ -67,6 +69,9 @@ impl LocalChain for Chain {
     }
     fn head(&self) -> u64 {
         self.head
+    }
+    fn kept_whole(&self, height: u64) -> bool {
+        self.empty.contains(&height)
     }
 }
 
@@ -177,6 +182,7 @@ impl Sim {
                     blocks: blocks.clone(),
                     head: 0,
                     local: BTreeMap::new(),
+                    empty: BTreeSet::new(),
                 },
                 reads: BTreeMap::new(),
             })
@@ -429,24 +435,27 @@ impl Sim {
             })
             .collect();
         let old = self.nodes[live].chain.head.saturating_sub(self.retain);
-        (1..=old).all(|height| {
-            let hash = self.blocks.hashes[height as usize - 1];
-            self.placement
-                .assign(&hash, &slots)
-                .iter()
-                .enumerate()
-                .all(|(share, slot)| {
-                    let Some(slot) = slot else { return false };
-                    let Some(peer) = roster.slots[*slot as usize] else {
-                        return false;
-                    };
-                    self.nodes[self.index(&peer)]
-                        .engine
-                        .store()
-                        .shares
-                        .contains_key(&(height, share as u16))
-                })
-        })
+        let empty = &self.nodes[live].chain.empty;
+        (1..=old)
+            .filter(|height| !empty.contains(height))
+            .all(|height| {
+                let hash = self.blocks.hashes[height as usize - 1];
+                self.placement
+                    .assign(&hash, &slots)
+                    .iter()
+                    .enumerate()
+                    .all(|(share, slot)| {
+                        let Some(slot) = slot else { return false };
+                        let Some(peer) = roster.slots[*slot as usize] else {
+                            return false;
+                        };
+                        self.nodes[self.index(&peer)]
+                            .engine
+                            .store()
+                            .shares
+                            .contains_key(&(height, share as u16))
+                    })
+            })
     }
 }
 
@@ -653,6 +662,41 @@ fn a_doubling_moves_each_share_once_and_refuses_forged_handovers() {
         }
         sim.nodes[2].engine.store_mut().forge = None;
         assert_eq!(sim.read_all(5), Vec::<u64>::new(), "seed {seed}");
+    }
+}
+
+#[test]
+fn blocks_without_transactions_stay_whole_and_cost_the_cluster_nothing() {
+    for seed in seeds() {
+        let mut sim = Sim::new(8, "rs:4+2", 8, seed, 60);
+        let empty: BTreeSet<u64> = (1..=60).filter(|height| height % 3 == 0).collect();
+        for node in &mut sim.nodes {
+            node.chain.empty = empty.clone();
+        }
+        sim.connect(&(0..8).collect::<Vec<_>>());
+        sim.run(2_000, 0);
+        sim.run(60 * 50 + 2_000, 5);
+        let old = sim.nodes[0].chain.head - sim.retain;
+        assert!(sim.fully_replicated(), "seed {seed}");
+        for (index, node) in sim.nodes.iter().enumerate() {
+            for height in 1..=old {
+                let stored = node.engine.store().shares.keys().any(|(h, _)| *h == height);
+                let kept = node.chain.local.contains_key(&height);
+                if empty.contains(&height) {
+                    assert!(
+                        kept && !stored,
+                        "seed {seed}: node {index}, empty block {height}"
+                    );
+                } else {
+                    assert!(!kept, "seed {seed}: node {index} kept block {height}");
+                }
+            }
+            assert_eq!(
+                node.engine.health(&node.chain),
+                (0, 0, 0),
+                "seed {seed}: node {index}"
+            );
+        }
     }
 }
 

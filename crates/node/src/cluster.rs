@@ -90,6 +90,16 @@ impl LocalChain for ChainView {
     fn head(&self) -> u64 {
         self.chain.head().height
     }
+
+    fn kept_whole(&self, height: u64) -> bool {
+        // No transactions, so no receipts: the body is empty, whatever the cluster holds.
+        self.chain
+            .store()
+            .header(height)
+            .ok()
+            .flatten()
+            .is_some_and(|header| header.transactions_root == cairn_primitives::EMPTY_ROOT)
+    }
 }
 
 /// Shares in the node's redb store (each write durable before it is acknowledged).
