@@ -86,7 +86,7 @@ enum Command {
         #[arg(long, default_value_t = 2_000)]
         blocks: u64,
         /// Transfers in each block.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 50)]
         txs_per_block: usize,
         /// Blocks every node keeps whole.
         #[arg(long, default_value_t = 64)]

@@ -3,7 +3,9 @@
 //! simulated network, with message delay and loss, partitions, crashes and restarts (from the
 //! node's files), and Byzantine peers: an equivocating leader, a validator that lies to
 //! syncing nodes with forged blocks, peers that flood unsolicited blocks or swap their
-//! bodies, and a peer that gossips forged transfers. Every run is a function of its seed: a
+//! bodies, a peer that gossips forged transfers, and (with the old bodies dropped, as storage
+//! cluster members do) a validator whose archive forges the blocks a new node syncs. Every
+//! run is a function of its seed: a
 //! failing seed replays exactly with `CAIRN_SIM_SEED=<seed> cargo test -p cairn-consensus
 //! --test simulation`; `CAIRN_SIM_SEEDS=<n>` runs n seeds per scenario (8 by default).
 //!
