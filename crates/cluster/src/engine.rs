@@ -479,9 +479,14 @@ impl<S: ShareStore> Engine<S> {
             .holders(block)
             .into_iter()
             .find(|(index, _)| *index == share)?;
-        peers
-            .into_iter()
-            .find(|peer| *peer != me && is_online(peer))
+        // One that said it stores the share first: a home or a pre-doubling slot may hold
+        // nothing.
+        let acked = self.acks.get(&(block.height, share));
+        let candidates = || peers.iter().filter(|peer| **peer != me && is_online(peer));
+        candidates()
+            .find(|peer| acked.is_some_and(|acked| acked.contains(*peer)))
+            .or_else(|| candidates().next())
+            .copied()
     }
 
     /// The shares of `block` the placement gives this member now.
@@ -697,7 +702,12 @@ impl<S: ShareStore> Engine<S> {
         if !vouched {
             return out;
         }
-        let (share, commitment, bytes) = (*share, *commitment, bytes.clone());
+        let commitment = match self.config.placement {
+            Placement::ReedSolomon { .. } => *commitment,
+            // A copy's commitment is its hash, whatever the sender said.
+            _ => keccak256(bytes),
+        };
+        let (share, bytes) = (*share, bytes.clone());
         self.reads.remove(&request);
         if self.mine(&block).contains(&share)
             && !self
@@ -1037,6 +1047,11 @@ impl<S: ShareStore> Engine<S> {
     fn repair(&mut self, chain: &impl LocalChain, height: u64) -> Vec<(Peer, ClusterMessage)> {
         let mut out = Vec::new();
         if chain.kept_whole(height) {
+            // Shares of it stored before (by an older version) serve nobody.
+            for share in self.held.remove(&height).unwrap_or_default() {
+                self.store.remove(height, share);
+                self.acks.remove(&(height, share));
+            }
             return out;
         }
         let Some(block) = chain.block(height) else {
@@ -1298,10 +1313,13 @@ impl<S: ShareStore> Engine<S> {
                                 .any(|(_, peers)| peers.contains(&from))
                         }) && sender != Some(from)
                             && read.answers.first().is_none_or(|answer| answer.3 != from);
-                        if vouches && let Some(read) = self.reads.get_mut(&request) {
-                            if let Some(handover) = read.handover.as_mut() {
-                                handover.confirmations.insert(from, commitment);
-                            }
+                        if vouches
+                            && let Some(handover) = self
+                                .reads
+                                .get_mut(&request)
+                                .and_then(|read| read.handover.as_mut())
+                        {
+                            handover.confirmations.insert(from, commitment);
                         }
                         vouches
                     }

@@ -63,6 +63,9 @@ pub const ARCHIVE_SERVE_BLOCKS: usize = 32;
 pub const ARCHIVE_SERVE_TIME: Duration = Duration::from_millis(600);
 /// Most answers read through the storage cluster under way at once.
 pub const MAX_ARCHIVE_SERVES: usize = 4;
+/// What an answer read through the storage cluster is charged to the peer's budget before the
+/// reads start (the answer's real size is charged beyond it when it is sent).
+const ARCHIVE_SERVE_CHARGE: u64 = ARCHIVE_SERVE_BLOCKS as u64 * 16 * 1024;
 
 /// A block read from wherever this node keeps old blocks, checked against its header.
 pub type ArchiveRead = Pin<Box<dyn Future<Output = Result<Block, String>> + Send>>;
@@ -560,27 +563,46 @@ where
         match &self.archive {
             Some(archive) if dropped => {
                 let mut serving = self.archive_serving.lock();
-                if serving.len() >= MAX_ARCHIVE_SERVES || !serving.insert(peer.clone()) {
+                if serving.len() >= MAX_ARCHIVE_SERVES || serving.contains(&peer) {
                     debug!(?peer, "already reading old blocks for peers; not answering");
                     return;
                 }
+                if !self
+                    .serve_budgets
+                    .lock()
+                    .take(&peer, ARCHIVE_SERVE_CHARGE, now)
+                {
+                    debug!(
+                        ?peer,
+                        "peer asks for more blocks than it may; not answering"
+                    );
+                    return;
+                }
+                serving.insert(peer.clone());
                 drop(serving);
                 let task = ArchiveServe {
                     chain: self.chain.clone(),
                     archive: archive.clone(),
                     sender: self.sender.clone(),
                     budgets: self.serve_budgets.clone(),
-                    serving: self.archive_serving.clone(),
                     peer,
                     blocks,
                     next,
                     end: from.saturating_add(count as u64),
                 };
+                let slot = ServingSlot {
+                    serving: self.archive_serving.clone(),
+                    peer: task.peer.clone(),
+                };
                 context
                     .child("archive_serve")
-                    .spawn(move |context| task.run(context));
+                    .spawn(move |context| async move {
+                        // The peer's slot is released however the task ends.
+                        let _slot = slot;
+                        task.run(context).await;
+                    });
             }
-            _ => send_blocks(&mut self.sender, &self.serve_budgets, peer, blocks, now),
+            _ => send_blocks(&mut self.sender, &self.serve_budgets, peer, blocks, now, 0),
         }
     }
 
@@ -618,13 +640,27 @@ where
     }
 }
 
-/// Sends `blocks` (cut to the answer's size) to `peer` if its budget allows.
+/// A peer's place among those with an answer read through the archive under way.
+struct ServingSlot {
+    serving: Arc<Mutex<BTreeSet<PeerKey>>>,
+    peer: PeerKey,
+}
+
+impl Drop for ServingSlot {
+    fn drop(&mut self) {
+        self.serving.lock().remove(&self.peer);
+    }
+}
+
+/// Sends `blocks` (cut to the answer's size) to `peer` if its budget allows, `prepaid` bytes
+/// of it having been charged already.
 fn send_blocks<S: Sender<PublicKey = PeerKey>>(
     sender: &mut S,
     budgets: &Mutex<PeerBudgets>,
     peer: PeerKey,
     blocks: Vec<Block>,
     now: Duration,
+    prepaid: u64,
 ) {
     let mut size = 0;
     let blocks: Vec<_> = blocks
@@ -635,7 +671,8 @@ fn send_blocks<S: Sender<PublicKey = PeerKey>>(
         })
         .collect();
     let message = SyncMessage::Blocks(blocks).encode();
-    if !budgets.lock().take(&peer, message.len() as u64, now) {
+    let due = (message.len() as u64).saturating_sub(prepaid);
+    if !budgets.lock().take(&peer, due, now) {
         debug!(
             ?peer,
             "peer asks for more blocks than it may; not answering"
@@ -651,7 +688,6 @@ struct ArchiveServe<S> {
     archive: Arc<dyn BlockArchive>,
     sender: S,
     budgets: Arc<Mutex<PeerBudgets>>,
-    serving: Arc<Mutex<BTreeSet<PeerKey>>>,
     peer: PeerKey,
     /// The blocks read from the store, from the requested height on.
     blocks: Vec<Block>,
@@ -679,6 +715,7 @@ impl<S: Sender<PublicKey = PeerKey>> ArchiveServe<S> {
         futures::pin_mut!(timeout);
         loop {
             tokio::select! {
+                biased;
                 block = reads.next() => match block {
                     Some(Ok(block)) => self.blocks.push(block),
                     Some(Err(error)) => {
@@ -691,9 +728,14 @@ impl<S: Sender<PublicKey = PeerKey>> ArchiveServe<S> {
             }
         }
         let now = since_epoch(context.current());
-        let peer = self.peer.clone();
-        send_blocks(&mut self.sender, &self.budgets, peer, self.blocks, now);
-        self.serving.lock().remove(&self.peer);
+        send_blocks(
+            &mut self.sender,
+            &self.budgets,
+            self.peer,
+            self.blocks,
+            now,
+            ARCHIVE_SERVE_CHARGE,
+        );
     }
 }
 

@@ -156,6 +156,15 @@ fn eight_nodes_share_the_old_blocks_survive_failures_and_repair() {
             cluster(node)["pruned_blocks"].as_u64().unwrap_or(0) >= with_transfers.len() as u64
         })
     });
+    // Exactly those: blocks without transactions stay whole everywhere.
+    for node in nodes.iter().flatten() {
+        assert_eq!(
+            cluster(node)["pruned_blocks"].as_u64(),
+            Some(with_transfers.len() as u64),
+            "{}",
+            node.url
+        );
+    }
     let top = last_transfer + 10;
     let hashes: Vec<String> = (0..=top)
         .map(|height| {

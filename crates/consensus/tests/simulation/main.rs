@@ -417,9 +417,9 @@ fn a_late_full_node_catches_up_and_follows() {
     });
 }
 
-/// Old blocks as a storage cluster gives them back: the bodies a reference chain committed,
-/// and, for a Byzantine member, bodies with a transfer dropped (they no longer match their
-/// headers).
+/// Old blocks as a storage cluster gives them back: the blocks a reference chain committed,
+/// and, for a Byzantine member, forged ones (a transfer dropped, so the body no longer
+/// matches its header; an empty block's header edited, so its certificate no longer fits).
 struct Archive {
     blocks: std::collections::BTreeMap<u64, cairn_primitives::Block>,
     forge: bool,
@@ -428,8 +428,8 @@ struct Archive {
 impl cairn_network::sync::BlockArchive for Archive {
     fn block(self: Arc<Self>, height: u64) -> cairn_network::sync::ArchiveRead {
         let block = self.blocks.get(&height).cloned().map(|mut block| {
-            if self.forge {
-                block.transactions.pop();
+            if self.forge && block.transactions.pop().is_none() {
+                block.header.timestamp_ms += 1;
             }
             block
         });
@@ -437,8 +437,15 @@ impl cairn_network::sync::BlockArchive for Archive {
     }
 }
 
+/// Runs of the scenario below in which the new node met the forger.
+static MET_THE_FORGER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 #[test]
 fn a_new_node_syncs_from_peers_that_dropped_old_bodies_one_of_them_forging() {
+    // A new node asks the peers whose heads it has heard, in turn: which it hears first
+    // depends on the seed, so it meets the forger in some runs, not all. It must catch up
+    // honestly in every run, and over the default seeds meet the forger at least once.
+    let runs = seeds().len();
     for_each_seed(Duration::from_secs(300), |mut context, seed| async move {
         let disks = validator_disks();
         let follower_disk = Disk::full_node(0xf1);
@@ -461,13 +468,13 @@ fn a_new_node_syncs_from_peers_that_dropped_old_bodies_one_of_them_forging() {
         load(
             &mut context,
             &validators.iter().collect::<Vec<_>>(),
-            Duration::from_secs(6),
+            Duration::from_secs(16),
         )
         .await;
         let reference = validators[0].chain.clone();
         let dropped_to = reference.head().height.saturating_sub(5);
         assert!(
-            dropped_to >= 15,
+            dropped_to >= 97,
             "seed {seed}: validators made only {} blocks",
             reference.head().height
         );
@@ -535,11 +542,20 @@ fn a_new_node_syncs_from_peers_that_dropped_old_bodies_one_of_them_forging() {
         }
         assert_safety(std::slice::from_ref(&follower.chain));
         let forgeries = follower.stats.snapshot().forgeries;
+        if forgeries > 0 {
+            MET_THE_FORGER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         println!(
             "seed {seed}: new node synced {} blocks past {dropped_to} dropped bodies; {forgeries} forged answers refused",
             follower.chain.head().height
         );
     });
+    if runs >= 8 {
+        assert!(
+            MET_THE_FORGER.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "in {runs} runs the new node never met the forger"
+        );
+    }
 }
 
 /// Waits until every one of `chains` is within `lag` blocks of `leader`, for at most `limit`.

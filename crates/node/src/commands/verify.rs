@@ -85,13 +85,13 @@ impl ClusterReader<'_> {
 /// bodies the node dropped are read through the cluster members at `cluster_api`.
 pub fn run(data_dir: &Path, cluster_api: &[String], json: bool) -> anyhow::Result<()> {
     let store = open_existing_store(data_dir)?;
-    let members = cluster_api
-        .iter()
-        .map(|url| {
+    let mut members = Vec::with_capacity(cluster_api.len());
+    for url in cluster_api {
+        members.push(
             cairn_client::Client::new(url)
-                .map_err(|e| Failure::usage("invalid_argument", format!("--cluster-api: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+                .map_err(|e| Failure::usage("invalid_argument", format!("--cluster-api: {e}")))?,
+        );
+    }
     let mut reader = ClusterReader {
         store: &store,
         members,
