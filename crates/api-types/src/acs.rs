@@ -177,6 +177,11 @@ pub struct ClusterMemberView {
     pub stored_blocks: u64,
     /// Bytes of shares it stores (known for this node only).
     pub stored_bytes: Option<u64>,
+    /// Its answers that failed a check against a commitment or a header, as this node saw.
+    pub faults: u64,
+    /// Whether this node has demoted it for those faults (asks it only when needed, never
+    /// trusts a share it hands over).
+    pub demoted: bool,
 }
 
 /// Repair progress.

@@ -29,7 +29,9 @@
 //! * **Reads** (claims 15–17): a block is asked of every member that may hold a share of it;
 //!   each answer is checked against its commitment, any `needed` shards of one commitment are
 //!   decoded, and the result is accepted only if it matches the local header's roots. A member
-//!   whose answer fails a check is counted ([`Engine::faults`]).
+//!   whose answer fails a check is counted ([`Engine::faults`]), and after
+//!   [`DEMOTE_AFTER_FAULTS`] demoted ([`Engine::is_demoted`]): asked only when needed, never
+//!   trusted for a handover.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -229,6 +231,8 @@ type Answer = (u16, B256, Vec<u8>, Peer);
 
 /// Times a read asks before it gives up.
 const READ_ATTEMPTS: u32 = 3;
+/// Failed checks after which a member is demoted ([`Engine::is_demoted`]).
+pub const DEMOTE_AFTER_FAULTS: u64 = 3;
 /// Acknowledgement queries sent per tick, at most.
 const HOLDS_PER_TICK: usize = 64;
 
@@ -391,6 +395,16 @@ impl<S: ShareStore> Engine<S> {
         &self.faults
     }
 
+    /// Whether `peer` has failed checks often enough ([`DEMOTE_AFTER_FAULTS`]) to be demoted:
+    /// reads ask it only when the others cannot give enough shares, or on a retry; a share it
+    /// hands over, or a commitment it reports, is not trusted. Its slot is kept (the other
+    /// members cannot tell its faults from a false accusation).
+    pub fn is_demoted(&self, peer: &Peer) -> bool {
+        self.faults
+            .get(peer)
+            .is_some_and(|faults| *faults >= DEMOTE_AFTER_FAULTS)
+    }
+
     /// Sets the members' network segments (from the node's configuration), which
     /// `segment:P` spreads copies over; a member not listed is in segment 0.
     pub fn set_segments(&mut self, segments: BTreeMap<Peer, u32>) {
@@ -482,7 +496,11 @@ impl<S: ShareStore> Engine<S> {
         // One that said it stores the share first: a home or a pre-doubling slot may hold
         // nothing.
         let acked = self.acks.get(&(block.height, share));
-        let candidates = || peers.iter().filter(|peer| **peer != me && is_online(peer));
+        let candidates = || {
+            peers
+                .iter()
+                .filter(|peer| **peer != me && is_online(peer) && !self.is_demoted(peer))
+        };
         candidates()
             .find(|peer| acked.is_some_and(|acked| acked.contains(*peer)))
             .or_else(|| candidates().next())
@@ -768,7 +786,7 @@ impl<S: ShareStore> Engine<S> {
             );
             return out;
         };
-        let (answers, asked) = self.ask(&block, request, &mut out);
+        let (answers, asked) = self.ask(&block, request, &mut out, false);
         self.reads.insert(
             request,
             Read {
@@ -785,18 +803,20 @@ impl<S: ShareStore> Engine<S> {
         out
     }
 
-    /// Asks every member that may hold a share of `block`; returns the shares this member
-    /// holds itself and the number of questions sent.
+    /// Asks every member that may hold a share of `block` (leaving out demoted members, unless
+    /// `with_demoted` or the others cannot give enough shares); returns the shares this member
+    /// holds itself and the questions sent.
     fn ask(
         &self,
         block: &BlockRef,
         request: u64,
         out: &mut Vec<(Peer, ClusterMessage)>,
+        with_demoted: bool,
     ) -> (Vec<Answer>, BTreeSet<(Peer, u16)>) {
         let height = block.height;
         let me = *self.membership.me();
         let mut answers = Vec::new();
-        let mut asked = BTreeSet::new();
+        let mut candidates = Vec::new();
         for (share, peers) in self.holders(block) {
             for peer in peers {
                 if peer == me {
@@ -805,16 +825,31 @@ impl<S: ShareStore> Engine<S> {
                     }
                     continue;
                 }
-                asked.insert((peer, share));
-                out.push((
-                    peer,
-                    ClusterMessage::Data(DataMessage::Fetch {
-                        request,
-                        height,
-                        share,
-                    }),
-                ));
+                candidates.push((peer, share));
             }
+        }
+        let trusted: BTreeSet<u16> = candidates
+            .iter()
+            .filter(|(peer, _)| !self.is_demoted(peer))
+            .map(|(_, share)| *share)
+            .chain(answers.iter().map(|answer| answer.0))
+            .collect();
+        let skip_demoted =
+            !with_demoted && trusted.len() >= usize::from(self.config.placement.needed());
+        let mut asked = BTreeSet::new();
+        for (peer, share) in candidates {
+            if skip_demoted && self.is_demoted(&peer) {
+                continue;
+            }
+            asked.insert((peer, share));
+            out.push((
+                peer,
+                ClusterMessage::Data(DataMessage::Fetch {
+                    request,
+                    height,
+                    share,
+                }),
+            ));
         }
         (answers, asked)
     }
@@ -935,7 +970,7 @@ impl<S: ShareStore> Engine<S> {
                 .and_then(|read| chain.block(read.height));
             if let Some(block) = retry {
                 // Answers may have been lost: ask again, keeping what came.
-                let (_, asked) = self.ask(&block, request, &mut out);
+                let (_, asked) = self.ask(&block, request, &mut out, true);
                 if let Some(read) = self.reads.get_mut(&request) {
                     read.attempts += 1;
                     read.outstanding = asked.len();
@@ -1312,6 +1347,7 @@ impl<S: ShareStore> Engine<S> {
                                 .iter()
                                 .any(|(_, peers)| peers.contains(&from))
                         }) && sender != Some(from)
+                            && !self.is_demoted(&from)
                             && read.answers.first().is_none_or(|answer| answer.3 != from);
                         if vouches
                             && let Some(handover) = self

@@ -1,8 +1,8 @@
 //! Deterministic simulations of the cluster's data plane over many seeds: blocks leave the
 //! retention window and are stored as shares, bodies are dropped, every old block is read back
 //! from every node; two members die and nothing is lost; repair restores every share; two more
-//! die and everything is still readable; a member serving corrupted shards is counted and
-//! worked around; a doubling under continuous reads loses no read.
+//! die and everything is still readable; a member serving corrupted shards is counted, demoted
+//! and worked around; a doubling under continuous reads loses no read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -147,6 +147,8 @@ struct Sim {
     early_prunes: Vec<(usize, u64)>,
     /// Share bytes delivered.
     share_bytes: u64,
+    /// Fetches sent, by (from, to).
+    fetches: BTreeMap<(usize, usize), u64>,
 }
 
 impl Sim {
@@ -201,6 +203,7 @@ impl Sim {
             membership_config: membership,
             early_prunes: Vec::new(),
             share_bytes: 0,
+            fetches: BTreeMap::new(),
         }
     }
 
@@ -229,6 +232,9 @@ impl Sim {
     fn send(&mut self, from: usize, out: Vec<(Peer, ClusterMessage)>) {
         for (to, message) in out {
             let to = self.index(&to);
+            if matches!(message, ClusterMessage::Data(DataMessage::Fetch { .. })) {
+                *self.fetches.entry((from, to)).or_default() += 1;
+            }
             if self.random() % 100 < 1 {
                 continue;
             }
@@ -550,6 +556,20 @@ fn a_member_serving_corrupted_shards_is_counted_and_worked_around() {
                 .keys()
                 .all(|peer| *peer == key(4)),
             "seed {seed}: an honest member was blamed"
+        );
+        // Demoted: the next reads leave it out (but for a retry after lost answers, which
+        // asks everyone), and still succeed.
+        assert!(
+            sim.nodes[1].engine.is_demoted(&key(4)),
+            "seed {seed}: {faults} faults and not demoted"
+        );
+        sim.fetches.clear();
+        assert_eq!(sim.read_all(1), Vec::<u64>::new(), "seed {seed}");
+        let demoted = sim.fetches.get(&(1, 4)).copied().unwrap_or(0);
+        let honest = sim.fetches.get(&(1, 5)).copied().unwrap_or(0);
+        assert!(
+            honest > 0 && demoted * 10 <= honest,
+            "seed {seed}: the demoted member was asked {demoted} times, an honest one {honest}"
         );
     }
 }

@@ -504,6 +504,11 @@ fn describe(
                     .unwrap_or(0),
                 stored_bytes: (peer.as_ref() == Some(membership.me()))
                     .then(|| engine.store().bytes()),
+                faults: peer
+                    .as_ref()
+                    .and_then(|peer| engine.faults().get(peer).copied())
+                    .unwrap_or(0),
+                demoted: peer.as_ref().is_some_and(|peer| engine.is_demoted(peer)),
             })
             .collect();
         let (under, lost, pending) = engine.health(view);
