@@ -560,8 +560,6 @@ impl<S: ShareStore> Engine<S> {
             },
             _ => None,
         };
-        let members = self.members();
-        let me = *self.membership.me();
         for share in shares {
             if self
                 .held
@@ -577,40 +575,32 @@ impl<S: ShareStore> Engine<S> {
                 },
                 None => (keccak256(data), data.to_vec()),
             };
-            self.keep(
-                block.height,
-                *share,
-                commitment,
-                bytes,
-                &members,
-                me,
-                &mut out,
-            );
+            out.extend(self.keep(block.height, *share, commitment, bytes));
         }
         out
     }
 
-    /// Stores a share of this member's and tells the other members.
-    #[allow(clippy::too_many_arguments)]
+    /// Stores a share of this member's; returns the acknowledgements to send the others.
     fn keep(
         &mut self,
         height: u64,
         share: u16,
         commitment: B256,
         bytes: Vec<u8>,
-        members: &[Peer],
-        me: Peer,
-        out: &mut Vec<(Peer, ClusterMessage)>,
-    ) {
+    ) -> Vec<(Peer, ClusterMessage)> {
         self.store.put(height, share, commitment, bytes);
         self.held.entry(height).or_default().insert(share);
+        let me = *self.membership.me();
         self.acks.entry((height, share)).or_default().insert(me);
-        for peer in members {
-            out.push((
-                *peer,
-                ClusterMessage::Data(DataMessage::Stored { height, share }),
-            ));
-        }
+        self.members()
+            .into_iter()
+            .map(|peer| {
+                (
+                    peer,
+                    ClusterMessage::Data(DataMessage::Stored { height, share }),
+                )
+            })
+            .collect()
     }
 
     /// Starts fetching share `share` of `block` from `holder`, which holds it, and asks the
@@ -734,17 +724,7 @@ impl<S: ShareStore> Engine<S> {
                 .is_some_and(|held| held.contains(&share))
         {
             self.repaired += 1;
-            let members = self.members();
-            let me = *self.membership.me();
-            self.keep(
-                block.height,
-                share,
-                commitment,
-                bytes,
-                &members,
-                me,
-                &mut out,
-            );
+            out.extend(self.keep(block.height, share, commitment, bytes));
         }
         out
     }

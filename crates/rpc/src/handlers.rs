@@ -435,11 +435,19 @@ pub async fn get_block(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<BlockQuery>,
 ) -> Result<Json<BlockView>, ApiError> {
-    let height = resolve_block(&state, &id).map_err(|e| e.with_field("id"))?;
-    let (block, _) = full_block(&state, height).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_block", format!("no block at height {height}"))
-    })?;
+    let (block, _) = block_by_id(&state, &id).await?;
     Ok(Json(BlockView::of(&block, query.full)))
+}
+
+/// The block `id` names (`latest`, a height or a hash) with its receipts.
+async fn block_by_id(
+    state: &ApiState,
+    id: &str,
+) -> Result<(cairn_primitives::Block, Vec<cairn_primitives::Receipt>), ApiError> {
+    let height = resolve_block(state, id).map_err(|e| e.with_field("id"))?;
+    full_block(state, height)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_block", format!("no block at height {height}")))
 }
 
 /// A block and its receipts as RLP, read through the storage cluster if this node dropped
@@ -455,14 +463,11 @@ pub async fn get_raw_block(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RawBlockResponse>, ApiError> {
-    let height = resolve_block(&state, &id).map_err(|e| e.with_field("id"))?;
-    let (block, receipts) = full_block(&state, height).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_block", format!("no block at height {height}"))
-    })?;
+    let (block, receipts) = block_by_id(&state, &id).await?;
     let mut encoded = Vec::new();
     alloy_rlp::encode_list(&receipts, &mut encoded);
     Ok(Json(RawBlockResponse {
-        height,
+        height: block.header.height,
         hash: block.hash(),
         block: alloy_rlp::encode(&block).into(),
         receipts: encoded.into(),

@@ -336,20 +336,34 @@ fn an_equivocating_leader_cannot_split_the_honest_validators() {
 
 /// A full node joins late with an empty chain: it catches up by sync, then follows the head,
 /// and transfers submitted to it reach the validators and commit.
+/// The validators' disks, a full node's, and a network linking all of them with 30 ms
+/// latency and 3% loss.
+async fn validators_and_a_follower(
+    context: &deterministic::Context,
+    follower: u8,
+) -> (
+    Vec<Disk>,
+    Disk,
+    commonware_p2p::simulated::Oracle<PeerKey, deterministic::Context>,
+) {
+    let disks = validator_disks();
+    let follower_disk = Disk::full_node(follower);
+    let mut peers: Vec<PeerKey> = disks.iter().map(|d| d.peer.clone()).collect();
+    peers.push(follower_disk.peer.clone());
+    let oracle = network(context, &peers).await;
+    let link = Link {
+        latency: Duration::from_millis(30),
+        jitter: Duration::from_millis(10),
+        success_rate: 0.97.try_into().unwrap(),
+    };
+    link_all(&oracle, &peers, &link, |_, _| true).await;
+    (disks, follower_disk, oracle)
+}
+
 #[test]
 fn a_late_full_node_catches_up_and_follows() {
     for_each_seed(Duration::from_secs(300), |mut context, seed| async move {
-        let disks = validator_disks();
-        let follower_disk = Disk::full_node(0xf0);
-        let mut peers: Vec<PeerKey> = disks.iter().map(|d| d.peer.clone()).collect();
-        peers.push(follower_disk.peer.clone());
-        let oracle = network(&context, &peers).await;
-        let link = Link {
-            latency: Duration::from_millis(30),
-            jitter: Duration::from_millis(10),
-            success_rate: 0.97.try_into().unwrap(),
-        };
-        link_all(&oracle, &peers, &link, |_, _| true).await;
+        let (disks, follower_disk, oracle) = validators_and_a_follower(&context, 0xf0).await;
         let mut validators = Vec::new();
         for (index, disk) in disks.iter().enumerate() {
             validators.push(start_node(&context, &oracle, disk, Some(index)).await);
@@ -447,17 +461,7 @@ fn a_new_node_syncs_from_peers_that_dropped_old_bodies_one_of_them_forging() {
     // honestly in every run, and over the default seeds meet the forger at least once.
     let runs = seeds().len();
     for_each_seed(Duration::from_secs(300), |mut context, seed| async move {
-        let disks = validator_disks();
-        let follower_disk = Disk::full_node(0xf1);
-        let mut peers: Vec<PeerKey> = disks.iter().map(|d| d.peer.clone()).collect();
-        peers.push(follower_disk.peer.clone());
-        let oracle = network(&context, &peers).await;
-        let link = Link {
-            latency: Duration::from_millis(30),
-            jitter: Duration::from_millis(10),
-            success_rate: 0.97.try_into().unwrap(),
-        };
-        link_all(&oracle, &peers, &link, |_, _| true).await;
+        let (disks, follower_disk, oracle) = validators_and_a_follower(&context, 0xf1).await;
         // Commit blocks with transfers, keep their bodies as the cluster would, drop them
         // from every validator, and restart the validators serving old blocks from that
         // archive (one of them from an archive that forges).
