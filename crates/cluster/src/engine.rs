@@ -696,17 +696,31 @@ impl<S: ShareStore> Engine<S> {
             self.reads.remove(&request);
             return self.start_read(chain, request, block.height, true);
         }
-        let vouched = match self.config.placement {
+        let (vouched, contradicted) = match self.config.placement {
             Placement::ReedSolomon { parity, .. } => {
-                handover
-                    .confirmations
-                    .values()
-                    .filter(|confirmed| *confirmed == commitment)
-                    .count()
-                    >= usize::from(parity)
+                let agreeing = |with: &dyn Fn(&B256) -> bool| {
+                    handover
+                        .confirmations
+                        .values()
+                        .filter(|confirmed| with(confirmed))
+                        .count()
+                        >= usize::from(parity)
+                };
+                (
+                    agreeing(&|confirmed| confirmed == commitment),
+                    agreeing(&|confirmed| confirmed != commitment),
+                )
             }
-            _ => true,
+            _ => (true, false),
         };
+        if contradicted && !vouched {
+            // As many holders as could vouch for it name another commitment: the sender's
+            // shard is of other data. Count it, and read the whole block now.
+            *self.faults.entry(*from).or_default() += 1;
+            let height = block.height;
+            self.reads.remove(&request);
+            return self.start_read(chain, request, height, true);
+        }
         if !vouched {
             return out;
         }

@@ -680,6 +680,18 @@ fn a_doubling_moves_each_share_once_and_refuses_forged_handovers() {
                 );
             }
         }
+        // The joiners counted it.
+        let counted: u64 = (4..8)
+            .map(|j| {
+                sim.nodes[j]
+                    .engine
+                    .faults()
+                    .get(&key(2))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .sum();
+        assert!(counted > 0, "seed {seed}: the forger was not counted");
         sim.nodes[2].engine.store_mut().forge = None;
         assert_eq!(sim.read_all(5), Vec::<u64>::new(), "seed {seed}");
     }
