@@ -342,6 +342,9 @@ pub struct TestnetInitArgs {
     /// With --cluster: blocks every node keeps whole (1 to 100000000).
     #[arg(long, default_value_t = 1_000, value_name = "W", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub retain_blocks: u64,
+    /// The chain id its transactions are signed for (at least 1).
+    #[arg(long, default_value_t = cairn_primitives::dev::DEV_CHAIN_ID, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chain_id: u64,
 }
 
 /// `cairn devnet`.
@@ -355,6 +358,10 @@ pub struct DevnetArgs {
     /// HTTP listen address (with --validators above 1: node I listens on port + I).
     #[arg(long, default_value = "127.0.0.1:8545", value_name = "ADDR")]
     pub http: SocketAddr,
+    /// The chain id its transactions are signed for (at least 1), so devnets can run side by
+    /// side; a devnet resumed from --data-dir must have been made with the same one.
+    #[arg(long, default_value_t = cairn_primitives::dev::DEV_CHAIN_ID, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chain_id: u64,
     /// Seal a block at least this often, empty or not (milliseconds, 1 to 3600000).
     #[arg(long, default_value_t = 1_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub block_time_ms: u64,
@@ -435,6 +442,14 @@ pub struct TransferArgs {
     /// Use this nonce instead of asking the node for the sender's next one.
     #[arg(long, value_name = "N")]
     pub nonce: Option<u64>,
+    /// Sign for this chain id instead of asking the node (refused if the node serves another).
+    #[arg(long, value_name = "N")]
+    pub chain_id: Option<u64>,
+    /// Sign without sending: print the hash and the signed transaction (`tx`, 0x-hex of its
+    /// RLP, what `POST /v1/transactions/raw` and a gateway take). With --nonce and --chain-id
+    /// no node is asked anything.
+    #[arg(long, conflicts_with = "wait")]
+    pub sign_only: bool,
     /// Wait until the transfer is in a committed block, and exit 4 if it failed there.
     #[arg(long)]
     pub wait: bool,

@@ -394,8 +394,23 @@ fn run_devnet_node(
     started: Arc<std::sync::atomic::AtomicBool>,
 ) -> anyhow::Result<()> {
     let data_dir = data_dir.to_path_buf();
-    if !resumed {
-        initialize_data_dir(&data_dir, &dev_genesis(1, cairn_ledger::now_ms()))?;
+    if resumed {
+        let store = open_existing_store(&data_dir)?;
+        let stored = store
+            .genesis()?
+            .map(|genesis| genesis.chain_id)
+            .ok_or_else(|| anyhow::anyhow!("{} holds no genesis", data_dir.display()))?;
+        if stored != args.chain_id {
+            bail!(
+                "the devnet in {} has chain id {stored}, not {}: give another --data-dir for a second chain",
+                data_dir.display(),
+                args.chain_id
+            );
+        }
+    } else {
+        let mut genesis = dev_genesis(1, cairn_ledger::now_ms());
+        genesis.chain_id = args.chain_id;
+        initialize_data_dir(&data_dir, &genesis)?;
     }
     let mut config = NodeConfig::for_data_dir(data_dir.clone());
     config.http.listen = args.http;

@@ -93,6 +93,16 @@ struct TransferOutput {
     reason: Option<String>,
 }
 
+/// What `cairn tx transfer --sign-only` prints.
+#[derive(Debug, Serialize)]
+struct SignedOutput {
+    hash: cairn_primitives::B256,
+    /// The signed transaction's canonical encoding, 0x-hex.
+    tx: cairn_primitives::Bytes,
+    chain_id: u64,
+    nonce: u64,
+}
+
 /// `cairn tx transfer|get`.
 pub fn tx(client: &Client, command: TxCommand, json: bool) -> anyhow::Result<()> {
     match command {
@@ -288,7 +298,23 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
                 ),
             )
         })?;
-    let (chain_id, nonce) = chain_and_nonce(client, &key.address(), args.nonce)?;
+    let (chain_id, nonce) = match (args.sign_only, args.chain_id, args.nonce) {
+        // Offline: nothing to ask the node.
+        (true, Some(chain_id), Some(nonce)) => (chain_id, nonce),
+        (_, wanted, nonce) => {
+            let (chain_id, nonce) = chain_and_nonce(client, &key.address(), nonce)?;
+            if let Some(wanted) = wanted
+                && wanted != chain_id
+            {
+                return Err(Failure::usage(
+                    "invalid_argument",
+                    format!("--chain-id: {wanted}, but the node serves chain {chain_id}"),
+                )
+                .into());
+            }
+            (chain_id, nonce)
+        }
+    };
     let signed = Transaction {
         chain_id,
         nonce,
@@ -296,6 +322,23 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
         amount,
     }
     .sign(&key);
+    if args.sign_only {
+        let output = SignedOutput {
+            hash: signed.hash(),
+            tx: signed.encoded().into(),
+            chain_id,
+            nonce,
+        };
+        if json {
+            print_json(&output)?;
+        } else {
+            println!("Hash:    {}", output.hash);
+            println!("Chain:   {chain_id}");
+            println!("Nonce:   {nonce}");
+            println!("Tx:      {}", output.tx);
+        }
+        return Ok(());
+    }
     // The timeout is bounded by the parser.
     let sent = submit_and_wait(client, &signed, args.wait.then_some(args.timeout))?;
     let output = TransferOutput {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cairn_primitives::clock::now_ms;
 
 use anyhow::{Context, bail};
-use cairn_primitives::dev::{DEV_ACCOUNTS, DEV_BALANCE, DEV_CHAIN_ID, dev_account_key};
+use cairn_primitives::dev::{DEV_ACCOUNTS, DEV_BALANCE, dev_account_key};
 use cairn_primitives::{
     ConsensusEngine, ConsensusParams, GenesisAccount, GenesisConfig, GenesisValidator, SecretKey,
 };
@@ -133,7 +133,7 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
     };
 
     let genesis = GenesisConfig {
-        chain_id: DEV_CHAIN_ID,
+        chain_id: args.chain_id,
         timestamp_ms: now_ms(),
         accounts: (0..DEV_ACCOUNTS)
             .map(|i| GenesisAccount {
@@ -247,6 +247,7 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         base_port: args.http.port(),
         cluster: None,
         retain_blocks: 1_000,
+        chain_id: args.chain_id,
     };
     // Refuse ports in use before anything is written.
     let nodes = args.validators + args.full_nodes;
@@ -307,8 +308,8 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
     }
     println!("\n{}", crate::runtime::dev_accounts_banner(|_| DEV_BALANCE));
     println!(
-        "Chain id {DEV_CHAIN_ID}; a block at least every {} ms, empty or not.",
-        pacing.block_interval_ms
+        "Chain id {}; a block at least every {} ms, empty or not.",
+        args.chain_id, pacing.block_interval_ms
     );
     println!("Try: cairn status --node {first}");
     println!(
