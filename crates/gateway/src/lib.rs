@@ -4,9 +4,11 @@
 //! registered.
 //!
 //! Built so far: the gateway's own database ([`store`]), in which an acceptance is one durable
-//! write made before the caller is answered. The HTTP service, the forwarding and following,
-//! and the receivers are not built yet.
+//! write made before the caller is answered, and the submission API over it ([`api`]:
+//! validation, idempotency, status). Forwarding to nodes, following results, the receivers and
+//! the `cairn gateway` command are not built yet.
 
+pub mod api;
 pub mod store;
 
 pub use store::{Acceptance, GatewayStore, StoreError, StoredAnswer, TxRecord, TxStatus};
