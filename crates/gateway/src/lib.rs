@@ -4,11 +4,13 @@
 //! registered.
 //!
 //! Built so far: the gateway's own database ([`store`]), in which an acceptance is one durable
-//! write made before the caller is answered, and the submission API over it ([`api`]:
-//! validation, idempotency, status). Forwarding to nodes, following results, the receivers and
-//! the `cairn gateway` command are not built yet.
+//! write made before the caller is answered; the submission API over it ([`api`]:
+//! validation, idempotency, status); and the relay ([`relay`]) that hands each transaction to
+//! a node of its chain, fails over, follows it to its result and hands it over again when a
+//! node lost it. `cairn gateway` runs them. The receivers (pushed results) are not built yet.
 
 pub mod api;
+pub mod relay;
 pub mod store;
 
 pub use store::{Acceptance, GatewayStore, StoreError, StoredAnswer, TxRecord, TxStatus};

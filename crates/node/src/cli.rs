@@ -113,6 +113,9 @@ pub enum Command {
     /// The storage cluster of old blocks (see docs/CLUSTER.md).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Run the transaction gateway: idempotent submission to the chains it serves, each
+    /// transaction followed to its result (see docs/GATEWAY.md).
+    Gateway(GatewayArgs),
     /// Multi-node test networks on one machine.
     #[command(subcommand)]
     Testnet(TestnetCommand),
@@ -345,6 +348,28 @@ pub struct TestnetInitArgs {
     /// The chain id its transactions are signed for (at least 1).
     #[arg(long, default_value_t = cairn_primitives::dev::DEV_CHAIN_ID, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub chain_id: u64,
+}
+
+/// `cairn gateway`.
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8600", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Where the gateway's database lives.
+    #[arg(long, default_value = ".cairn/gateway", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// A chain it serves and its nodes' URLs, tried in order (repeat for more chains;
+    /// at least one).
+    #[arg(long = "chain", value_name = "ID=URL[,URL...]", required = true)]
+    pub chains: Vec<String>,
+    /// How long an idempotency key, and a transaction sent without one, are remembered
+    /// (seconds, 1 to 2592000).
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    pub window_s: u64,
+    /// Most times a transaction is handed to a node before it is dropped (1 to 100).
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
 }
 
 /// `cairn devnet`.

@@ -149,5 +149,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(ClusterCommand::Expand { node }) => {
             client_cmds::cluster_expand(&client(&node)?, cli.json)
         }
+        Command::Gateway(args) => {
+            init_logging();
+            commands::gateway::run(&args)
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod acs;
 pub mod client_cmds;
+pub mod gateway;
 pub mod testnet;
 pub mod trie_cmd;
 pub mod verify;
