@@ -135,12 +135,11 @@ impl Relay {
                     record.error = error;
                     record.updated_ms = now;
                 }
-                Some(Seen::Pending) => {
-                    if record.status != TxStatus::Pending {
-                        record.status = TxStatus::Pending;
-                        record.updated_ms = now;
-                    }
+                Some(Seen::Pending) if record.status != TxStatus::Pending => {
+                    record.status = TxStatus::Pending;
+                    record.updated_ms = now;
                 }
+                Some(Seen::Pending) => {}
                 Some(Seen::Unknown) => {
                     let lost_after = self.policy.lost_after.as_millis() as u64;
                     if now >= record.updated_ms.saturating_add(lost_after) {
