@@ -347,12 +347,16 @@ async fn submit(
         store.accept(
             record,
             key.as_deref().map(|key| (key, body_hash)),
-            |record| StoredAnswer {
-                status: StatusCode::ACCEPTED.as_u16(),
+            |record, duplicate| StoredAnswer {
+                status: if duplicate {
+                    StatusCode::OK.as_u16()
+                } else {
+                    StatusCode::ACCEPTED.as_u16()
+                },
                 body: serde_json::to_value(SubmitResponse {
                     hash: record.hash,
-                    status: TxStatus::Accepted,
-                    duplicate: false,
+                    status: record.status,
+                    duplicate,
                 })
                 .unwrap_or_default(),
             },

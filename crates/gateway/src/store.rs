@@ -185,12 +185,14 @@ impl GatewayStore {
 
     /// Accepts `record` (status [`TxStatus::Accepted`]), durably, unless its key or the
     /// transaction itself was seen within `window_ms`. `key` is the idempotency key with the
-    /// hash of the request's body; `answer` makes the answer to store under it.
+    /// hash of the request's body; `answer(record, duplicate)` makes the answer to store under
+    /// it (for a new key with a transaction already accepted, `duplicate` is set and `record`
+    /// is the first one's).
     pub fn accept(
         &self,
         record: TxRecord,
         key: Option<(&str, B256)>,
-        answer: impl FnOnce(&TxRecord) -> StoredAnswer,
+        answer: impl FnOnce(&TxRecord, bool) -> StoredAnswer,
         window_ms: u64,
         now_ms: u64,
     ) -> Result<Acceptance, StoreError> {
@@ -209,6 +211,7 @@ impl GatewayStore {
         }
         let live = |at: u64| now_ms < at.saturating_add(window_ms);
         let txn = self.begin_durable_write()?;
+        let mut write = false;
         let outcome = {
             let mut keys = txn.open_table(KEYS)?;
             let mut transactions = txn.open_table(TRANSACTIONS)?;
@@ -230,15 +233,27 @@ impl GatewayStore {
                     Acceptance::Replayed(seen.answer)
                 }
                 (Some(_), _, _) => Acceptance::KeyReused,
-                (None, None, Some(first)) if live(first.accepted_ms) => {
-                    Acceptance::Duplicate(first)
-                }
-                (None, _, _) => {
+                (None, _, Some(first)) if live(first.accepted_ms) => {
+                    // A new key for a transaction already accepted: not accepted again; the
+                    // key remembers this answer.
                     if let Some((scoped_key, body)) = &scoped_key {
                         let stored = KeyRecord {
                             body_hash: *body,
                             created_ms: now_ms,
-                            answer: answer(&record),
+                            answer: answer(&first, true),
+                        };
+                        keys.insert(scoped_key.as_str(), encode(&stored)?.as_slice())?;
+                        write = true;
+                    }
+                    Acceptance::Duplicate(first)
+                }
+                (None, _, _) => {
+                    write = true;
+                    if let Some((scoped_key, body)) = &scoped_key {
+                        let stored = KeyRecord {
+                            body_hash: *body,
+                            created_ms: now_ms,
+                            answer: answer(&record, false),
                         };
                         keys.insert(scoped_key.as_str(), encode(&stored)?.as_slice())?;
                     }
@@ -253,9 +268,10 @@ impl GatewayStore {
                 }
             }
         };
-        match outcome {
-            Acceptance::Accepted(_) => txn.commit()?,
-            _ => txn.abort()?,
+        if write {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
         }
         Ok(outcome)
     }
@@ -370,10 +386,10 @@ mod tests {
         }
     }
 
-    fn answer(record: &TxRecord) -> StoredAnswer {
+    fn answer(record: &TxRecord, duplicate: bool) -> StoredAnswer {
         StoredAnswer {
-            status: 202,
-            body: serde_json::json!({"hash": record.hash, "status": "accepted"}),
+            status: if duplicate { 200 } else { 202 },
+            body: serde_json::json!({"hash": record.hash, "duplicate": duplicate}),
         }
     }
 
@@ -454,7 +470,10 @@ mod tests {
                 5,
             )
             .unwrap();
-        assert_eq!(again, Acceptance::Replayed(answer(&record(1, None, 0))));
+        assert_eq!(
+            again,
+            Acceptance::Replayed(answer(&record(1, None, 0), false))
+        );
         // Another body under the key.
         let other = store
             .accept(
@@ -503,6 +522,39 @@ mod tests {
             .accept(record(1, Some("other"), 200), None, answer, WINDOW, 200)
             .unwrap();
         assert_eq!(duplicate, Acceptance::Duplicate(record(1, Some("d"), 100)));
+        // A new key does not make it new: a duplicate, and the key remembers that answer.
+        let keyed = store
+            .accept(
+                record(1, Some("d"), 300),
+                Some(("k", B256::repeat_byte(1))),
+                answer,
+                WINDOW,
+                300,
+            )
+            .unwrap();
+        assert_eq!(keyed, Acceptance::Duplicate(record(1, Some("d"), 100)));
+        let replayed = store
+            .accept(
+                record(1, Some("d"), 400),
+                Some(("k", B256::repeat_byte(1))),
+                answer,
+                WINDOW,
+                400,
+            )
+            .unwrap();
+        assert_eq!(
+            replayed,
+            Acceptance::Replayed(answer(&record(1, None, 0), true))
+        );
+        assert_eq!(
+            store
+                .transaction(&B256::repeat_byte(1))
+                .unwrap()
+                .unwrap()
+                .accepted_ms,
+            100,
+            "the first record stands"
+        );
         // Outside the window it is accepted (and forwarded) again.
         let again = store
             .accept(

@@ -307,8 +307,15 @@ fn bad_input_is_refused_with_json_errors_and_the_node_keeps_serving() {
     assert!(announced.starts_with("HTTP/1.1 413"), "{announced}");
     assert!(announced.contains("body_too_large"), "{announced}");
     let streamed = raw_request(&node.url, chunked(9 * 1024 * 1024));
-    assert!(streamed.starts_with("HTTP/1.1 413"), "{streamed}");
-    assert!(streamed.contains("body_too_large"), "{streamed}");
+    // The node answers as soon as the limit is passed and closes the connection; a client
+    // still sending may then get a reset that discards the answer before it reads it (TCP
+    // does that to data unread on close). Either way nothing was taken, and the node goes on
+    // serving (checked below).
+    assert!(
+        streamed.is_empty()
+            || (streamed.starts_with("HTTP/1.1 413") && streamed.contains("body_too_large")),
+        "{streamed}"
+    );
     // A batch with too many transactions, and an empty one.
     let many: Vec<Value> = (0..20_001).map(|_| json!({"raw": "0x00"})).collect();
     assert_error(
