@@ -21,7 +21,9 @@ use cairn_primitives::{B256, SignedTransaction, keccak256};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Acceptance, GatewayStore, MAX_DEVICE_BYTES, MAX_KEY_BYTES, StoredAnswer};
+use crate::store::{
+    Acceptance, GatewayStore, MAX_DEVICE_BYTES, MAX_KEY_BYTES, StoreError, StoredAnswer,
+};
 use crate::store::{TxRecord, TxStatus};
 
 /// Largest request body (a transaction of [`MAX_TX_BYTES`] as hex, and room for the rest).
@@ -35,18 +37,20 @@ pub struct GatewayApi {
     store: Arc<GatewayStore>,
     chains: Arc<BTreeSet<u64>>,
     window_ms: u64,
+    max_unfinished: u64,
     now_ms: fn() -> u64,
     in_flight: Arc<Mutex<HashSet<String>>>,
     accepted: Arc<tokio::sync::Notify>,
 }
 
 impl GatewayApi {
-    /// An API over `store` for `chains`, with idempotency keys living `window_ms`; `accepted`
-    /// is notified after each acceptance (the forwarder waits on it).
+    /// An API over `store` for `chains`, with idempotency keys living `window_ms` and at most
+    /// `max_unfinished` transactions waiting for results; `accepted` is notified after each
+    /// acceptance (the relay waits on it).
     pub fn new(
         store: Arc<GatewayStore>,
         chains: BTreeSet<u64>,
-        window_ms: u64,
+        (window_ms, max_unfinished): (u64, u64),
         now_ms: fn() -> u64,
         accepted: Arc<tokio::sync::Notify>,
     ) -> Self {
@@ -54,6 +58,7 @@ impl GatewayApi {
             store,
             chains: Arc::new(chains),
             window_ms,
+            max_unfinished,
             now_ms,
             in_flight: Arc::default(),
             accepted,
@@ -342,7 +347,7 @@ async fn submit(
         error: None,
     };
     let store = api.store.clone();
-    let window = api.window_ms;
+    let limits = (api.window_ms, api.max_unfinished);
     let acceptance = tokio::task::spawn_blocking(move || {
         store.accept(
             record,
@@ -360,13 +365,20 @@ async fn submit(
                 })
                 .unwrap_or_default(),
             },
-            window,
+            limits,
             now,
         )
     })
     .await
     .map_err(GatewayError::internal)?
-    .map_err(GatewayError::internal)?;
+    .map_err(|error| match error {
+        StoreError::Full(_) => GatewayError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "outbox_full",
+            format!("{error}; retry later"),
+        ),
+        other => GatewayError::internal(other),
+    })?;
     Ok(match acceptance {
         Acceptance::Accepted(record) => {
             api.accepted.notify_one();
@@ -448,7 +460,13 @@ mod tests {
     fn api() -> (tempfile::TempDir, GatewayApi) {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(GatewayStore::open(dir.path().join("g.redb")).unwrap());
-        let api = GatewayApi::new(store, BTreeSet::from([7, 8]), WINDOW, now, Arc::default());
+        let api = GatewayApi::new(
+            store,
+            BTreeSet::from([7, 8]),
+            (WINDOW, 3),
+            now,
+            Arc::default(),
+        );
         (dir, api)
     }
 
@@ -606,5 +624,12 @@ mod tests {
         assert_eq!(duplicate, StatusCode::OK, "{answer}");
         assert_eq!(answer["hash"], tx.hash().to_string());
         assert_eq!(answer["duplicate"], true);
+        // Three wait for their results, the most this API allows: a fourth is refused.
+        let (third, _, _) = post(&api, body(7, &signed(7, 3)), &[]).await;
+        assert_eq!(third, StatusCode::ACCEPTED);
+        assert_eq!(api.store.unfinished().unwrap().len(), 3);
+        let (full, _, error) = post(&api, body(7, &signed(7, 4)), &[]).await;
+        assert_eq!(full, StatusCode::SERVICE_UNAVAILABLE, "{error}");
+        assert_eq!(error["error"]["code"], "outbox_full");
     }
 }

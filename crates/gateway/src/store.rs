@@ -16,7 +16,7 @@
 use std::path::Path;
 
 use cairn_primitives::{B256, Bytes};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 /// transaction hash -> JSON of its [`TxRecord`].
@@ -46,6 +46,10 @@ pub enum StoreError {
     /// An argument outside its bounds.
     #[error("{0}")]
     Invalid(String),
+    /// As many transactions as allowed wait for their results: nothing more is accepted
+    /// until some are final.
+    #[error("{0} transactions wait for their results, the most allowed")]
+    Full(u64),
 }
 
 macro_rules! database_errors {
@@ -184,7 +188,8 @@ impl GatewayStore {
     }
 
     /// Accepts `record` (status [`TxStatus::Accepted`]), durably, unless its key or the
-    /// transaction itself was seen within `window_ms`. `key` is the idempotency key with the
+    /// transaction itself was seen within `window_ms`, or `max_unfinished` transactions
+    /// already wait for their results ([`StoreError::Full`]). `key` is the idempotency key with the
     /// hash of the request's body; `answer(record, duplicate)` makes the answer to store under
     /// it (for a new key with a transaction already accepted, `duplicate` is set and `record`
     /// is the first one's).
@@ -193,7 +198,7 @@ impl GatewayStore {
         record: TxRecord,
         key: Option<(&str, B256)>,
         answer: impl FnOnce(&TxRecord, bool) -> StoredAnswer,
-        window_ms: u64,
+        (window_ms, max_unfinished): (u64, u64),
         now_ms: u64,
     ) -> Result<Acceptance, StoreError> {
         let device = record.device.as_deref();
@@ -248,6 +253,10 @@ impl GatewayStore {
                     Acceptance::Duplicate(first)
                 }
                 (None, _, _) => {
+                    let waiting = txn.open_table(UNFINISHED)?.len()?;
+                    if waiting >= max_unfinished {
+                        return Err(StoreError::Full(waiting));
+                    }
                     write = true;
                     if let Some((scoped_key, body)) = &scoped_key {
                         let stored = KeyRecord {
@@ -370,6 +379,7 @@ mod tests {
     use super::*;
 
     const WINDOW: u64 = 24 * 3_600_000;
+    const LIMITS: (u64, u64) = (WINDOW, 1_000);
 
     fn record(byte: u8, device: Option<&str>, at: u64) -> TxRecord {
         TxRecord {
@@ -406,14 +416,14 @@ mod tests {
         {
             let store = GatewayStore::open(&path).unwrap();
             let accepted = store
-                .accept(record(1, Some("teller-1"), 10), None, answer, WINDOW, 10)
+                .accept(record(1, Some("teller-1"), 10), None, answer, LIMITS, 10)
                 .unwrap();
             assert_eq!(
                 accepted,
                 Acceptance::Accepted(record(1, Some("teller-1"), 10))
             );
             store
-                .accept(record(2, None, 5), None, answer, WINDOW, 11)
+                .accept(record(2, None, 5), None, answer, LIMITS, 11)
                 .unwrap();
         }
         let store = GatewayStore::open(&path).unwrap();
@@ -455,7 +465,7 @@ mod tests {
                 record(1, Some("d"), 0),
                 Some(("k1", body)),
                 answer,
-                WINDOW,
+                LIMITS,
                 0,
             )
             .unwrap();
@@ -466,7 +476,7 @@ mod tests {
                 record(1, Some("d"), 5),
                 Some(("k1", body)),
                 answer,
-                WINDOW,
+                LIMITS,
                 5,
             )
             .unwrap();
@@ -480,7 +490,7 @@ mod tests {
                 record(2, Some("d"), 6),
                 Some(("k1", B256::repeat_byte(0xbb))),
                 answer,
-                WINDOW,
+                LIMITS,
                 6,
             )
             .unwrap();
@@ -492,7 +502,7 @@ mod tests {
                 record(2, Some("e"), 7),
                 Some(("k1", B256::repeat_byte(0xbb))),
                 answer,
-                WINDOW,
+                LIMITS,
                 7,
             )
             .unwrap();
@@ -505,7 +515,7 @@ mod tests {
                 record(3, Some("d"), WINDOW + 8),
                 Some(("k1", B256::repeat_byte(0xcc))),
                 answer,
-                WINDOW,
+                LIMITS,
                 WINDOW + 8,
             )
             .unwrap();
@@ -516,10 +526,10 @@ mod tests {
     fn without_a_key_the_same_transaction_is_accepted_once_per_window() {
         let (_dir, store) = store();
         store
-            .accept(record(1, Some("d"), 100), None, answer, WINDOW, 100)
+            .accept(record(1, Some("d"), 100), None, answer, LIMITS, 100)
             .unwrap();
         let duplicate = store
-            .accept(record(1, Some("other"), 200), None, answer, WINDOW, 200)
+            .accept(record(1, Some("other"), 200), None, answer, LIMITS, 200)
             .unwrap();
         assert_eq!(duplicate, Acceptance::Duplicate(record(1, Some("d"), 100)));
         // A new key does not make it new: a duplicate, and the key remembers that answer.
@@ -528,7 +538,7 @@ mod tests {
                 record(1, Some("d"), 300),
                 Some(("k", B256::repeat_byte(1))),
                 answer,
-                WINDOW,
+                LIMITS,
                 300,
             )
             .unwrap();
@@ -538,7 +548,7 @@ mod tests {
                 record(1, Some("d"), 400),
                 Some(("k", B256::repeat_byte(1))),
                 answer,
-                WINDOW,
+                LIMITS,
                 400,
             )
             .unwrap();
@@ -561,7 +571,7 @@ mod tests {
                 record(1, None, WINDOW + 100),
                 None,
                 answer,
-                WINDOW,
+                LIMITS,
                 WINDOW + 100,
             )
             .unwrap();
@@ -573,7 +583,7 @@ mod tests {
         let (_dir, store) = store();
         for (byte, device, at) in [(1, "a", 1), (2, "b", 2), (3, "a", 3), (4, "a", 4)] {
             store
-                .accept(record(byte, Some(device), at), None, answer, WINDOW, at)
+                .accept(record(byte, Some(device), at), None, answer, LIMITS, at)
                 .unwrap();
         }
         assert_eq!(
@@ -588,11 +598,37 @@ mod tests {
     }
 
     #[test]
+    fn a_full_outbox_refuses_new_transactions_until_results_come() {
+        let (_dir, store) = store();
+        for byte in 1..=2 {
+            store
+                .accept(record(byte, None, 0), None, answer, (WINDOW, 2), 0)
+                .unwrap();
+        }
+        assert!(matches!(
+            store.accept(record(3, None, 0), None, answer, (WINDOW, 2), 0),
+            Err(StoreError::Full(2))
+        ));
+        // A known transaction is still answered.
+        assert!(matches!(
+            store.accept(record(1, None, 1), None, answer, (WINDOW, 2), 1),
+            Ok(Acceptance::Duplicate(_))
+        ));
+        let mut first = store.transaction(&B256::repeat_byte(1)).unwrap().unwrap();
+        first.status = TxStatus::Committed;
+        store.update(&first).unwrap();
+        assert!(matches!(
+            store.accept(record(3, None, 2), None, answer, (WINDOW, 2), 2),
+            Ok(Acceptance::Accepted(_))
+        ));
+    }
+
+    #[test]
     fn bounds_on_keys_and_devices_are_errors_not_panics() {
         let (_dir, store) = store();
         let long_device = "d".repeat(MAX_DEVICE_BYTES + 1);
         assert!(matches!(
-            store.accept(record(1, Some(&long_device), 0), None, answer, WINDOW, 0),
+            store.accept(record(1, Some(&long_device), 0), None, answer, LIMITS, 0),
             Err(StoreError::Invalid(_))
         ));
         let long_key = "k".repeat(MAX_KEY_BYTES + 1);
@@ -601,7 +637,7 @@ mod tests {
                 record(1, None, 0),
                 Some((&long_key, B256::ZERO)),
                 answer,
-                WINDOW,
+                LIMITS,
                 0
             ),
             Err(StoreError::Invalid(_))
@@ -611,7 +647,7 @@ mod tests {
                 record(1, None, 0),
                 Some(("", B256::ZERO)),
                 answer,
-                WINDOW,
+                LIMITS,
                 0
             ),
             Err(StoreError::Invalid(_))

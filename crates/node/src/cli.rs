@@ -370,6 +370,10 @@ pub struct GatewayArgs {
     /// Most times a transaction is handed to a node before it is dropped (1 to 100).
     #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
+    /// Most transactions waiting for their results; beyond, submissions get 503 `outbox_full`
+    /// (1 to 100000000).
+    #[arg(long, default_value_t = 1_000_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_unfinished: u64,
 }
 
 /// `cairn devnet`.

@@ -71,7 +71,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
         let api = GatewayApi::new(
             store.clone(),
             served.clone(),
-            args.window_s * 1_000,
+            (args.window_s * 1_000, args.max_unfinished),
             cairn_primitives::clock::now_ms,
             accepted.clone(),
         );
