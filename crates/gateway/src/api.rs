@@ -1,5 +1,8 @@
-//! The gateway's HTTP API, as far as it is built: `POST /v1/transactions` (validation,
-//! idempotency, the durable acceptance) and `GET /v1/transactions/{hash}`.
+//! The gateway's HTTP API: submission (`POST /v1/transactions`: validation, idempotency, the
+//! durable acceptance), results (`GET /v1/transactions/{hash}`), receivers
+//! (`POST/GET/DELETE /v1/receivers`), notifications (`GET /v1/deliveries`,
+//! `POST /v1/deliveries/{id}/retry`), `GET /v1/status` and the OpenAPI document at
+//! `/v1/openapi.json`.
 //!
 //! A request is checked before anything is stored: its JSON, the chain id (one this gateway
 //! serves), the transaction's encoding, its signature and its own chain id. With an
@@ -11,69 +14,100 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cairn_api_types::{ErrorBody, ErrorDetail};
-use cairn_primitives::{B256, SignedTransaction, keccak256};
+use cairn_api_types::{ErrorBody, ErrorDetail, ReceiptView};
+use cairn_primitives::{Address, B256, SignedTransaction, keccak256};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::outbox::{Delivery, DeliveryStatus, MAX_URL_BYTES, Receiver, Redelivery};
 use crate::store::{
-    Acceptance, GatewayStore, MAX_DEVICE_BYTES, MAX_KEY_BYTES, StoreError, StoredAnswer,
+    Acceptance, GatewayStore, Limits, MAX_DEVICE_BYTES, MAX_KEY_BYTES, StoreError, StoredAnswer,
 };
 use crate::store::{TxRecord, TxStatus};
+use crate::webhook::{Match, new_secret};
 
 /// Largest request body (a transaction of [`MAX_TX_BYTES`] as hex, and room for the rest).
 pub const MAX_REQUEST_BYTES: usize = 80 * 1024;
 /// Largest signed transaction, encoded.
 pub const MAX_TX_BYTES: usize = 32 * 1024;
+/// Largest receiver registration.
+pub const MAX_RECEIVER_REQUEST_BYTES: usize = 8 * 1024;
+/// Most items a list answers with.
+pub const MAX_PAGE: usize = 1_000;
+
+/// What the API is configured with.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The chains served.
+    pub chains: BTreeSet<u64>,
+    /// The idempotency window and the outbox's bounds.
+    pub limits: Limits,
+    /// Most receivers registered.
+    pub max_receivers: u64,
+}
 
 /// What the API serves from.
 #[derive(Clone)]
 pub struct GatewayApi {
     store: Arc<GatewayStore>,
-    chains: Arc<BTreeSet<u64>>,
-    window_ms: u64,
-    max_unfinished: u64,
+    config: Arc<ApiConfig>,
     now_ms: fn() -> u64,
     in_flight: Arc<Mutex<HashSet<String>>>,
     accepted: Arc<tokio::sync::Notify>,
+    owed: Arc<tokio::sync::Notify>,
 }
 
 impl GatewayApi {
-    /// An API over `store` for `chains`, with idempotency keys living `window_ms` and at most
-    /// `max_unfinished` transactions waiting for results; `accepted` is notified after each
-    /// acceptance (the relay waits on it).
+    /// An API over `store`; `accepted` is notified after each acceptance (the relay waits on
+    /// it), `owed` when notifications become due (the deliverer waits on it).
     pub fn new(
         store: Arc<GatewayStore>,
-        chains: BTreeSet<u64>,
-        (window_ms, max_unfinished): (u64, u64),
+        config: ApiConfig,
         now_ms: fn() -> u64,
         accepted: Arc<tokio::sync::Notify>,
+        owed: Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
             store,
-            chains: Arc::new(chains),
-            window_ms,
-            max_unfinished,
+            config: Arc::new(config),
             now_ms,
             in_flight: Arc::default(),
             accepted,
+            owed,
         }
     }
 
     /// The routes.
     pub fn router(self) -> Router {
         Router::new()
+            .route("/v1/status", get(status))
+            .route("/v1/openapi.json", get(openapi))
             .route("/v1/transactions", post(submit))
             .route("/v1/transactions/{hash}", get(transaction))
-            // Bodies are read against MAX_REQUEST_BYTES by the handler, which answers in JSON.
+            .route("/v1/receivers", post(add_receiver).get(list_receivers))
+            .route("/v1/receivers/{id}", get(get_receiver).delete(remove_receiver))
+            .route("/v1/deliveries", get(list_deliveries))
+            .route("/v1/deliveries/{id}", get(get_delivery))
+            .route("/v1/deliveries/{id}/retry", post(retry_delivery))
+            // Bodies are read against their bounds by the handlers, which answer in JSON.
             .layer(DefaultBodyLimit::disable())
             .with_state(self)
     }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, GatewayError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(GatewayError::internal)?
+        .map_err(GatewayError::internal)
 }
 
 /// An error answer.
@@ -106,6 +140,10 @@ impl GatewayError {
         Self::new(StatusCode::BAD_REQUEST, code, message).field(field)
     }
 
+    fn not_found(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
     fn internal(error: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -121,20 +159,27 @@ impl IntoResponse for GatewayError {
     }
 }
 
-/// `POST /v1/transactions`.
-#[derive(Debug, Deserialize)]
+/// A submission: a signed transaction for a chain this gateway serves.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SubmitRequest {
+pub struct SubmitRequest {
+    /// The chain it is for.
     chain_id: u64,
+    /// The signed transaction in Cairn's encoding, 0x-hex.
+    #[schema(pattern = "^0x[0-9a-fA-F]*$")]
     tx: String,
+    /// The sending device, if not in `X-Device-Id`.
     #[serde(default)]
     device: Option<String>,
 }
 
 /// The answer to an accepted (or known) transaction.
-#[derive(Debug, Serialize)]
-struct SubmitResponse {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmitResponse {
+    /// Its hash.
+    #[schema(value_type = String)]
     hash: B256,
+    /// Where it stands.
     status: TxStatus,
     /// Set when this very transaction was accepted before, within the window, without a key:
     /// it is not sent again.
@@ -142,35 +187,128 @@ struct SubmitResponse {
     duplicate: bool,
 }
 
-/// `GET /v1/transactions/{hash}`.
-#[derive(Debug, Serialize)]
-struct TransactionView {
+/// A transaction the gateway accepted, and the notifications of its result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransactionView {
+    /// Its hash.
+    #[schema(value_type = String)]
     hash: B256,
+    /// Its chain.
     chain_id: u64,
+    /// `accepted`, `submitted`, `pending`, `committed`, `failed` or `dropped`.
     status: TxStatus,
+    /// The device that sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<String>,
+    /// Where a transfer sends its amount.
+    #[schema(value_type = Option<String>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient: Option<Address>,
+    /// Times it was handed to a node.
     attempts: u32,
+    /// When the gateway accepted it (ms since the epoch).
     accepted_at: u64,
+    /// When its record last changed (ms since the epoch).
     updated_at: u64,
+    /// Its block, once committed or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     block: Option<u64>,
+    /// Its block's hash.
+    #[schema(value_type = Option<String>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    block_hash: Option<B256>,
+    /// Its receipt, once committed or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<ReceiptView>,
+    /// The last error: a node's refusal, or why it failed or was dropped.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The notifications of its result, one per matching receiver.
+    notifications: Vec<DeliveryView>,
 }
 
-impl From<TxRecord> for TransactionView {
-    fn from(record: TxRecord) -> Self {
+impl TransactionView {
+    fn of(record: TxRecord, notifications: Vec<Delivery>) -> Self {
         Self {
             hash: record.hash,
             chain_id: record.chain_id,
             status: record.status,
             device: record.device,
+            recipient: record.recipient,
             attempts: record.attempts,
             accepted_at: record.accepted_ms,
             updated_at: record.updated_ms,
             block: record.block,
+            block_hash: record.block_hash,
+            receipt: record.receipt,
             error: record.error,
+            notifications: notifications
+                .into_iter()
+                .map(|delivery| DeliveryView::of(delivery, false))
+                .collect(),
+        }
+    }
+}
+
+/// A notification owed to a receiver, and how its delivery stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// Its id, sent as `webhook-id`.
+    id: String,
+    /// The receiver.
+    receiver: String,
+    /// The transaction it tells of.
+    #[schema(value_type = String)]
+    hash: B256,
+    /// `transaction.committed`, `transaction.failed` or `transaction.dropped`.
+    #[serde(rename = "type")]
+    event: String,
+    /// `pending`, `delivered` or `dead`.
+    status: DeliveryStatus,
+    /// Attempts made.
+    attempts: u32,
+    /// When it was created (ms since the epoch).
+    created_at: u64,
+    /// When it is attempted next, while pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_attempt_at: Option<u64>,
+    /// When it was last attempted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_attempt_at: Option<u64>,
+    /// The HTTP status of the last answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_status: Option<u16>,
+    /// What went wrong last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+    /// When its receiver answered 2xx.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivered_at: Option<u64>,
+    /// The body sent on every attempt.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<serde_json::Value>,
+}
+
+impl DeliveryView {
+    fn of(delivery: Delivery, with_payload: bool) -> Self {
+        Self {
+            payload: with_payload
+                .then(|| serde_json::from_str(&delivery.payload).ok())
+                .flatten(),
+            next_attempt_at: (delivery.status == DeliveryStatus::Pending)
+                .then_some(delivery.next_attempt_ms),
+            id: delivery.id,
+            receiver: delivery.receiver,
+            hash: delivery.hash,
+            event: delivery.event,
+            status: delivery.status,
+            attempts: delivery.attempts,
+            created_at: delivery.created_ms,
+            last_attempt_at: delivery.last_attempt_ms,
+            last_status: delivery.last_status,
+            last_error: delivery.last_error,
+            delivered_at: delivery.delivered_ms,
         }
     }
 }
@@ -243,8 +381,8 @@ fn check(
         }
         (None, None) => None,
     };
-    if !api.chains.contains(&request.chain_id) {
-        let served: Vec<String> = api.chains.iter().map(u64::to_string).collect();
+    if !api.config.chains.contains(&request.chain_id) {
+        let served: Vec<String> = api.config.chains.iter().map(u64::to_string).collect();
         return Err(GatewayError::bad(
             "unknown_chain",
             "chain_id",
@@ -293,6 +431,23 @@ fn check(
     Ok((request, device, tx, bytes))
 }
 
+/// Accepts a signed transaction: checked, stored durably, then forwarded to a node of its
+/// chain and followed to its result.
+#[utoipa::path(post, path = "/v1/transactions", tag = "transactions",
+    request_body = SubmitRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 characters; the same key with the same request within the window replays the first answer"),
+        ("X-Device-Id" = Option<String>, Header, description = "The sending device (or `device` in the body)"),
+    ),
+    responses(
+        (status = 202, description = "Accepted: stored, to be forwarded", body = SubmitResponse),
+        (status = 200, description = "This transaction was accepted before within the window (`duplicate`); not sent again", body = SubmitResponse),
+        (status = 400, description = "Malformed JSON, unknown chain, bad transaction or signature, bad header (`field` names it)", body = ErrorBody),
+        (status = 409, description = "A request with this Idempotency-Key is being processed", body = ErrorBody),
+        (status = 413, description = "The request is larger than 80 KiB", body = ErrorBody),
+        (status = 422, description = "This Idempotency-Key was used with another request", body = ErrorBody),
+        (status = 503, description = "The outbox is full (`outbox_full`)", body = ErrorBody),
+    ))]
 async fn submit(
     State(api): State<GatewayApi>,
     headers: HeaderMap,
@@ -345,9 +500,12 @@ async fn submit(
         updated_ms: now,
         block: None,
         error: None,
+        recipient: tx.transfer().map(|transfer| transfer.to),
+        block_hash: None,
+        receipt: None,
     };
     let store = api.store.clone();
-    let limits = (api.window_ms, api.max_unfinished);
+    let limits = api.config.limits;
     let acceptance = tokio::task::spawn_blocking(move || {
         store.accept(
             record,
@@ -420,6 +578,15 @@ async fn submit(
     })
 }
 
+/// A transaction the gateway accepted: where it stands, its result, and each notification
+/// of the result with its delivery state.
+#[utoipa::path(get, path = "/v1/transactions/{hash}", tag = "transactions",
+    params(("hash" = String, Path, description = "0x and 64 hex digits")),
+    responses(
+        (status = 200, description = "The transaction", body = TransactionView),
+        (status = 400, description = "Not a hash", body = ErrorBody),
+        (status = 404, description = "Never accepted here", body = ErrorBody),
+    ))]
 async fn transaction(
     State(api): State<GatewayApi>,
     Path(hash): Path<String>,
@@ -441,7 +608,458 @@ async fn transaction(
                 format!("this gateway never accepted {hash}"),
             )
         })?;
-    Ok(Json(record.into()))
+    let notifications = blocking({
+        let store = api.store.clone();
+        move || store.deliveries_of(&hash)
+    })
+    .await?;
+    Ok(Json(TransactionView::of(record, notifications)))
+}
+
+/// The gateway's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GatewayStatus {
+    /// The chains it serves.
+    chains: Vec<u64>,
+    /// Transactions waiting for their results.
+    unfinished: usize,
+    /// Notifications waiting for delivery.
+    pending_deliveries: u64,
+    /// Receivers registered.
+    receivers: u64,
+    /// Its version.
+    version: String,
+}
+
+/// What the gateway serves and how much waits in its outbox.
+#[utoipa::path(get, path = "/v1/status", tag = "gateway",
+    responses((status = 200, description = "The gateway's state", body = GatewayStatus)))]
+async fn status(State(api): State<GatewayApi>) -> Result<Json<GatewayStatus>, GatewayError> {
+    let store = api.store.clone();
+    let (unfinished, pending_deliveries, receivers) = blocking(move || {
+        Ok((
+            store.unfinished_count()?,
+            store.pending_deliveries()?,
+            store.receiver_count()?,
+        ))
+    })
+    .await?;
+    Ok(Json(GatewayStatus {
+        chains: api.config.chains.iter().copied().collect(),
+        unfinished,
+        pending_deliveries,
+        receivers,
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
+/// A receiver to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverRequest {
+    /// Where notifications are POSTed (`http://`).
+    url: String,
+    /// `{"device": "…"}`, `{"recipient": "0x…"}` or `{"transaction": "0x…"}`.
+    #[serde(rename = "match")]
+    #[schema(value_type = Object, example = json!({"device": "teller-1"}))]
+    matches: Match,
+    /// The registering device, if not in `X-Device-Id`.
+    #[serde(default)]
+    device: Option<String>,
+}
+
+/// A receiver just registered: the only answer that carries its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiverCreated {
+    /// Its id.
+    id: String,
+    /// Its signing secret (`whsec_…`): keep it, it is not shown again.
+    secret: String,
+    /// Its URL.
+    url: String,
+    /// What it matches.
+    #[serde(rename = "match")]
+    #[schema(value_type = Object)]
+    matches: Match,
+    /// Whether it is disabled (never, when new).
+    disabled: bool,
+}
+
+/// A registered receiver.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiverView {
+    /// Its id.
+    id: String,
+    /// Its URL.
+    url: String,
+    /// What it matches.
+    #[serde(rename = "match")]
+    #[schema(value_type = Object)]
+    matches: Match,
+    /// Set once it answered 410 Gone: nothing more is sent to it.
+    disabled: bool,
+    /// Why it was disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_reason: Option<String>,
+    /// The device that registered it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+    /// When it was registered (ms since the epoch).
+    created_at: u64,
+}
+
+impl From<Receiver> for ReceiverView {
+    fn from(receiver: Receiver) -> Self {
+        Self {
+            id: receiver.id,
+            url: receiver.url,
+            matches: receiver.matches,
+            disabled: receiver.disabled,
+            disabled_reason: receiver.disabled_reason,
+            device: receiver.device,
+            created_at: receiver.created_ms,
+        }
+    }
+}
+
+/// Registered receivers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiversPage {
+    /// In id order.
+    receivers: Vec<ReceiverView>,
+}
+
+/// Notifications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveriesPage {
+    /// Newest first.
+    deliveries: Vec<DeliveryView>,
+}
+
+fn check_receiver_url(url: &str) -> Result<(), GatewayError> {
+    let bad = |message: String| GatewayError::bad("invalid_url", "url", message);
+    if url.len() > MAX_URL_BYTES {
+        return Err(bad(format!("a URL is at most {MAX_URL_BYTES} bytes")));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(format!("not a URL: {e}")))?;
+    match parsed.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(bad(
+                "this gateway delivers over plain http:// only (it has no TLS); reach an \
+                 https receiver through a local proxy"
+                    .into(),
+            ));
+        }
+        other => return Err(bad(format!("the scheme is http, not {other}"))),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) || parsed.fragment().is_some() {
+        return Err(bad("give a host, and no #fragment".into()));
+    }
+    Ok(())
+}
+
+fn check_device(device: &str, field: &str) -> Result<(), GatewayError> {
+    if device.is_empty() || device.len() > MAX_DEVICE_BYTES || device.contains('\0') {
+        return Err(GatewayError::bad(
+            "invalid_device",
+            field,
+            format!("a device id is 1 to {MAX_DEVICE_BYTES} bytes, without NUL"),
+        ));
+    }
+    Ok(())
+}
+
+/// Registers a receiver of results: of the transactions a device sends, of transfers to an
+/// account, or of one transaction (one whose result is known already is told at once).
+#[utoipa::path(post, path = "/v1/receivers", tag = "receivers",
+    request_body = ReceiverRequest,
+    params(("X-Device-Id" = Option<String>, Header, description = "The registering device")),
+    responses(
+        (status = 201, description = "Registered; the secret signs every notification", body = ReceiverCreated),
+        (status = 400, description = "Malformed JSON, bad URL or match (`field` names it)", body = ErrorBody),
+        (status = 413, description = "The request is larger than 8 KiB", body = ErrorBody),
+        (status = 503, description = "As many receivers as allowed are registered", body = ErrorBody),
+    ))]
+async fn add_receiver(
+    State(api): State<GatewayApi>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, GatewayError> {
+    let body = axum::body::to_bytes(body, MAX_RECEIVER_REQUEST_BYTES)
+        .await
+        .map_err(|_| {
+            GatewayError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                format!("a receiver is registered in at most {MAX_RECEIVER_REQUEST_BYTES} bytes"),
+            )
+        })?;
+    let request: ReceiverRequest = serde_json::from_slice(&body).map_err(|e| {
+        GatewayError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the body is not a receiver {{\"url\", \"match\": {{\"device\"|\"recipient\"|\"transaction\": …}}}}: {e}"
+            ),
+        )
+        .field("match")
+    })?;
+    check_receiver_url(&request.url)?;
+    if let Match::Device(device) = &request.matches {
+        check_device(device, "match.device")?;
+    }
+    let header_device = header_text(&headers, "x-device-id", MAX_DEVICE_BYTES)?;
+    let device = header_device.or(request.device.as_deref());
+    if let Some(device) = device {
+        check_device(device, "device")?;
+    }
+    let receiver = Receiver {
+        id: format!("rcv_{}", hex::encode(rand::random::<[u8; 12]>())),
+        url: request.url,
+        matches: request.matches,
+        secret: new_secret(),
+        device: device.map(str::to_string),
+        disabled: false,
+        disabled_reason: None,
+        created_ms: (api.now_ms)(),
+    };
+    let store = api.store.clone();
+    let max = api.config.max_receivers;
+    let stored = receiver.clone();
+    tokio::task::spawn_blocking(move || store.add_receiver(&stored, max))
+        .await
+        .map_err(GatewayError::internal)?
+        .map_err(|error| match error {
+            StoreError::Limit(message) => GatewayError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_receivers",
+                message,
+            ),
+            other => GatewayError::internal(other),
+        })?;
+    api.owed.notify_one();
+    Ok((
+        StatusCode::CREATED,
+        Json(ReceiverCreated {
+            id: receiver.id,
+            secret: receiver.secret,
+            url: receiver.url,
+            matches: receiver.matches,
+            disabled: false,
+        }),
+    )
+        .into_response())
+}
+
+/// `GET /v1/receivers` filters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReceiversQuery {
+    /// Only those this device registered.
+    device: Option<String>,
+    /// Those after this id (the last of the previous page).
+    after: Option<String>,
+    /// At most this many (default and most: 1,000).
+    limit: Option<usize>,
+}
+
+/// Registered receivers (without their secrets).
+#[utoipa::path(get, path = "/v1/receivers", tag = "receivers", params(ReceiversQuery),
+    responses((status = 200, description = "Receivers, in id order", body = ReceiversPage)))]
+async fn list_receivers(
+    State(api): State<GatewayApi>,
+    Query(query): Query<ReceiversQuery>,
+) -> Result<Json<ReceiversPage>, GatewayError> {
+    let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    let store = api.store.clone();
+    let receivers = blocking(move || {
+        store.receivers(query.device.as_deref(), query.after.as_deref(), limit)
+    })
+    .await?;
+    Ok(Json(ReceiversPage {
+        receivers: receivers.into_iter().map(ReceiverView::from).collect(),
+    }))
+}
+
+/// A registered receiver (without its secret).
+#[utoipa::path(get, path = "/v1/receivers/{id}", tag = "receivers",
+    params(("id" = String, Path, description = "The receiver's id")),
+    responses(
+        (status = 200, description = "The receiver", body = ReceiverView),
+        (status = 404, description = "No such receiver", body = ErrorBody),
+    ))]
+async fn get_receiver(
+    State(api): State<GatewayApi>,
+    Path(id): Path<String>,
+) -> Result<Json<ReceiverView>, GatewayError> {
+    let store = api.store.clone();
+    let wanted = id.clone();
+    let receiver = blocking(move || store.receiver(&wanted))
+        .await?
+        .ok_or_else(|| GatewayError::not_found("unknown_receiver", format!("no receiver {id}")))?;
+    Ok(Json(receiver.into()))
+}
+
+/// Removes a receiver; its undelivered notifications are dead-lettered.
+#[utoipa::path(delete, path = "/v1/receivers/{id}", tag = "receivers",
+    params(("id" = String, Path, description = "The receiver's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such receiver", body = ErrorBody),
+    ))]
+async fn remove_receiver(
+    State(api): State<GatewayApi>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, GatewayError> {
+    let store = api.store.clone();
+    let now = (api.now_ms)();
+    let wanted = id.clone();
+    if blocking(move || store.remove_receiver(&wanted, now)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(GatewayError::not_found(
+            "unknown_receiver",
+            format!("no receiver {id}"),
+        ))
+    }
+}
+
+/// `GET /v1/deliveries` filters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DeliveriesQuery {
+    /// The receiver whose notifications to list.
+    receiver: String,
+    /// Only those `pending`, `delivered` or `dead` (the dead letters).
+    status: Option<DeliveryStatus>,
+    /// At most this many (default and most: 1,000).
+    limit: Option<usize>,
+}
+
+/// A receiver's notifications, newest first: the dead letters with `status=dead`.
+#[utoipa::path(get, path = "/v1/deliveries", tag = "receivers", params(DeliveriesQuery),
+    responses(
+        (status = 200, description = "Notifications, newest first", body = DeliveriesPage),
+        (status = 400, description = "No receiver given, or an unknown status", body = ErrorBody),
+    ))]
+async fn list_deliveries(
+    State(api): State<GatewayApi>,
+    query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DeliveriesPage>, GatewayError> {
+    let Query(query) = query.map_err(|e| {
+        GatewayError::bad(
+            "invalid_query",
+            "receiver",
+            format!("give receiver=ID, and status=pending|delivered|dead if wanted: {e}"),
+        )
+    })?;
+    let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    let store = api.store.clone();
+    let deliveries = blocking(move || {
+        store.deliveries_to(&query.receiver, query.status, limit, 100 * MAX_PAGE)
+    })
+    .await?;
+    Ok(Json(DeliveriesPage {
+        deliveries: deliveries
+            .into_iter()
+            .map(|delivery| DeliveryView::of(delivery, false))
+            .collect(),
+    }))
+}
+
+/// A notification, with its body.
+#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "receivers",
+    params(("id" = String, Path, description = "The notification's id (its webhook-id)")),
+    responses(
+        (status = 200, description = "The notification", body = DeliveryView),
+        (status = 404, description = "No such notification", body = ErrorBody),
+    ))]
+async fn get_delivery(
+    State(api): State<GatewayApi>,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryView>, GatewayError> {
+    let store = api.store.clone();
+    let wanted = id.clone();
+    let delivery = blocking(move || store.delivery(&wanted))
+        .await?
+        .ok_or_else(|| {
+            GatewayError::not_found("unknown_delivery", format!("no notification {id}"))
+        })?;
+    Ok(Json(DeliveryView::of(delivery, true)))
+}
+
+/// Delivers a notification again (a dead letter, or one delivered before): queued at the
+/// end of its receiver's queue, due now, with the same webhook-id and body.
+#[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = "receivers",
+    params(("id" = String, Path, description = "The notification's id (its webhook-id)")),
+    responses(
+        (status = 202, description = "Queued again", body = DeliveryView),
+        (status = 404, description = "No such notification", body = ErrorBody),
+        (status = 409, description = "Still pending (`delivery_pending`), or its receiver is disabled or removed (`receiver_unavailable`)", body = ErrorBody),
+    ))]
+async fn retry_delivery(
+    State(api): State<GatewayApi>,
+    Path(id): Path<String>,
+) -> Result<Response, GatewayError> {
+    let store = api.store.clone();
+    let now = (api.now_ms)();
+    let wanted = id.clone();
+    match blocking(move || store.redeliver(&wanted, now)).await? {
+        Redelivery::Queued(delivery) => {
+            api.owed.notify_one();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(DeliveryView::of(delivery, false)),
+            )
+                .into_response())
+        }
+        Redelivery::Unknown => Err(GatewayError::not_found(
+            "unknown_delivery",
+            format!("no notification {id}"),
+        )),
+        Redelivery::StillPending(_) => Err(GatewayError::new(
+            StatusCode::CONFLICT,
+            "delivery_pending",
+            format!("notification {id} is still pending; it is retried on its schedule"),
+        )),
+        Redelivery::ReceiverUnavailable(why) => Err(GatewayError::new(
+            StatusCode::CONFLICT,
+            "receiver_unavailable",
+            why,
+        )),
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cairn gateway API",
+        description = "Submit signed transactions to any chain the gateway serves, with \
+                       idempotency control; follow them to their results; register receivers \
+                       that are told each result, signed as Standard Webhooks has it. Every \
+                       error is {\"error\": {\"code\", \"message\", \"field\"?}}.",
+    ),
+    paths(status, submit, transaction, add_receiver, list_receivers, get_receiver,
+          remove_receiver, list_deliveries, get_delivery, retry_delivery),
+    components(schemas(ErrorBody, ErrorDetail, ReceiptView, TxStatus, DeliveryStatus,
+        GatewayStatus, SubmitRequest, SubmitResponse, TransactionView, DeliveryView,
+        ReceiverRequest, ReceiverCreated, ReceiverView, ReceiversPage, DeliveriesPage)),
+    tags(
+        (name = "gateway", description = "The gateway's state"),
+        (name = "transactions", description = "Submit transactions and follow their results"),
+        (name = "receivers", description = "Receivers of results, and their notifications"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_default());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -462,9 +1080,17 @@ mod tests {
         let store = Arc::new(GatewayStore::open(dir.path().join("g.redb")).unwrap());
         let api = GatewayApi::new(
             store,
-            BTreeSet::from([7, 8]),
-            (WINDOW, 3),
+            ApiConfig {
+                chains: BTreeSet::from([7, 8]),
+                limits: Limits {
+                    window_ms: WINDOW,
+                    max_unfinished: 3,
+                    max_pending_deliveries: 100,
+                },
+                max_receivers: 3,
+            },
             now,
+            Arc::default(),
             Arc::default(),
         );
         (dir, api)

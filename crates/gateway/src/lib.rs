@@ -10,7 +10,10 @@
 //! node lost it. `cairn gateway` runs them. The receivers (pushed results) are not built yet.
 
 pub mod api;
+pub mod deliver;
+pub mod outbox;
 pub mod relay;
 pub mod store;
+pub mod webhook;
 
-pub use store::{Acceptance, GatewayStore, StoreError, StoredAnswer, TxRecord, TxStatus};
+pub use store::{Acceptance, GatewayStore, Limits, StoreError, StoredAnswer, TxRecord, TxStatus};

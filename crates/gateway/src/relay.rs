@@ -1,59 +1,97 @@
 //! Forwarding and following (seed 002's steps 302, 303 and 44–45): every unfinished
 //! transaction in the store is handed to a node of its chain, failing over along the chain's
-//! URLs, and followed by hash until its result is final. A transaction that a node lost (it
-//! crashed, or dropped it from its pool) is handed over again, up to the policy's attempts;
-//! one that executed with a failed receipt is final.
+//! URLs, and followed until its result is final. A transaction that a node lost (it crashed,
+//! or dropped it from its pool) is handed over again, up to the policy's attempts; one that
+//! executed with a failed receipt is final.
 //!
-//! The relay works from the store alone, so after a restart it takes up every transaction
-//! where it stood. Results are followed by polling each chain's nodes
-//! (`GET /v1/transactions/{hash}`); the nodes' WebSocket subscriptions are not used yet.
+//! Results are followed through the nodes' WebSocket head subscriptions: each committed block
+//! with transactions is read, and the transactions of it the gateway waits for are looked up
+//! at once. Every transaction is also looked up on its own now and then
+//! ([`RelayPolicy::follow_poll`]), which is the fallback when no subscription can be had, and
+//! what finds results committed while the gateway was down. The relay works from the store
+//! alone, so after a restart it takes up every transaction where it stood. Hand-overs go in
+//! batches through `POST /v1/transactions/raw`; the changes of a pass are written in one
+//! durable write, which also owes the notifications of every result it makes final.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cairn_api_types::TxStatus as NodeStatus;
+use cairn_api_types::{ReceiptView, TxStatus as NodeStatus};
 use cairn_client::{Client, ClientError};
-use tracing::{debug, warn};
+use cairn_primitives::B256;
+use futures::StreamExt;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use tracing::{debug, error, warn};
 
-use crate::store::{GatewayStore, TxRecord, TxStatus};
+use crate::store::{GatewayStore, StoreError, TxRecord, TxStatus};
 
 /// How the relay retries.
 #[derive(Debug, Clone)]
 pub struct RelayPolicy {
     /// How often unfinished transactions are looked at.
     pub poll: Duration,
+    /// How often a transaction handed over is looked up on its own, whatever the heads say.
+    pub follow_poll: Duration,
     /// Most times a transaction is handed to a node before it is dropped.
     pub max_attempts: u32,
     /// How long a transaction a node does not know may stay so before it is handed over
     /// again (a node may take a moment to admit it).
     pub lost_after: Duration,
+    /// Most transactions handed over in one request.
+    pub batch: usize,
 }
 
 impl Default for RelayPolicy {
     fn default() -> Self {
         Self {
             poll: Duration::from_millis(250),
+            follow_poll: Duration::from_secs(2),
             max_attempts: 5,
             lost_after: Duration::from_secs(3),
+            batch: 1_000,
         }
     }
 }
 
+/// Lookups under way at once.
+const LOOKUPS: usize = 16;
+
+/// A node of a chain.
+struct Node {
+    client: Client,
+    /// Set when the node turned out to serve another chain: it is not used.
+    wrong_chain: AtomicBool,
+}
+
 /// A chain's nodes, in the order they are tried.
 pub struct ChainNodes {
-    clients: Vec<Client>,
+    nodes: Vec<Arc<Node>>,
 }
 
 impl ChainNodes {
     /// The nodes at `urls`.
     pub fn new(urls: &[String]) -> Result<Self, ClientError> {
         Ok(Self {
-            clients: urls
+            nodes: urls
                 .iter()
-                .map(|url| Client::new(url))
-                .collect::<Result<_, _>>()?,
+                .map(|url| {
+                    Ok(Arc::new(Node {
+                        client: Client::new(url)?,
+                        wrong_chain: AtomicBool::new(false),
+                    }))
+                })
+                .collect::<Result<_, ClientError>>()?,
         })
+    }
+
+    fn usable(&self) -> impl Iterator<Item = &Client> {
+        self.nodes
+            .iter()
+            .filter(|node| !node.wrong_chain.load(Ordering::Relaxed))
+            .map(|node| &node.client)
     }
 }
 
@@ -63,161 +101,290 @@ pub struct Relay {
     chains: BTreeMap<u64, ChainNodes>,
     policy: RelayPolicy,
     now_ms: fn() -> u64,
+    /// Notified when results become final (the deliverer waits on it).
+    owed: Arc<tokio::sync::Notify>,
+    /// When each transaction was last looked up.
+    checked: Mutex<HashMap<B256, u64>>,
 }
 
 /// What one node said of a transaction.
 enum Seen {
-    Final(TxStatus, Option<u64>, Option<String>),
+    Final {
+        status: TxStatus,
+        block: Option<u64>,
+        block_hash: Option<B256>,
+        receipt: Option<ReceiptView>,
+    },
     Pending,
     Unknown,
 }
 
+impl Seen {
+    /// Writes a final result into `record`.
+    fn settle(self, record: &mut TxRecord) -> bool {
+        let Seen::Final {
+            status,
+            block,
+            block_hash,
+            receipt,
+        } = self
+        else {
+            return false;
+        };
+        record.status = status;
+        record.block = block;
+        record.block_hash = block_hash;
+        record.error = match status {
+            TxStatus::Failed => receipt.as_ref().and_then(|receipt| receipt.reason.clone()),
+            _ => None,
+        };
+        record.receipt = receipt;
+        true
+    }
+}
+
 impl Relay {
-    /// A relay over `store` for `chains`.
+    /// A relay over `store` for `chains`; `owed` is notified when results become final.
     pub fn new(
         store: Arc<GatewayStore>,
         chains: BTreeMap<u64, ChainNodes>,
         policy: RelayPolicy,
         now_ms: fn() -> u64,
+        owed: Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
             store,
             chains,
             policy,
             now_ms,
+            owed,
+            checked: Mutex::default(),
         }
     }
 
-    /// Runs until the process ends: a pass over the unfinished transactions after each
-    /// acceptance, and every `poll`.
+    /// Runs until the process ends: follows every node's heads, and makes a pass over the
+    /// unfinished transactions after each acceptance, each block that holds transactions,
+    /// and every `poll`.
     pub async fn run(self, accepted: Arc<tokio::sync::Notify>) {
+        let (heads, mut committed) = mpsc::channel::<Vec<B256>>(1_024);
+        for (chain_id, nodes) in &self.chains {
+            for node in &nodes.nodes {
+                tokio::spawn(follow_heads(node.clone(), *chain_id, heads.clone()));
+            }
+        }
+        drop(heads);
+        let mut in_blocks = HashSet::new();
         loop {
-            if let Err(error) = self.pass().await {
+            if let Err(error) = self.pass(&in_blocks).await {
                 warn!(%error, "relay pass failed");
             }
+            in_blocks.clear();
             tokio::select! {
                 _ = accepted.notified() => {}
+                Some(hashes) = committed.recv() => {
+                    in_blocks.extend(hashes);
+                    while let Ok(more) = committed.try_recv() {
+                        in_blocks.extend(more);
+                    }
+                }
                 _ = tokio::time::sleep(self.policy.poll) => {}
             }
         }
     }
 
-    /// One pass over the unfinished transactions.
-    pub async fn pass(&self) -> Result<(), crate::store::StoreError> {
+    /// One pass over the unfinished transactions; `in_blocks` holds transactions of blocks
+    /// committed since the last pass.
+    pub async fn pass(&self, in_blocks: &HashSet<B256>) -> Result<(), StoreError> {
         let store = self.store.clone();
         let unfinished = tokio::task::spawn_blocking(move || store.unfinished())
             .await
-            .map_err(|e| crate::store::StoreError::Database(e.to_string()))??;
-        for record in unfinished {
-            let Some(nodes) = self.chains.get(&record.chain_id) else {
-                continue;
-            };
-            let next = self.step(nodes, record.clone()).await;
-            if next != record {
-                let store = self.store.clone();
-                tokio::task::spawn_blocking(move || store.update(&next))
-                    .await
-                    .map_err(|e| crate::store::StoreError::Database(e.to_string()))??;
+            .map_err(|e| StoreError::Database(e.to_string()))??;
+        let now = (self.now_ms)();
+        let follow_ms = self.policy.follow_poll.as_millis() as u64;
+        let mut to_hand_over: BTreeMap<u64, Vec<TxRecord>> = BTreeMap::new();
+        let mut to_look_up = Vec::new();
+        {
+            let mut checked = self.checked.lock();
+            let waiting: HashSet<B256> = unfinished.iter().map(|record| record.hash).collect();
+            checked.retain(|hash, _| waiting.contains(hash));
+            for record in unfinished {
+                if !self.chains.contains_key(&record.chain_id) {
+                    continue;
+                }
+                match record.status {
+                    TxStatus::Accepted => to_hand_over
+                        .entry(record.chain_id)
+                        .or_default()
+                        .push(record),
+                    _ => {
+                        let last = checked.get(&record.hash).copied();
+                        let due = in_blocks.contains(&record.hash)
+                            || last.is_none_or(|last| now >= last.saturating_add(follow_ms));
+                        if due {
+                            checked.insert(record.hash, now);
+                            to_look_up.push(record);
+                        }
+                    }
+                }
             }
         }
-        Ok(())
-    }
-
-    /// Where `record` goes next.
-    async fn step(&self, nodes: &ChainNodes, mut record: TxRecord) -> TxRecord {
-        let now = (self.now_ms)();
-        match record.status {
-            TxStatus::Accepted => self.hand_over(nodes, &mut record, now).await,
-            TxStatus::Submitted | TxStatus::Pending => match self.look_up(nodes, &record).await {
-                Some(Seen::Final(status, block, error)) => {
-                    record.status = status;
-                    record.block = block;
-                    record.error = error;
+        let mut changed = Vec::new();
+        let looked_up: Vec<(TxRecord, Option<Seen>)> = futures::stream::iter(to_look_up)
+            .map(|record| async move {
+                let seen = self.look_up(&self.chains[&record.chain_id], &record).await;
+                (record, seen)
+            })
+            .buffer_unordered(LOOKUPS)
+            .collect()
+            .await;
+        let lost_after = self.policy.lost_after.as_millis() as u64;
+        for (mut record, seen) in looked_up {
+            match seen {
+                Some(seen @ Seen::Final { .. }) => {
+                    seen.settle(&mut record);
                     record.updated_ms = now;
+                    changed.push(record);
                 }
                 Some(Seen::Pending) if record.status != TxStatus::Pending => {
                     record.status = TxStatus::Pending;
                     record.updated_ms = now;
+                    changed.push(record);
                 }
-                Some(Seen::Pending) => {}
-                Some(Seen::Unknown) => {
-                    let lost_after = self.policy.lost_after.as_millis() as u64;
-                    if now >= record.updated_ms.saturating_add(lost_after) {
-                        // No node of the chain has it: lost with a node, or dropped from
-                        // a pool. Hand it over again.
-                        debug!(hash = %record.hash, "no node knows it; handing it over again");
-                        self.hand_over(nodes, &mut record, now).await;
-                    }
+                Some(Seen::Unknown) if now >= record.updated_ms.saturating_add(lost_after) => {
+                    // No node of the chain has it: lost with a node, or dropped from a pool.
+                    debug!(hash = %record.hash, "no node knows it; handing it over again");
+                    to_hand_over
+                        .entry(record.chain_id)
+                        .or_default()
+                        .push(record);
                 }
-                // No node answered: ask again next pass.
-                None => {}
-            },
-            TxStatus::Committed | TxStatus::Failed | TxStatus::Dropped => {}
+                // Pending still, unknown for a moment, or no node answered: later.
+                _ => {}
+            }
         }
-        record
+        for (chain_id, records) in to_hand_over {
+            let nodes = &self.chains[&chain_id];
+            for chunk in records.chunks(self.policy.batch.max(1)) {
+                changed.extend(self.hand_over(nodes, chunk.to_vec(), now).await);
+            }
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let settled = changed.iter().any(|record| record.status.is_final());
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.update_all(&changed))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))??;
+        if settled {
+            self.owed.notify_one();
+        }
+        Ok(())
     }
 
-    /// Hands `record` to the first node of its chain that takes it.
-    async fn hand_over(&self, nodes: &ChainNodes, record: &mut TxRecord, now: u64) {
-        if record.attempts >= self.policy.max_attempts {
-            record.status = TxStatus::Dropped;
-            record.error = Some(format!(
-                "not committed after {} hand-overs; last: {}",
-                record.attempts,
-                record.error.as_deref().unwrap_or("no error")
-            ));
-            record.updated_ms = now;
-            return;
+    /// Hands `records` to the first node of their chain that takes them; the records that
+    /// changed.
+    async fn hand_over(
+        &self,
+        nodes: &ChainNodes,
+        records: Vec<TxRecord>,
+        now: u64,
+    ) -> Vec<TxRecord> {
+        let (spent, mut records): (Vec<TxRecord>, Vec<TxRecord>) = records
+            .into_iter()
+            .partition(|record| record.attempts >= self.policy.max_attempts);
+        let mut changed: Vec<TxRecord> = spent
+            .into_iter()
+            .map(|mut record| {
+                record.status = TxStatus::Dropped;
+                record.error = Some(format!(
+                    "not committed after {} hand-overs; last: {}",
+                    record.attempts,
+                    record.error.as_deref().unwrap_or("no error")
+                ));
+                record.updated_ms = now;
+                record
+            })
+            .collect();
+        if records.is_empty() {
+            return changed;
         }
+        let mut body = Vec::new();
+        for record in &records {
+            body.extend_from_slice(&record.tx);
+        }
+        let body = bytes::Bytes::from(body);
         let mut last_error = None;
-        for client in &nodes.clients {
-            match client.submit_encoded(record.tx.to_vec()).await {
-                Ok(answer) => {
-                    record.attempts += 1;
-                    record.updated_ms = now;
-                    match answer.results.first().and_then(|item| item.error.clone()) {
-                        None => {
-                            record.status = TxStatus::Submitted;
-                            record.error = None;
-                        }
-                        Some(error) => {
-                            // Refused: perhaps because the chain already has it.
-                            match Self::seen_by(client, record).await {
-                                Some(Seen::Final(status, block, receipt_error)) => {
-                                    record.status = status;
-                                    record.block = block;
-                                    record.error = receipt_error;
-                                }
-                                Some(Seen::Pending) => record.status = TxStatus::Pending,
-                                _ => {
-                                    record.status = TxStatus::Dropped;
-                                    record.error = Some(format!(
-                                        "refused by {}: {} ({})",
-                                        client.base_url(),
-                                        error.message,
-                                        error.code
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                    return;
-                }
+        for client in nodes.usable() {
+            let answer = match client.submit_encoded(body.clone()).await {
+                Ok(answer) => answer,
                 Err(error) => {
                     debug!(url = client.base_url(), %error, "node unavailable; trying the next");
                     last_error = Some(format!("{}: {error}", client.base_url()));
+                    continue;
+                }
+            };
+            let mut refused = Vec::new();
+            for (index, mut record) in records.drain(..).enumerate() {
+                let Some(item) = answer.results.get(index) else {
+                    continue;
+                };
+                record.attempts += 1;
+                record.updated_ms = now;
+                self.checked.lock().insert(record.hash, now);
+                match &item.error {
+                    None => {
+                        record.status = TxStatus::Submitted;
+                        record.error = None;
+                        changed.push(record);
+                    }
+                    // Refused: perhaps because the chain already has it.
+                    Some(error) => refused.push((record, error.clone())),
                 }
             }
+            let looked_up: Vec<_> = futures::stream::iter(refused)
+                .map(|(record, error)| async move {
+                    let seen = Self::seen_by(client, &record).await;
+                    (record, error, seen)
+                })
+                .buffer_unordered(LOOKUPS)
+                .collect()
+                .await;
+            for (mut record, error, seen) in looked_up {
+                match seen {
+                    Some(seen @ Seen::Final { .. }) => {
+                        seen.settle(&mut record);
+                    }
+                    Some(Seen::Pending) => record.status = TxStatus::Pending,
+                    _ => {
+                        record.status = TxStatus::Dropped;
+                        record.error = Some(format!(
+                            "refused by {}: {} ({})",
+                            client.base_url(),
+                            error.message,
+                            error.code
+                        ));
+                    }
+                }
+                changed.push(record);
+            }
+            return changed;
         }
-        // No node of the chain answered: it stays accepted and is tried again.
-        record.error = last_error;
+        // No node of the chain answered: they stay accepted and are tried again.
+        for mut record in records {
+            if record.error != last_error {
+                record.error = last_error.clone();
+                changed.push(record);
+            }
+        }
+        changed
     }
 
     /// What the chain's nodes say of `record`: the first final or pending answer, else
     /// unknown if some node answered, else `None`.
     async fn look_up(&self, nodes: &ChainNodes, record: &TxRecord) -> Option<Seen> {
         let mut answered = false;
-        for client in &nodes.clients {
+        for client in nodes.usable() {
             match Self::seen_by(client, record).await {
                 Some(Seen::Unknown) => answered = true,
                 Some(seen) => return Some(seen),
@@ -229,15 +396,65 @@ impl Relay {
 
     async fn seen_by(client: &Client, record: &TxRecord) -> Option<Seen> {
         let answer = client.transaction(&record.hash).await.ok()?;
+        let settled = |status| Seen::Final {
+            status,
+            block: answer.block,
+            block_hash: answer.block_hash,
+            receipt: answer.receipt.clone(),
+        };
         Some(match answer.status {
-            NodeStatus::Committed => Seen::Final(TxStatus::Committed, answer.block, None),
-            NodeStatus::Failed => Seen::Final(
-                TxStatus::Failed,
-                answer.block,
-                answer.receipt.and_then(|receipt| receipt.reason),
-            ),
+            NodeStatus::Committed => settled(TxStatus::Committed),
+            NodeStatus::Failed => settled(TxStatus::Failed),
             NodeStatus::Pending => Seen::Pending,
             NodeStatus::Unknown => Seen::Unknown,
         })
+    }
+}
+
+/// Follows `node`'s committed heads for as long as the process runs, sending the
+/// transactions of each block that has any. Checks first that the node serves `chain_id`;
+/// one that does not is marked and left alone.
+async fn follow_heads(node: Arc<Node>, chain_id: u64, committed: mpsc::Sender<Vec<B256>>) {
+    let client = &node.client;
+    loop {
+        let status = match client.status().await {
+            Ok(status) => status,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if status.chain_id != chain_id {
+            error!(
+                url = client.base_url(),
+                serves = status.chain_id,
+                configured = chain_id,
+                "this node serves another chain; it is not used"
+            );
+            node.wrong_chain.store(true, Ordering::Relaxed);
+            return;
+        }
+        let mut heads = client.heads(status.height + 1);
+        loop {
+            let head = match heads.next().await {
+                Ok(head) => head,
+                Err(error) => {
+                    warn!(url = client.base_url(), %error, "cannot follow heads");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            };
+            if head.transaction_count == 0 {
+                continue;
+            }
+            let hashes = match client.block(&head.header.height.to_string(), false).await {
+                Ok(block) => block.transactions,
+                // Whatever was in it is found by the lookups on their own.
+                Err(_) => Vec::new(),
+            };
+            if committed.send(hashes).await.is_err() {
+                return;
+            }
+        }
     }
 }

@@ -15,7 +15,8 @@
 
 use std::path::Path;
 
-use cairn_primitives::{B256, Bytes};
+use cairn_api_types::ReceiptView;
+use cairn_primitives::{Address, B256, Bytes};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -46,10 +47,13 @@ pub enum StoreError {
     /// An argument outside its bounds.
     #[error("{0}")]
     Invalid(String),
-    /// As many transactions as allowed wait for their results: nothing more is accepted
-    /// until some are final.
-    #[error("{0} transactions wait for their results, the most allowed")]
-    Full(u64),
+    /// The outbox is full: as many transactions as allowed wait for their results, or as
+    /// many notifications for delivery. Nothing more is accepted until some are done.
+    #[error("{0}")]
+    Full(String),
+    /// Another bound reached (receivers registered).
+    #[error("{0}")]
+    Limit(String),
 }
 
 macro_rules! database_errors {
@@ -72,7 +76,7 @@ database_errors!(
 );
 
 /// Where a transaction stands, from the gateway's acceptance to its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TxStatus {
     /// Stored by the gateway; not yet handed to a node.
@@ -119,6 +123,26 @@ pub struct TxRecord {
     pub block: Option<u64>,
     /// The last error: a node's refusal, or the failed receipt's reason.
     pub error: Option<String>,
+    /// Where a transfer sends its amount (receivers may match on it).
+    #[serde(default)]
+    pub recipient: Option<Address>,
+    /// Its block's hash, once committed or failed.
+    #[serde(default)]
+    pub block_hash: Option<B256>,
+    /// Its receipt as the node gave it, once committed or failed.
+    #[serde(default)]
+    pub receipt: Option<ReceiptView>,
+}
+
+/// The bounds an acceptance is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long idempotency keys, and transactions for duplicate suppression, are remembered.
+    pub window_ms: u64,
+    /// Most transactions waiting for their results.
+    pub max_unfinished: u64,
+    /// Most notifications waiting for delivery.
+    pub max_pending_deliveries: u64,
 }
 
 /// The answer first given under an idempotency key.
@@ -153,18 +177,18 @@ pub enum Acceptance {
 
 /// The gateway's database.
 pub struct GatewayStore {
-    db: Database,
+    pub(crate) db: Database,
 }
 
 fn scoped(device: Option<&str>, key: &str) -> String {
     format!("{}\0{key}", device.unwrap_or(""))
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn decode<T: for<'a> Deserialize<'a>>(bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: for<'a> Deserialize<'a>>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -177,19 +201,26 @@ impl GatewayStore {
         txn.open_table(UNFINISHED)?;
         txn.open_table(KEYS)?;
         txn.open_table(DEVICE_TRANSACTIONS)?;
+        txn.open_table(crate::outbox::RECEIVERS)?;
+        txn.open_table(crate::outbox::RECEIVER_INDEX)?;
+        txn.open_table(crate::outbox::DELIVERIES)?;
+        txn.open_table(crate::outbox::QUEUE)?;
+        txn.open_table(crate::outbox::RECEIVER_DELIVERIES)?;
+        txn.open_table(crate::outbox::TX_DELIVERIES)?;
+        txn.open_table(crate::outbox::COUNTERS)?;
         txn.commit()?;
         Ok(Self { db })
     }
 
-    fn begin_durable_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+    pub(crate) fn begin_durable_write(&self) -> Result<redb::WriteTransaction, StoreError> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(redb::Durability::Immediate)?;
         Ok(txn)
     }
 
     /// Accepts `record` (status [`TxStatus::Accepted`]), durably, unless its key or the
-    /// transaction itself was seen within `window_ms`, or `max_unfinished` transactions
-    /// already wait for their results ([`StoreError::Full`]). `key` is the idempotency key with the
+    /// transaction itself was seen within the window, or the outbox is full
+    /// ([`StoreError::Full`]). `key` is the idempotency key with the
     /// hash of the request's body; `answer(record, duplicate)` makes the answer to store under
     /// it (for a new key with a transaction already accepted, `duplicate` is set and `record`
     /// is the first one's).
@@ -198,7 +229,7 @@ impl GatewayStore {
         record: TxRecord,
         key: Option<(&str, B256)>,
         answer: impl FnOnce(&TxRecord, bool) -> StoredAnswer,
-        (window_ms, max_unfinished): (u64, u64),
+        limits: Limits,
         now_ms: u64,
     ) -> Result<Acceptance, StoreError> {
         let device = record.device.as_deref();
@@ -214,7 +245,7 @@ impl GatewayStore {
                 "an idempotency key is 1 to {MAX_KEY_BYTES} bytes"
             )));
         }
-        let live = |at: u64| now_ms < at.saturating_add(window_ms);
+        let live = |at: u64| now_ms < at.saturating_add(limits.window_ms);
         let txn = self.begin_durable_write()?;
         let mut write = false;
         let outcome = {
@@ -254,8 +285,16 @@ impl GatewayStore {
                 }
                 (None, _, _) => {
                     let waiting = txn.open_table(UNFINISHED)?.len()?;
-                    if waiting >= max_unfinished {
-                        return Err(StoreError::Full(waiting));
+                    if waiting >= limits.max_unfinished {
+                        return Err(StoreError::Full(format!(
+                            "{waiting} transactions wait for their results, the most allowed"
+                        )));
+                    }
+                    let undelivered = txn.open_table(crate::outbox::QUEUE)?.len()?;
+                    if undelivered >= limits.max_pending_deliveries {
+                        return Err(StoreError::Full(format!(
+                            "{undelivered} notifications wait for delivery, the most allowed"
+                        )));
                     }
                     write = true;
                     if let Some((scoped_key, body)) = &scoped_key {
@@ -294,21 +333,44 @@ impl GatewayStore {
             .transpose()
     }
 
-    /// Writes `record` back, durably; a final one leaves the unfinished index.
+    /// The record of the transaction `hash`, as `txn` sees it.
+    pub(crate) fn transaction_in(
+        &self,
+        txn: &redb::WriteTransaction,
+        hash: &B256,
+    ) -> Result<Option<TxRecord>, StoreError> {
+        txn.open_table(TRANSACTIONS)?
+            .get(hash.0)?
+            .map(|value| decode(value.value()))
+            .transpose()
+    }
+
+    /// Writes `record` back, durably; see [`GatewayStore::update_all`].
     pub fn update(&self, record: &TxRecord) -> Result<(), StoreError> {
+        self.update_all(std::slice::from_ref(record))
+    }
+
+    /// Writes `records` back in one durable write. A record whose result becomes final
+    /// leaves the unfinished index, and the notifications of its result are owed to every
+    /// receiver it matches in that same write.
+    pub fn update_all(&self, records: &[TxRecord]) -> Result<(), StoreError> {
         let txn = self.begin_durable_write()?;
-        {
-            let mut transactions = txn.open_table(TRANSACTIONS)?;
-            if transactions.get(record.hash.0)?.is_none() {
+        for record in records {
+            let Some(before) = self.transaction_in(&txn, &record.hash)? else {
                 return Err(StoreError::Invalid(format!(
                     "transaction {} was never accepted",
                     record.hash
                 )));
-            }
-            transactions.insert(record.hash.0, encode(record)?.as_slice())?;
+            };
+            txn.open_table(TRANSACTIONS)?
+                .insert(record.hash.0, encode(record)?.as_slice())?;
             let mut unfinished = txn.open_table(UNFINISHED)?;
             if record.status.is_final() {
                 unfinished.remove(record.hash.0)?;
+                drop(unfinished);
+                if !before.status.is_final() {
+                    crate::outbox::owe_notifications(&txn, record, record.updated_ms)?;
+                }
             } else {
                 unfinished.insert(record.hash.0, record.accepted_ms)?;
             }
@@ -336,6 +398,18 @@ impl GatewayStore {
         }
         records.sort_by_key(|record| (record.accepted_ms, record.hash));
         Ok(records)
+    }
+
+    /// How many transactions wait for their results.
+    pub fn unfinished_count(&self) -> Result<usize, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(UNFINISHED)?.len()? as usize)
+    }
+
+    /// How many receivers are registered.
+    pub fn receiver_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(crate::outbox::RECEIVERS)?.len()?)
     }
 
     /// The transactions `device` sent, most recent first, at most `limit`.
@@ -379,7 +453,15 @@ mod tests {
     use super::*;
 
     const WINDOW: u64 = 24 * 3_600_000;
-    const LIMITS: (u64, u64) = (WINDOW, 1_000);
+    const LIMITS: Limits = Limits {
+        window_ms: WINDOW,
+        max_unfinished: 1_000,
+        max_pending_deliveries: 1_000,
+    };
+    const TWO: Limits = Limits {
+        max_unfinished: 2,
+        ..LIMITS
+    };
 
     fn record(byte: u8, device: Option<&str>, at: u64) -> TxRecord {
         TxRecord {
@@ -393,6 +475,9 @@ mod tests {
             updated_ms: at,
             block: None,
             error: None,
+            recipient: None,
+            block_hash: None,
+            receipt: None,
         }
     }
 
@@ -602,23 +687,23 @@ mod tests {
         let (_dir, store) = store();
         for byte in 1..=2 {
             store
-                .accept(record(byte, None, 0), None, answer, (WINDOW, 2), 0)
+                .accept(record(byte, None, 0), None, answer, TWO, 0)
                 .unwrap();
         }
         assert!(matches!(
-            store.accept(record(3, None, 0), None, answer, (WINDOW, 2), 0),
-            Err(StoreError::Full(2))
+            store.accept(record(3, None, 0), None, answer, TWO, 0),
+            Err(StoreError::Full(_))
         ));
         // A known transaction is still answered.
         assert!(matches!(
-            store.accept(record(1, None, 1), None, answer, (WINDOW, 2), 1),
+            store.accept(record(1, None, 1), None, answer, TWO, 1),
             Ok(Acceptance::Duplicate(_))
         ));
         let mut first = store.transaction(&B256::repeat_byte(1)).unwrap().unwrap();
         first.status = TxStatus::Committed;
         store.update(&first).unwrap();
         assert!(matches!(
-            store.accept(record(3, None, 2), None, answer, (WINDOW, 2), 2),
+            store.accept(record(3, None, 2), None, answer, TWO, 2),
             Ok(Acceptance::Accepted(_))
         ));
     }
