@@ -23,6 +23,8 @@ use cairn_api_types::{ErrorBody, ErrorDetail, ReceiptView};
 use cairn_primitives::{Address, B256, SignedTransaction, keccak256};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::outbox::{Delivery, DeliveryStatus, MAX_URL_BYTES, Receiver, Redelivery};
@@ -95,10 +97,52 @@ impl GatewayApi {
             .route("/v1/deliveries", get(list_deliveries))
             .route("/v1/deliveries/{id}", get(get_delivery))
             .route("/v1/deliveries/{id}/retry", post(retry_delivery))
-            // Bodies are read against their bounds by the handlers, which answer in JSON.
-            .layer(DefaultBodyLimit::disable())
+            .fallback(|| async {
+                GatewayError::not_found("not_found", "no such endpoint; see /v1/openapi.json")
+            })
+            .method_not_allowed_fallback(|| async {
+                GatewayError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "method not allowed here",
+                )
+            })
             .with_state(self)
+            .layer(
+                tower::ServiceBuilder::new()
+                    .layer(CatchPanicLayer::custom(|_| {
+                        tracing::error!("a request handler panicked");
+                        GatewayError::internal("internal error").into_response()
+                    }))
+                    .layer(axum::middleware::map_response(json_timeouts))
+                    .layer(TimeoutLayer::with_status_code(
+                        StatusCode::REQUEST_TIMEOUT,
+                        REQUEST_TIMEOUT,
+                    ))
+                    .layer(tower::limit::GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+                    // Bodies are read against their bounds by the handlers, which answer in
+                    // JSON.
+                    .layer(DefaultBodyLimit::disable()),
+            )
     }
+}
+
+/// How long a request may take, its body included.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Most requests served at once.
+pub const MAX_IN_FLIGHT: usize = 1_024;
+
+/// A timeout raised by the layer, in the JSON error shape.
+async fn json_timeouts(response: Response) -> Response {
+    if response.status() == StatusCode::REQUEST_TIMEOUT {
+        return GatewayError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("a request must be complete within {REQUEST_TIMEOUT:?}"),
+        )
+        .into_response();
+    }
+    response
 }
 
 async fn blocking<T: Send + 'static>(
@@ -453,21 +497,12 @@ async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, GatewayError> {
-    let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
-        .await
-        .map_err(|_| {
-            GatewayError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request_too_large",
-                format!("a request is at most {MAX_REQUEST_BYTES} bytes"),
-            )
-        })?;
-    let (request, device, tx, bytes) = check(&api, &headers, &body)?;
     let key = header_text(&headers, "idempotency-key", MAX_KEY_BYTES)?.map(str::to_string);
-    // The same key while its first request is processed: 409.
+    // The same key while a request with it is processed, from its headers on: 409.
     let _holding = match &key {
         Some(key) => {
-            let scoped = format!("{}\0{key}", device.as_deref().unwrap_or(""));
+            let device = header_text(&headers, "x-device-id", MAX_DEVICE_BYTES)?;
+            let scoped = format!("{}\0{key}", device.unwrap_or(""));
             if !api.in_flight.lock().insert(scoped.clone()) {
                 return Err(GatewayError::new(
                     StatusCode::CONFLICT,
@@ -483,6 +518,16 @@ async fn submit(
         }
         None => None,
     };
+    let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|_| {
+            GatewayError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                format!("a request is at most {MAX_REQUEST_BYTES} bytes"),
+            )
+        })?;
+    let (request, device, tx, bytes) = check(&api, &headers, &body)?;
     // What the request asks, whatever its JSON spelling.
     let mut canonical = request.chain_id.to_be_bytes().to_vec();
     canonical.extend_from_slice(&bytes);
@@ -795,15 +840,45 @@ async fn add_receiver(
                 format!("a receiver is registered in at most {MAX_RECEIVER_REQUEST_BYTES} bytes"),
             )
         })?;
-    let request: ReceiverRequest = serde_json::from_slice(&body).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         GatewayError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!(
-                "the body is not a receiver {{\"url\", \"match\": {{\"device\"|\"recipient\"|\"transaction\": …}}}}: {e}"
-            ),
+            format!("the body is not JSON: {e}"),
         )
-        .field("match")
+    })?;
+    let Some(fields) = value.as_object() else {
+        return Err(GatewayError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body is not a receiver {\"url\", \"match\"}",
+        ));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !["url", "match", "device"].contains(&key.as_str()))
+    {
+        return Err(GatewayError::bad(
+            "unknown_field",
+            unknown,
+            format!("a receiver has url, match and device, not {unknown:?}"),
+        ));
+    }
+    if !fields.get("url").is_some_and(serde_json::Value::is_string) {
+        return Err(GatewayError::bad("invalid_url", "url", "give \"url\": a string"));
+    }
+    if let Err(e) = serde_json::from_value::<Match>(fields.get("match").cloned().unwrap_or_default()) {
+        return Err(GatewayError::bad(
+            "invalid_match",
+            "match",
+            format!(
+                "give one of {{\"device\": \"…\"}}, {{\"recipient\": \"0x…\"}}, \
+                 {{\"transaction\": \"0x…\"}}: {e}"
+            ),
+        ));
+    }
+    let request: ReceiverRequest = serde_json::from_value(value).map_err(|e| {
+        GatewayError::bad("invalid_device", "device", format!("give a string: {e}"))
     })?;
     check_receiver_url(&request.url)?;
     if let Match::Device(device) = &request.matches {
@@ -1257,5 +1332,128 @@ mod tests {
         let (full, _, error) = post(&api, body(7, &signed(7, 4)), &[]).await;
         assert_eq!(full, StatusCode::SERVICE_UNAVAILABLE, "{error}");
         assert_eq!(error["error"]["code"], "outbox_full");
+    }
+
+    async fn call(
+        api: &GatewayApi,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(body.map_or_else(Body::empty, |body| Body::from(body.to_string())))
+            .unwrap();
+        let response = api.clone().router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn receivers_are_registered_read_listed_and_removed() {
+        let (_dir, api) = api();
+        let (status, created) = call(
+            &api,
+            "POST",
+            "/v1/receivers",
+            Some(serde_json::json!({"url": "http://127.0.0.1:9/hook", "match": {"device": "teller-1"}})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+        let (status, shown) = call(&api, "GET", &format!("/v1/receivers/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(shown["url"], "http://127.0.0.1:9/hook");
+        assert_eq!(shown["match"], serde_json::json!({"device": "teller-1"}));
+        assert_eq!(shown["disabled"], false);
+        assert!(shown.get("secret").is_none(), "the secret is shown once");
+        let (_, listed) = call(&api, "GET", "/v1/receivers", None).await;
+        assert_eq!(listed["receivers"].as_array().unwrap().len(), 1);
+        let (status, _) = call(&api, "DELETE", &format!("/v1/receivers/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, error) = call(&api, "GET", &format!("/v1/receivers/{id}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(error["error"]["code"], "unknown_receiver");
+        let (status, _) = call(&api, "DELETE", &format!("/v1/receivers/{id}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn bad_receivers_are_refused_naming_the_field_and_their_number_is_bounded() {
+        let (_dir, api) = api();
+        let cases = [
+            (serde_json::json!({"url": "ftp://x/", "match": {"device": "a"}}), "url"),
+            (serde_json::json!({"url": "https://x/", "match": {"device": "a"}}), "url"),
+            (serde_json::json!({"url": "not a url", "match": {"device": "a"}}), "url"),
+            (serde_json::json!({"url": format!("http://x/{}", "a".repeat(MAX_URL_BYTES)), "match": {"device": "a"}}), "url"),
+            (serde_json::json!({"url": "http://x/", "match": {"sender": "a"}}), "match"),
+            (serde_json::json!({"url": "http://x/", "match": {"recipient": "0x12"}}), "match"),
+            (serde_json::json!({"url": "http://x/", "match": {"device": ""}}), "match.device"),
+        ];
+        for (body, field) in cases {
+            let (status, error) = call(&api, "POST", "/v1/receivers", Some(body.clone())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
+            assert_eq!(error["error"]["field"], field, "{body}: {error}");
+        }
+        let hook = serde_json::json!({"url": "http://x/", "match": {"transaction": B256::ZERO}});
+        for _ in 0..3 {
+            let (status, _) = call(&api, "POST", "/v1/receivers", Some(hook.clone())).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        let (status, error) = call(&api, "POST", "/v1/receivers", Some(hook)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{error}");
+        assert_eq!(error["error"]["code"], "too_many_receivers");
+        // Notifications: unknown ones, and a listing without its receiver.
+        let (status, error) = call(&api, "POST", "/v1/deliveries/msg_x/retry", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+        let (status, error) = call(&api, "GET", "/v1/deliveries", None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error["error"]["field"], "receiver");
+        // Unknown routes and methods answer in JSON too.
+        let (status, error) = call(&api, "GET", "/v1/nothing", None).await;
+        assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &serde_json::json!("not_found")));
+        let (status, _) = call(&api, "PUT", "/v1/receivers", None).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_describes_every_route() {
+        let (_dir, api) = api();
+        let (status, document) = call(&api, "GET", "/v1/openapi.json", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(document["info"]["title"], "Cairn gateway API");
+        let paths = document["paths"].as_object().unwrap();
+        for (path, method) in [
+            ("/v1/status", "get"),
+            ("/v1/transactions", "post"),
+            ("/v1/transactions/{hash}", "get"),
+            ("/v1/receivers", "post"),
+            ("/v1/receivers", "get"),
+            ("/v1/receivers/{id}", "get"),
+            ("/v1/receivers/{id}", "delete"),
+            ("/v1/deliveries", "get"),
+            ("/v1/deliveries/{id}", "get"),
+            ("/v1/deliveries/{id}/retry", "post"),
+        ] {
+            assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path}");
+            // And the route is served (not the JSON 404 of the fallback / 405).
+            let concrete = path.replace("{hash}", &B256::ZERO.to_string()).replace("{id}", "x");
+            let (status, body) = call(&api, &method.to_uppercase(), &concrete, None).await;
+            assert!(
+                body["error"]["code"] != "not_found" && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {status} {body}"
+            );
+        }
+        let (_, gateway) = call(&api, "GET", "/v1/status", None).await;
+        assert_eq!(gateway["chains"], serde_json::json!([7, 8]));
     }
 }

@@ -350,30 +350,49 @@ pub struct TestnetInitArgs {
     pub chain_id: u64,
 }
 
-/// `cairn gateway`.
+/// `cairn gateway`. Each setting can come from the flags or from `--config FILE` (TOML with
+/// the same names in snake case, and a `[chains]` table of `ID = ["URL", ...]`); a flag wins.
 #[derive(Debug, Args)]
 pub struct GatewayArgs {
-    /// HTTP listen address.
-    #[arg(long, default_value = "127.0.0.1:8600", value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// Where the gateway's database lives.
-    #[arg(long, default_value = ".cairn/gateway", value_name = "DIR")]
-    pub data_dir: PathBuf,
-    /// A chain it serves and its nodes' URLs, tried in order (repeat for more chains;
-    /// at least one).
-    #[arg(long = "chain", value_name = "ID=URL[,URL...]", required = true)]
+    /// A TOML file of settings (see docs/GATEWAY.md); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// HTTP listen address [default: 127.0.0.1:8600].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Where the gateway's database lives [default: .cairn/gateway].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A chain it serves and its nodes' URLs, tried in order (repeat for more chains; at
+    /// least one here or in the config file).
+    #[arg(long = "chain", value_name = "ID=URL[,URL...]")]
     pub chains: Vec<String>,
     /// How long an idempotency key, and a transaction sent without one, are remembered
-    /// (seconds, 1 to 2592000).
-    #[arg(long, default_value_t = 86_400, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
-    pub window_s: u64,
-    /// Most times a transaction is handed to a node before it is dropped (1 to 100).
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: u32,
+    /// (seconds, 1 to 2592000) [default: 86400].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    pub window_s: Option<u64>,
+    /// Most times a transaction is handed to a node before it is dropped (1 to 100)
+    /// [default: 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: Option<u32>,
     /// Most transactions waiting for their results; beyond, submissions get 503 `outbox_full`
-    /// (1 to 100000000).
-    #[arg(long, default_value_t = 1_000_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    pub max_unfinished: u64,
+    /// (1 to 100000000) [default: 1000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_unfinished: Option<u64>,
+    /// Most notifications waiting for delivery; beyond, submissions get 503 `outbox_full`
+    /// (1 to 100000000) [default: 1000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_pending_deliveries: Option<u64>,
+    /// Most receivers registered (1 to 1000000) [default: 10000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_receivers: Option<u64>,
+    /// Delays before each retry of a failed notification, after which it is dead-lettered,
+    /// each applied within ±20% (units ms, s, m, h, d) [default: 5s,5m,30m,2h,5h,10h,10h].
+    #[arg(long, value_name = "DELAYS")]
+    pub retry_schedule: Option<String>,
+    /// How long a receiver has to answer (seconds, 1 to 300) [default: 15].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub delivery_timeout_s: Option<u64>,
 }
 
 /// `cairn devnet`.
