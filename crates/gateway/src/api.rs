@@ -93,7 +93,10 @@ impl GatewayApi {
             .route("/v1/transactions", post(submit))
             .route("/v1/transactions/{hash}", get(transaction))
             .route("/v1/receivers", post(add_receiver).get(list_receivers))
-            .route("/v1/receivers/{id}", get(get_receiver).delete(remove_receiver))
+            .route(
+                "/v1/receivers/{id}",
+                get(get_receiver).delete(remove_receiver),
+            )
             .route("/v1/deliveries", get(list_deliveries))
             .route("/v1/deliveries/{id}", get(get_delivery))
             .route("/v1/deliveries/{id}/retry", post(retry_delivery))
@@ -119,7 +122,9 @@ impl GatewayApi {
                         StatusCode::REQUEST_TIMEOUT,
                         REQUEST_TIMEOUT,
                     ))
-                    .layer(tower::limit::GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+                    .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                        MAX_IN_FLIGHT,
+                    ))
                     // Bodies are read against their bounds by the handlers, which answer in
                     // JSON.
                     .layer(DefaultBodyLimit::disable()),
@@ -865,9 +870,15 @@ async fn add_receiver(
         ));
     }
     if !fields.get("url").is_some_and(serde_json::Value::is_string) {
-        return Err(GatewayError::bad("invalid_url", "url", "give \"url\": a string"));
+        return Err(GatewayError::bad(
+            "invalid_url",
+            "url",
+            "give \"url\": a string",
+        ));
     }
-    if let Err(e) = serde_json::from_value::<Match>(fields.get("match").cloned().unwrap_or_default()) {
+    if let Err(e) =
+        serde_json::from_value::<Match>(fields.get("match").cloned().unwrap_or_default())
+    {
         return Err(GatewayError::bad(
             "invalid_match",
             "match",
@@ -947,10 +958,9 @@ async fn list_receivers(
 ) -> Result<Json<ReceiversPage>, GatewayError> {
     let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let store = api.store.clone();
-    let receivers = blocking(move || {
-        store.receivers(query.device.as_deref(), query.after.as_deref(), limit)
-    })
-    .await?;
+    let receivers =
+        blocking(move || store.receivers(query.device.as_deref(), query.after.as_deref(), limit))
+            .await?;
     Ok(Json(ReceiversPage {
         receivers: receivers.into_iter().map(ReceiverView::from).collect(),
     }))
@@ -1029,10 +1039,9 @@ async fn list_deliveries(
     })?;
     let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let store = api.store.clone();
-    let deliveries = blocking(move || {
-        store.deliveries_to(&query.receiver, query.status, limit, 100 * MAX_PAGE)
-    })
-    .await?;
+    let deliveries =
+        blocking(move || store.deliveries_to(&query.receiver, query.status, limit, 100 * MAX_PAGE))
+            .await?;
     Ok(Json(DeliveriesPage {
         deliveries: deliveries
             .into_iter()
@@ -1391,13 +1400,34 @@ mod tests {
     async fn bad_receivers_are_refused_naming_the_field_and_their_number_is_bounded() {
         let (_dir, api) = api();
         let cases = [
-            (serde_json::json!({"url": "ftp://x/", "match": {"device": "a"}}), "url"),
-            (serde_json::json!({"url": "https://x/", "match": {"device": "a"}}), "url"),
-            (serde_json::json!({"url": "not a url", "match": {"device": "a"}}), "url"),
-            (serde_json::json!({"url": format!("http://x/{}", "a".repeat(MAX_URL_BYTES)), "match": {"device": "a"}}), "url"),
-            (serde_json::json!({"url": "http://x/", "match": {"sender": "a"}}), "match"),
-            (serde_json::json!({"url": "http://x/", "match": {"recipient": "0x12"}}), "match"),
-            (serde_json::json!({"url": "http://x/", "match": {"device": ""}}), "match.device"),
+            (
+                serde_json::json!({"url": "ftp://x/", "match": {"device": "a"}}),
+                "url",
+            ),
+            (
+                serde_json::json!({"url": "https://x/", "match": {"device": "a"}}),
+                "url",
+            ),
+            (
+                serde_json::json!({"url": "not a url", "match": {"device": "a"}}),
+                "url",
+            ),
+            (
+                serde_json::json!({"url": format!("http://x/{}", "a".repeat(MAX_URL_BYTES)), "match": {"device": "a"}}),
+                "url",
+            ),
+            (
+                serde_json::json!({"url": "http://x/", "match": {"sender": "a"}}),
+                "match",
+            ),
+            (
+                serde_json::json!({"url": "http://x/", "match": {"recipient": "0x12"}}),
+                "match",
+            ),
+            (
+                serde_json::json!({"url": "http://x/", "match": {"device": ""}}),
+                "match.device",
+            ),
         ];
         for (body, field) in cases {
             let (status, error) = call(&api, "POST", "/v1/receivers", Some(body.clone())).await;
@@ -1420,7 +1450,10 @@ mod tests {
         assert_eq!(error["error"]["field"], "receiver");
         // Unknown routes and methods answer in JSON too.
         let (status, error) = call(&api, "GET", "/v1/nothing", None).await;
-        assert_eq!((status, &error["error"]["code"]), (StatusCode::NOT_FOUND, &serde_json::json!("not_found")));
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (StatusCode::NOT_FOUND, &serde_json::json!("not_found"))
+        );
         let (status, _) = call(&api, "PUT", "/v1/receivers", None).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     }
@@ -1444,9 +1477,14 @@ mod tests {
             ("/v1/deliveries/{id}", "get"),
             ("/v1/deliveries/{id}/retry", "post"),
         ] {
-            assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path}");
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{method} {path}"
+            );
             // And the route is served (not the JSON 404 of the fallback / 405).
-            let concrete = path.replace("{hash}", &B256::ZERO.to_string()).replace("{id}", "x");
+            let concrete = path
+                .replace("{hash}", &B256::ZERO.to_string())
+                .replace("{id}", "x");
             let (status, body) = call(&api, &method.to_uppercase(), &concrete, None).await;
             assert!(
                 body["error"]["code"] != "not_found" && status != StatusCode::METHOD_NOT_ALLOWED,

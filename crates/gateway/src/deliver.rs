@@ -217,7 +217,10 @@ async fn attempt(
     ) else {
         return (
             delivery.id,
-            Outcome::Failed(None, "the receiver's secret is not whsec_ and base64".into()),
+            Outcome::Failed(
+                None,
+                "the receiver's secret is not whsec_ and base64".into(),
+            ),
         );
     };
     let sent = http

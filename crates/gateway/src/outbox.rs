@@ -522,9 +522,10 @@ impl GatewayStore {
             if busy.contains(&receiver_id) {
                 continue;
             }
-            let (Some(delivery), Some(receiver)) =
-                (deliveries.get(id.as_str())?, receivers.get(receiver_id.as_str())?)
-            else {
+            let (Some(delivery), Some(receiver)) = (
+                deliveries.get(id.as_str())?,
+                receivers.get(receiver_id.as_str())?,
+            ) else {
                 continue;
             };
             let delivery: Delivery = decode(delivery.value())?;
@@ -813,7 +814,10 @@ mod tests {
         store
             .record_attempts(
                 &[
-                    (first_r.id.clone(), Outcome::Failed(Some(500), "answered 500".into())),
+                    (
+                        first_r.id.clone(),
+                        Outcome::Failed(Some(500), "answered 500".into()),
+                    ),
                     (first_s.id.clone(), Outcome::Delivered(204)),
                 ],
                 &SCHEDULE,
@@ -828,18 +832,32 @@ mod tests {
             failed.next_attempt_ms
         );
         // r's second waits behind its first; s's second is due.
-        assert_eq!(due_now(&store, 1_001), [("s".to_string(), B256::repeat_byte(2))]);
-        let (_, next) = store.due(1_001, &HashSet::from(["s".to_string()]), 10).unwrap();
+        assert_eq!(
+            due_now(&store, 1_001),
+            [("s".to_string(), B256::repeat_byte(2))]
+        );
+        let (_, next) = store
+            .due(1_001, &HashSet::from(["s".to_string()]), 10)
+            .unwrap();
         assert_eq!(next, Some(failed.next_attempt_ms));
         // Busy receivers are skipped.
-        assert!(store
-            .due(20_000, &HashSet::from(["r".to_string(), "s".to_string()]), 10)
-            .unwrap()
-            .0
-            .is_empty());
+        assert!(
+            store
+                .due(
+                    20_000,
+                    &HashSet::from(["r".to_string(), "s".to_string()]),
+                    10
+                )
+                .unwrap()
+                .0
+                .is_empty()
+        );
         // The schedule runs out: dead-lettered, and the queue moves on.
         for at in [20_000, 200_000] {
-            assert_eq!(due_now(&store, at)[0], ("r".to_string(), B256::repeat_byte(1)));
+            assert_eq!(
+                due_now(&store, at)[0],
+                ("r".to_string(), B256::repeat_byte(1))
+            );
             store
                 .record_attempts(
                     &[(first_r.id.clone(), Outcome::Failed(None, "timeout".into()))],
@@ -852,7 +870,9 @@ mod tests {
         assert_eq!(dead.status, DeliveryStatus::Dead);
         assert_eq!(dead.attempts, 3, "the first attempt and one per delay");
         assert_eq!(
-            store.deliveries_to("r", Some(DeliveryStatus::Dead), 10, 100).unwrap(),
+            store
+                .deliveries_to("r", Some(DeliveryStatus::Dead), 10, 100)
+                .unwrap(),
             vec![dead.clone()]
         );
         let mut due = due_now(&store, 200_001);
@@ -868,14 +888,24 @@ mod tests {
         let Redelivery::Queued(again) = store.redeliver(&first_r.id, 300_000).unwrap() else {
             panic!("not queued");
         };
-        assert_eq!((again.id.as_str(), again.payload.as_str()), (dead.id.as_str(), dead.payload.as_str()));
+        assert_eq!(
+            (again.id.as_str(), again.payload.as_str()),
+            (dead.id.as_str(), dead.payload.as_str())
+        );
         assert_eq!((again.status, again.step), (DeliveryStatus::Pending, 0));
         assert!(matches!(
             store.redeliver(&first_r.id, 300_000).unwrap(),
             Redelivery::StillPending(_)
         ));
-        assert_eq!(due_now(&store, 300_000)[0], ("r".to_string(), B256::repeat_byte(2)));
-        assert_eq!(store.deliveries_to("r", None, 10, 100).unwrap().len(), 2, "listed once");
+        assert_eq!(
+            due_now(&store, 300_000)[0],
+            ("r".to_string(), B256::repeat_byte(2))
+        );
+        assert_eq!(
+            store.deliveries_to("r", None, 10, 100).unwrap().len(),
+            2,
+            "listed once"
+        );
         assert_eq!(store.redeliver("msg_none", 0).unwrap(), Redelivery::Unknown);
     }
 
@@ -911,7 +941,11 @@ mod tests {
         assert!(store.remove_receiver("removed", 500).unwrap());
         assert!(!store.remove_receiver("removed", 500).unwrap());
         store
-            .record_attempts(&[(removed_head.id.clone(), Outcome::Delivered(200))], &SCHEDULE, 600)
+            .record_attempts(
+                &[(removed_head.id.clone(), Outcome::Delivered(200))],
+                &SCHEDULE,
+                600,
+            )
             .unwrap();
         assert_eq!(
             store.delivery(&removed_head.id).unwrap().unwrap().status,
@@ -920,7 +954,12 @@ mod tests {
         assert_eq!(store.pending_deliveries().unwrap(), 0);
         // Later results owe neither anything.
         commit(&store, 3, "teller", to, 700);
-        assert!(store.deliveries_of(&B256::repeat_byte(3)).unwrap().is_empty());
+        assert!(
+            store
+                .deliveries_of(&B256::repeat_byte(3))
+                .unwrap()
+                .is_empty()
+        );
         assert!(due_now(&store, 10_000).is_empty());
     }
 }

@@ -128,10 +128,9 @@ mod tests {
     fn matches_read_and_write_as_the_api_has_them() {
         let device: Match = serde_json::from_str(r#"{"device": "teller-1"}"#).unwrap();
         assert_eq!(device, Match::Device("teller-1".into()));
-        let recipient: Match = serde_json::from_str(
-            r#"{"recipient": "0x00000000000000000000000000000000000000b0"}"#,
-        )
-        .unwrap();
+        let recipient: Match =
+            serde_json::from_str(r#"{"recipient": "0x00000000000000000000000000000000000000b0"}"#)
+                .unwrap();
         assert_eq!(recipient, Match::Recipient(Address::with_last_byte(0xb0)));
         assert!(serde_json::from_str::<Match>(r#"{"device": "a", "recipient": "0x00"}"#).is_err());
         assert!(serde_json::from_str::<Match>(r#"{"sender": "a"}"#).is_err());

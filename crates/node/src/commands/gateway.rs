@@ -103,9 +103,9 @@ impl Settings {
         };
         let mut chains = BTreeMap::new();
         for (id, urls) in &file.chains {
-            let id: u64 = id.parse().map_err(|_| {
-                invalid(format!("[chains]: {id:?} is not a chain id (a number)"))
-            })?;
+            let id: u64 = id
+                .parse()
+                .map_err(|_| invalid(format!("[chains]: {id:?} is not a chain id (a number)")))?;
             if urls.is_empty() {
                 return Err(invalid(format!("[chains]: chain {id} has no URLs")));
             }
@@ -121,8 +121,7 @@ impl Settings {
         }
         if chains.is_empty() {
             return Err(invalid(
-                "give the chains to serve: --chain ID=URL[,URL...], or [chains] in --config"
-                    .into(),
+                "give the chains to serve: --chain ID=URL[,URL...], or [chains] in --config".into(),
             ));
         }
         let schedule_text = args
@@ -130,8 +129,8 @@ impl Settings {
             .clone()
             .or(file.retry_schedule.clone())
             .unwrap_or_else(|| DEFAULT_SCHEDULE.to_string());
-        let retry_schedule = parse_schedule(&schedule_text)
-            .map_err(|e| invalid(format!("retry schedule: {e}")))?;
+        let retry_schedule =
+            parse_schedule(&schedule_text).map_err(|e| invalid(format!("retry schedule: {e}")))?;
         Ok(Self {
             listen: args
                 .listen
@@ -195,8 +194,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
     let mut chains = BTreeMap::new();
     for (id, urls) in &settings.chains {
-        let nodes = ChainNodes::new(urls)
-            .map_err(|e| invalid(format!("chain {id}: {e}")))?;
+        let nodes = ChainNodes::new(urls).map_err(|e| invalid(format!("chain {id}: {e}")))?;
         chains.insert(*id, nodes);
     }
     let data_dir = &settings.data_dir;
@@ -329,7 +327,11 @@ retry_schedule = "1s,2s"
         ]))
         .unwrap();
         assert_eq!(settings.listen, "127.0.0.1:9100".parse().unwrap());
-        assert_eq!(settings.data_dir, dir.path().join("store"), "relative to the file");
+        assert_eq!(
+            settings.data_dir,
+            dir.path().join("store"),
+            "relative to the file"
+        );
         assert_eq!(settings.window_s, 60, "the flag wins");
         assert_eq!(settings.max_receivers, 50);
         assert_eq!(settings.max_attempts, 5, "the default");
@@ -338,7 +340,10 @@ retry_schedule = "1s,2s"
             vec![Duration::from_secs(1), Duration::from_secs(2)]
         );
         assert_eq!(settings.chains[&4242].len(), 2);
-        assert_eq!(settings.chains[&4343], vec!["http://10.0.0.1:1".to_string()]);
+        assert_eq!(
+            settings.chains[&4343],
+            vec!["http://10.0.0.1:1".to_string()]
+        );
     }
 
     #[test]
@@ -349,7 +354,10 @@ retry_schedule = "1s,2s"
             ("[chains]\nseven = [\"http://a:1\"]", "seven"),
             ("[chains]\n1 = []", "no URLs"),
             ("colour = 1\n[chains]\n1 = [\"http://a:1\"]", "colour"),
-            ("retry_schedule = \"5x\"\n[chains]\n1 = [\"http://a:1\"]", "retry schedule"),
+            (
+                "retry_schedule = \"5x\"\n[chains]\n1 = [\"http://a:1\"]",
+                "retry schedule",
+            ),
             ("", "give the chains"),
         ];
         for (index, (text, named)) in cases.iter().enumerate() {
@@ -360,7 +368,12 @@ retry_schedule = "1s,2s"
                 .to_string();
             assert!(error.contains(named), "{text:?}: {error}");
         }
-        let twice = Settings::resolve(&args(&["--chain", "1=http://a:1", "--chain", "1=http://b:1"]));
+        let twice = Settings::resolve(&args(&[
+            "--chain",
+            "1=http://a:1",
+            "--chain",
+            "1=http://b:1",
+        ]));
         assert!(twice.unwrap_err().to_string().contains("twice"));
     }
 }
