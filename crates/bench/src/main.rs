@@ -7,6 +7,7 @@
 //! cargo run --release -p cairn-bench -- tps [--validators V] [--txs T] [--accounts A] [--json]
 //! cargo run --release -p cairn-bench -- acs [--calls N] [--accounts A] [--json]
 //! cargo run --release -p cairn-bench -- cluster [--blocks B] [--txs-per-block T] [--retain-blocks W] [--json]
+//! cargo run --release -p cairn-bench -- gateway [--txs T] [--accounts A] [--concurrency C] [--json]
 //! ```
 //!
 //! The peers are this crate's own dependencies (eth_trie, alloy-trie's HashBuilder, rhai), fed
@@ -15,6 +16,7 @@
 
 mod acs;
 mod cluster;
+mod gateway;
 mod sig;
 mod tps;
 mod trie;
@@ -109,6 +111,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The transaction gateway: transfers per second through it to one node, with one
+    /// receiver per transfer, against submitting to the node directly in the same run, and
+    /// the time from acceptance to the receiver's notification.
+    Gateway {
+        /// Transfers on each path.
+        #[arg(long, default_value_t = 5_000)]
+        txs: usize,
+        /// Funded sender accounts (--txs must be a multiple).
+        #[arg(long, default_value_t = 500)]
+        accounts: usize,
+        /// Requests under way at once, on each path.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Prints a report as JSON, or as `key: value` lines for people.
@@ -124,10 +143,15 @@ fn report<T: Serialize>(value: &T, json: bool) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    // `tps` runs Cairn nodes as child processes of this very binary.
+    // `tps`, `acs` and `gateway` run Cairn nodes (and `gateway` a gateway) as child processes
+    // of this very binary.
     let args: Vec<_> = std::env::args_os().collect();
     if args.get(1).is_some_and(|arg| arg == "node") {
         return cairn_node::main_with_args(args);
+    }
+    // `cairn-bench cairn ARGS…` is `cairn ARGS…` (the gateway's process).
+    if args.get(1).is_some_and(|arg| arg == "cairn") {
+        return cairn_node::main_with_args(args.into_iter().skip(1));
     }
     let result = match Cli::parse().command {
         Command::Trie { keys, json } => trie::run(keys).and_then(|r| report(&r, json)),
@@ -154,6 +178,12 @@ fn main() -> ExitCode {
             accounts,
             json,
         } => acs::run(calls, accounts).and_then(|r| report(&r, json)),
+        Command::Gateway {
+            txs,
+            accounts,
+            concurrency,
+            json,
+        } => gateway::run(txs, accounts, concurrency).and_then(|r| report(&r, json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

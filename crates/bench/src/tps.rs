@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::sync::Mutex;
 
-const CHAIN_ID: u64 = 7_777;
+pub(crate) const CHAIN_ID: u64 = 7_777;
 /// Transfers per HTTP request.
 const BATCH: usize = 1_000;
 /// Most transfers submitted but not yet committed.
@@ -70,7 +70,7 @@ pub(crate) fn account_key(index: usize) -> SecretKey {
 /// Every candidate is held open until all are chosen, so no port is handed out twice, and each
 /// process (a run starts its chain once) probes from its own offset, so runs side by side
 /// rarely even try the same ports.
-fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+pub(crate) fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())

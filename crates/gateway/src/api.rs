@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cairn_api_types::{ErrorBody, ErrorDetail, ReceiptView};
-use cairn_primitives::{Address, B256, SignedTransaction, keccak256};
+use cairn_primitives::{Address, B256, SignedTransaction, keccak256, verify_signatures};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,6 +30,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::outbox::{Delivery, DeliveryStatus, MAX_URL_BYTES, Receiver, Redelivery};
 use crate::store::{
     Acceptance, GatewayStore, Limits, MAX_DEVICE_BYTES, MAX_KEY_BYTES, StoreError, StoredAnswer,
+    Submission,
 };
 use crate::store::{TxRecord, TxStatus};
 use crate::webhook::{Match, new_secret};
@@ -61,26 +62,35 @@ pub struct GatewayApi {
     config: Arc<ApiConfig>,
     now_ms: fn() -> u64,
     in_flight: Arc<Mutex<HashSet<String>>>,
-    accepted: Arc<tokio::sync::Notify>,
     owed: Arc<tokio::sync::Notify>,
+    acceptor: tokio::sync::mpsc::Sender<Waiting>,
 }
 
 impl GatewayApi {
-    /// An API over `store`; `accepted` is notified after each acceptance (the relay waits on
-    /// it), `owed` when notifications become due (the deliverer waits on it).
+    /// An API over `store`; each transaction accepted goes to `accepted` once it is stored
+    /// (the relay takes it from there), and `owed` is notified when notifications become due
+    /// (the deliverer waits on it). Starts the task that accepts submissions, so it is
+    /// called within a Tokio runtime.
     pub fn new(
         store: Arc<GatewayStore>,
         config: ApiConfig,
         now_ms: fn() -> u64,
-        accepted: Arc<tokio::sync::Notify>,
+        accepted: tokio::sync::mpsc::UnboundedSender<TxRecord>,
         owed: Arc<tokio::sync::Notify>,
     ) -> Self {
+        let (acceptor_tx, waiting) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(acceptor(
+            store.clone(),
+            waiting,
+            (config.limits, now_ms),
+            accepted,
+        ));
         Self {
+            acceptor: acceptor_tx,
             store,
             config: Arc::new(config),
             now_ms,
             in_flight: Arc::default(),
-            accepted,
             owed,
         }
     }
@@ -362,6 +372,114 @@ impl DeliveryView {
     }
 }
 
+/// The answer stored under an idempotency key.
+fn stored_answer(record: &TxRecord, duplicate: bool) -> StoredAnswer {
+    StoredAnswer {
+        status: if duplicate {
+            StatusCode::OK.as_u16()
+        } else {
+            StatusCode::ACCEPTED.as_u16()
+        },
+        body: serde_json::to_value(SubmitResponse {
+            hash: record.hash,
+            status: record.status,
+            duplicate,
+        })
+        .unwrap_or_default(),
+    }
+}
+
+/// Why the acceptor did not accept a submission.
+#[derive(Debug)]
+enum Refusal {
+    /// The transaction's signature does not verify.
+    BadSignature,
+    /// The store refused it, or failed.
+    Store(StoreError),
+}
+
+/// A submission waiting for the acceptor, its transaction, and where its outcome goes.
+type Waiting = (
+    Submission,
+    SignedTransaction,
+    tokio::sync::oneshot::Sender<Result<Acceptance, Refusal>>,
+);
+
+/// Most submissions accepted in one durable write.
+const MAX_GROUP: usize = 512;
+
+/// Accepts submissions in groups: whatever arrived while the last write was flushed goes
+/// into the next one, so many callers share one flush (and one batch check of their
+/// signatures) and each is answered only after it.
+async fn acceptor(
+    store: Arc<GatewayStore>,
+    mut waiting: tokio::sync::mpsc::Receiver<Waiting>,
+    (limits, now_ms): (Limits, fn() -> u64),
+    accepted: tokio::sync::mpsc::UnboundedSender<TxRecord>,
+) {
+    while let Some(first) = waiting.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match waiting.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut submissions = Vec::with_capacity(group.len());
+        let mut txs = Vec::with_capacity(group.len());
+        let mut replies = Vec::with_capacity(group.len());
+        for (submission, tx, reply) in group {
+            submissions.push(submission);
+            txs.push(tx);
+            replies.push(reply);
+        }
+        let store = store.clone();
+        let now = now_ms();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            let valid = verify_signatures(&txs);
+            let good: Vec<Submission> = submissions
+                .into_iter()
+                .zip(&valid)
+                .filter_map(|(submission, valid)| valid.then_some(submission))
+                .collect();
+            let mut stored = store
+                .accept_all(good, stored_answer, limits, now)?
+                .into_iter();
+            // Back in the group's order.
+            Ok::<_, StoreError>(
+                valid
+                    .into_iter()
+                    .map(
+                        |valid| match (valid, valid.then(|| stored.next()).flatten()) {
+                            (true, Some(outcome)) => outcome.map_err(Refusal::Store),
+                            _ => Err(Refusal::BadSignature),
+                        },
+                    )
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))
+        .and_then(|outcomes| outcomes);
+        match outcomes {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    if let Ok(Acceptance::Accepted(record)) = &outcome {
+                        let _ = accepted.send(record.clone());
+                    }
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                for reply in replies {
+                    let failure = StoreError::Database(error.to_string());
+                    let _ = reply.send(Err(Refusal::Store(failure)));
+                }
+            }
+        }
+    }
+}
+
 /// Removes a key from the in-flight set however the request ends.
 struct Holding {
     in_flight: Arc<Mutex<HashSet<String>>>,
@@ -396,7 +514,8 @@ fn header_text<'a>(
     Ok(Some(text))
 }
 
-/// Reads and checks a submission: the request, the device, and the signed transaction.
+/// Reads and checks a submission: the request, the device, and the signed transaction's
+/// encoding and chain (its signature is checked on acceptance).
 fn check(
     api: &GatewayApi,
     headers: &HeaderMap,
@@ -470,13 +589,7 @@ fn check(
             ),
         ));
     }
-    tx.verify().map_err(|e| {
-        GatewayError::bad(
-            "invalid_signature",
-            "tx",
-            format!("the signature does not verify: {e}"),
-        )
-    })?;
+    // The signature is checked by the acceptor, in a batch with the others of its group.
     Ok((request, device, tx, bytes))
 }
 
@@ -554,52 +667,39 @@ async fn submit(
         block_hash: None,
         receipt: None,
     };
-    let store = api.store.clone();
-    let limits = api.config.limits;
-    let acceptance = tokio::task::spawn_blocking(move || {
-        store.accept(
-            record,
-            key.as_deref().map(|key| (key, body_hash)),
-            |record, duplicate| StoredAnswer {
-                status: if duplicate {
-                    StatusCode::OK.as_u16()
-                } else {
-                    StatusCode::ACCEPTED.as_u16()
-                },
-                body: serde_json::to_value(SubmitResponse {
-                    hash: record.hash,
-                    status: record.status,
-                    duplicate,
-                })
-                .unwrap_or_default(),
-            },
-            limits,
-            now,
-        )
-    })
-    .await
-    .map_err(GatewayError::internal)?
-    .map_err(|error| match error {
-        StoreError::Full(_) => GatewayError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "outbox_full",
-            format!("{error}; retry later"),
-        ),
-        other => GatewayError::internal(other),
-    })?;
+    let (reply, outcome) = tokio::sync::oneshot::channel();
+    let submission = Submission {
+        record,
+        key: key.map(|key| (key, body_hash)),
+    };
+    api.acceptor
+        .send((submission, tx, reply))
+        .await
+        .map_err(|_| GatewayError::internal("the acceptor stopped"))?;
+    let acceptance = outcome
+        .await
+        .map_err(|_| GatewayError::internal("the acceptor stopped"))?
+        .map_err(|refusal| match refusal {
+            Refusal::BadSignature => {
+                GatewayError::bad("invalid_signature", "tx", "the signature does not verify")
+            }
+            Refusal::Store(error @ StoreError::Full(_)) => GatewayError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "outbox_full",
+                format!("{error}; retry later"),
+            ),
+            Refusal::Store(other) => GatewayError::internal(other),
+        })?;
     Ok(match acceptance {
-        Acceptance::Accepted(record) => {
-            api.accepted.notify_one();
-            (
-                StatusCode::ACCEPTED,
-                Json(SubmitResponse {
-                    hash: record.hash,
-                    status: record.status,
-                    duplicate: false,
-                }),
-            )
-                .into_response()
-        }
+        Acceptance::Accepted(record) => (
+            StatusCode::ACCEPTED,
+            Json(SubmitResponse {
+                hash: record.hash,
+                status: record.status,
+                duplicate: false,
+            }),
+        )
+            .into_response(),
         Acceptance::Duplicate(first) => (
             StatusCode::OK,
             Json(SubmitResponse {
@@ -1174,7 +1274,7 @@ mod tests {
                 max_receivers: 3,
             },
             now,
-            Arc::default(),
+            tokio::sync::mpsc::unbounded_channel().0,
             Arc::default(),
         );
         (dir, api)

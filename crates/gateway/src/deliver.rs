@@ -91,6 +91,9 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
     Ok(schedule)
 }
 
+/// The write of a batch of outcomes: the receivers it frees, and whether it was stored.
+type Recording = tokio::task::JoinHandle<(Vec<String>, Result<(), StoreError>)>;
+
 /// Delivers the notifications in the store.
 pub struct Deliverer {
     store: Arc<GatewayStore>,
@@ -126,9 +129,15 @@ impl Deliverer {
 
     /// Runs until the process ends; `wake` is notified when notifications are owed.
     pub async fn run(self, wake: Arc<tokio::sync::Notify>) {
+        // A receiver is busy from the start of an attempt until what it came to is recorded,
+        // so its next notification waits for that.
         let mut busy: HashSet<String> = HashSet::new();
         let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
         let mut attempts: JoinSet<(String, Outcome)> = JoinSet::new();
+        // Attempts made, not yet recorded: (receiver, (notification, outcome)).
+        let mut unrecorded: Vec<(String, (String, Outcome))> = Vec::new();
+        // The write of the last batch of outcomes, under way while attempts go on.
+        let mut recording: Option<Recording> = None;
         loop {
             let room = self.policy.concurrency.saturating_sub(attempts.len());
             if room > 0 {
@@ -149,29 +158,64 @@ impl Deliverer {
                     Err(error) => warn!(%error, "cannot read the notifications due"),
                 }
             }
+            if recording.is_none() && !unrecorded.is_empty() {
+                let (receivers, outcomes): (Vec<String>, Vec<(String, Outcome)>) =
+                    std::mem::take(&mut unrecorded).into_iter().unzip();
+                let store = self.store.clone();
+                let schedule = self.policy.schedule.clone();
+                let now = (self.now_ms)();
+                recording = Some(tokio::task::spawn_blocking(move || {
+                    let written = store.record_attempts(&outcomes, &schedule, now);
+                    (receivers, written)
+                }));
+            }
             tokio::select! {
                 Some(done) = attempts.join_next_with_id(), if !attempts.is_empty() => {
                     let mut finished = vec![done];
                     while let Some(more) = attempts.try_join_next_with_id() {
                         finished.push(more);
                     }
-                    let mut outcomes = Vec::new();
                     for done in finished {
                         let id = match &done {
                             Ok((id, _)) => *id,
                             Err(error) => error.id(),
                         };
-                        if let Some(receiver) = tasks.remove(&id) {
-                            busy.remove(&receiver);
-                        }
-                        if let Ok((_, outcome)) = done {
-                            outcomes.push(outcome);
+                        let Some(receiver) = tasks.remove(&id) else {
+                            continue;
+                        };
+                        match done {
+                            Ok((_, outcome)) => unrecorded.push((receiver, outcome)),
+                            // The attempt's task died: nothing to record; it is made again.
+                            Err(_) => {
+                                busy.remove(&receiver);
+                            }
                         }
                     }
-                    if let Err(error) = self.record(outcomes).await {
-                        // Not recorded: the notifications stay pending and are sent again
-                        // (at least once, with the same webhook-id).
-                        warn!(%error, "cannot record delivery attempts");
+                }
+                written = async {
+                    match recording.as_mut() {
+                        Some(write) => write.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    recording = None;
+                    match written {
+                        Ok((receivers, written)) => {
+                            if let Err(error) = written {
+                                // Not recorded: the notifications stay pending and are sent
+                                // again (at least once, with the same webhook-id).
+                                warn!(%error, "cannot record delivery attempts");
+                            }
+                            for receiver in receivers {
+                                busy.remove(&receiver);
+                            }
+                        }
+                        Err(error) => {
+                            warn!(%error, "cannot record delivery attempts");
+                            busy.clear();
+                            busy.extend(tasks.values().cloned());
+                            busy.extend(unrecorded.iter().map(|(receiver, _)| receiver.clone()));
+                        }
                     }
                 }
                 _ = wake.notified() => {}
@@ -188,15 +232,6 @@ impl Deliverer {
             .await
             .map_err(|e| StoreError::Database(e.to_string()))??;
         Ok(due)
-    }
-
-    async fn record(&self, outcomes: Vec<(String, Outcome)>) -> Result<(), StoreError> {
-        let store = self.store.clone();
-        let schedule = self.policy.schedule.clone();
-        let now = (self.now_ms)();
-        tokio::task::spawn_blocking(move || store.record_attempts(&outcomes, &schedule, now))
-            .await
-            .map_err(|e| StoreError::Database(e.to_string()))?
     }
 }
 

@@ -543,7 +543,7 @@ impl GatewayStore {
         Ok((due, next))
     }
 
-    /// Records what attempts came to, in one durable write. A failure is tried again after
+    /// Records what attempts came to, in one write. A failure is tried again after
     /// the schedule's next delay, or dead-lettered when the schedule has run out; 410 Gone
     /// disables the receiver and dead-letters its queue.
     pub fn record_attempts(
@@ -552,7 +552,9 @@ impl GatewayStore {
         schedule: &[Duration],
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_durable_write()?;
+        // Not flushed now: see `GatewayStore::checkpoint`. Lost to a crash, an attempt is
+        // made again (at least once, under the same webhook-id).
+        let txn = self.begin_lazy_write()?;
         for (id, outcome) in attempts {
             let Some(mut delivery) = get_delivery(&txn, id)? else {
                 continue;

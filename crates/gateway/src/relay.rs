@@ -5,22 +5,24 @@
 //! executed with a failed receipt is final.
 //!
 //! Results are followed through the nodes' WebSocket head subscriptions: each committed block
-//! with transactions is read, and the transactions of it the gateway waits for are looked up
-//! at once. Every transaction is also looked up on its own now and then
+//! with transactions is read with its receipts (`GET /v1/blocks/{height}/raw`, one request
+//! per block), which settles every transaction of it the gateway waits for; where the receipts
+//! cannot be had, those transactions are looked up at once. Every transaction is also looked up on its own now and then
 //! ([`RelayPolicy::follow_poll`]), which is the fallback when no subscription can be had, and
 //! what finds results committed while the gateway was down. The relay works from the store
 //! alone, so after a restart it takes up every transaction where it stood. Hand-overs go in
 //! batches through `POST /v1/transactions/raw`; the changes of a pass are written in one
 //! durable write, which also owes the notifications of every result it makes final.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use alloy_rlp::Decodable;
 use cairn_api_types::{ReceiptView, TxStatus as NodeStatus};
 use cairn_client::{Client, ClientError};
-use cairn_primitives::B256;
+use cairn_primitives::{B256, Outcome, Receipt};
 use futures::StreamExt;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
@@ -48,7 +50,7 @@ impl Default for RelayPolicy {
     fn default() -> Self {
         Self {
             poll: Duration::from_millis(250),
-            follow_poll: Duration::from_secs(2),
+            follow_poll: Duration::from_secs(5),
             max_attempts: 5,
             lost_after: Duration::from_secs(3),
             batch: 1_000,
@@ -58,6 +60,10 @@ impl Default for RelayPolicy {
 
 /// Lookups under way at once.
 const LOOKUPS: usize = 16;
+/// Most transactions looked up on their own in one pass (those checked longest ago first),
+/// so a backlog of transactions waiting for their blocks does not turn into a flood of
+/// lookups.
+const LOOKUPS_PER_PASS: usize = 256;
 
 /// A node of a chain.
 struct Node {
@@ -105,9 +111,13 @@ pub struct Relay {
     owed: Arc<tokio::sync::Notify>,
     /// When each transaction was last looked up.
     checked: Mutex<HashMap<B256, u64>>,
+    /// The unfinished transactions: read from the store at the start, then added to as the
+    /// API accepts them, and changed only once their change is stored.
+    unfinished: HashMap<B256, TxRecord>,
 }
 
 /// What one node said of a transaction.
+#[derive(Debug, Clone)]
 enum Seen {
     Final {
         status: TxStatus,
@@ -159,28 +169,50 @@ impl Relay {
             now_ms,
             owed,
             checked: Mutex::default(),
+            unfinished: HashMap::new(),
         }
     }
 
-    /// Runs until the process ends: follows every node's heads, and makes a pass over the
-    /// unfinished transactions after each acceptance, each block that holds transactions,
-    /// and every `poll`.
-    pub async fn run(self, accepted: Arc<tokio::sync::Notify>) {
-        let (heads, mut committed) = mpsc::channel::<Vec<B256>>(1_024);
+    /// Runs until the process ends: takes up the unfinished transactions in the store,
+    /// follows every node's heads, and makes a pass over the unfinished transactions after
+    /// each acceptance (`accepted` brings them), each block that holds transactions, and
+    /// every `poll`.
+    pub async fn run(mut self, mut accepted: mpsc::UnboundedReceiver<TxRecord>) {
+        loop {
+            let store = self.store.clone();
+            match tokio::task::spawn_blocking(move || store.unfinished()).await {
+                Ok(Ok(records)) => {
+                    self.unfinished = records
+                        .into_iter()
+                        .map(|record| (record.hash, record))
+                        .collect();
+                    break;
+                }
+                Ok(Err(error)) => warn!(%error, "cannot read the unfinished transactions"),
+                Err(error) => warn!(%error, "cannot read the unfinished transactions"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let (heads, mut committed) = mpsc::channel::<Vec<(B256, Option<Seen>)>>(1_024);
         for (chain_id, nodes) in &self.chains {
             for node in &nodes.nodes {
                 tokio::spawn(follow_heads(node.clone(), *chain_id, heads.clone()));
             }
         }
         drop(heads);
-        let mut in_blocks = HashSet::new();
+        let mut in_blocks = HashMap::new();
         loop {
             if let Err(error) = self.pass(&in_blocks).await {
                 warn!(%error, "relay pass failed");
             }
             in_blocks.clear();
             tokio::select! {
-                _ = accepted.notified() => {}
+                Some(record) = accepted.recv() => {
+                    self.unfinished.insert(record.hash, record);
+                    while let Ok(more) = accepted.try_recv() {
+                        self.unfinished.insert(more.hash, more);
+                    }
+                }
                 Some(hashes) = committed.recv() => {
                     in_blocks.extend(hashes);
                     while let Ok(more) = committed.try_recv() {
@@ -193,21 +225,17 @@ impl Relay {
     }
 
     /// One pass over the unfinished transactions; `in_blocks` holds transactions of blocks
-    /// committed since the last pass.
-    pub async fn pass(&self, in_blocks: &HashSet<B256>) -> Result<(), StoreError> {
-        let store = self.store.clone();
-        let unfinished = tokio::task::spawn_blocking(move || store.unfinished())
-            .await
-            .map_err(|e| StoreError::Database(e.to_string()))??;
+    /// committed since the last pass, with their results where the receipts were read.
+    async fn pass(&mut self, in_blocks: &HashMap<B256, Option<Seen>>) -> Result<(), StoreError> {
         let now = (self.now_ms)();
         let follow_ms = self.policy.follow_poll.as_millis() as u64;
         let mut to_hand_over: BTreeMap<u64, Vec<TxRecord>> = BTreeMap::new();
         let mut to_look_up = Vec::new();
+        let mut changed = Vec::new();
         {
             let mut checked = self.checked.lock();
-            let waiting: HashSet<B256> = unfinished.iter().map(|record| record.hash).collect();
-            checked.retain(|hash, _| waiting.contains(hash));
-            for record in unfinished {
+            checked.retain(|hash, _| self.unfinished.contains_key(hash));
+            for record in self.unfinished.values() {
                 if !self.chains.contains_key(&record.chain_id) {
                     continue;
                 }
@@ -215,23 +243,48 @@ impl Relay {
                     TxStatus::Accepted => to_hand_over
                         .entry(record.chain_id)
                         .or_default()
-                        .push(record),
+                        .push(record.clone()),
                     _ => {
+                        if let Some(Some(seen @ Seen::Final { .. })) = in_blocks.get(&record.hash) {
+                            let mut record = record.clone();
+                            seen.clone().settle(&mut record);
+                            record.updated_ms = now;
+                            changed.push(record);
+                            continue;
+                        }
                         let last = checked.get(&record.hash).copied();
-                        let due = in_blocks.contains(&record.hash)
+                        let due = in_blocks.contains_key(&record.hash)
                             || last.is_none_or(|last| now >= last.saturating_add(follow_ms));
                         if due {
-                            checked.insert(record.hash, now);
-                            to_look_up.push(record);
+                            to_look_up.push((last, record.clone()));
                         }
                     }
                 }
             }
         }
-        let mut changed = Vec::new();
+        // Never looked up first, then those looked up longest ago.
+        to_look_up.sort_by_key(|(last, record)| (*last, record.accepted_ms));
+        to_look_up.truncate(LOOKUPS_PER_PASS);
+        let to_look_up: Vec<TxRecord> = {
+            let mut checked = self.checked.lock();
+            to_look_up
+                .into_iter()
+                .map(|(_, record)| {
+                    checked.insert(record.hash, now);
+                    record
+                })
+                .collect()
+        };
+        // Oldest first, so a sender's transactions are handed over in the order they came.
+        for records in to_hand_over.values_mut() {
+            records.sort_by_key(|record| (record.accepted_ms, record.hash));
+        }
+        let relay: &Relay = self;
         let looked_up: Vec<(TxRecord, Option<Seen>)> = futures::stream::iter(to_look_up)
             .map(|record| async move {
-                let seen = self.look_up(&self.chains[&record.chain_id], &record).await;
+                let seen = relay
+                    .look_up(&relay.chains[&record.chain_id], &record)
+                    .await;
                 (record, seen)
             })
             .buffer_unordered(LOOKUPS)
@@ -273,9 +326,18 @@ impl Relay {
         }
         let settled = changed.iter().any(|record| record.status.is_final());
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.update_all(&changed))
-            .await
-            .map_err(|e| StoreError::Database(e.to_string()))??;
+        let changed =
+            tokio::task::spawn_blocking(move || store.update_all(&changed).map(|()| changed))
+                .await
+                .map_err(|e| StoreError::Database(e.to_string()))??;
+        // Stored: now they are so.
+        for record in changed {
+            if record.status.is_final() {
+                self.unfinished.remove(&record.hash);
+            } else {
+                self.unfinished.insert(record.hash, record);
+            }
+        }
         if settled {
             self.owed.notify_one();
         }
@@ -411,10 +473,48 @@ impl Relay {
     }
 }
 
+/// The transactions of the committed block at `height`, each with its result when the
+/// block's receipts can be read; else only their hashes (or nothing).
+async fn settled_in(client: &Client, height: u64) -> Vec<(B256, Option<Seen>)> {
+    if let Ok(raw) = client.raw_block(height).await
+        && let Ok(receipts) = Vec::<Receipt>::decode(&mut raw.receipts.as_ref())
+    {
+        return receipts
+            .iter()
+            .map(|receipt| {
+                let status = match receipt.outcome {
+                    Outcome::Success => TxStatus::Committed,
+                    Outcome::Failed(_) => TxStatus::Failed,
+                };
+                let seen = Seen::Final {
+                    status,
+                    block: Some(raw.height),
+                    block_hash: Some(raw.hash),
+                    receipt: Some(ReceiptView::of(receipt)),
+                };
+                (receipt.tx_hash, Some(seen))
+            })
+            .collect();
+    }
+    match client.block(&height.to_string(), false).await {
+        Ok(block) => block
+            .transactions
+            .into_iter()
+            .map(|hash| (hash, None))
+            .collect(),
+        // Whatever was in it is found by the lookups on their own.
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Follows `node`'s committed heads for as long as the process runs, sending the
 /// transactions of each block that has any. Checks first that the node serves `chain_id`;
 /// one that does not is marked and left alone.
-async fn follow_heads(node: Arc<Node>, chain_id: u64, committed: mpsc::Sender<Vec<B256>>) {
+async fn follow_heads(
+    node: Arc<Node>,
+    chain_id: u64,
+    committed: mpsc::Sender<Vec<(B256, Option<Seen>)>>,
+) {
     let client = &node.client;
     loop {
         let status = match client.status().await {
@@ -447,12 +547,8 @@ async fn follow_heads(node: Arc<Node>, chain_id: u64, committed: mpsc::Sender<Ve
             if head.transaction_count == 0 {
                 continue;
             }
-            let hashes = match client.block(&head.header.height.to_string(), false).await {
-                Ok(block) => block.transactions,
-                // Whatever was in it is found by the lookups on their own.
-                Err(_) => Vec::new(),
-            };
-            if committed.send(hashes).await.is_err() {
+            let settled = settled_in(client, head.header.height).await;
+            if committed.send(settled).await.is_err() {
                 return;
             }
         }

@@ -175,10 +175,118 @@ pub enum Acceptance {
     KeyReused,
 }
 
+/// A transaction to accept, with its idempotency key and the hash of its request.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The record to store.
+    pub record: TxRecord,
+    /// The idempotency key and the hash of the request's body.
+    pub key: Option<(String, B256)>,
+}
+
+/// One acceptance inside `txn`: its outcome, and whether it wrote.
+fn accept_in(
+    txn: &redb::WriteTransaction,
+    Submission { record, key }: Submission,
+    answer: fn(&TxRecord, bool) -> StoredAnswer,
+    limits: Limits,
+    now_ms: u64,
+) -> Result<(Acceptance, bool), StoreError> {
+    let device = record.device.as_deref();
+    if device.is_some_and(|device| device.len() > MAX_DEVICE_BYTES || device.contains('\0')) {
+        return Err(StoreError::Invalid(format!(
+            "a device id is at most {MAX_DEVICE_BYTES} bytes, without NUL"
+        )));
+    }
+    if let Some((key, _)) = &key
+        && (key.is_empty() || key.len() > MAX_KEY_BYTES)
+    {
+        return Err(StoreError::Invalid(format!(
+            "an idempotency key is 1 to {MAX_KEY_BYTES} bytes"
+        )));
+    }
+    let live = |at: u64| now_ms < at.saturating_add(limits.window_ms);
+    let mut write = false;
+    let outcome = {
+        let mut keys = txn.open_table(KEYS)?;
+        let mut transactions = txn.open_table(TRANSACTIONS)?;
+        let scoped_key = key.as_ref().map(|(key, body)| (scoped(device, key), *body));
+        let seen_key = match &scoped_key {
+            Some((scoped_key, _)) => keys
+                .get(scoped_key.as_str())?
+                .map(|value| decode::<KeyRecord>(value.value()))
+                .transpose()?
+                .filter(|seen| live(seen.created_ms)),
+            None => None,
+        };
+        let seen_tx = transactions
+            .get(record.hash.0)?
+            .map(|value| decode::<TxRecord>(value.value()))
+            .transpose()?;
+        match (seen_key, &scoped_key, seen_tx) {
+            (Some(seen), Some((_, body)), _) if seen.body_hash == *body => {
+                Acceptance::Replayed(seen.answer)
+            }
+            (Some(_), _, _) => Acceptance::KeyReused,
+            (None, _, Some(first)) if live(first.accepted_ms) => {
+                // A new key for a transaction already accepted: not accepted again; the
+                // key remembers this answer.
+                if let Some((scoped_key, body)) = &scoped_key {
+                    let stored = KeyRecord {
+                        body_hash: *body,
+                        created_ms: now_ms,
+                        answer: answer(&first, true),
+                    };
+                    keys.insert(scoped_key.as_str(), encode(&stored)?.as_slice())?;
+                    write = true;
+                }
+                Acceptance::Duplicate(first)
+            }
+            (None, _, _) => {
+                let waiting = txn.open_table(UNFINISHED)?.len()?;
+                if waiting >= limits.max_unfinished {
+                    return Err(StoreError::Full(format!(
+                        "{waiting} transactions wait for their results, the most allowed"
+                    )));
+                }
+                let undelivered = txn.open_table(crate::outbox::QUEUE)?.len()?;
+                if undelivered >= limits.max_pending_deliveries {
+                    return Err(StoreError::Full(format!(
+                        "{undelivered} notifications wait for delivery, the most allowed"
+                    )));
+                }
+                write = true;
+                if let Some((scoped_key, body)) = &scoped_key {
+                    let stored = KeyRecord {
+                        body_hash: *body,
+                        created_ms: now_ms,
+                        answer: answer(&record, false),
+                    };
+                    keys.insert(scoped_key.as_str(), encode(&stored)?.as_slice())?;
+                }
+                transactions.insert(record.hash.0, encode(&record)?.as_slice())?;
+                txn.open_table(UNFINISHED)?
+                    .insert(record.hash.0, record.accepted_ms)?;
+                if let Some(device) = device {
+                    txn.open_table(DEVICE_TRANSACTIONS)?
+                        .insert((device, record.hash.0), record.accepted_ms)?;
+                }
+                Acceptance::Accepted(record)
+            }
+        }
+    };
+    Ok((outcome, write))
+}
+
 /// The gateway's database.
 pub struct GatewayStore {
     pub(crate) db: Database,
+    /// Whether a write since the last durable one was not flushed.
+    lazy: std::sync::atomic::AtomicBool,
 }
+
+/// How often writes not flushed when they committed are flushed.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn scoped(device: Option<&str>, key: &str) -> String {
     format!("{}\0{key}", device.unwrap_or(""))
@@ -209,13 +317,35 @@ impl GatewayStore {
         txn.open_table(crate::outbox::TX_DELIVERIES)?;
         txn.open_table(crate::outbox::COUNTERS)?;
         txn.commit()?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            lazy: Default::default(),
+        })
     }
 
     pub(crate) fn begin_durable_write(&self) -> Result<redb::WriteTransaction, StoreError> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(redb::Durability::Immediate)?;
+        self.lazy.store(false, std::sync::atomic::Ordering::Relaxed);
         Ok(txn)
+    }
+
+    /// A write that is not flushed when it commits: the next durable write, or
+    /// [`GatewayStore::checkpoint`], flushes it.
+    pub(crate) fn begin_lazy_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(redb::Durability::None)?;
+        self.lazy.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(txn)
+    }
+
+    /// Flushes the writes not flushed yet, if any. `cairn gateway` calls it every
+    /// [`CHECKPOINT_EVERY`], so progress on results and deliveries is durable within that.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.lazy.load(std::sync::atomic::Ordering::Relaxed) {
+            self.begin_durable_write()?.commit()?;
+        }
+        Ok(())
     }
 
     /// Accepts `record` (status [`TxStatus::Accepted`]), durably, unless its key or the
@@ -228,100 +358,50 @@ impl GatewayStore {
         &self,
         record: TxRecord,
         key: Option<(&str, B256)>,
-        answer: impl FnOnce(&TxRecord, bool) -> StoredAnswer,
+        answer: fn(&TxRecord, bool) -> StoredAnswer,
         limits: Limits,
         now_ms: u64,
     ) -> Result<Acceptance, StoreError> {
-        let device = record.device.as_deref();
-        if device.is_some_and(|device| device.len() > MAX_DEVICE_BYTES || device.contains('\0')) {
-            return Err(StoreError::Invalid(format!(
-                "a device id is at most {MAX_DEVICE_BYTES} bytes, without NUL"
-            )));
-        }
-        if let Some((key, _)) = key
-            && (key.is_empty() || key.len() > MAX_KEY_BYTES)
-        {
-            return Err(StoreError::Invalid(format!(
-                "an idempotency key is 1 to {MAX_KEY_BYTES} bytes"
-            )));
-        }
-        let live = |at: u64| now_ms < at.saturating_add(limits.window_ms);
+        let request = Submission {
+            record,
+            key: key.map(|(key, body)| (key.to_string(), body)),
+        };
+        self.accept_all(vec![request], answer, limits, now_ms)?
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Database("no outcome".into())))
+    }
+
+    /// Accepts each submission as [`GatewayStore::accept`] does, in order, in one durable
+    /// write (a group commit: one flush for many callers). Each has its own outcome; an error
+    /// of the database fails them all.
+    pub fn accept_all(
+        &self,
+        submissions: Vec<Submission>,
+        answer: fn(&TxRecord, bool) -> StoredAnswer,
+        limits: Limits,
+        now_ms: u64,
+    ) -> Result<Vec<Result<Acceptance, StoreError>>, StoreError> {
         let txn = self.begin_durable_write()?;
         let mut write = false;
-        let outcome = {
-            let mut keys = txn.open_table(KEYS)?;
-            let mut transactions = txn.open_table(TRANSACTIONS)?;
-            let scoped_key = key.map(|(key, body)| (scoped(device, key), body));
-            let seen_key = match &scoped_key {
-                Some((scoped_key, _)) => keys
-                    .get(scoped_key.as_str())?
-                    .map(|value| decode::<KeyRecord>(value.value()))
-                    .transpose()?
-                    .filter(|seen| live(seen.created_ms)),
-                None => None,
-            };
-            let seen_tx = transactions
-                .get(record.hash.0)?
-                .map(|value| decode::<TxRecord>(value.value()))
-                .transpose()?;
-            match (seen_key, &scoped_key, seen_tx) {
-                (Some(seen), Some((_, body)), _) if seen.body_hash == *body => {
-                    Acceptance::Replayed(seen.answer)
+        let mut outcomes = Vec::with_capacity(submissions.len());
+        for submission in submissions {
+            match accept_in(&txn, submission, answer, limits, now_ms) {
+                Ok((acceptance, wrote)) => {
+                    write |= wrote;
+                    outcomes.push(Ok(acceptance));
                 }
-                (Some(_), _, _) => Acceptance::KeyReused,
-                (None, _, Some(first)) if live(first.accepted_ms) => {
-                    // A new key for a transaction already accepted: not accepted again; the
-                    // key remembers this answer.
-                    if let Some((scoped_key, body)) = &scoped_key {
-                        let stored = KeyRecord {
-                            body_hash: *body,
-                            created_ms: now_ms,
-                            answer: answer(&first, true),
-                        };
-                        keys.insert(scoped_key.as_str(), encode(&stored)?.as_slice())?;
-                        write = true;
-                    }
-                    Acceptance::Duplicate(first)
+                Err(error @ (StoreError::Invalid(_) | StoreError::Full(_))) => {
+                    outcomes.push(Err(error));
                 }
-                (None, _, _) => {
-                    let waiting = txn.open_table(UNFINISHED)?.len()?;
-                    if waiting >= limits.max_unfinished {
-                        return Err(StoreError::Full(format!(
-                            "{waiting} transactions wait for their results, the most allowed"
-                        )));
-                    }
-                    let undelivered = txn.open_table(crate::outbox::QUEUE)?.len()?;
-                    if undelivered >= limits.max_pending_deliveries {
-                        return Err(StoreError::Full(format!(
-                            "{undelivered} notifications wait for delivery, the most allowed"
-                        )));
-                    }
-                    write = true;
-                    if let Some((scoped_key, body)) = &scoped_key {
-                        let stored = KeyRecord {
-                            body_hash: *body,
-                            created_ms: now_ms,
-                            answer: answer(&record, false),
-                        };
-                        keys.insert(scoped_key.as_str(), encode(&stored)?.as_slice())?;
-                    }
-                    transactions.insert(record.hash.0, encode(&record)?.as_slice())?;
-                    txn.open_table(UNFINISHED)?
-                        .insert(record.hash.0, record.accepted_ms)?;
-                    if let Some(device) = device {
-                        txn.open_table(DEVICE_TRANSACTIONS)?
-                            .insert((device, record.hash.0), record.accepted_ms)?;
-                    }
-                    Acceptance::Accepted(record)
-                }
+                Err(error) => return Err(error),
             }
-        };
+        }
         if write {
             txn.commit()?;
         } else {
             txn.abort()?;
         }
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     /// The record of the transaction `hash`.
@@ -350,11 +430,17 @@ impl GatewayStore {
         self.update_all(std::slice::from_ref(record))
     }
 
-    /// Writes `records` back in one durable write. A record whose result becomes final
-    /// leaves the unfinished index, and the notifications of its result are owed to every
-    /// receiver it matches in that same write.
+    /// Writes `records` back in one write. A record whose result becomes final leaves the
+    /// unfinished index, and the notifications of its result are owed to every receiver it
+    /// matches in that same write.
+    ///
+    /// The write is not flushed at once (see [`GatewayStore::checkpoint`]): what it records
+    /// can be found again. Lost to a crash, a transaction's progress is taken up from where
+    /// it was last flushed: it is looked up on the chain, or handed over again (a node
+    /// answers that it knows it), and its result, read again from the chain, owes the same
+    /// notifications under the same ids.
     pub fn update_all(&self, records: &[TxRecord]) -> Result<(), StoreError> {
-        let txn = self.begin_durable_write()?;
+        let txn = self.begin_lazy_write()?;
         for record in records {
             let Some(before) = self.transaction_in(&txn, &record.hash)? else {
                 return Err(StoreError::Invalid(format!(
@@ -706,6 +792,65 @@ mod tests {
             store.accept(record(3, None, 2), None, answer, TWO, 2),
             Ok(Acceptance::Accepted(_))
         ));
+    }
+
+    #[test]
+    fn a_group_is_accepted_in_one_write_each_with_its_own_outcome() {
+        let (_dir, store) = store();
+        let submission = |byte: u8, key: Option<&str>| Submission {
+            record: record(byte, None, 0),
+            key: key.map(|key| (key.to_string(), B256::repeat_byte(byte))),
+        };
+        let outcomes = store
+            .accept_all(
+                vec![
+                    submission(1, None),
+                    // The same transaction again in the same group: a duplicate of the first.
+                    submission(1, None),
+                    submission(2, Some("k")),
+                    // The outbox (two) is full now: refused, the others stand.
+                    submission(3, None),
+                    submission(2, Some("k")),
+                ],
+                answer,
+                TWO,
+                0,
+            )
+            .unwrap();
+        assert!(matches!(outcomes[0], Ok(Acceptance::Accepted(_))));
+        assert!(matches!(outcomes[1], Ok(Acceptance::Duplicate(_))));
+        assert!(matches!(outcomes[2], Ok(Acceptance::Accepted(_))));
+        assert!(matches!(outcomes[3], Err(StoreError::Full(_))));
+        assert!(matches!(outcomes[4], Ok(Acceptance::Replayed(_))));
+        assert_eq!(store.unfinished().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn progress_written_lazily_is_durable_after_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.redb");
+        {
+            let store = GatewayStore::open(&path).unwrap();
+            store
+                .accept(record(1, None, 0), None, answer, LIMITS, 0)
+                .unwrap();
+            let mut first = store.transaction(&B256::repeat_byte(1)).unwrap().unwrap();
+            first.status = TxStatus::Committed;
+            store.update(&first).unwrap();
+            assert!(store.lazy.load(std::sync::atomic::Ordering::Relaxed));
+            store.checkpoint().unwrap();
+            assert!(!store.lazy.load(std::sync::atomic::Ordering::Relaxed));
+        }
+        let store = GatewayStore::open(&path).unwrap();
+        assert_eq!(
+            store
+                .transaction(&B256::repeat_byte(1))
+                .unwrap()
+                .unwrap()
+                .status,
+            TxStatus::Committed
+        );
+        assert!(store.unfinished().unwrap().is_empty());
     }
 
     #[test]

@@ -216,7 +216,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local = listener.local_addr()?;
-        let accepted = Arc::new(tokio::sync::Notify::new());
+        let (accepted, accepted_rx) = tokio::sync::mpsc::unbounded_channel();
         let owed = Arc::new(tokio::sync::Notify::new());
         let served: BTreeSet<u64> = chains.keys().copied().collect();
         let api = GatewayApi::new(
@@ -231,7 +231,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
                 max_receivers: settings.max_receivers,
             },
             cairn_primitives::clock::now_ms,
-            accepted.clone(),
+            accepted,
             owed.clone(),
         );
         let relay = Relay::new(
@@ -254,9 +254,10 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
             cairn_primitives::clock::now_ms,
         )
         .map_err(|e| anyhow::anyhow!("cannot start delivering notifications: {e}"))?;
-        tokio::spawn(relay.run(accepted));
+        tokio::spawn(relay.run(accepted_rx));
         tokio::spawn(deliverer.run(owed));
-        tokio::spawn(expire_keys(store, settings.window_s * 1_000));
+        tokio::spawn(expire_keys(store.clone(), settings.window_s * 1_000));
+        tokio::spawn(checkpoints(store));
         info!(listen = %local, chains = ?served, "gateway started");
         println!("Listening on http://{local}");
         axum::serve(listener, api.router())
@@ -264,6 +265,20 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
             .await
             .context("the gateway's server failed")
     })
+}
+
+/// Flushes the writes that were not flushed when they committed, every
+/// [`CHECKPOINT_EVERY`](cairn_gateway::store::CHECKPOINT_EVERY).
+async fn checkpoints(store: Arc<GatewayStore>) {
+    loop {
+        tokio::time::sleep(cairn_gateway::store::CHECKPOINT_EVERY).await;
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot flush the gateway's database"),
+            Err(error) => tracing::warn!(%error, "cannot flush the gateway's database"),
+        }
+    }
 }
 
 /// Forgets idempotency keys older than the window, once a minute.
