@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use alloy_rlp::Decodable;
@@ -65,11 +65,51 @@ const LOOKUPS: usize = 16;
 /// lookups.
 const LOOKUPS_PER_PASS: usize = 256;
 
+/// Whether a node was found to serve its chain.
+const UNCHECKED: u8 = 0;
+const SERVES_ITS_CHAIN: u8 = 1;
+const SERVES_ANOTHER_CHAIN: u8 = 2;
+
 /// A node of a chain.
 struct Node {
     client: Client,
-    /// Set when the node turned out to serve another chain: it is not used.
-    wrong_chain: AtomicBool,
+    /// The chain it is configured for.
+    chain_id: u64,
+    /// [`UNCHECKED`], [`SERVES_ITS_CHAIN`] or [`SERVES_ANOTHER_CHAIN`] (then it is never used).
+    checked: AtomicU8,
+}
+
+impl Node {
+    /// Whether the node may be used: it was found to serve its chain, or it says so now. One
+    /// that serves another chain is marked and never used; one that does not answer is not
+    /// used this time.
+    async fn usable(&self) -> bool {
+        match self.checked.load(Ordering::Relaxed) {
+            SERVES_ITS_CHAIN => true,
+            SERVES_ANOTHER_CHAIN => false,
+            _ => match self.client.status().await {
+                Ok(status) => self.check(status.chain_id),
+                Err(_) => false,
+            },
+        }
+    }
+
+    /// Records the chain the node says it serves; whether it is its own.
+    fn check(&self, served: u64) -> bool {
+        if served == self.chain_id {
+            self.checked.store(SERVES_ITS_CHAIN, Ordering::Relaxed);
+            return true;
+        }
+        if self.checked.swap(SERVES_ANOTHER_CHAIN, Ordering::Relaxed) != SERVES_ANOTHER_CHAIN {
+            error!(
+                url = self.client.base_url(),
+                serves = served,
+                configured = self.chain_id,
+                "this node serves another chain; it is not used"
+            );
+        }
+        false
+    }
 }
 
 /// A chain's nodes, in the order they are tried.
@@ -78,26 +118,32 @@ pub struct ChainNodes {
 }
 
 impl ChainNodes {
-    /// The nodes at `urls`.
-    pub fn new(urls: &[String]) -> Result<Self, ClientError> {
+    /// The nodes at `urls`, of the chain `chain_id`. Each is checked to serve that chain
+    /// before it is first used.
+    pub fn new(chain_id: u64, urls: &[String]) -> Result<Self, ClientError> {
         Ok(Self {
             nodes: urls
                 .iter()
                 .map(|url| {
                     Ok(Arc::new(Node {
                         client: Client::new(url)?,
-                        wrong_chain: AtomicBool::new(false),
+                        chain_id,
+                        checked: AtomicU8::new(UNCHECKED),
                     }))
                 })
                 .collect::<Result<_, ClientError>>()?,
         })
     }
 
-    fn usable(&self) -> impl Iterator<Item = &Client> {
-        self.nodes
-            .iter()
-            .filter(|node| !node.wrong_chain.load(Ordering::Relaxed))
-            .map(|node| &node.client)
+    /// The nodes that may be used now, in order.
+    async fn usable(&self) -> Vec<&Client> {
+        let mut usable = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            if node.usable().await {
+                usable.push(&node.client);
+            }
+        }
+        usable
     }
 }
 
@@ -194,9 +240,9 @@ impl Relay {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let (heads, mut committed) = mpsc::channel::<Vec<(B256, Option<Seen>)>>(1_024);
-        for (chain_id, nodes) in &self.chains {
+        for nodes in self.chains.values() {
             for node in &nodes.nodes {
-                tokio::spawn(follow_heads(node.clone(), *chain_id, heads.clone()));
+                tokio::spawn(follow_heads(node.clone(), heads.clone()));
             }
         }
         drop(heads);
@@ -377,7 +423,7 @@ impl Relay {
         }
         let body = bytes::Bytes::from(body);
         let mut last_error = None;
-        for client in nodes.usable() {
+        for client in nodes.usable().await {
             let answer = match client.submit_encoded(body.clone()).await {
                 Ok(answer) => answer,
                 Err(error) => {
@@ -446,7 +492,7 @@ impl Relay {
     /// unknown if some node answered, else `None`.
     async fn look_up(&self, nodes: &ChainNodes, record: &TxRecord) -> Option<Seen> {
         let mut answered = false;
-        for client in nodes.usable() {
+        for client in nodes.usable().await {
             match Self::seen_by(client, record).await {
                 Some(Seen::Unknown) => answered = true,
                 Some(seen) => return Some(seen),
@@ -508,13 +554,9 @@ async fn settled_in(client: &Client, height: u64) -> Vec<(B256, Option<Seen>)> {
 }
 
 /// Follows `node`'s committed heads for as long as the process runs, sending the
-/// transactions of each block that has any. Checks first that the node serves `chain_id`;
+/// transactions of each block that has any. Checks first that the node serves its chain;
 /// one that does not is marked and left alone.
-async fn follow_heads(
-    node: Arc<Node>,
-    chain_id: u64,
-    committed: mpsc::Sender<Vec<(B256, Option<Seen>)>>,
-) {
+async fn follow_heads(node: Arc<Node>, committed: mpsc::Sender<Vec<(B256, Option<Seen>)>>) {
     let client = &node.client;
     loop {
         let status = match client.status().await {
@@ -524,14 +566,7 @@ async fn follow_heads(
                 continue;
             }
         };
-        if status.chain_id != chain_id {
-            error!(
-                url = client.base_url(),
-                serves = status.chain_id,
-                configured = chain_id,
-                "this node serves another chain; it is not used"
-            );
-            node.wrong_chain.store(true, Ordering::Relaxed);
+        if !node.check(status.chain_id) {
             return;
         }
         let mut heads = client.heads(status.height + 1);

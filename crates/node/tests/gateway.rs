@@ -1,6 +1,6 @@
 //! The transaction gateway between real processes: two devnets with different chain ids, a
-//! gateway serving both (the first URL of one chain is down), and an HTTP server of
-//! receivers. Transactions are routed by chain id and followed to their results; idempotency
+//! gateway serving both (the first URL of one chain is down, the first of the other is a
+//! node of the wrong chain), and an HTTP server of receivers. Transactions are routed by chain id and followed to their results; idempotency
 //! keys replay, refuse (422) and hold (409); a transaction sent twice without a key is sent
 //! once. Receivers per device, per recipient and per transaction are told each result with
 //! valid Standard Webhooks signatures; one that fails its first deliveries gets them later
@@ -305,9 +305,11 @@ fn the_gateway_routes_by_chain_pushes_results_and_loses_nothing_to_crashes() {
     let (port_a, port_b, dead) = (base, base + 1, base + 2);
     let node_a = devnet(&dir.path().join("a"), port_a, 4242, &[]);
     let mut node_b = devnet(&dir.path().join("b"), port_b, 4343, &[]);
+    // Chain 4343's first URL is chain 4242's node, misconfigured: the gateway must find it
+    // serves another chain and never hand it a transaction.
     let chains = vec![
         format!("4242=http://127.0.0.1:{dead},{}", node_a.url),
-        format!("4343={}", node_b.url),
+        format!("4343={},{}", node_a.url, node_b.url),
     ];
     let gateway_dir = dir.path().join("gateway");
     let mut gw = gateway(&gateway_dir, &chains);

@@ -194,7 +194,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
     let mut chains = BTreeMap::new();
     for (id, urls) in &settings.chains {
-        let nodes = ChainNodes::new(urls).map_err(|e| invalid(format!("chain {id}: {e}")))?;
+        let nodes = ChainNodes::new(*id, urls).map_err(|e| invalid(format!("chain {id}: {e}")))?;
         chains.insert(*id, nodes);
     }
     let data_dir = &settings.data_dir;
