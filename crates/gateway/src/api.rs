@@ -665,6 +665,7 @@ async fn submit(
         error: None,
         recipient: tx.transfer().map(|transfer| transfer.to),
         block_hash: None,
+        index: None,
         receipt: None,
     };
     let (reply, outcome) = tokio::sync::oneshot::channel();
@@ -906,6 +907,14 @@ fn check_receiver_url(url: &str) -> Result<(), GatewayError> {
     if parsed.host_str().is_none_or(str::is_empty) || parsed.fragment().is_some() {
         return Err(bad("give a host, and no #fragment".into()));
     }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Receivers are listed to anyone who asks: a credential in the URL would be too.
+        return Err(bad(
+            "no user or password in the URL: receivers are listed to every caller, and \
+             the signature is what proves a notification"
+                .into(),
+        ));
+    }
     Ok(())
 }
 
@@ -1120,7 +1129,8 @@ pub struct DeliveriesQuery {
     limit: Option<usize>,
 }
 
-/// A receiver's notifications, newest first: the dead letters with `status=dead`.
+/// A receiver's notifications, newest first: the dead letters with `status=dead`. Looks at
+/// the receiver's 10,000 most recent notifications at most.
 #[utoipa::path(get, path = "/v1/deliveries", tag = "receivers", params(DeliveriesQuery),
     responses(
         (status = 200, description = "Notifications, newest first", body = DeliveriesPage),
@@ -1140,7 +1150,7 @@ async fn list_deliveries(
     let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let store = api.store.clone();
     let deliveries =
-        blocking(move || store.deliveries_to(&query.receiver, query.status, limit, 100 * MAX_PAGE))
+        blocking(move || store.deliveries_to(&query.receiver, query.status, limit, 10 * MAX_PAGE))
             .await?;
     Ok(Json(DeliveriesPage {
         deliveries: deliveries
@@ -1269,7 +1279,6 @@ mod tests {
                 limits: Limits {
                     window_ms: WINDOW,
                     max_unfinished: 3,
-                    max_pending_deliveries: 100,
                 },
                 max_receivers: 3,
             },
@@ -1510,6 +1519,10 @@ mod tests {
             ),
             (
                 serde_json::json!({"url": "not a url", "match": {"device": "a"}}),
+                "url",
+            ),
+            (
+                serde_json::json!({"url": "http://user:pw@x/", "match": {"device": "a"}}),
                 "url",
             ),
             (

@@ -138,11 +138,16 @@ impl Deliverer {
         let mut unrecorded: Vec<(String, (String, Outcome))> = Vec::new();
         // The write of the last batch of outcomes, under way while attempts go on.
         let mut recording: Option<Recording> = None;
+        // Where the last look for due notifications stopped: the next starts after it.
+        let mut cursor: Option<String> = None;
         loop {
             let room = self.policy.concurrency.saturating_sub(attempts.len());
             if room > 0 {
-                match self.due(&busy, room).await {
+                match self.due(&busy, room, cursor.clone()).await {
                     Ok(due) => {
+                        if let Some(last) = due.last() {
+                            cursor = Some(last.receiver.id.clone());
+                        }
                         for due in due {
                             let receiver = due.receiver.id.clone();
                             busy.insert(receiver.clone());
@@ -224,13 +229,19 @@ impl Deliverer {
         }
     }
 
-    async fn due(&self, busy: &HashSet<String>, room: usize) -> Result<Vec<Due>, StoreError> {
+    async fn due(
+        &self,
+        busy: &HashSet<String>,
+        room: usize,
+        after: Option<String>,
+    ) -> Result<Vec<Due>, StoreError> {
         let store = self.store.clone();
         let busy = busy.clone();
         let now = (self.now_ms)();
-        let (due, _) = tokio::task::spawn_blocking(move || store.due(now, &busy, room))
-            .await
-            .map_err(|e| StoreError::Database(e.to_string()))??;
+        let (due, _) =
+            tokio::task::spawn_blocking(move || store.due(now, &busy, room, after.as_deref()))
+                .await
+                .map_err(|e| StoreError::Database(e.to_string()))??;
         Ok(due)
     }
 }

@@ -191,6 +191,7 @@ fn next_sequence(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
 pub(crate) fn owe_notifications(
     txn: &redb::WriteTransaction,
     record: &TxRecord,
+    max_pending: u64,
     now_ms: u64,
 ) -> Result<(), StoreError> {
     let mut keys = vec![Match::Transaction(record.hash)];
@@ -229,15 +230,22 @@ pub(crate) fn owe_notifications(
         if receiver.disabled {
             continue;
         }
-        owe(txn, &receiver.id, record, payload.clone(), now_ms)?;
+        owe(
+            txn,
+            (&receiver.id, max_pending),
+            record,
+            payload.clone(),
+            now_ms,
+        )?;
     }
     Ok(())
 }
 
-/// Queues one notification of `record` for `receiver`.
+/// Queues one notification of `record` for `receiver`; past `max_pending` notifications
+/// waiting in all, it is dead-lettered at once instead.
 fn owe(
     txn: &redb::WriteTransaction,
-    receiver: &str,
+    (receiver, max_pending): (&str, u64),
     record: &TxRecord,
     payload: String,
     now_ms: u64,
@@ -252,13 +260,19 @@ fn owe(
         return Ok(());
     }
     let sequence = next_sequence(txn)?;
+    let waiting = txn.open_table(QUEUE)?.len()?;
+    let full = waiting >= max_pending;
     let delivery = Delivery {
         id: id.clone(),
         receiver: receiver.to_string(),
         hash: record.hash,
         event: event.to_string(),
         payload,
-        status: DeliveryStatus::Pending,
+        status: if full {
+            DeliveryStatus::Dead
+        } else {
+            DeliveryStatus::Pending
+        },
         attempts: 0,
         step: 0,
         sequence,
@@ -266,13 +280,17 @@ fn owe(
         next_attempt_ms: now_ms,
         last_attempt_ms: None,
         last_status: None,
-        last_error: None,
+        last_error: full.then(|| {
+            format!("{waiting} notifications waited for delivery, the most allowed; not queued")
+        }),
         delivered_ms: None,
     };
     txn.open_table(DELIVERIES)?
         .insert(id.as_str(), encode(&delivery)?.as_slice())?;
-    txn.open_table(QUEUE)?
-        .insert((receiver, sequence), id.as_str())?;
+    if !full {
+        txn.open_table(QUEUE)?
+            .insert((receiver, sequence), id.as_str())?;
+    }
     txn.open_table(RECEIVER_DELIVERIES)?
         .insert((receiver, sequence), id.as_str())?;
     txn.open_table(TX_DELIVERIES)?
@@ -322,6 +340,32 @@ fn empty_queue(
     Ok(())
 }
 
+/// Disables `receiver`, saying `why`, and dead-letters its queue.
+fn disable(
+    txn: &redb::WriteTransaction,
+    receiver: &str,
+    why: &str,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    empty_queue(
+        txn,
+        receiver,
+        &format!("its receiver was disabled: {why}"),
+        now_ms,
+    )?;
+    let mut receivers = txn.open_table(RECEIVERS)?;
+    let stored = receivers
+        .get(receiver)?
+        .map(|value| decode::<Receiver>(value.value()))
+        .transpose()?;
+    if let Some(mut stored) = stored {
+        stored.disabled = true;
+        stored.disabled_reason = Some(why.to_string());
+        receivers.insert(receiver, encode(&stored)?.as_slice())?;
+    }
+    Ok(())
+}
+
 /// The delay before the attempt after `step` failed ones: the schedule's, within ±20%.
 fn backoff(schedule: &[Duration], step: usize) -> Option<u64> {
     let base = schedule.get(step)?.as_millis() as u64;
@@ -352,7 +396,14 @@ impl GatewayStore {
             && record.status.is_final()
         {
             let payload = payload_of(&record, receiver.created_ms);
-            owe(&txn, &receiver.id, &record, payload, receiver.created_ms)?;
+            let max_pending = self.max_pending.load(std::sync::atomic::Ordering::Relaxed);
+            owe(
+                &txn,
+                (&receiver.id, max_pending),
+                &record,
+                payload,
+                receiver.created_ms,
+            )?;
         }
         txn.commit()?;
         Ok(())
@@ -483,12 +534,15 @@ impl GatewayStore {
     }
 
     /// The first notification of each receiver's queue that is due at `now_ms`, skipping the
-    /// receivers in `busy`, at most `limit`; and when the next one not yet due will be.
+    /// receivers in `busy`, at most `limit`; and when the next one not yet due will be. The
+    /// receivers are taken in turn from the one after `after` (the last one taken by the
+    /// previous call), round to the start, so none waits behind others for ever.
     pub fn due(
         &self,
         now_ms: u64,
         busy: &HashSet<String>,
         limit: usize,
+        after: Option<&str>,
     ) -> Result<(Vec<Due>, Option<u64>), StoreError> {
         let txn = self.db.begin_read()?;
         let queue = txn.open_table(QUEUE)?;
@@ -496,7 +550,11 @@ impl GatewayStore {
         let receivers = txn.open_table(RECEIVERS)?;
         let mut due = Vec::new();
         let mut next = None::<u64>;
-        let mut from: Bound<(String, u64)> = Bound::Unbounded;
+        let mut from: Bound<(String, u64)> = match after {
+            Some(after) => Bound::Excluded((after.to_string(), u64::MAX)),
+            None => Bound::Unbounded,
+        };
+        let mut wrapped = after.is_none();
         while due.len() < limit {
             let first = {
                 let start = match &from {
@@ -515,8 +573,17 @@ impl GatewayStore {
                 }
             };
             let Some((receiver_id, id)) = first else {
-                break;
+                if wrapped {
+                    break;
+                }
+                // Round to the start, up to where this call began.
+                wrapped = true;
+                from = Bound::Unbounded;
+                continue;
             };
+            if wrapped && after.is_some_and(|after| receiver_id.as_str() > after) {
+                break;
+            }
             // The next receiver's queue starts after this one's last possible entry.
             from = Bound::Excluded((receiver_id.clone(), u64::MAX));
             if busy.contains(&receiver_id) {
@@ -579,19 +646,12 @@ impl GatewayStore {
                 Outcome::Gone => {
                     delivery.last_status = Some(410);
                     put_delivery(&txn, &delivery)?;
-                    let why = "its receiver answered 410 Gone and was disabled";
-                    empty_queue(&txn, &receiver, why, now_ms)?;
-                    let mut receivers = txn.open_table(RECEIVERS)?;
-                    let stored = receivers
-                        .get(receiver.as_str())?
-                        .map(|value| decode::<Receiver>(value.value()))
-                        .transpose()?;
-                    if let Some(mut stored) = stored {
-                        stored.disabled = true;
-                        stored.disabled_reason =
-                            Some(format!("answered 410 Gone to notification {id}"));
-                        receivers.insert(receiver.as_str(), encode(&stored)?.as_slice())?;
-                    }
+                    disable(
+                        &txn,
+                        &receiver,
+                        &format!("answered 410 Gone to notification {id}"),
+                        now_ms,
+                    )?;
                 }
                 Outcome::Failed(status, error) => {
                     delivery.last_status = *status;
@@ -602,9 +662,19 @@ impl GatewayStore {
                             delivery.next_attempt_ms = now_ms.saturating_add(delay);
                         }
                         None => {
+                            // The whole schedule failed: the receiver is taken to be gone
+                            // (its queue would otherwise grow for as long as it is down).
                             delivery.status = DeliveryStatus::Dead;
                             txn.open_table(QUEUE)?
                                 .remove((receiver.as_str(), delivery.sequence))?;
+                            put_delivery(&txn, &delivery)?;
+                            disable(
+                                &txn,
+                                &receiver,
+                                &format!("notification {id} failed for its whole retry schedule"),
+                                now_ms,
+                            )?;
+                            continue;
                         }
                     }
                     put_delivery(&txn, &delivery)?;
@@ -671,7 +741,6 @@ mod tests {
     const LIMITS: Limits = Limits {
         window_ms: 1_000_000,
         max_unfinished: 100,
-        max_pending_deliveries: 100,
     };
 
     fn store() -> (tempfile::TempDir, GatewayStore) {
@@ -709,6 +778,7 @@ mod tests {
             error: None,
             recipient: Some(recipient),
             block_hash: None,
+            index: None,
             receipt: None,
         };
         let answer = |_: &TxRecord, _| StoredAnswer {
@@ -728,7 +798,7 @@ mod tests {
     const SCHEDULE: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(100)];
 
     fn due_now(store: &GatewayStore, now: u64) -> Vec<(String, B256)> {
-        let (due, _) = store.due(now, &HashSet::new(), 100).unwrap();
+        let (due, _) = store.due(now, &HashSet::new(), 100, None).unwrap();
         due.into_iter()
             .map(|due| (due.receiver.id, due.delivery.hash))
             .collect()
@@ -839,7 +909,7 @@ mod tests {
             [("s".to_string(), B256::repeat_byte(2))]
         );
         let (_, next) = store
-            .due(1_001, &HashSet::from(["s".to_string()]), 10)
+            .due(1_001, &HashSet::from(["s".to_string()]), 10, None)
             .unwrap();
         assert_eq!(next, Some(failed.next_attempt_ms));
         // Busy receivers are skipped.
@@ -848,7 +918,8 @@ mod tests {
                 .due(
                     20_000,
                     &HashSet::from(["r".to_string(), "s".to_string()]),
-                    10
+                    10,
+                    None
                 )
                 .unwrap()
                 .0
@@ -871,40 +942,44 @@ mod tests {
         let dead = store.delivery(&first_r.id).unwrap().unwrap();
         assert_eq!(dead.status, DeliveryStatus::Dead);
         assert_eq!(dead.attempts, 3, "the first attempt and one per delay");
+        // The whole schedule failed: the receiver is disabled, its queue dead-lettered.
+        let r = store.receiver("r").unwrap().unwrap();
+        assert!(r.disabled, "{r:?}");
         assert_eq!(
             store
                 .deliveries_to("r", Some(DeliveryStatus::Dead), 10, 100)
-                .unwrap(),
-            vec![dead.clone()]
+                .unwrap()
+                .len(),
+            2
         );
-        let mut due = due_now(&store, 200_001);
-        due.sort();
+        assert!(matches!(
+            store.redeliver(&first_r.id, 300_000).unwrap(),
+            Redelivery::ReceiverUnavailable(_)
+        ));
         assert_eq!(
-            due,
-            [
-                ("r".to_string(), B256::repeat_byte(2)),
-                ("s".to_string(), B256::repeat_byte(2))
-            ]
+            due_now(&store, 200_001),
+            [("s".to_string(), B256::repeat_byte(2))]
         );
-        // A dead letter redelivered: same id and body, at the end of the queue, due now.
-        let Redelivery::Queued(again) = store.redeliver(&first_r.id, 300_000).unwrap() else {
+        // A delivered notification sent again: same id and body, at the end of the queue,
+        // behind the one still pending.
+        let Redelivery::Queued(again) = store.redeliver(&first_s.id, 300_000).unwrap() else {
             panic!("not queued");
         };
         assert_eq!(
             (again.id.as_str(), again.payload.as_str()),
-            (dead.id.as_str(), dead.payload.as_str())
+            (first_s.id.as_str(), first_s.payload.as_str())
         );
         assert_eq!((again.status, again.step), (DeliveryStatus::Pending, 0));
         assert!(matches!(
-            store.redeliver(&first_r.id, 300_000).unwrap(),
+            store.redeliver(&first_s.id, 300_000).unwrap(),
             Redelivery::StillPending(_)
         ));
         assert_eq!(
-            due_now(&store, 300_000)[0],
-            ("r".to_string(), B256::repeat_byte(2))
+            due_now(&store, 300_000),
+            [("s".to_string(), B256::repeat_byte(2))]
         );
         assert_eq!(
-            store.deliveries_to("r", None, 10, 100).unwrap().len(),
+            store.deliveries_to("s", None, 10, 100).unwrap().len(),
             2,
             "listed once"
         );
@@ -963,5 +1038,68 @@ mod tests {
                 .is_empty()
         );
         assert!(due_now(&store, 10_000).is_empty());
+    }
+
+    #[test]
+    fn past_the_bound_a_notification_is_dead_lettered_and_acceptance_goes_on() {
+        let (_dir, store) = store();
+        store.set_max_pending_deliveries(1);
+        let to = Address::repeat_byte(0xb0);
+        store
+            .add_receiver(&receiver("down", Match::Recipient(to)), 10)
+            .unwrap();
+        commit(&store, 1, "teller", to, 100);
+        commit(&store, 2, "teller", to, 200);
+        let first = &store.deliveries_of(&B256::repeat_byte(1)).unwrap()[0];
+        let second = &store.deliveries_of(&B256::repeat_byte(2)).unwrap()[0];
+        assert_eq!(first.status, DeliveryStatus::Pending);
+        assert_eq!(second.status, DeliveryStatus::Dead);
+        assert!(
+            second
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("most allowed")
+        );
+        assert_eq!(store.pending_deliveries().unwrap(), 1);
+        // Sent on request once there is room.
+        store
+            .record_attempts(
+                &[(first.id.clone(), Outcome::Delivered(200))],
+                &SCHEDULE,
+                300,
+            )
+            .unwrap();
+        assert!(matches!(
+            store.redeliver(&second.id, 400).unwrap(),
+            Redelivery::Queued(_)
+        ));
+    }
+
+    #[test]
+    fn receivers_take_turns_so_none_waits_for_ever() {
+        let (_dir, store) = store();
+        let to = Address::repeat_byte(0xb0);
+        for id in ["r1", "r2", "r3"] {
+            store
+                .add_receiver(&receiver(id, Match::Recipient(to)), 10)
+                .unwrap();
+        }
+        commit(&store, 1, "teller", to, 100);
+        let mut after: Option<String> = None;
+        let mut turns = Vec::new();
+        for _ in 0..4 {
+            let (due, _) = store
+                .due(1_000, &HashSet::new(), 1, after.as_deref())
+                .unwrap();
+            let taken = due[0].receiver.id.clone();
+            turns.push(taken.clone());
+            after = Some(taken);
+        }
+        assert_eq!(turns, ["r1", "r2", "r3", "r1"]);
+        // Round from the middle, each once.
+        let (due, _) = store.due(1_000, &HashSet::new(), 10, Some("r2")).unwrap();
+        let order: Vec<&str> = due.iter().map(|due| due.receiver.id.as_str()).collect();
+        assert_eq!(order, ["r3", "r1", "r2"]);
     }
 }

@@ -60,6 +60,27 @@ impl Default for RelayPolicy {
 
 /// Lookups under way at once.
 const LOOKUPS: usize = 16;
+/// Most bytes handed over in one request (a node takes bodies of up to 8 MiB).
+const MAX_BATCH_BYTES: usize = 4 << 20;
+/// Refusals that say the node cannot take the transaction now, not that the chain will never
+/// take it: the transaction is handed over again later (until its attempts run out).
+const TRANSIENT_REFUSALS: [&str; 7] = [
+    "pool_full",
+    "sender_pool_full",
+    "state_unavailable",
+    "pool_busy",
+    "nonce_too_high",
+    "nonce_in_use",
+    "insufficient_funds",
+];
+
+/// How long a transaction waits before its next hand-over after `attempts` that did not
+/// take: 1 s, doubling, at most 30 s.
+fn hand_over_backoff_ms(attempts: u32) -> u64 {
+    1_000u64
+        .saturating_mul(1 << attempts.saturating_sub(1).min(5))
+        .min(30_000)
+}
 /// Most transactions looked up on their own in one pass (those checked longest ago first),
 /// so a backlog of transactions waiting for their blocks does not turn into a flood of
 /// lookups.
@@ -169,6 +190,7 @@ enum Seen {
         status: TxStatus,
         block: Option<u64>,
         block_hash: Option<B256>,
+        index: Option<u32>,
         receipt: Option<ReceiptView>,
     },
     Pending,
@@ -182,6 +204,7 @@ impl Seen {
             status,
             block,
             block_hash,
+            index,
             receipt,
         } = self
         else {
@@ -190,6 +213,7 @@ impl Seen {
         record.status = status;
         record.block = block;
         record.block_hash = block_hash;
+        record.index = index;
         record.error = match status {
             TxStatus::Failed => receipt.as_ref().and_then(|receipt| receipt.reason.clone()),
             _ => None,
@@ -286,10 +310,20 @@ impl Relay {
                     continue;
                 }
                 match record.status {
-                    TxStatus::Accepted => to_hand_over
-                        .entry(record.chain_id)
-                        .or_default()
-                        .push(record.clone()),
+                    // Not handed over yet, or not taken the last time and now due again.
+                    TxStatus::Accepted
+                        if record.attempts == 0
+                            || now
+                                >= record
+                                    .updated_ms
+                                    .saturating_add(hand_over_backoff_ms(record.attempts)) =>
+                    {
+                        to_hand_over
+                            .entry(record.chain_id)
+                            .or_default()
+                            .push(record.clone())
+                    }
+                    TxStatus::Accepted => {}
                     _ => {
                         if let Some(Some(seen @ Seen::Final { .. })) = in_blocks.get(&record.hash) {
                             let mut record = record.clone();
@@ -363,13 +397,36 @@ impl Relay {
         }
         for (chain_id, records) in to_hand_over {
             let nodes = &self.chains[&chain_id];
-            for chunk in records.chunks(self.policy.batch.max(1)) {
-                changed.extend(self.hand_over(nodes, chunk.to_vec(), now).await);
+            let mut chunk = Vec::new();
+            let mut bytes = 0;
+            for record in records {
+                if !chunk.is_empty()
+                    && (chunk.len() >= self.policy.batch.max(1)
+                        || bytes + record.tx.len() > MAX_BATCH_BYTES)
+                {
+                    changed.extend(self.hand_over(nodes, std::mem::take(&mut chunk), now).await);
+                    bytes = 0;
+                }
+                bytes += record.tx.len();
+                chunk.push(record);
+            }
+            if !chunk.is_empty() {
+                changed.extend(self.hand_over(nodes, chunk, now).await);
             }
         }
         if changed.is_empty() {
             return Ok(());
         }
+        // Results in the order the chain made them, so each receiver is told them in that
+        // order (its notifications are queued in the order of this write).
+        changed.sort_by_key(|record| {
+            (
+                record.block.unwrap_or(u64::MAX),
+                record.index.unwrap_or(u32::MAX),
+                record.accepted_ms,
+                record.hash,
+            )
+        });
         let settled = changed.iter().any(|record| record.status.is_final());
         let store = self.store.clone();
         let changed =
@@ -426,6 +483,22 @@ impl Relay {
         for client in nodes.usable().await {
             let answer = match client.submit_encoded(body.clone()).await {
                 Ok(answer) => answer,
+                Err(ClientError::Api {
+                    status, message, ..
+                }) if (400..500).contains(&status) && status != 408 && status != 429 => {
+                    // The node refused the request as a whole: counts as an attempt for
+                    // each, so a batch it will never take cannot come back for ever.
+                    for mut record in records {
+                        record.attempts += 1;
+                        record.updated_ms = now;
+                        record.error = Some(format!(
+                            "{} refused the hand-over ({status}): {message}",
+                            client.base_url()
+                        ));
+                        changed.push(record);
+                    }
+                    return changed;
+                }
                 Err(error) => {
                     debug!(url = client.base_url(), %error, "node unavailable; trying the next");
                     last_error = Some(format!("{}: {error}", client.base_url()));
@@ -434,20 +507,22 @@ impl Relay {
             };
             let mut refused = Vec::new();
             for (index, mut record) in records.drain(..).enumerate() {
-                let Some(item) = answer.results.get(index) else {
-                    continue;
-                };
                 record.attempts += 1;
                 record.updated_ms = now;
                 self.checked.lock().insert(record.hash, now);
-                match &item.error {
-                    None => {
+                match answer.results.get(index).map(|item| &item.error) {
+                    Some(None) => {
                         record.status = TxStatus::Submitted;
                         record.error = None;
                         changed.push(record);
                     }
                     // Refused: perhaps because the chain already has it.
-                    Some(error) => refused.push((record, error.clone())),
+                    Some(Some(error)) => refused.push((record, error.clone())),
+                    // No result for it: tried again later.
+                    None => {
+                        record.error = Some(format!("{} gave no result", client.base_url()));
+                        changed.push(record);
+                    }
                 }
             }
             let looked_up: Vec<_> = futures::stream::iter(refused)
@@ -459,20 +534,24 @@ impl Relay {
                 .collect()
                 .await;
             for (mut record, error, seen) in looked_up {
+                let refusal = format!(
+                    "refused by {}: {} ({})",
+                    client.base_url(),
+                    error.message,
+                    error.code
+                );
                 match seen {
                     Some(seen @ Seen::Final { .. }) => {
                         seen.settle(&mut record);
                     }
                     Some(Seen::Pending) => record.status = TxStatus::Pending,
-                    _ => {
+                    // The chain does not have it, and will never take it.
+                    Some(Seen::Unknown) if !TRANSIENT_REFUSALS.contains(&error.code.as_str()) => {
                         record.status = TxStatus::Dropped;
-                        record.error = Some(format!(
-                            "refused by {}: {} ({})",
-                            client.base_url(),
-                            error.message,
-                            error.code
-                        ));
+                        record.error = Some(refusal);
                     }
+                    // Not now, or the lookup failed: handed over again later.
+                    _ => record.error = Some(refusal),
                 }
                 changed.push(record);
             }
@@ -508,6 +587,7 @@ impl Relay {
             status,
             block: answer.block,
             block_hash: answer.block_hash,
+            index: answer.index,
             receipt: answer.receipt.clone(),
         };
         Some(match answer.status {
@@ -527,7 +607,8 @@ async fn settled_in(client: &Client, height: u64) -> Vec<(B256, Option<Seen>)> {
     {
         return receipts
             .iter()
-            .map(|receipt| {
+            .enumerate()
+            .map(|(index, receipt)| {
                 let status = match receipt.outcome {
                     Outcome::Success => TxStatus::Committed,
                     Outcome::Failed(_) => TxStatus::Failed,
@@ -536,6 +617,7 @@ async fn settled_in(client: &Client, height: u64) -> Vec<(B256, Option<Seen>)> {
                     status,
                     block: Some(raw.height),
                     block_hash: Some(raw.hash),
+                    index: u32::try_from(index).ok(),
                     receipt: Some(ReceiptView::of(receipt)),
                 };
                 (receipt.tx_hash, Some(seen))

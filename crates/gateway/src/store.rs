@@ -129,6 +129,9 @@ pub struct TxRecord {
     /// Its block's hash, once committed or failed.
     #[serde(default)]
     pub block_hash: Option<B256>,
+    /// Its position in its block.
+    #[serde(default)]
+    pub index: Option<u32>,
     /// Its receipt as the node gave it, once committed or failed.
     #[serde(default)]
     pub receipt: Option<ReceiptView>,
@@ -141,8 +144,6 @@ pub struct Limits {
     pub window_ms: u64,
     /// Most transactions waiting for their results.
     pub max_unfinished: u64,
-    /// Most notifications waiting for delivery.
-    pub max_pending_deliveries: u64,
 }
 
 /// The answer first given under an idempotency key.
@@ -249,12 +250,6 @@ fn accept_in(
                         "{waiting} transactions wait for their results, the most allowed"
                     )));
                 }
-                let undelivered = txn.open_table(crate::outbox::QUEUE)?.len()?;
-                if undelivered >= limits.max_pending_deliveries {
-                    return Err(StoreError::Full(format!(
-                        "{undelivered} notifications wait for delivery, the most allowed"
-                    )));
-                }
                 write = true;
                 if let Some((scoped_key, body)) = &scoped_key {
                     let stored = KeyRecord {
@@ -283,6 +278,8 @@ pub struct GatewayStore {
     pub(crate) db: Database,
     /// Whether a write since the last durable one was not flushed.
     lazy: std::sync::atomic::AtomicBool,
+    /// Most notifications waiting for delivery; past it, a new one is dead-lettered at once.
+    pub(crate) max_pending: std::sync::atomic::AtomicU64,
 }
 
 /// How often writes not flushed when they committed are flushed.
@@ -320,13 +317,13 @@ impl GatewayStore {
         Ok(Self {
             db,
             lazy: Default::default(),
+            max_pending: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
     }
 
     pub(crate) fn begin_durable_write(&self) -> Result<redb::WriteTransaction, StoreError> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(redb::Durability::Immediate)?;
-        self.lazy.store(false, std::sync::atomic::Ordering::Relaxed);
         Ok(txn)
     }
 
@@ -342,10 +339,24 @@ impl GatewayStore {
     /// Flushes the writes not flushed yet, if any. `cairn gateway` calls it every
     /// [`CHECKPOINT_EVERY`], so progress on results and deliveries is durable within that.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        if self.lazy.load(std::sync::atomic::Ordering::Relaxed) {
-            self.begin_durable_write()?.commit()?;
+        use std::sync::atomic::Ordering::Relaxed;
+        // Cleared before the flush: a lazy write that commits meanwhile sets it again.
+        if self.lazy.swap(false, Relaxed) {
+            let flushed = self.begin_durable_write().and_then(|txn| Ok(txn.commit()?));
+            if flushed.is_err() {
+                self.lazy.store(true, Relaxed);
+            }
+            flushed?;
         }
         Ok(())
+    }
+
+    /// Bounds the notifications waiting for delivery: past `max`, a notification owed is
+    /// dead-lettered at once (listed, and sent on request), so one receiver that is down can
+    /// neither grow the database without end nor stop the gateway accepting transactions.
+    pub fn set_max_pending_deliveries(&self, max: u64) {
+        self.max_pending
+            .store(max, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Accepts `record` (status [`TxStatus::Accepted`]), durably, unless its key or the
@@ -432,15 +443,19 @@ impl GatewayStore {
 
     /// Writes `records` back in one write. A record whose result becomes final leaves the
     /// unfinished index, and the notifications of its result are owed to every receiver it
-    /// matches in that same write.
+    /// matches in that same write, which is then durable before this returns (so a
+    /// notification is never sent of a result the gateway could forget).
     ///
-    /// The write is not flushed at once (see [`GatewayStore::checkpoint`]): what it records
-    /// can be found again. Lost to a crash, a transaction's progress is taken up from where
-    /// it was last flushed: it is looked up on the chain, or handed over again (a node
-    /// answers that it knows it), and its result, read again from the chain, owes the same
-    /// notifications under the same ids.
+    /// A write that makes nothing final is not flushed at once (see
+    /// [`GatewayStore::checkpoint`]): what it records can be found again. Lost to a crash, a
+    /// transaction's progress is taken up from where it was last flushed: it is looked up on
+    /// the chain, or handed over again (a node answers that it knows it).
     pub fn update_all(&self, records: &[TxRecord]) -> Result<(), StoreError> {
-        let txn = self.begin_lazy_write()?;
+        let txn = if records.iter().any(|record| record.status.is_final()) {
+            self.begin_durable_write()?
+        } else {
+            self.begin_lazy_write()?
+        };
         for record in records {
             let Some(before) = self.transaction_in(&txn, &record.hash)? else {
                 return Err(StoreError::Invalid(format!(
@@ -455,7 +470,8 @@ impl GatewayStore {
                 unfinished.remove(record.hash.0)?;
                 drop(unfinished);
                 if !before.status.is_final() {
-                    crate::outbox::owe_notifications(&txn, record, record.updated_ms)?;
+                    let max_pending = self.max_pending.load(std::sync::atomic::Ordering::Relaxed);
+                    crate::outbox::owe_notifications(&txn, record, max_pending, record.updated_ms)?;
                 }
             } else {
                 unfinished.insert(record.hash.0, record.accepted_ms)?;
@@ -542,7 +558,6 @@ mod tests {
     const LIMITS: Limits = Limits {
         window_ms: WINDOW,
         max_unfinished: 1_000,
-        max_pending_deliveries: 1_000,
     };
     const TWO: Limits = Limits {
         max_unfinished: 2,
@@ -563,6 +578,7 @@ mod tests {
             error: None,
             recipient: None,
             block_hash: None,
+            index: None,
             receipt: None,
         }
     }
@@ -835,7 +851,8 @@ mod tests {
                 .accept(record(1, None, 0), None, answer, LIMITS, 0)
                 .unwrap();
             let mut first = store.transaction(&B256::repeat_byte(1)).unwrap().unwrap();
-            first.status = TxStatus::Committed;
+            first.status = TxStatus::Submitted;
+            first.attempts = 1;
             store.update(&first).unwrap();
             assert!(store.lazy.load(std::sync::atomic::Ordering::Relaxed));
             store.checkpoint().unwrap();
@@ -848,9 +865,9 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .status,
-            TxStatus::Committed
+            TxStatus::Submitted
         );
-        assert!(store.unfinished().unwrap().is_empty());
+        assert_eq!(store.unfinished().unwrap()[0].attempts, 1);
     }
 
     #[test]

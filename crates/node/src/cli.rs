@@ -376,10 +376,10 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: Option<u32>,
     /// Most transactions waiting for their results; beyond, submissions get 503 `outbox_full`
-    /// (1 to 100000000) [default: 1000000].
+    /// (1 to 100000000) [default: 100000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub max_unfinished: Option<u64>,
-    /// Most notifications waiting for delivery; beyond, submissions get 503 `outbox_full`
+    /// Most notifications waiting for delivery; beyond, a new one is dead-lettered at once
     /// (1 to 100000000) [default: 1000000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub max_pending_deliveries: Option<u64>,

@@ -161,7 +161,7 @@ impl Settings {
                 args.max_unfinished,
                 file.max_unfinished,
                 1..=100_000_000,
-                1_000_000,
+                100_000,
             )?,
             max_pending_deliveries: pick(
                 "max_pending_deliveries",
@@ -208,6 +208,7 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
             )
         })?,
     );
+    store.set_max_pending_deliveries(settings.max_pending_deliveries);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -226,7 +227,6 @@ pub fn run(args: &GatewayArgs) -> anyhow::Result<()> {
                 limits: Limits {
                     window_ms: settings.window_s * 1_000,
                     max_unfinished: settings.max_unfinished,
-                    max_pending_deliveries: settings.max_pending_deliveries,
                 },
                 max_receivers: settings.max_receivers,
             },
