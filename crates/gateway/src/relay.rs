@@ -12,7 +12,8 @@
 //! what finds results committed while the gateway was down. The relay works from the store
 //! alone, so after a restart it takes up every transaction where it stood. Hand-overs go in
 //! batches through `POST /v1/transactions/raw`; the changes of a pass are written in one
-//! durable write, which also owes the notifications of every result it makes final.
+//! write, which also owes the notifications of every result it makes final (and is then
+//! synced before they can be sent; see [`GatewayStore::update_all`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
