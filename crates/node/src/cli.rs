@@ -119,6 +119,32 @@ pub enum Command {
     /// Multi-node test networks on one machine.
     #[command(subcommand)]
     Testnet(TestnetCommand),
+    /// The users who may administer a node (see docs/CONSOLE.md).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `cairn admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create the first admin of a node, in its data directory, with the node stopped. The
+    /// password is read from the first line of stdin.
+    Init(AdminInitArgs),
+}
+
+/// `cairn admin init`.
+#[derive(Debug, Args)]
+pub struct AdminInitArgs {
+    /// The node's data directory (`data_dir` of its config; a devnet's `--data-dir`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// The admin's name (1 to 64 of A-Z, a-z, 0-9, _, . and -).
+    #[arg(long, value_name = "NAME")]
+    pub user: String,
+    /// Read the password from stdin (the only way: a password on the command line would be
+    /// seen by every user of the machine).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
 }
 
 impl TxCommand {

@@ -18,7 +18,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AcsCommand, Cli, ClusterCommand, Command, NodeArgs, TestnetCommand};
+use crate::cli::{
+    AcsCommand, AdminCommand, Cli, ClusterCommand, Command, NodeArgs, TestnetCommand,
+};
 use crate::client::Client;
 use crate::commands::{acs, client_cmds, testnet, trie_cmd, verify};
 use crate::config::NodeConfig;
@@ -153,5 +155,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging();
             commands::gateway::run(&args)
         }
+        Command::Admin(AdminCommand::Init(args)) => commands::admin::init(&args, cli.json),
     }
 }

@@ -1,6 +1,7 @@
 //! The CLI's commands.
 
 pub mod acs;
+pub mod admin;
 pub mod client_cmds;
 pub mod gateway;
 pub mod testnet;

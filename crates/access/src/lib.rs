@@ -1,0 +1,810 @@
+//! Who may administer a Cairn node (seed 003, sections 3.1 and 3.4): users with a role
+//! (`admin`, `operator`, `viewer`) and an argon2id password hash, the sessions they hold after
+//! logging in, and the events of those sessions.
+//!
+//! - A session is an opaque random token, 32 bytes shown as hex. The store keeps only its
+//!   SHA-256, so a copy of the database opens no session. A session ends when it is idle for
+//!   [`SessionPolicy::idle`], when it is older than [`SessionPolicy::absolute`], at logout, when
+//!   an admin revokes it, or when its user's password or role changes or the user is deleted.
+//! - [`Access::expire`] is the seed's `MsessionMonitor`: it clears the sessions that timed out.
+//!   [`SessionObserver`] is its `MsessionObserver`: every login, logout, expiry, revocation and
+//!   failed login is an [`Event`], kept in an audit trail and passed to each observer.
+//! - Failed logins are limited per user and address: after [`MAX_FAILURES`] within
+//!   [`FAILURE_WINDOW_MS`], that pair is refused until the window has passed.
+//!
+//! Everything lives in one redb database (`access.redb` in the node's data directory), so the
+//! node and `cairn admin init` (run with the node stopped: redb holds a lock on the file) see
+//! the same users.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use parking_lot::Mutex;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// user name -> JSON of its [`User`].
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// SHA-256 of a session's token -> JSON of its [`Session`].
+const SESSIONS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("sessions");
+/// sequence -> JSON of an [`Event`].
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+/// Failed logins of one user from one address allowed within [`FAILURE_WINDOW_MS`].
+pub const MAX_FAILURES: u32 = 5;
+/// The window failed logins are counted in.
+pub const FAILURE_WINDOW_MS: u64 = 15 * 60_000;
+/// Shortest password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password, in bytes (argon2 takes any length; this bounds the work a login costs).
+pub const MAX_PASSWORD_BYTES: usize = 1_024;
+/// How often a session's use is written down.
+const SEEN_EVERY_MS: u64 = 30_000;
+/// Most events kept in the audit trail; older ones are dropped.
+pub const MAX_AUDIT_EVENTS: u64 = 100_000;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The store failed.
+    #[error("access database: {0}")]
+    Database(String),
+    /// A name, password or role that cannot be used.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such user.
+    #[error("no user {0:?}")]
+    UnknownUser(String),
+    /// The user exists already.
+    #[error("user {0:?} exists already")]
+    UserExists(String),
+    /// The name or the password is wrong (which one is not said).
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// Too many failed logins of this user from this address.
+    #[error("too many failed logins; try again in {retry_after_s} s")]
+    Locked {
+        /// Seconds until logins are taken again.
+        retry_after_s: u64,
+    },
+    /// The token opens no session: unknown, expired, logged out or revoked.
+    #[error("no such session, or it has ended; log in again")]
+    NoSession,
+    /// The change would leave the node without an admin.
+    #[error("the last admin cannot be deleted or lose the admin role")]
+    LastAdmin,
+}
+
+macro_rules! database_errors {
+    ($($error:ty),*) => {$(
+        impl From<$error> for AccessError {
+            fn from(error: $error) -> Self {
+                AccessError::Database(error.to_string())
+            }
+        }
+    )*};
+}
+database_errors!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError,
+    serde_json::Error
+);
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads the admin pages: status, peers, pool, logs.
+    Viewer,
+    /// A viewer who may also act on the node (revoke sessions, stop it).
+    Operator,
+    /// An operator who may also manage users.
+    Admin,
+}
+
+impl Role {
+    /// Whether this role may do what `required` may.
+    pub fn allows(self, required: Role) -> bool {
+        self >= required
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = AccessError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "admin" => Ok(Self::Admin),
+            "operator" => Ok(Self::Operator),
+            "viewer" => Ok(Self::Viewer),
+            other => Err(AccessError::Invalid(format!(
+                "a role is admin, operator or viewer, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredUser {
+    name: String,
+    role: Role,
+    /// The argon2id hash in PHC form.
+    password_hash: String,
+    created_ms: u64,
+    password_changed_ms: u64,
+}
+
+/// A user, without its password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// When it was added (ms since the epoch).
+    pub created_ms: u64,
+    /// When its password last changed.
+    pub password_changed_ms: u64,
+}
+
+impl From<StoredUser> for User {
+    fn from(user: StoredUser) -> Self {
+        Self {
+            name: user.name,
+            role: user.role,
+            created_ms: user.created_ms,
+            password_changed_ms: user.password_changed_ms,
+        }
+    }
+}
+
+/// A session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Its public id: the first 16 hex digits of its token's SHA-256 (names it for listing
+    /// and revoking; opens nothing).
+    pub id: String,
+    /// Its user.
+    pub user: String,
+    /// Where the login came from.
+    pub address: String,
+    /// When it began (ms since the epoch).
+    pub created_ms: u64,
+    /// When it was last used.
+    pub last_seen_ms: u64,
+}
+
+/// When sessions end on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Unused this long (ms), a session ends.
+    pub idle_ms: u64,
+    /// This long (ms) after login, a session ends however much it is used.
+    pub absolute_ms: u64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle_ms: 30 * 60_000,
+            absolute_ms: 12 * 3_600_000,
+        }
+    }
+}
+
+/// Something that happened to a session, or a login that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A login.
+    Login {
+        /// The user.
+        user: String,
+        /// The session.
+        session: String,
+        /// Where from.
+        address: String,
+        /// When (ms since the epoch).
+        at_ms: u64,
+    },
+    /// A logout.
+    Logout {
+        /// The user.
+        user: String,
+        /// The session.
+        session: String,
+        /// When.
+        at_ms: u64,
+    },
+    /// A session that timed out.
+    Expired {
+        /// The user.
+        user: String,
+        /// The session.
+        session: String,
+        /// When.
+        at_ms: u64,
+    },
+    /// A session ended by someone else: an admin, or a change to its user.
+    Revoked {
+        /// The user.
+        user: String,
+        /// The session.
+        session: String,
+        /// Why.
+        reason: String,
+        /// When.
+        at_ms: u64,
+    },
+    /// A login refused.
+    FailedLogin {
+        /// The name given.
+        user: String,
+        /// Where from.
+        address: String,
+        /// Why (`bad_credentials` or `locked`).
+        reason: String,
+        /// When.
+        at_ms: u64,
+    },
+}
+
+/// Told of every [`Event`] (seed 003's `MsessionObserver`, with its `onLogin` and
+/// `onLogout`). Called after the event is stored; keep it quick.
+pub trait SessionObserver: Send + Sync {
+    /// A user logged in.
+    fn on_login(&self, _event: &Event) {}
+    /// A session ended: logout, expiry or revocation.
+    fn on_logout(&self, _event: &Event) {}
+    /// A login was refused.
+    fn on_failed_login(&self, _event: &Event) {}
+}
+
+/// Failed logins of one (user, address).
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    since_ms: u64,
+}
+
+/// Users, sessions and their events.
+pub struct Access {
+    db: Database,
+    policy: SessionPolicy,
+    observers: Mutex<Vec<Arc<dyn SessionObserver>>>,
+    failures: Mutex<HashMap<(String, String), Failures>>,
+    /// A hash checked when the user is unknown, so a wrong name costs what a wrong password
+    /// does (the time of a login says nothing of which names exist).
+    decoy: String,
+}
+
+fn hash_of(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn public_id(hash: &[u8; 32]) -> String {
+    hex::encode(&hash[..8])
+}
+
+fn hash_password(password: &str) -> Result<String, AccessError> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| AccessError::Invalid(e.to_string()))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| AccessError::Invalid(e.to_string()))?
+        .to_string())
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// Checks a user name: 1 to 64 of `A-Z a-z 0-9 _ . -`.
+pub fn check_name(name: &str) -> Result<(), AccessError> {
+    let fine = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if fine {
+        Ok(())
+    } else {
+        Err(AccessError::Invalid(
+            "a user name is 1 to 64 of A-Z, a-z, 0-9, _, . and -".into(),
+        ))
+    }
+}
+
+/// Checks a password: at least [`MIN_PASSWORD_CHARS`] characters, at most
+/// [`MAX_PASSWORD_BYTES`] bytes.
+pub fn check_password(password: &str) -> Result<(), AccessError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccessError::Invalid(format!(
+            "a password is {MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+impl Access {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: impl AsRef<Path>, policy: SessionPolicy) -> Result<Self, AccessError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(USERS)?;
+        txn.open_table(SESSIONS)?;
+        txn.open_table(AUDIT)?;
+        txn.commit()?;
+        Ok(Self {
+            db,
+            policy,
+            observers: Mutex::default(),
+            failures: Mutex::default(),
+            decoy: hash_password("not any user's password")?,
+        })
+    }
+
+    /// Adds an observer of every event from now on.
+    pub fn observe(&self, observer: Arc<dyn SessionObserver>) {
+        self.observers.lock().push(observer);
+    }
+
+    fn durable_write(&self) -> Result<redb::WriteTransaction, AccessError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(redb::Durability::Immediate)?;
+        Ok(txn)
+    }
+
+    /// Stores `events` in the audit trail (dropping the oldest past [`MAX_AUDIT_EVENTS`]),
+    /// inside `txn`.
+    fn record(txn: &redb::WriteTransaction, events: &[Event]) -> Result<(), AccessError> {
+        let mut audit = txn.open_table(AUDIT)?;
+        let first = audit.last()?.map_or(0, |(key, _)| key.value() + 1);
+        for (sequence, event) in (first..).zip(events) {
+            audit.insert(sequence, serde_json::to_vec(event)?.as_slice())?;
+        }
+        while audit.len()? > MAX_AUDIT_EVENTS {
+            audit.pop_first()?;
+        }
+        Ok(())
+    }
+
+    fn tell(&self, events: &[Event]) {
+        let observers = self.observers.lock().clone();
+        for event in events {
+            for observer in &observers {
+                match event {
+                    Event::Login { .. } => observer.on_login(event),
+                    Event::FailedLogin { .. } => observer.on_failed_login(event),
+                    _ => observer.on_logout(event),
+                }
+            }
+        }
+    }
+
+    fn user_in(
+        txn: &redb::WriteTransaction,
+        name: &str,
+    ) -> Result<Option<StoredUser>, AccessError> {
+        Ok(txn
+            .open_table(USERS)?
+            .get(name)?
+            .map(|value| serde_json::from_slice(value.value()))
+            .transpose()?)
+    }
+
+    fn admins_in(txn: &redb::WriteTransaction) -> Result<usize, AccessError> {
+        let mut admins = 0;
+        for entry in txn.open_table(USERS)?.iter()? {
+            let (_, value) = entry?;
+            let user: StoredUser = serde_json::from_slice(value.value())?;
+            admins += usize::from(user.role == Role::Admin);
+        }
+        Ok(admins)
+    }
+
+    /// Ends every session of `user` inside `txn`; the events.
+    fn end_sessions_of(
+        txn: &redb::WriteTransaction,
+        user: &str,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<Vec<Event>, AccessError> {
+        let mut sessions = txn.open_table(SESSIONS)?;
+        let mut ended = Vec::new();
+        for entry in sessions.iter()? {
+            let (key, value) = entry?;
+            let session: Session = serde_json::from_slice(value.value())?;
+            if session.user == user {
+                ended.push((key.value(), session));
+            }
+        }
+        let mut events = Vec::new();
+        for (key, session) in ended {
+            sessions.remove(key)?;
+            events.push(Event::Revoked {
+                user: session.user,
+                session: session.id,
+                reason: reason.to_string(),
+                at_ms: now_ms,
+            });
+        }
+        Ok(events)
+    }
+
+    /// Whether any user exists.
+    pub fn has_users(&self) -> Result<bool, AccessError> {
+        Ok(self.db.begin_read()?.open_table(USERS)?.len()? > 0)
+    }
+
+    /// Adds a user.
+    pub fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        password: &str,
+        now_ms: u64,
+    ) -> Result<User, AccessError> {
+        check_name(name)?;
+        check_password(password)?;
+        let user = StoredUser {
+            name: name.to_string(),
+            role,
+            password_hash: hash_password(password)?,
+            created_ms: now_ms,
+            password_changed_ms: now_ms,
+        };
+        let txn = self.durable_write()?;
+        if Self::user_in(&txn, name)?.is_some() {
+            return Err(AccessError::UserExists(name.to_string()));
+        }
+        txn.open_table(USERS)?
+            .insert(name, serde_json::to_vec(&user)?.as_slice())?;
+        txn.commit()?;
+        Ok(user.into())
+    }
+
+    /// Deletes a user and ends its sessions; the last admin cannot be deleted.
+    pub fn delete_user(&self, name: &str, now_ms: u64) -> Result<(), AccessError> {
+        let txn = self.durable_write()?;
+        let user =
+            Self::user_in(&txn, name)?.ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
+        if user.role == Role::Admin && Self::admins_in(&txn)? <= 1 {
+            return Err(AccessError::LastAdmin);
+        }
+        txn.open_table(USERS)?.remove(name)?;
+        let events = Self::end_sessions_of(&txn, name, "the user was deleted", now_ms)?;
+        Self::record(&txn, &events)?;
+        txn.commit()?;
+        self.tell(&events);
+        Ok(())
+    }
+
+    /// Changes a user's role and ends its sessions; the last admin keeps the admin role.
+    pub fn set_role(&self, name: &str, role: Role, now_ms: u64) -> Result<User, AccessError> {
+        let txn = self.durable_write()?;
+        let mut user =
+            Self::user_in(&txn, name)?.ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
+        if user.role == Role::Admin && role != Role::Admin && Self::admins_in(&txn)? <= 1 {
+            return Err(AccessError::LastAdmin);
+        }
+        user.role = role;
+        txn.open_table(USERS)?
+            .insert(name, serde_json::to_vec(&user)?.as_slice())?;
+        let events = Self::end_sessions_of(&txn, name, "the user's role changed", now_ms)?;
+        Self::record(&txn, &events)?;
+        txn.commit()?;
+        self.tell(&events);
+        Ok(user.into())
+    }
+
+    /// Changes a user's password and ends its sessions.
+    pub fn set_password(&self, name: &str, password: &str, now_ms: u64) -> Result<(), AccessError> {
+        check_password(password)?;
+        let hash = hash_password(password)?;
+        let txn = self.durable_write()?;
+        let mut user =
+            Self::user_in(&txn, name)?.ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
+        user.password_hash = hash;
+        user.password_changed_ms = now_ms;
+        txn.open_table(USERS)?
+            .insert(name, serde_json::to_vec(&user)?.as_slice())?;
+        let events = Self::end_sessions_of(&txn, name, "the user's password changed", now_ms)?;
+        Self::record(&txn, &events)?;
+        txn.commit()?;
+        self.tell(&events);
+        Ok(())
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<User>, AccessError> {
+        let txn = self.db.begin_read()?;
+        let mut users = Vec::new();
+        for entry in txn.open_table(USERS)?.iter()? {
+            let (_, value) = entry?;
+            users.push(serde_json::from_slice::<StoredUser>(value.value())?.into());
+        }
+        Ok(users)
+    }
+
+    /// Logs `name` in from `address`: a new session and its token (shown once; the store
+    /// keeps its hash). Refused for a wrong name or password, and while the pair is locked.
+    pub fn login(
+        &self,
+        name: &str,
+        password: &str,
+        address: &str,
+        now_ms: u64,
+    ) -> Result<(String, Session), AccessError> {
+        let pair = (name.to_string(), address.to_string());
+        if let Some(failures) = self.failures.lock().get(&pair).copied()
+            && failures.count >= MAX_FAILURES
+            && now_ms < failures.since_ms.saturating_add(FAILURE_WINDOW_MS)
+        {
+            let event = Event::FailedLogin {
+                user: name.to_string(),
+                address: address.to_string(),
+                reason: "locked".into(),
+                at_ms: now_ms,
+            };
+            self.store_and_tell(vec![event])?;
+            let left = failures.since_ms + FAILURE_WINDOW_MS - now_ms;
+            return Err(AccessError::Locked {
+                retry_after_s: left.div_ceil(1_000),
+            });
+        }
+        let stored = {
+            let txn = self.db.begin_read()?;
+            txn.open_table(USERS)?
+                .get(name)?
+                .map(|value| serde_json::from_slice::<StoredUser>(value.value()))
+                .transpose()?
+        };
+        let valid = password.len() <= MAX_PASSWORD_BYTES
+            && match &stored {
+                Some(user) => password_matches(password, &user.password_hash),
+                None => {
+                    password_matches(password, &self.decoy);
+                    false
+                }
+            };
+        let Some(user) = stored.filter(|_| valid) else {
+            {
+                let mut failures = self.failures.lock();
+                let entry = failures.entry(pair).or_insert(Failures {
+                    count: 0,
+                    since_ms: now_ms,
+                });
+                if now_ms >= entry.since_ms.saturating_add(FAILURE_WINDOW_MS) {
+                    *entry = Failures {
+                        count: 0,
+                        since_ms: now_ms,
+                    };
+                }
+                entry.count += 1;
+                // Bounded: forget windows that have passed once the map grows.
+                if failures.len() > 100_000 {
+                    failures.retain(|_, f| now_ms < f.since_ms.saturating_add(FAILURE_WINDOW_MS));
+                }
+            }
+            self.store_and_tell(vec![Event::FailedLogin {
+                user: name.to_string(),
+                address: address.to_string(),
+                reason: "bad_credentials".into(),
+                at_ms: now_ms,
+            }])?;
+            return Err(AccessError::BadCredentials);
+        };
+        self.failures.lock().remove(&pair);
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let hash = hash_of(&token);
+        let session = Session {
+            id: public_id(&hash),
+            user: user.name.clone(),
+            address: address.to_string(),
+            created_ms: now_ms,
+            last_seen_ms: now_ms,
+        };
+        let event = Event::Login {
+            user: user.name,
+            session: session.id.clone(),
+            address: address.to_string(),
+            at_ms: now_ms,
+        };
+        let txn = self.durable_write()?;
+        txn.open_table(SESSIONS)?
+            .insert(hash, serde_json::to_vec(&session)?.as_slice())?;
+        Self::record(&txn, std::slice::from_ref(&event))?;
+        txn.commit()?;
+        self.tell(&[event]);
+        Ok((token, session))
+    }
+
+    fn store_and_tell(&self, events: Vec<Event>) -> Result<(), AccessError> {
+        let txn = self.durable_write()?;
+        Self::record(&txn, &events)?;
+        txn.commit()?;
+        self.tell(&events);
+        Ok(())
+    }
+
+    /// The user and session `token` opens at `now_ms`, with the user's current role. A
+    /// session that timed out is ended here (and told as expired).
+    pub fn authenticate(&self, token: &str, now_ms: u64) -> Result<(User, Session), AccessError> {
+        if token.len() != 64 {
+            return Err(AccessError::NoSession);
+        }
+        let hash = hash_of(token);
+        let txn = self.durable_write()?;
+        let Some(mut session) = txn
+            .open_table(SESSIONS)?
+            .get(hash)?
+            .map(|value| serde_json::from_slice::<Session>(value.value()))
+            .transpose()?
+        else {
+            return Err(AccessError::NoSession);
+        };
+        if self.timed_out(&session, now_ms) {
+            txn.open_table(SESSIONS)?.remove(hash)?;
+            let event = Event::Expired {
+                user: session.user,
+                session: session.id,
+                at_ms: now_ms,
+            };
+            Self::record(&txn, std::slice::from_ref(&event))?;
+            txn.commit()?;
+            self.tell(&[event]);
+            return Err(AccessError::NoSession);
+        }
+        let Some(user) = Self::user_in(&txn, &session.user)? else {
+            return Err(AccessError::NoSession);
+        };
+        // Use is written down at most every 30 s: enough for an idle limit of minutes, and
+        // a request does not cost a synced write.
+        if now_ms >= session.last_seen_ms.saturating_add(SEEN_EVERY_MS) {
+            session.last_seen_ms = now_ms;
+            txn.open_table(SESSIONS)?
+                .insert(hash, serde_json::to_vec(&session)?.as_slice())?;
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok((user.into(), session))
+    }
+
+    fn timed_out(&self, session: &Session, now_ms: u64) -> bool {
+        now_ms >= session.last_seen_ms.saturating_add(self.policy.idle_ms)
+            || now_ms >= session.created_ms.saturating_add(self.policy.absolute_ms)
+    }
+
+    /// Ends the session `token` opens. Whether there was one.
+    pub fn logout(&self, token: &str, now_ms: u64) -> Result<bool, AccessError> {
+        let hash = hash_of(token);
+        let txn = self.durable_write()?;
+        let Some(session) = txn
+            .open_table(SESSIONS)?
+            .remove(hash)?
+            .map(|value| serde_json::from_slice::<Session>(value.value()))
+            .transpose()?
+        else {
+            return Ok(false);
+        };
+        let event = Event::Logout {
+            user: session.user,
+            session: session.id,
+            at_ms: now_ms,
+        };
+        Self::record(&txn, std::slice::from_ref(&event))?;
+        txn.commit()?;
+        self.tell(&[event]);
+        Ok(true)
+    }
+
+    /// Ends the session with public id `id`. Whether there was one.
+    pub fn revoke(&self, id: &str, by: &str, now_ms: u64) -> Result<bool, AccessError> {
+        let txn = self.durable_write()?;
+        let found = {
+            let sessions = txn.open_table(SESSIONS)?;
+            let mut found = None;
+            for entry in sessions.iter()? {
+                let (key, value) = entry?;
+                let session: Session = serde_json::from_slice(value.value())?;
+                if session.id == id {
+                    found = Some((key.value(), session));
+                    break;
+                }
+            }
+            found
+        };
+        let Some((key, session)) = found else {
+            return Ok(false);
+        };
+        txn.open_table(SESSIONS)?.remove(key)?;
+        let event = Event::Revoked {
+            user: session.user,
+            session: session.id,
+            reason: format!("revoked by {by}"),
+            at_ms: now_ms,
+        };
+        Self::record(&txn, std::slice::from_ref(&event))?;
+        txn.commit()?;
+        self.tell(&[event]);
+        Ok(true)
+    }
+
+    /// The sessions open at `now_ms` (those timed out are left to [`Access::expire`]).
+    pub fn sessions(&self, now_ms: u64) -> Result<Vec<Session>, AccessError> {
+        let txn = self.db.begin_read()?;
+        let mut sessions = Vec::new();
+        for entry in txn.open_table(SESSIONS)?.iter()? {
+            let (_, value) = entry?;
+            let session: Session = serde_json::from_slice(value.value())?;
+            if !self.timed_out(&session, now_ms) {
+                sessions.push(session);
+            }
+        }
+        sessions.sort_by_key(|session| (session.created_ms, session.id.clone()));
+        Ok(sessions)
+    }
+
+    /// Ends the sessions that timed out by `now_ms` (the seed's `MsessionMonitor`); how many.
+    pub fn expire(&self, now_ms: u64) -> Result<usize, AccessError> {
+        let txn = self.durable_write()?;
+        let mut expired = Vec::new();
+        {
+            let mut sessions = txn.open_table(SESSIONS)?;
+            let mut old = Vec::new();
+            for entry in sessions.iter()? {
+                let (key, value) = entry?;
+                let session: Session = serde_json::from_slice(value.value())?;
+                if self.timed_out(&session, now_ms) {
+                    old.push((key.value(), session));
+                }
+            }
+            for (key, session) in old {
+                sessions.remove(key)?;
+                expired.push(Event::Expired {
+                    user: session.user,
+                    session: session.id,
+                    at_ms: now_ms,
+                });
+            }
+        }
+        if expired.is_empty() {
+            txn.abort()?;
+            return Ok(0);
+        }
+        Self::record(&txn, &expired)?;
+        txn.commit()?;
+        self.tell(&expired);
+        Ok(expired.len())
+    }
+
+    /// The most recent `limit` events, newest first.
+    pub fn audit(&self, limit: usize) -> Result<Vec<Event>, AccessError> {
+        let txn = self.db.begin_read()?;
+        let mut events = Vec::new();
+        for entry in txn.open_table(AUDIT)?.iter()?.rev().take(limit) {
+            let (_, value) = entry?;
+            events.push(serde_json::from_slice(value.value())?);
+        }
+        Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests;

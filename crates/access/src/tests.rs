@@ -1,0 +1,253 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+const POLICY: SessionPolicy = SessionPolicy {
+    idle_ms: 60_000,
+    absolute_ms: 600_000,
+};
+
+fn access() -> (tempfile::TempDir, Access) {
+    let dir = tempfile::tempdir().unwrap();
+    let access = Access::open(dir.path().join("access.redb"), POLICY).unwrap();
+    (dir, access)
+}
+
+#[derive(Default)]
+struct Seen(Mutex<Vec<(&'static str, Event)>>);
+
+impl SessionObserver for Seen {
+    fn on_login(&self, event: &Event) {
+        self.0.lock().push(("login", event.clone()));
+    }
+    fn on_logout(&self, event: &Event) {
+        self.0.lock().push(("logout", event.clone()));
+    }
+    fn on_failed_login(&self, event: &Event) {
+        self.0.lock().push(("failed", event.clone()));
+    }
+}
+
+#[test]
+fn a_login_opens_a_session_that_logout_ends_and_observers_hear_both() {
+    let (_dir, access) = access();
+    let seen = Arc::new(Seen::default());
+    access.observe(seen.clone());
+    access
+        .add_user("ops", Role::Operator, "correct horse", 0)
+        .unwrap();
+    let (token, session) = access
+        .login("ops", "correct horse", "10.0.0.7", 1_000)
+        .unwrap();
+    assert_eq!(token.len(), 64);
+    let (user, same) = access.authenticate(&token, 2_000).unwrap();
+    assert_eq!((user.name.as_str(), user.role), ("ops", Role::Operator));
+    assert_eq!(same.id, session.id);
+    assert!(access.logout(&token, 3_000).unwrap());
+    assert!(matches!(
+        access.authenticate(&token, 3_001),
+        Err(AccessError::NoSession)
+    ));
+    assert!(!access.logout(&token, 3_002).unwrap());
+    let heard: Vec<&str> = seen.0.lock().iter().map(|(kind, _)| *kind).collect();
+    assert_eq!(heard, ["login", "logout"]);
+    let audit = access.audit(10).unwrap();
+    assert!(
+        matches!(audit[0], Event::Logout { .. }),
+        "newest first: {audit:?}"
+    );
+    assert!(matches!(audit[1], Event::Login { .. }));
+}
+
+#[test]
+fn the_store_keeps_no_token_and_no_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.redb");
+    let token = {
+        let access = Access::open(&path, POLICY).unwrap();
+        access
+            .add_user("root", Role::Admin, "s3cret-pass", 0)
+            .unwrap();
+        access.login("root", "s3cret-pass", "::1", 0).unwrap().0
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(b"s3cret-pass"), "the password is stored");
+    assert!(!contains(token.as_bytes()), "the token is stored");
+    // A new process (the same file) still opens the session: it is stored, hashed.
+    let access = Access::open(&path, POLICY).unwrap();
+    assert_eq!(access.authenticate(&token, 1).unwrap().0.name, "root");
+    assert!(!format!("{:?}", access.users().unwrap()).contains("argon2"));
+}
+
+#[test]
+fn sessions_end_when_idle_or_old_and_the_monitor_clears_them() {
+    let (_dir, access) = access();
+    let seen = Arc::new(Seen::default());
+    access.observe(seen.clone());
+    access
+        .add_user("v", Role::Viewer, "viewer-pass", 0)
+        .unwrap();
+    // Idle: unused for the idle limit.
+    let (idle, _) = access.login("v", "viewer-pass", "a", 0).unwrap();
+    assert!(access.authenticate(&idle, 59_999).is_ok());
+    // Used at 59,999 (written, being over 30 s since the last), so it lives to 119,999.
+    assert!(access.authenticate(&idle, 119_998).is_ok());
+    assert!(matches!(
+        access.authenticate(&idle, 119_998 + 60_000),
+        Err(AccessError::NoSession)
+    ));
+    // Absolute: however much it is used.
+    let (busy, _) = access.login("v", "viewer-pass", "a", 0).unwrap();
+    let mut at = 0;
+    while at + 40_000 < 600_000 {
+        at += 40_000;
+        assert!(access.authenticate(&busy, at).is_ok(), "at {at}");
+    }
+    assert!(matches!(
+        access.authenticate(&busy, 600_000),
+        Err(AccessError::NoSession)
+    ));
+    // The monitor clears what timed out without being used.
+    let (left, _) = access.login("v", "viewer-pass", "a", 1_000_000).unwrap();
+    assert_eq!(access.sessions(1_000_001).unwrap().len(), 1);
+    assert_eq!(access.expire(1_000_000 + 59_999).unwrap(), 0);
+    assert_eq!(access.expire(1_000_000 + 60_000).unwrap(), 1);
+    assert!(access.sessions(1_000_000 + 60_000).unwrap().is_empty());
+    assert!(matches!(
+        access.authenticate(&left, 1_000_000 + 60_001),
+        Err(AccessError::NoSession)
+    ));
+    let expired = seen
+        .0
+        .lock()
+        .iter()
+        .filter(|(_, event)| matches!(event, Event::Expired { .. }))
+        .count();
+    assert_eq!(expired, 3, "each end is told");
+}
+
+#[test]
+fn failed_logins_are_limited_per_user_and_address_and_do_not_name_the_culprit() {
+    let (_dir, access) = access();
+    access
+        .add_user("ops", Role::Operator, "right-password", 0)
+        .unwrap();
+    // A wrong name and a wrong password look the same.
+    let unknown = access
+        .login("nobody", "right-password", "a", 0)
+        .unwrap_err();
+    let wrong = access.login("ops", "wrong-password", "a", 0).unwrap_err();
+    assert_eq!(unknown.to_string(), wrong.to_string());
+    for _ in 1..MAX_FAILURES {
+        assert!(matches!(
+            access.login("ops", "wrong-password", "a", 10),
+            Err(AccessError::BadCredentials)
+        ));
+    }
+    // Locked for this address, even with the right password.
+    assert!(matches!(
+        access.login("ops", "right-password", "a", 20),
+        Err(AccessError::Locked { .. })
+    ));
+    // Another address is not locked.
+    assert!(access.login("ops", "right-password", "b", 20).is_ok());
+    // After the window, the address may try again.
+    assert!(
+        access
+            .login("ops", "right-password", "a", FAILURE_WINDOW_MS + 1)
+            .is_ok()
+    );
+    let failed = access
+        .audit(100)
+        .unwrap()
+        .into_iter()
+        .filter(|event| matches!(event, Event::FailedLogin { .. }))
+        .count();
+    assert_eq!(failed, MAX_FAILURES as usize + 2);
+}
+
+#[test]
+fn changes_to_a_user_end_its_sessions_and_the_last_admin_stays() {
+    let (_dir, access) = access();
+    access
+        .add_user("root", Role::Admin, "root-pass-1", 0)
+        .unwrap();
+    access
+        .add_user("v", Role::Viewer, "viewer-pass", 0)
+        .unwrap();
+    assert!(matches!(
+        access.add_user("v", Role::Viewer, "viewer-pass", 0),
+        Err(AccessError::UserExists(_))
+    ));
+    let (token, _) = access.login("v", "viewer-pass", "a", 0).unwrap();
+    access.set_role("v", Role::Operator, 1).unwrap();
+    assert!(
+        access.authenticate(&token, 2).is_err(),
+        "a role change ends sessions"
+    );
+    let (token, _) = access.login("v", "viewer-pass", "a", 3).unwrap();
+    access.set_password("v", "another-pass", 4).unwrap();
+    assert!(
+        access.authenticate(&token, 5).is_err(),
+        "a password change ends sessions"
+    );
+    assert!(access.login("v", "viewer-pass", "a", 6).is_err());
+    let (token, session) = access.login("v", "another-pass", "a", 7).unwrap();
+    assert!(access.revoke(&session.id, "root", 8).unwrap());
+    assert!(access.authenticate(&token, 9).is_err(), "revoked");
+    assert!(!access.revoke(&session.id, "root", 10).unwrap());
+    let (token, _) = access.login("v", "another-pass", "a", 11).unwrap();
+    access.delete_user("v", 12).unwrap();
+    assert!(access.authenticate(&token, 13).is_err(), "deleted");
+    // The last admin can be neither deleted nor demoted.
+    assert!(matches!(
+        access.delete_user("root", 14),
+        Err(AccessError::LastAdmin)
+    ));
+    assert!(matches!(
+        access.set_role("root", Role::Viewer, 15),
+        Err(AccessError::LastAdmin)
+    ));
+    access
+        .add_user("second", Role::Admin, "second-pass", 16)
+        .unwrap();
+    access.set_role("root", Role::Viewer, 17).unwrap();
+    assert_eq!(
+        access
+            .users()
+            .unwrap()
+            .iter()
+            .map(|u| (u.name.as_str(), u.role))
+            .collect::<Vec<_>>(),
+        [("root", Role::Viewer), ("second", Role::Admin)]
+    );
+}
+
+#[test]
+fn names_passwords_roles_and_tokens_are_checked() {
+    let (_dir, access) = access();
+    for bad in ["", "with space", "a/b", &"x".repeat(65)] {
+        assert!(
+            access
+                .add_user(bad, Role::Viewer, "long-enough", 0)
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(access.add_user("ok", Role::Viewer, "short", 0).is_err());
+    assert!(
+        access
+            .add_user("ok", Role::Viewer, &"p".repeat(MAX_PASSWORD_BYTES + 1), 0)
+            .is_err()
+    );
+    assert!("root".parse::<Role>().is_err());
+    assert_eq!("operator".parse::<Role>().unwrap(), Role::Operator);
+    assert!(Role::Admin.allows(Role::Operator) && !Role::Viewer.allows(Role::Operator));
+    for token in ["", "x", &"0".repeat(64), &"0".repeat(10_000)] {
+        assert!(matches!(
+            access.authenticate(token, 0),
+            Err(AccessError::NoSession)
+        ));
+    }
+}
