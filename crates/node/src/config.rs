@@ -211,12 +211,17 @@ pub struct PeerEntry {
 pub struct HttpConfig {
     /// Address the API listens on.
     pub listen: SocketAddr,
+    /// Whether the admin API (`/v1/admin`) serves callers on other machines; by default it
+    /// serves loopback callers only (see docs/CONSOLE.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin_remote: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            admin_remote: false,
         }
     }
 }

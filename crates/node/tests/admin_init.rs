@@ -78,3 +78,44 @@ fn the_first_admin_is_made_once_from_stdin_with_the_node_stopped() {
             .is_ok()
     );
 }
+
+#[test]
+fn a_running_node_serves_its_admins_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("devnet");
+    assert!(
+        admin_init(&data, "root", "correct horse battery\n")
+            .status
+            .success()
+    );
+    let node = common::TestNode::devnet(&data, &[]);
+    let (status, body) = node.http().post_json(
+        "/v1/admin/login",
+        &serde_json::json!({"user": "root", "password": "correct horse battery"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let me = |token: &str| {
+        let mut response = agent
+            .get(&format!("{}/v1/admin/me", node.url))
+            .header("authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
+    };
+    let (status, body) = me(&token);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"admin\""), "{body}");
+    let (status, _) = me("0".repeat(64).as_str());
+    assert_eq!(status, 401);
+    // The running node holds the users' file: init refuses, saying why.
+    let busy = admin_init(&data, "other", "another-password\n");
+    assert_eq!(busy.status.code(), Some(2));
+    assert!(stderr_line(&busy).contains("stop the node first"));
+}

@@ -9,6 +9,7 @@
 //! The API reads the chain and submits to the pool; it never writes blocks.
 
 mod acs;
+pub mod admin;
 pub mod error;
 mod handlers;
 mod openapi;
@@ -111,10 +112,13 @@ pub struct ApiState {
     pub pool: Arc<Mempool>,
     /// The node.
     pub node: Arc<dyn NodeInfo>,
+    /// The admin API's users and sessions, if the node serves it.
+    pub admin: Option<admin::AdminState>,
 }
 
 /// The API's routes with their limits and error handling.
 pub fn router(state: ApiState) -> Router {
+    let admin = state.admin.clone().map(admin::router);
     let api = Router::new()
         .route("/v1/health", get(handlers::health))
         .route("/v1/status", get(handlers::status))
@@ -144,6 +148,10 @@ pub fn router(state: ApiState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
+    let api = match admin {
+        Some(admin) => api.merge(admin),
+        None => api,
+    };
     api.layer(
         ServiceBuilder::new()
             .layer(CatchPanicLayer::custom(panic_response))

@@ -35,6 +35,17 @@ use crate::types::*;
         handlers::cluster_status,
         handlers::cluster_expand,
         crate::ws::subscribe,
+        crate::admin::login,
+        crate::admin::logout,
+        crate::admin::me,
+        crate::admin::users,
+        crate::admin::add_user,
+        crate::admin::delete_user,
+        crate::admin::set_role,
+        crate::admin::set_password,
+        crate::admin::sessions,
+        crate::admin::revoke,
+        crate::admin::audit,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, RootResponse, RawTransaction, RawTransactions, StatusResponse, SyncStatus, PoolView, NetworkView, OffenderView, TransactionRequest,
@@ -52,6 +63,7 @@ use crate::types::*;
         (name = "accounts", description = "Balances, nonces and proofs"),
         (name = "contracts", description = "ACS packages, records with storage proofs, queries and scheduled runs (contract actions are submitted as raw transactions)"),
         (name = "subscriptions", description = "WebSocket push of heads and results"),
+        (name = "admin", description = "Users and sessions of the node's administrators (loopback only by default; a session token as a bearer token or the cairn_session cookie)"),
     )
 )]
 struct ApiDoc;

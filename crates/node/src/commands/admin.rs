@@ -1,15 +1,67 @@
 //! `cairn admin`: the users who may administer a node (crate `cairn-access`).
 
 use std::io::BufRead;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use cairn_access::{Access, AccessError, Role, SessionPolicy};
+use cairn_access::{Access, AccessError, Event, Role, SessionObserver, SessionPolicy};
 
 use crate::cli::AdminInitArgs;
 use crate::exit::{Failure, USAGE};
 
 /// The file of a node's users and sessions, in its data directory.
 pub const ACCESS_FILE: &str = "access.redb";
+
+/// How often the sessions that timed out are cleared.
+const MONITOR_EVERY: Duration = Duration::from_secs(30);
+
+/// Writes every session event to the node's log (events hold no password or token).
+struct LogObserver;
+
+impl SessionObserver for LogObserver {
+    fn on_login(&self, event: &Event) {
+        tracing::info!(?event, "admin login");
+    }
+    fn on_logout(&self, event: &Event) {
+        tracing::info!(?event, "admin session ended");
+    }
+    fn on_failed_login(&self, event: &Event) {
+        tracing::warn!(?event, "admin login refused");
+    }
+}
+
+/// The admin API's state for the node whose data directory is `data_dir`, with its session
+/// monitor running (so it is called within a Tokio runtime).
+pub fn admin_state(data_dir: &Path, remote: bool) -> anyhow::Result<cairn_rpc::admin::AdminState> {
+    let path = data_dir.join(ACCESS_FILE);
+    let access = Arc::new(
+        Access::open(&path, SessionPolicy::default())
+            .with_context(|| format!("cannot open the node's users in {}", path.display()))?,
+    );
+    access.observe(Arc::new(LogObserver));
+    let monitored = Arc::downgrade(&access);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(MONITOR_EVERY).await;
+            let Some(access) = monitored.upgrade() else {
+                return;
+            };
+            let now = cairn_primitives::clock::now_ms();
+            match tokio::task::spawn_blocking(move || access.expire(now)).await {
+                Ok(Err(error)) => tracing::warn!(%error, "cannot clear expired sessions"),
+                Err(error) => tracing::warn!(%error, "cannot clear expired sessions"),
+                Ok(Ok(_)) => {}
+            }
+        }
+    });
+    Ok(cairn_rpc::admin::AdminState {
+        access,
+        remote,
+        now_ms: cairn_primitives::clock::now_ms,
+    })
+}
 
 /// `cairn admin init`: the first admin of the node whose data directory is `--data-dir`.
 pub fn init(args: &AdminInitArgs, json: bool) -> anyhow::Result<()> {

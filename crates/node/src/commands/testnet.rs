@@ -182,6 +182,7 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
             genesis: Some("../genesis.json".into()),
             http: HttpConfig {
                 listen: http(index),
+                admin_remote: false,
             },
             consensus: ConsensusConfig {
                 engine: Some(ConsensusEngine::Bft),

@@ -1,0 +1,436 @@
+//! The admin API under `/v1/admin` (seed 003's vmshell, over HTTP): log in and out, and
+//! manage users and sessions, each route checked against the caller's role.
+//!
+//! A session's token comes as `Authorization: Bearer TOKEN` (the shell) or in the
+//! `cairn_session` cookie (the console: HttpOnly, SameSite=Strict, so another site can neither
+//! read it nor send it). Only callers on the node's own machine (loopback) are served, unless
+//! the node is configured to serve the admin API remotely.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use cairn_access::{Access, AccessError, Event, Role, Session, User};
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiJson};
+use crate::types::ErrorBody;
+
+/// The cookie a console session travels in.
+pub const SESSION_COOKIE: &str = "cairn_session";
+
+/// What the admin routes serve from.
+#[derive(Clone)]
+pub struct AdminState {
+    /// Users and sessions.
+    pub access: Arc<Access>,
+    /// Whether callers from other machines are served.
+    pub remote: bool,
+    /// The clock (ms since the epoch).
+    pub now_ms: fn() -> u64,
+}
+
+/// The admin routes.
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/v1/admin/login", post(login))
+        .route("/v1/admin/logout", post(logout))
+        .route("/v1/admin/me", get(me))
+        .route("/v1/admin/users", get(users).post(add_user))
+        .route("/v1/admin/users/{name}", delete(delete_user))
+        .route("/v1/admin/users/{name}/role", put(set_role))
+        .route("/v1/admin/users/{name}/password", put(set_password))
+        .route("/v1/admin/sessions", get(sessions))
+        .route("/v1/admin/sessions/{id}", delete(revoke))
+        .route("/v1/admin/audit", get(audit))
+        .with_state(state)
+}
+
+fn access_error(error: AccessError) -> ApiError {
+    match error {
+        AccessError::Invalid(message) => ApiError::bad_request("invalid_field", message),
+        AccessError::UnknownUser(name) => {
+            ApiError::not_found("unknown_user", format!("no user {name:?}"))
+        }
+        AccessError::UserExists(name) => ApiError::new(
+            StatusCode::CONFLICT,
+            "user_exists",
+            format!("user {name:?} exists already"),
+        ),
+        AccessError::BadCredentials => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "wrong user name or password",
+        ),
+        AccessError::Locked { retry_after_s } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failed_logins",
+            format!("too many failed logins; try again in {retry_after_s} s"),
+        ),
+        AccessError::NoSession => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "no_session",
+            "log in first (no session, or it has ended)",
+        ),
+        AccessError::LastAdmin => ApiError::new(
+            StatusCode::CONFLICT,
+            "last_admin",
+            "the last admin cannot be deleted or lose the admin role",
+        ),
+        AccessError::Database(message) => ApiError::internal(message),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AccessError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(access_error)
+}
+
+/// The caller's address, and whether it may use the admin API at all.
+async fn caller(parts: &mut Parts, state: &AdminState) -> Result<String, ApiError> {
+    let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+        .await
+        .ok()
+        .map(|ConnectInfo(address)| address);
+    match peer {
+        Some(address) if state.remote || address.ip().is_loopback() => Ok(address.ip().to_string()),
+        // Served without addresses: nobody can be told apart, so nobody is served.
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_local_only",
+            "the admin API serves this machine only (see docs/CONSOLE.md to expose it)",
+        )),
+    }
+}
+
+/// The session token a request carries: a bearer token, or the session cookie.
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    if let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    {
+        return Some(token.trim().to_string());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .find_map(|cookie| {
+            let (name, value) = cookie.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then(|| value.to_string())
+        })
+}
+
+/// A logged-in caller; `R` is the least role the route needs.
+pub struct Caller<const R: u8> {
+    user: User,
+    session: Session,
+    token: String,
+}
+
+/// [`Caller`]'s role levels.
+const VIEWER: u8 = 0;
+const OPERATOR: u8 = 1;
+const ADMIN: u8 = 2;
+
+fn role_of(level: u8) -> Role {
+    match level {
+        ADMIN => Role::Admin,
+        OPERATOR => Role::Operator,
+        _ => Role::Viewer,
+    }
+}
+
+impl<const R: u8> FromRequestParts<AdminState> for Caller<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AdminState,
+    ) -> Result<Self, Self::Rejection> {
+        caller(parts, state).await?;
+        let token = token_of(&parts.headers).ok_or_else(|| access_error(AccessError::NoSession))?;
+        let access = state.access.clone();
+        let now = (state.now_ms)();
+        let checked = token.clone();
+        let (user, session) = blocking(move || access.authenticate(&checked, now)).await?;
+        let required = role_of(R);
+        if !user.role.allows(required) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this needs the {} role; {} has {}",
+                    role_name(required),
+                    user.name,
+                    role_name(user.role)
+                ),
+            ));
+        }
+        Ok(Self {
+            user,
+            session,
+            token,
+        })
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Operator => "operator",
+        Role::Viewer => "viewer",
+    }
+}
+
+fn user_json(user: &User) -> serde_json::Value {
+    serde_json::json!({
+        "name": user.name,
+        "role": user.role,
+        "created_ms": user.created_ms,
+        "password_changed_ms": user.password_changed_ms,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginRequest {
+    user: String,
+    password: String,
+}
+
+/// `POST /v1/admin/login` `{"user", "password"}`: a session, its token in the answer and
+/// in the session cookie.
+#[utoipa::path(post, path = "/v1/admin/login", tag = "admin", description = "Log in: a session token, also set as the HttpOnly, SameSite=Strict `cairn_session` cookie",
+    responses((status = 200, description = "Logged in: {\"token\", \"session\", \"user\"}"), (status = 401, description = "Wrong user name or password", body = ErrorBody), (status = 403, description = "Not a loopback caller", body = ErrorBody), (status = 429, description = "Too many failed logins of this user from this address", body = ErrorBody)))]
+pub(crate) async fn login(
+    State(state): State<AdminState>,
+    parts: ConnectParts,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let address = parts.0;
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    let (token, session) =
+        blocking(move || access.login(&request.user, &request.password, &address, now)).await?;
+    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    let mut response = Json(serde_json::json!({
+        "token": token,
+        "session": session.id,
+        "user": session.user,
+    }))
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// The caller's address, checked against the loopback rule.
+pub(crate) struct ConnectParts(String);
+
+impl FromRequestParts<AdminState> for ConnectParts {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AdminState,
+    ) -> Result<Self, Self::Rejection> {
+        caller(parts, state).await.map(Self)
+    }
+}
+
+/// `POST /v1/admin/logout`: ends the caller's session.
+#[utoipa::path(post, path = "/v1/admin/logout", tag = "admin", description = "End the caller's session",
+    responses((status = 204, description = "Logged out"), (status = 401, description = "No session", body = ErrorBody)))]
+pub(crate) async fn logout(
+    State(state): State<AdminState>,
+    caller: Caller<VIEWER>,
+) -> Result<Response, ApiError> {
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    blocking(move || access.logout(&caller.token, now)).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("cairn_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+/// `GET /v1/admin/me`: the caller and its session.
+#[utoipa::path(get, path = "/v1/admin/me", tag = "admin", description = "The caller and its session",
+    responses((status = 200, description = "{\"user\", \"session\"}"), (status = 401, description = "No session", body = ErrorBody)))]
+pub(crate) async fn me(caller: Caller<VIEWER>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "user": user_json(&caller.user),
+        "session": caller.session,
+    }))
+}
+
+/// `GET /v1/admin/users` (admin).
+#[utoipa::path(get, path = "/v1/admin/users", tag = "admin", description = "Every user (admin)",
+    responses((status = 200, description = "{\"users\": [{\"name\", \"role\", …}]}"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn users(
+    State(state): State<AdminState>,
+    _caller: Caller<ADMIN>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let access = state.access.clone();
+    let users = blocking(move || access.users()).await?;
+    Ok(Json(
+        serde_json::json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUser {
+    name: String,
+    role: Role,
+    password: String,
+}
+
+/// `POST /v1/admin/users` `{"name", "role", "password"}` (admin).
+#[utoipa::path(post, path = "/v1/admin/users", tag = "admin", description = "Add a user `{\"name\", \"role\", \"password\"}` (admin)",
+    responses((status = 201, description = "Added"), (status = 400, description = "Bad name, role or password", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 409, description = "The user exists", body = ErrorBody)))]
+pub(crate) async fn add_user(
+    State(state): State<AdminState>,
+    _caller: Caller<ADMIN>,
+    ApiJson(request): ApiJson<NewUser>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    let user =
+        blocking(move || access.add_user(&request.name, request.role, &request.password, now))
+            .await?;
+    Ok((StatusCode::CREATED, Json(user_json(&user))))
+}
+
+/// `DELETE /v1/admin/users/{name}` (admin): its sessions end.
+#[utoipa::path(delete, path = "/v1/admin/users/{name}", tag = "admin", description = "Delete a user and end its sessions (admin)", params(("name" = String, Path, description = "The user")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "The last admin", body = ErrorBody)))]
+pub(crate) async fn delete_user(
+    State(state): State<AdminState>,
+    _caller: Caller<ADMIN>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    blocking(move || access.delete_user(&name, now)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleChange {
+    role: Role,
+}
+
+/// `PUT /v1/admin/users/{name}/role` `{"role"}` (admin): its sessions end.
+#[utoipa::path(put, path = "/v1/admin/users/{name}/role", tag = "admin", description = "Change a user's role `{\"role\"}` and end its sessions (admin)", params(("name" = String, Path, description = "The user")),
+    responses((status = 200, description = "Changed"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "The last admin", body = ErrorBody)))]
+pub(crate) async fn set_role(
+    State(state): State<AdminState>,
+    _caller: Caller<ADMIN>,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<RoleChange>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    let user = blocking(move || access.set_role(&name, request.role, now)).await?;
+    Ok(Json(user_json(&user)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordChange {
+    password: String,
+}
+
+/// `PUT /v1/admin/users/{name}/password` `{"password"}`: an admin for anyone, a user for
+/// itself. The user's sessions end (the caller's too, if it is that user).
+#[utoipa::path(put, path = "/v1/admin/users/{name}/password", tag = "admin", description = "Change a password `{\"password\"}` (an admin for anyone, a user for itself); the user's sessions end", params(("name" = String, Path, description = "The user")),
+    responses((status = 204, description = "Changed"), (status = 400, description = "A bad password", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Another user's, and not an admin", body = ErrorBody)))]
+pub(crate) async fn set_password(
+    State(state): State<AdminState>,
+    caller: Caller<VIEWER>,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    if caller.user.name != name && caller.user.role != Role::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an admin changes another user's password",
+        ));
+    }
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    blocking(move || access.set_password(&name, &request.password, now)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/admin/sessions` (admin): the sessions open now.
+#[utoipa::path(get, path = "/v1/admin/sessions", tag = "admin", description = "The sessions open now (admin)",
+    responses((status = 200, description = "{\"sessions\": […]}"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn sessions(
+    State(state): State<AdminState>,
+    _caller: Caller<ADMIN>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    let sessions = blocking(move || access.sessions(now)).await?;
+    Ok(Json(serde_json::json!({"sessions": sessions})))
+}
+
+/// `DELETE /v1/admin/sessions/{id}` (admin): ends the session.
+#[utoipa::path(delete, path = "/v1/admin/sessions/{id}", tag = "admin", description = "End a session (admin)", params(("id" = String, Path, description = "The session's public id")),
+    responses((status = 204, description = "Ended"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such session", body = ErrorBody)))]
+pub(crate) async fn revoke(
+    State(state): State<AdminState>,
+    caller: Caller<ADMIN>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    let by = caller.user.name.clone();
+    if blocking(move || access.revoke(&id, &by, now)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("unknown_session", "no such session"))
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AuditQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /v1/admin/audit?limit=N` (admin): the latest logins, logouts, expiries, revocations
+/// and failed logins, newest first (at most 1,000).
+#[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", description = "Logins, logouts, expiries, revocations and failed logins, newest first (admin)",
+    responses((status = 200, description = "{\"events\": […]}"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn audit(
+    State(state): State<AdminState>,
+    _caller: Caller<ADMIN>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
+    let access = state.access.clone();
+    let events: Vec<Event> = blocking(move || access.audit(limit)).await?;
+    Ok(Json(serde_json::json!({"events": events})))
+}
+
+#[cfg(test)]
+mod tests;
