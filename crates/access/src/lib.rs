@@ -40,8 +40,11 @@ pub const MAX_FAILURES: u32 = 5;
 pub const FAILURE_WINDOW_MS: u64 = 15 * 60_000;
 /// Shortest password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest password, in bytes (argon2 takes any length; this bounds the work a login costs).
-pub const MAX_PASSWORD_BYTES: usize = 1_024;
+/// Longest password, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Longest password a login checks, in bytes (argon2 takes any length; this bounds the work a
+/// login costs, and holds every password of [`MAX_PASSWORD_CHARS`]).
+pub const MAX_PASSWORD_BYTES: usize = 4 * MAX_PASSWORD_CHARS;
 /// How often a session's use is written down.
 const SEEN_EVERY_MS: u64 = 30_000;
 /// Most events kept in the audit trail; older ones are dropped.
@@ -329,12 +332,12 @@ pub fn check_name(name: &str) -> Result<(), AccessError> {
     }
 }
 
-/// Checks a password: at least [`MIN_PASSWORD_CHARS`] characters, at most
-/// [`MAX_PASSWORD_BYTES`] bytes.
+/// Checks a password: [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_CHARS`] characters.
 pub fn check_password(password: &str) -> Result<(), AccessError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
         return Err(AccessError::Invalid(format!(
-            "a password is {MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes"
+            "a password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
         )));
     }
     Ok(())

@@ -238,8 +238,19 @@ fn names_passwords_roles_and_tokens_are_checked() {
     assert!(access.add_user("ok", Role::Viewer, "short", 0).is_err());
     assert!(
         access
-            .add_user("ok", Role::Viewer, &"p".repeat(MAX_PASSWORD_BYTES + 1), 0)
+            .add_user("ok", Role::Viewer, &"p".repeat(MAX_PASSWORD_CHARS + 1), 0)
             .is_err()
+    );
+    // Characters count, not bytes: 256 two-byte characters are a password.
+    assert!(
+        access
+            .add_user("wide", Role::Viewer, &"é".repeat(MAX_PASSWORD_CHARS), 0)
+            .is_ok()
+    );
+    assert!(
+        access
+            .login("wide", &"é".repeat(MAX_PASSWORD_CHARS), "a", 0)
+            .is_ok()
     );
     assert!("root".parse::<Role>().is_err());
     assert_eq!("operator".parse::<Role>().unwrap(), Role::Operator);

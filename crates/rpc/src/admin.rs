@@ -160,30 +160,38 @@ impl<const R: u8> FromRequestParts<AdminState> for Caller<R> {
         state: &AdminState,
     ) -> Result<Self, Self::Rejection> {
         caller(parts, state).await?;
-        let token = token_of(&parts.headers).ok_or_else(|| access_error(AccessError::NoSession))?;
-        let access = state.access.clone();
-        let now = (state.now_ms)();
-        let checked = token.clone();
-        let (user, session) = blocking(move || access.authenticate(&checked, now)).await?;
-        let required = role_of(R);
-        if !user.role.allows(required) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "this needs the {} role; {} has {}",
-                    role_name(required),
-                    user.name,
-                    role_name(user.role)
-                ),
-            ));
-        }
-        Ok(Self {
-            user,
-            session,
-            token,
-        })
+        authorize(state, &parts.headers, role_of(R)).await
     }
+}
+
+/// The caller the request's session names, if its role allows `required`.
+async fn authorize<const R: u8>(
+    state: &AdminState,
+    headers: &HeaderMap,
+    required: Role,
+) -> Result<Caller<R>, ApiError> {
+    let token = token_of(headers).ok_or_else(|| access_error(AccessError::NoSession))?;
+    let access = state.access.clone();
+    let now = (state.now_ms)();
+    let checked = token.clone();
+    let (user, session) = blocking(move || access.authenticate(&checked, now)).await?;
+    if !user.role.allows(required) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this needs the {} role; {} has {}",
+                role_name(required),
+                user.name,
+                role_name(user.role)
+            ),
+        ));
+    }
+    Ok(Caller {
+        user,
+        session,
+        token,
+    })
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -203,17 +211,20 @@ fn user_json(user: &User) -> serde_json::Value {
     })
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/admin/login`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
+    /// The user's name.
     user: String,
+    /// The password.
     password: String,
 }
 
 /// `POST /v1/admin/login` `{"user", "password"}`: a session, its token in the answer and
 /// in the session cookie.
-#[utoipa::path(post, path = "/v1/admin/login", tag = "admin", description = "Log in: a session token, also set as the HttpOnly, SameSite=Strict `cairn_session` cookie",
-    responses((status = 200, description = "Logged in: {\"token\", \"session\", \"user\"}"), (status = 401, description = "Wrong user name or password", body = ErrorBody), (status = 403, description = "Not a loopback caller", body = ErrorBody), (status = 429, description = "Too many failed logins of this user from this address", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/admin/login", tag = "admin", request_body = LoginRequest, description = "Log in: a session token, also set as the HttpOnly, SameSite=Strict `cairn_session` cookie",
+    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 200, description = "Logged in: {\"token\", \"session\", \"user\"}"), (status = 401, description = "Wrong user name or password", body = ErrorBody), (status = 403, description = "Not a loopback caller", body = ErrorBody), (status = 429, description = "Too many failed logins of this user from this address", body = ErrorBody)))]
 pub(crate) async fn login(
     State(state): State<AdminState>,
     parts: ConnectParts,
@@ -293,22 +304,48 @@ pub(crate) async fn users(
     ))
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/admin/users`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
+    /// 1 to 64 of A-Z, a-z, 0-9, _, . and -.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$", min_length = 1, max_length = 64)]
     name: String,
+    /// The user's role.
+    #[schema(value_type = RoleName)]
     role: Role,
+    /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
 }
 
+/// A role, as the API spells it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum RoleName {
+    /// Manages users, and everything an operator does.
+    Admin,
+    /// Acts on the node, and reads what a viewer does.
+    Operator,
+    /// Reads the admin pages.
+    Viewer,
+}
+
 /// `POST /v1/admin/users` `{"name", "role", "password"}` (admin).
-#[utoipa::path(post, path = "/v1/admin/users", tag = "admin", description = "Add a user `{\"name\", \"role\", \"password\"}` (admin)",
-    responses((status = 201, description = "Added"), (status = 400, description = "Bad name, role or password", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 409, description = "The user exists", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/admin/users", tag = "admin", request_body = NewUser, description = "Add a user `{\"name\", \"role\", \"password\"}` (admin)",
+    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 201, description = "Added"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 409, description = "The user exists", body = ErrorBody)))]
 pub(crate) async fn add_user(
     State(state): State<AdminState>,
-    _caller: Caller<ADMIN>,
+    _local: ConnectParts,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    // The body is checked first: a malformed request is refused as such, session or not.
+    cairn_access::check_name(&request.name).map_err(|e| access_error(e).with_field("name"))?;
+    cairn_access::check_password(&request.password)
+        .map_err(|e| access_error(e).with_field("password"))?;
+    authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
     let access = state.access.clone();
     let now = (state.now_ms)();
     let user =
@@ -331,43 +368,55 @@ pub(crate) async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// `PUT /v1/admin/users/{name}/role`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RoleChange {
+    /// The new role.
+    #[schema(value_type = RoleName)]
     role: Role,
 }
 
 /// `PUT /v1/admin/users/{name}/role` `{"role"}` (admin): its sessions end.
-#[utoipa::path(put, path = "/v1/admin/users/{name}/role", tag = "admin", description = "Change a user's role `{\"role\"}` and end its sessions (admin)", params(("name" = String, Path, description = "The user")),
-    responses((status = 200, description = "Changed"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "The last admin", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/admin/users/{name}/role", tag = "admin", request_body = RoleChange, description = "Change a user's role `{\"role\"}` and end its sessions (admin)", params(("name" = String, Path, description = "The user")),
+    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 200, description = "Changed"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "The last admin", body = ErrorBody)))]
 pub(crate) async fn set_role(
     State(state): State<AdminState>,
-    _caller: Caller<ADMIN>,
+    _local: ConnectParts,
+    headers: HeaderMap,
     Path(name): Path<String>,
     ApiJson(request): ApiJson<RoleChange>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
     let access = state.access.clone();
     let now = (state.now_ms)();
     let user = blocking(move || access.set_role(&name, request.role, now)).await?;
     Ok(Json(user_json(&user)))
 }
 
-#[derive(Deserialize)]
+/// `PUT /v1/admin/users/{name}/password`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PasswordChange {
+    /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
 }
 
 /// `PUT /v1/admin/users/{name}/password` `{"password"}`: an admin for anyone, a user for
 /// itself. The user's sessions end (the caller's too, if it is that user).
-#[utoipa::path(put, path = "/v1/admin/users/{name}/password", tag = "admin", description = "Change a password `{\"password\"}` (an admin for anyone, a user for itself); the user's sessions end", params(("name" = String, Path, description = "The user")),
-    responses((status = 204, description = "Changed"), (status = 400, description = "A bad password", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Another user's, and not an admin", body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/admin/users/{name}/password", tag = "admin", request_body = PasswordChange, description = "Change a password `{\"password\"}` (an admin for anyone, a user for itself); the user's sessions end", params(("name" = String, Path, description = "The user")),
+    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 204, description = "Changed"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Another user's, and not an admin", body = ErrorBody)))]
 pub(crate) async fn set_password(
     State(state): State<AdminState>,
-    caller: Caller<VIEWER>,
+    _local: ConnectParts,
+    headers: HeaderMap,
     Path(name): Path<String>,
     ApiJson(request): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
+    cairn_access::check_password(&request.password)
+        .map_err(|e| access_error(e).with_field("password"))?;
+    let caller = authorize::<VIEWER>(&state, &headers, Role::Viewer).await?;
     if caller.user.name != name && caller.user.role != Role::Admin {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
