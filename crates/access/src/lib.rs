@@ -638,7 +638,11 @@ impl Access {
     }
 
     fn store_and_tell(&self, events: Vec<Event>) -> Result<(), AccessError> {
-        let txn = self.durable_write()?;
+        self.finish(self.durable_write()?, events)
+    }
+
+    /// Records `events` in `txn`, commits it, then tells the observers.
+    fn finish(&self, txn: redb::WriteTransaction, events: Vec<Event>) -> Result<(), AccessError> {
         Self::record(&txn, &events)?;
         txn.commit()?;
         self.tell(&events);
@@ -652,39 +656,52 @@ impl Access {
             return Err(AccessError::NoSession);
         }
         let hash = hash_of(token);
-        let txn = self.durable_write()?;
-        let Some(mut session) = txn
-            .open_table(SESSIONS)?
-            .get(hash)?
-            .map(|value| serde_json::from_slice::<Session>(value.value()))
-            .transpose()?
-        else {
+        // Read first: most requests write nothing, and must not wait for the writer.
+        let (session, user) = {
+            let txn = self.db.begin_read()?;
+            let session = txn
+                .open_table(SESSIONS)?
+                .get(hash)?
+                .map(|value| serde_json::from_slice::<Session>(value.value()))
+                .transpose()?;
+            let user = match &session {
+                Some(session) => txn
+                    .open_table(USERS)?
+                    .get(session.user.as_str())?
+                    .map(|value| serde_json::from_slice::<StoredUser>(value.value()))
+                    .transpose()?,
+                None => None,
+            };
+            (session, user)
+        };
+        let (Some(mut session), Some(user)) = (session, user) else {
             return Err(AccessError::NoSession);
         };
         if self.timed_out(&session, now_ms) {
-            txn.open_table(SESSIONS)?.remove(hash)?;
-            let event = Event::Expired {
-                user: session.user,
-                session: session.id,
-                at_ms: now_ms,
-            };
-            Self::record(&txn, std::slice::from_ref(&event))?;
-            txn.commit()?;
-            self.tell(&[event]);
+            let txn = self.durable_write()?;
+            if txn.open_table(SESSIONS)?.remove(hash)?.is_some() {
+                let event = Event::Expired {
+                    user: session.user,
+                    session: session.id,
+                    at_ms: now_ms,
+                };
+                self.finish(txn, vec![event])?;
+            }
             return Err(AccessError::NoSession);
         }
-        let Some(user) = Self::user_in(&txn, &session.user)? else {
-            return Err(AccessError::NoSession);
-        };
         // Use is written down at most every 30 s: enough for an idle limit of minutes, and
         // a request does not cost a synced write.
         if now_ms >= session.last_seen_ms.saturating_add(SEEN_EVERY_MS) {
             session.last_seen_ms = now_ms;
-            txn.open_table(SESSIONS)?
-                .insert(hash, serde_json::to_vec(&session)?.as_slice())?;
+            let txn = self.durable_write()?;
+            let mut sessions = txn.open_table(SESSIONS)?;
+            // Only if it was not ended meanwhile.
+            if sessions.get(hash)?.is_none() {
+                return Err(AccessError::NoSession);
+            }
+            sessions.insert(hash, serde_json::to_vec(&session)?.as_slice())?;
+            drop(sessions);
             txn.commit()?;
-        } else {
-            txn.abort()?;
         }
         Ok((user.into(), session))
     }
@@ -711,9 +728,7 @@ impl Access {
             session: session.id,
             at_ms: now_ms,
         };
-        Self::record(&txn, std::slice::from_ref(&event))?;
-        txn.commit()?;
-        self.tell(&[event]);
+        self.finish(txn, vec![event])?;
         Ok(true)
     }
 
