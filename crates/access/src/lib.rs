@@ -80,6 +80,29 @@ pub enum AccessError {
     /// The change would leave the node without an admin.
     #[error("the last admin cannot be deleted or lose the admin role")]
     LastAdmin,
+    /// The acting user may not make this change (checked in the change's own write).
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+/// Who makes a change to the users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor<'a> {
+    /// `cairn admin init` (or a devnet's first start), with the node stopped: the operator of
+    /// the machine.
+    Setup,
+    /// A logged-in user, by name. Its role is checked again inside the change's write, so a
+    /// user demoted a moment before cannot act on the old role.
+    User(&'a str),
+}
+
+impl Actor<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Actor::Setup => "(setup)",
+            Actor::User(name) => name,
+        }
+    }
 }
 
 macro_rules! database_errors {
@@ -108,7 +131,7 @@ database_errors!(
 pub enum Role {
     /// Reads the admin pages: status, peers, pool, logs.
     Viewer,
-    /// A viewer who may also act on the node (revoke sessions, stop it).
+    /// A viewer who may also act on the node (stop it).
     Operator,
     /// An operator who may also manage users.
     Admin,
@@ -118,6 +141,15 @@ impl Role {
     /// Whether this role may do what `required` may.
     pub fn allows(self, required: Role) -> bool {
         self >= required
+    }
+
+    /// `admin`, `operator` or `viewer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
     }
 }
 
@@ -249,6 +281,17 @@ pub enum Event {
         /// When.
         at_ms: u64,
     },
+    /// A user added, deleted, or given a new role or password.
+    UserChanged {
+        /// The user changed.
+        user: String,
+        /// Who changed it (`(setup)` for `cairn admin init`).
+        by: String,
+        /// What changed: `added as viewer`, `deleted`, `role set to admin`, `password changed`.
+        change: String,
+        /// When.
+        at_ms: u64,
+    },
     /// A login refused.
     FailedLogin {
         /// The name given.
@@ -271,6 +314,8 @@ pub trait SessionObserver: Send + Sync {
     fn on_logout(&self, _event: &Event) {}
     /// A login was refused.
     fn on_failed_login(&self, _event: &Event) {}
+    /// A user was added, deleted, or given a new role or password.
+    fn on_user_changed(&self, _event: &Event) {}
 }
 
 /// Failed logins of one (user, address).
@@ -289,7 +334,12 @@ pub struct Access {
     /// A hash checked when the user is unknown, so a wrong name costs what a wrong password
     /// does (the time of a login says nothing of which names exist).
     decoy: String,
+    /// Held while an argon2 check runs: one at a time.
+    argon2_turn: Mutex<()>,
 }
+
+/// Most (user, address) pairs whose failed logins are counted at once.
+const MAX_TRACKED_PAIRS: usize = 100_000;
 
 fn hash_of(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -346,6 +396,18 @@ pub fn check_password(password: &str) -> Result<(), AccessError> {
 impl Access {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: impl AsRef<Path>, policy: SessionPolicy) -> Result<Self, AccessError> {
+        let path = path.as_ref();
+        // The file holds the password hashes: readable by the node's user only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| AccessError::Database(format!("{}: {e}", path.display())))?;
+        }
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(USERS)?;
@@ -358,6 +420,7 @@ impl Access {
             observers: Mutex::default(),
             failures: Mutex::default(),
             decoy: hash_password("not any user's password")?,
+            argon2_turn: Mutex::new(()),
         })
     }
 
@@ -393,6 +456,7 @@ impl Access {
                 match event {
                     Event::Login { .. } => observer.on_login(event),
                     Event::FailedLogin { .. } => observer.on_failed_login(event),
+                    Event::UserChanged { .. } => observer.on_user_changed(event),
                     _ => observer.on_logout(event),
                 }
             }
@@ -408,6 +472,28 @@ impl Access {
             .get(name)?
             .map(|value| serde_json::from_slice(value.value()))
             .transpose()?)
+    }
+
+    /// Checks, inside the change's write, that `by` may change `name`: an admin may change
+    /// anyone; a user only its own password (`own_password`).
+    fn check_actor(
+        txn: &redb::WriteTransaction,
+        by: Actor,
+        name: &str,
+        own_password: bool,
+    ) -> Result<(), AccessError> {
+        let Actor::User(by) = by else {
+            return Ok(());
+        };
+        let role = Self::user_in(txn, by)?.map(|user| user.role);
+        match role {
+            Some(Role::Admin) => Ok(()),
+            Some(_) if own_password && by == name => Ok(()),
+            Some(_) => Err(AccessError::Forbidden(format!(
+                "{by} is not an admin: only an admin changes other users"
+            ))),
+            None => Err(AccessError::NoSession),
+        }
     }
 
     fn admins_in(txn: &redb::WriteTransaction) -> Result<usize, AccessError> {
@@ -449,6 +535,16 @@ impl Access {
         Ok(events)
     }
 
+    fn user(&self, name: &str) -> Result<Option<StoredUser>, AccessError> {
+        Ok(self
+            .db
+            .begin_read()?
+            .open_table(USERS)?
+            .get(name)?
+            .map(|value| serde_json::from_slice(value.value()))
+            .transpose()?)
+    }
+
     /// Whether any user exists.
     pub fn has_users(&self) -> Result<bool, AccessError> {
         Ok(self.db.begin_read()?.open_table(USERS)?.len()? > 0)
@@ -460,6 +556,7 @@ impl Access {
         name: &str,
         role: Role,
         password: &str,
+        by: Actor,
         now_ms: u64,
     ) -> Result<User, AccessError> {
         check_name(name)?;
@@ -467,39 +564,69 @@ impl Access {
         let user = StoredUser {
             name: name.to_string(),
             role,
-            password_hash: hash_password(password)?,
+            password_hash: self.hash(password)?,
             created_ms: now_ms,
             password_changed_ms: now_ms,
         };
         let txn = self.durable_write()?;
+        Self::check_actor(&txn, by, name, false)?;
         if Self::user_in(&txn, name)?.is_some() {
             return Err(AccessError::UserExists(name.to_string()));
         }
         txn.open_table(USERS)?
             .insert(name, serde_json::to_vec(&user)?.as_slice())?;
-        txn.commit()?;
+        let events = vec![Event::UserChanged {
+            user: name.to_string(),
+            by: by.name().to_string(),
+            change: format!("added as {}", role.name()),
+            at_ms: now_ms,
+        }];
+        self.finish(txn, events)?;
         Ok(user.into())
     }
 
+    /// An argon2 hash of `password`, made one at a time (each takes about 19 MiB and a
+    /// core's worth of work).
+    fn hash(&self, password: &str) -> Result<String, AccessError> {
+        let _turn = self.argon2_turn.lock();
+        hash_password(password)
+    }
+
     /// Deletes a user and ends its sessions; the last admin cannot be deleted.
-    pub fn delete_user(&self, name: &str, now_ms: u64) -> Result<(), AccessError> {
+    pub fn delete_user(&self, name: &str, by: Actor, now_ms: u64) -> Result<(), AccessError> {
         let txn = self.durable_write()?;
+        Self::check_actor(&txn, by, name, false)?;
         let user =
             Self::user_in(&txn, name)?.ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
         if user.role == Role::Admin && Self::admins_in(&txn)? <= 1 {
             return Err(AccessError::LastAdmin);
         }
         txn.open_table(USERS)?.remove(name)?;
-        let events = Self::end_sessions_of(&txn, name, "the user was deleted", now_ms)?;
-        Self::record(&txn, &events)?;
-        txn.commit()?;
-        self.tell(&events);
-        Ok(())
+        let mut events = vec![Event::UserChanged {
+            user: name.to_string(),
+            by: by.name().to_string(),
+            change: "deleted".into(),
+            at_ms: now_ms,
+        }];
+        events.extend(Self::end_sessions_of(
+            &txn,
+            name,
+            "the user was deleted",
+            now_ms,
+        )?);
+        self.finish(txn, events)
     }
 
     /// Changes a user's role and ends its sessions; the last admin keeps the admin role.
-    pub fn set_role(&self, name: &str, role: Role, now_ms: u64) -> Result<User, AccessError> {
+    pub fn set_role(
+        &self,
+        name: &str,
+        role: Role,
+        by: Actor,
+        now_ms: u64,
+    ) -> Result<User, AccessError> {
         let txn = self.durable_write()?;
+        Self::check_actor(&txn, by, name, false)?;
         let mut user =
             Self::user_in(&txn, name)?.ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
         if user.role == Role::Admin && role != Role::Admin && Self::admins_in(&txn)? <= 1 {
@@ -508,29 +635,72 @@ impl Access {
         user.role = role;
         txn.open_table(USERS)?
             .insert(name, serde_json::to_vec(&user)?.as_slice())?;
-        let events = Self::end_sessions_of(&txn, name, "the user's role changed", now_ms)?;
-        Self::record(&txn, &events)?;
-        txn.commit()?;
-        self.tell(&events);
+        let mut events = vec![Event::UserChanged {
+            user: name.to_string(),
+            by: by.name().to_string(),
+            change: format!("role set to {}", role.name()),
+            at_ms: now_ms,
+        }];
+        events.extend(Self::end_sessions_of(
+            &txn,
+            name,
+            "the user's role changed",
+            now_ms,
+        )?);
+        self.finish(txn, events)?;
         Ok(user.into())
     }
 
-    /// Changes a user's password and ends its sessions.
-    pub fn set_password(&self, name: &str, password: &str, now_ms: u64) -> Result<(), AccessError> {
+    /// Changes a user's password and ends its sessions. A user changing its own password
+    /// gives its `current` one too (a session left open is not enough to take the account).
+    pub fn set_password(
+        &self,
+        name: &str,
+        password: &str,
+        current: Option<&str>,
+        by: Actor,
+        now_ms: u64,
+    ) -> Result<(), AccessError> {
         check_password(password)?;
-        let hash = hash_password(password)?;
+        if by == Actor::User(name) {
+            let stored = self
+                .user(name)?
+                .ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
+            let current = current.ok_or_else(|| {
+                AccessError::Invalid("give the current password to change your own".into())
+            })?;
+            let matches = current.len() <= MAX_PASSWORD_BYTES && {
+                let _turn = self.argon2_turn.lock();
+                password_matches(current, &stored.password_hash)
+            };
+            if !matches {
+                return Err(AccessError::Forbidden(
+                    "the current password is wrong".into(),
+                ));
+            }
+        }
+        let hash = self.hash(password)?;
         let txn = self.durable_write()?;
+        Self::check_actor(&txn, by, name, true)?;
         let mut user =
             Self::user_in(&txn, name)?.ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
         user.password_hash = hash;
         user.password_changed_ms = now_ms;
         txn.open_table(USERS)?
             .insert(name, serde_json::to_vec(&user)?.as_slice())?;
-        let events = Self::end_sessions_of(&txn, name, "the user's password changed", now_ms)?;
-        Self::record(&txn, &events)?;
-        txn.commit()?;
-        self.tell(&events);
-        Ok(())
+        let mut events = vec![Event::UserChanged {
+            user: name.to_string(),
+            by: by.name().to_string(),
+            change: "password changed".into(),
+            at_ms: now_ms,
+        }];
+        events.extend(Self::end_sessions_of(
+            &txn,
+            name,
+            "the user's password changed",
+            now_ms,
+        )?);
+        self.finish(txn, events)
     }
 
     /// Every user, by name.
@@ -553,22 +723,51 @@ impl Access {
         address: &str,
         now_ms: u64,
     ) -> Result<(String, Session), AccessError> {
+        // A name no user can have is neither stored, nor logged, nor a key of the limit: it
+        // is refused after the same argon2 check a wrong password costs.
+        if check_name(name).is_err() || address.len() > 64 {
+            let _turn = self.argon2_turn.lock();
+            password_matches(password, &self.decoy);
+            return Err(AccessError::BadCredentials);
+        }
         let pair = (name.to_string(), address.to_string());
-        if let Some(failures) = self.failures.lock().get(&pair).copied()
-            && failures.count >= MAX_FAILURES
-            && now_ms < failures.since_ms.saturating_add(FAILURE_WINDOW_MS)
+        // The attempt is counted before the password is checked, so attempts made at once
+        // cannot all pass the limit.
         {
-            let event = Event::FailedLogin {
-                user: name.to_string(),
-                address: address.to_string(),
-                reason: "locked".into(),
-                at_ms: now_ms,
-            };
-            self.store_and_tell(vec![event])?;
-            let left = failures.since_ms + FAILURE_WINDOW_MS - now_ms;
-            return Err(AccessError::Locked {
-                retry_after_s: left.div_ceil(1_000),
+            let mut failures = self.failures.lock();
+            let entry = failures.entry(pair.clone()).or_insert(Failures {
+                count: 0,
+                since_ms: now_ms,
             });
+            if now_ms >= entry.since_ms.saturating_add(FAILURE_WINDOW_MS) {
+                *entry = Failures {
+                    count: 0,
+                    since_ms: now_ms,
+                };
+            }
+            if entry.count >= MAX_FAILURES {
+                let left = entry.since_ms + FAILURE_WINDOW_MS - now_ms;
+                drop(failures);
+                // Told, not stored: a locked pair's tries must not fill the audit trail.
+                self.tell(&[Event::FailedLogin {
+                    user: name.to_string(),
+                    address: address.to_string(),
+                    reason: "locked".into(),
+                    at_ms: now_ms,
+                }]);
+                return Err(AccessError::Locked {
+                    retry_after_s: left.div_ceil(1_000),
+                });
+            }
+            entry.count += 1;
+            // Bounded: forget windows that have passed once the map grows, and past a hard
+            // bound, every count (a flood of pairs must not exhaust memory).
+            if failures.len() > MAX_TRACKED_PAIRS {
+                failures.retain(|_, f| now_ms < f.since_ms.saturating_add(FAILURE_WINDOW_MS));
+                if failures.len() > MAX_TRACKED_PAIRS {
+                    failures.clear();
+                }
+            }
         }
         let stored = {
             let txn = self.db.begin_read()?;
@@ -577,33 +776,18 @@ impl Access {
                 .map(|value| serde_json::from_slice::<StoredUser>(value.value()))
                 .transpose()?
         };
-        let valid = password.len() <= MAX_PASSWORD_BYTES
-            && match &stored {
+        let valid = password.len() <= MAX_PASSWORD_BYTES && {
+            // One argon2 check at a time: each takes about 19 MiB and a core's worth of work.
+            let _turn = self.argon2_turn.lock();
+            match &stored {
                 Some(user) => password_matches(password, &user.password_hash),
                 None => {
                     password_matches(password, &self.decoy);
                     false
                 }
-            };
-        let Some(user) = stored.filter(|_| valid) else {
-            {
-                let mut failures = self.failures.lock();
-                let entry = failures.entry(pair).or_insert(Failures {
-                    count: 0,
-                    since_ms: now_ms,
-                });
-                if now_ms >= entry.since_ms.saturating_add(FAILURE_WINDOW_MS) {
-                    *entry = Failures {
-                        count: 0,
-                        since_ms: now_ms,
-                    };
-                }
-                entry.count += 1;
-                // Bounded: forget windows that have passed once the map grows.
-                if failures.len() > 100_000 {
-                    failures.retain(|_, f| now_ms < f.since_ms.saturating_add(FAILURE_WINDOW_MS));
-                }
             }
+        };
+        let Some(user) = stored.filter(|_| valid) else {
             self.store_and_tell(vec![Event::FailedLogin {
                 user: name.to_string(),
                 address: address.to_string(),

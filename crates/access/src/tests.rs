@@ -34,7 +34,7 @@ fn a_login_opens_a_session_that_logout_ends_and_observers_hear_both() {
     let seen = Arc::new(Seen::default());
     access.observe(seen.clone());
     access
-        .add_user("ops", Role::Operator, "correct horse", 0)
+        .add_user("ops", Role::Operator, "correct horse", Actor::Setup, 0)
         .unwrap();
     let (token, session) = access
         .login("ops", "correct horse", "10.0.0.7", 1_000)
@@ -66,7 +66,7 @@ fn the_store_keeps_no_token_and_no_password() {
     let token = {
         let access = Access::open(&path, POLICY).unwrap();
         access
-            .add_user("root", Role::Admin, "s3cret-pass", 0)
+            .add_user("root", Role::Admin, "s3cret-pass", Actor::Setup, 0)
             .unwrap();
         access.login("root", "s3cret-pass", "::1", 0).unwrap().0
     };
@@ -77,7 +77,12 @@ fn the_store_keeps_no_token_and_no_password() {
     // A new process (the same file) still opens the session: it is stored, hashed.
     let access = Access::open(&path, POLICY).unwrap();
     assert_eq!(access.authenticate(&token, 1).unwrap().0.name, "root");
-    assert!(!format!("{:?}", access.users().unwrap()).contains("argon2"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the file is readable by others: {mode:o}");
+    }
 }
 
 #[test]
@@ -86,7 +91,7 @@ fn sessions_end_when_idle_or_old_and_the_monitor_clears_them() {
     let seen = Arc::new(Seen::default());
     access.observe(seen.clone());
     access
-        .add_user("v", Role::Viewer, "viewer-pass", 0)
+        .add_user("v", Role::Viewer, "viewer-pass", Actor::Setup, 0)
         .unwrap();
     // Idle: unused for the idle limit.
     let (idle, _) = access.login("v", "viewer-pass", "a", 0).unwrap();
@@ -131,7 +136,7 @@ fn sessions_end_when_idle_or_old_and_the_monitor_clears_them() {
 fn failed_logins_are_limited_per_user_and_address_and_do_not_name_the_culprit() {
     let (_dir, access) = access();
     access
-        .add_user("ops", Role::Operator, "right-password", 0)
+        .add_user("ops", Role::Operator, "right-password", Actor::Setup, 0)
         .unwrap();
     // A wrong name and a wrong password look the same.
     let unknown = access
@@ -164,30 +169,73 @@ fn failed_logins_are_limited_per_user_and_address_and_do_not_name_the_culprit() 
         .into_iter()
         .filter(|event| matches!(event, Event::FailedLogin { .. }))
         .count();
-    assert_eq!(failed, MAX_FAILURES as usize + 2);
+    // Each refused password is stored; the tries of a locked pair are only told.
+    assert_eq!(failed, MAX_FAILURES as usize + 1);
+    // A name no user can have (here, huge) is refused without being stored or counted.
+    let huge = "n".repeat(100_000);
+    assert!(matches!(
+        access.login(&huge, "right-password", "a", 30),
+        Err(AccessError::BadCredentials)
+    ));
+    let stored = format!("{:?}", access.audit(100).unwrap());
+    assert!(!stored.contains(&huge[..100]), "the huge name is stored");
+    // Only the unknown name's failure is still counted: a login clears its pair's count.
+    let counted: Vec<_> = access.failures.lock().keys().cloned().collect();
+    assert_eq!(counted, vec![("nobody".to_string(), "a".to_string())]);
 }
 
 #[test]
 fn changes_to_a_user_end_its_sessions_and_the_last_admin_stays() {
     let (_dir, access) = access();
     access
-        .add_user("root", Role::Admin, "root-pass-1", 0)
+        .add_user("root", Role::Admin, "root-pass-1", Actor::Setup, 0)
         .unwrap();
     access
-        .add_user("v", Role::Viewer, "viewer-pass", 0)
+        .add_user("v", Role::Viewer, "viewer-pass", Actor::Setup, 0)
         .unwrap();
     assert!(matches!(
-        access.add_user("v", Role::Viewer, "viewer-pass", 0),
+        access.add_user("v", Role::Viewer, "viewer-pass", Actor::Setup, 0),
         Err(AccessError::UserExists(_))
     ));
     let (token, _) = access.login("v", "viewer-pass", "a", 0).unwrap();
-    access.set_role("v", Role::Operator, 1).unwrap();
+    const ROOT: Actor = Actor::User("root");
+    access.set_role("v", Role::Operator, ROOT, 1).unwrap();
     assert!(
         access.authenticate(&token, 2).is_err(),
         "a role change ends sessions"
     );
     let (token, _) = access.login("v", "viewer-pass", "a", 3).unwrap();
-    access.set_password("v", "another-pass", 4).unwrap();
+    // A user who is not an admin changes no one else, and itself only with its current
+    // password.
+    assert!(matches!(
+        access.set_password("root", "taken-over", None, Actor::User("v"), 4),
+        Err(AccessError::Forbidden(_))
+    ));
+    assert!(matches!(
+        access.add_user("x", Role::Admin, "x-password", Actor::User("v"), 4),
+        Err(AccessError::Forbidden(_))
+    ));
+    assert!(matches!(
+        access.set_password("v", "another-pass", None, Actor::User("v"), 4),
+        Err(AccessError::Invalid(_))
+    ));
+    assert!(matches!(
+        access.set_password("v", "another-pass", Some("wrong-pass"), Actor::User("v"), 4),
+        Err(AccessError::Forbidden(_))
+    ));
+    assert!(
+        access.authenticate(&token, 4).is_ok(),
+        "refusals end nothing"
+    );
+    access
+        .set_password(
+            "v",
+            "another-pass",
+            Some("viewer-pass"),
+            Actor::User("v"),
+            4,
+        )
+        .unwrap();
     assert!(
         access.authenticate(&token, 5).is_err(),
         "a password change ends sessions"
@@ -198,21 +246,26 @@ fn changes_to_a_user_end_its_sessions_and_the_last_admin_stays() {
     assert!(access.authenticate(&token, 9).is_err(), "revoked");
     assert!(!access.revoke(&session.id, "root", 10).unwrap());
     let (token, _) = access.login("v", "another-pass", "a", 11).unwrap();
-    access.delete_user("v", 12).unwrap();
+    access.delete_user("v", ROOT, 12).unwrap();
     assert!(access.authenticate(&token, 13).is_err(), "deleted");
     // The last admin can be neither deleted nor demoted.
     assert!(matches!(
-        access.delete_user("root", 14),
+        access.delete_user("root", ROOT, 14),
         Err(AccessError::LastAdmin)
     ));
     assert!(matches!(
-        access.set_role("root", Role::Viewer, 15),
+        access.set_role("root", Role::Viewer, ROOT, 15),
         Err(AccessError::LastAdmin)
     ));
     access
-        .add_user("second", Role::Admin, "second-pass", 16)
+        .add_user("second", Role::Admin, "second-pass", Actor::Setup, 16)
         .unwrap();
-    access.set_role("root", Role::Viewer, 17).unwrap();
+    access.set_role("root", Role::Viewer, ROOT, 17).unwrap();
+    // Demoted, root can no longer act as an admin, whatever a session it holds says.
+    assert!(matches!(
+        access.delete_user("second", ROOT, 18),
+        Err(AccessError::Forbidden(_))
+    ));
     assert_eq!(
         access
             .users()
@@ -222,6 +275,32 @@ fn changes_to_a_user_end_its_sessions_and_the_last_admin_stays() {
             .collect::<Vec<_>>(),
         [("root", Role::Viewer), ("second", Role::Admin)]
     );
+    // Every change is in the audit trail, with who made it; refused ones are not.
+    let mut changes: Vec<(String, String, String)> = access
+        .audit(100)
+        .unwrap()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::UserChanged {
+                user, by, change, ..
+            } => Some((user, by, change)),
+            _ => None,
+        })
+        .collect();
+    changes.reverse();
+    let expected = [
+        ("root", "(setup)", "added as admin"),
+        ("v", "(setup)", "added as viewer"),
+        ("v", "root", "role set to operator"),
+        ("v", "v", "password changed"),
+        ("v", "root", "deleted"),
+        ("second", "(setup)", "added as admin"),
+        ("root", "root", "role set to viewer"),
+    ];
+    assert_eq!(
+        changes,
+        expected.map(|(u, b, c)| (u.to_string(), b.to_string(), c.to_string()))
+    );
 }
 
 #[test]
@@ -230,21 +309,37 @@ fn names_passwords_roles_and_tokens_are_checked() {
     for bad in ["", "with space", "a/b", &"x".repeat(65)] {
         assert!(
             access
-                .add_user(bad, Role::Viewer, "long-enough", 0)
+                .add_user(bad, Role::Viewer, "long-enough", Actor::Setup, 0)
                 .is_err(),
             "{bad:?}"
         );
     }
-    assert!(access.add_user("ok", Role::Viewer, "short", 0).is_err());
     assert!(
         access
-            .add_user("ok", Role::Viewer, &"p".repeat(MAX_PASSWORD_CHARS + 1), 0)
+            .add_user("ok", Role::Viewer, "short", Actor::Setup, 0)
+            .is_err()
+    );
+    assert!(
+        access
+            .add_user(
+                "ok",
+                Role::Viewer,
+                &"p".repeat(MAX_PASSWORD_CHARS + 1),
+                Actor::Setup,
+                0
+            )
             .is_err()
     );
     // Characters count, not bytes: 256 two-byte characters are a password.
     assert!(
         access
-            .add_user("wide", Role::Viewer, &"é".repeat(MAX_PASSWORD_CHARS), 0)
+            .add_user(
+                "wide",
+                Role::Viewer,
+                &"é".repeat(MAX_PASSWORD_CHARS),
+                Actor::Setup,
+                0
+            )
             .is_ok()
     );
     assert!(

@@ -98,6 +98,23 @@ pub struct NetworkView {
     pub offenders: Vec<OffenderView>,
 }
 
+/// A peer this node is configured to connect to, for the admin pages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct PeerView {
+    /// The operating organisation, as the node's configuration names it.
+    pub name: String,
+    /// The peer's public key (0x-hex).
+    pub public_key: String,
+    /// Where it listens for peers.
+    pub address: String,
+    /// Its validator rank, if it is a validator.
+    pub validator_rank: Option<usize>,
+    /// Milliseconds since this node last heard from it, if ever.
+    pub last_heard_ms_ago: Option<u64>,
+    /// Whether it was heard from recently enough to count as connected.
+    pub live: bool,
+}
+
 /// A peer that sent this node something an honest peer would not.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct OffenderView {

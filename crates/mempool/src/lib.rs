@@ -13,7 +13,7 @@
 mod pool;
 
 pub use pool::{
-    AccountView, Admission, AdmissionError, ForgedGossip, Mempool, PoolConfig, PoolStatus,
+    AccountView, Admission, AdmissionError, ForgedGossip, Mempool, PoolConfig, PoolStatus, QueuedTx,
 };
 
 impl AccountView for cairn_ledger::Chain {

@@ -190,6 +190,19 @@ pub struct PoolStatus {
     pub senders: usize,
 }
 
+/// A transfer in a sender's queue, as [`Mempool::sender_queue`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QueuedTx {
+    /// The transfer's hash.
+    pub hash: B256,
+    /// Its nonce.
+    pub nonce: u64,
+    /// Whether it can go into the next block (no nonce missing before it).
+    pub ready: bool,
+    /// How long it has been in the pool.
+    pub waiting_ms: u64,
+}
+
 struct PooledTx {
     tx: SignedTransaction,
     /// Arrival order, for fair selection.
@@ -657,6 +670,38 @@ impl Mempool {
         next
     }
 
+    /// One sender's queued transfers in nonce order, each with whether it is executable now
+    /// (contiguous from the sender's account nonce) and how long it has waited.
+    pub fn sender_queue(&self, sender: &Address) -> Vec<QueuedTx> {
+        let inner = self.inner.lock();
+        let Some(queue) = inner.senders.get(sender) else {
+            return Vec::new();
+        };
+        queue
+            .txs
+            .iter()
+            .map(|(nonce, pooled)| QueuedTx {
+                hash: pooled.tx.hash(),
+                nonce: *nonce,
+                ready: (queue.next_nonce..queue.ready_end).contains(nonce),
+                waiting_ms: u64::try_from(pooled.arrived.elapsed().as_millis()).unwrap_or(u64::MAX),
+            })
+            .collect()
+    }
+
+    /// The `limit` senders holding the most transfers, with their counts, most first.
+    pub fn busiest_senders(&self, limit: usize) -> Vec<(Address, usize)> {
+        let inner = self.inner.lock();
+        let mut senders: Vec<(Address, usize)> = inner
+            .senders
+            .iter()
+            .map(|(sender, queue)| (*sender, queue.txs.len()))
+            .collect();
+        senders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        senders.truncate(limit);
+        senders
+    }
+
     /// Current sizes.
     pub fn status(&self) -> PoolStatus {
         let inner = self.inner.lock();
@@ -741,6 +786,37 @@ mod tests {
         view.set_nonce(&alice, 1);
         pool.on_committed([&sent[1]], &view);
         assert_eq!(pool.all(), vec![sent[0].clone(), sent[2].clone()]);
+    }
+
+    #[test]
+    fn a_senders_queue_shows_which_transfers_wait_behind_a_gap() {
+        let (pool, view, alice, bob) = (pool(), Accounts::default(), key(1), key(2));
+        view.fund(&alice, 100);
+        view.fund(&bob, 100);
+        for tx in [
+            transfer(&bob, 0, 1),
+            transfer(&bob, 1, 1),
+            transfer(&bob, 3, 1),
+            transfer(&alice, 0, 1),
+        ] {
+            assert!(admit_one(&pool, tx, &view).is_ok());
+        }
+        let queue: Vec<(u64, bool)> = pool
+            .sender_queue(&bob.address())
+            .iter()
+            .map(|queued| (queued.nonce, queued.ready))
+            .collect();
+        assert_eq!(queue, [(0, true), (1, true), (3, false)]);
+        assert_eq!(
+            pool.sender_queue(&bob.address())[2].hash,
+            transfer(&bob, 3, 1).hash()
+        );
+        assert!(pool.sender_queue(&key(9).address()).is_empty());
+        assert_eq!(
+            pool.busiest_senders(5),
+            [(bob.address(), 3), (alice.address(), 1)]
+        );
+        assert_eq!(pool.busiest_senders(1), [(bob.address(), 3)]);
     }
 
     #[test]

@@ -230,6 +230,11 @@ impl PeerTracker {
         self.last_heard.lock().insert(peer.clone(), now);
     }
 
+    /// When `peer` was last heard from, if ever.
+    pub fn last_heard(&self, peer: &PeerKey) -> Option<Duration> {
+        self.last_heard.lock().get(peer).copied()
+    }
+
     /// Peers heard from within `window` before `now`.
     pub fn live(&self, now: Duration, window: Duration) -> usize {
         self.last_heard

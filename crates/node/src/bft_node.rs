@@ -37,6 +37,8 @@ struct BftNode {
     rank: Option<usize>,
     view: Option<Arc<ViewStatus>>,
     peers: Arc<PeerTracker>,
+    /// The configured peers (not this node): key, what `[network].peers` says, rank.
+    configured: Vec<(PeerKey, crate::config::PeerEntry, Option<usize>)>,
     sync: Arc<SyncState>,
     stats: Arc<NetworkStats>,
     gossip: GossipHandle,
@@ -81,6 +83,26 @@ impl NodeInfo for BftNode {
 
     fn on_admitted(&self, transactions: &[SignedTransaction]) {
         self.gossip.forward(transactions);
+    }
+
+    fn peers(&self) -> Vec<cairn_rpc::types::PeerView> {
+        let now = since_epoch(SystemTime::now());
+        self.configured
+            .iter()
+            .map(|(key, entry, rank)| {
+                let heard = self.peers.last_heard(key);
+                cairn_rpc::types::PeerView {
+                    name: entry.name.clone(),
+                    public_key: entry.public_key.to_string(),
+                    address: entry.address.to_string(),
+                    validator_rank: *rank,
+                    last_heard_ms_ago: heard.map(|heard| {
+                        u64::try_from(now.saturating_sub(heard).as_millis()).unwrap_or(u64::MAX)
+                    }),
+                    live: heard.is_some_and(|heard| now.saturating_sub(heard) <= LIVE_WINDOW),
+                }
+            })
+            .collect()
     }
 
     fn network(&self) -> Option<NetworkView> {
@@ -182,6 +204,15 @@ async fn serve(
     let me =
         peer_key(&identity.public_key()).context("this node's key is not a valid ed25519 key")?;
     let peer_keys: Vec<PeerKey> = peers.iter().map(|(key, _)| key.clone()).collect();
+    let configured = peers
+        .iter()
+        .zip(&network.peers)
+        .filter(|((key, _), _)| *key != me)
+        .map(|((key, _), entry)| {
+            let rank = chain.validators().index_of_key(&entry.public_key);
+            (key.clone(), entry.clone(), rank)
+        })
+        .collect();
     if !peers.iter().any(|(key, _)| *key == me) {
         bail!(
             "this node's key {} is not in [network].peers",
@@ -287,6 +318,7 @@ async fn serve(
         rank,
         view,
         peers: tracker,
+        configured,
         sync: sync.clone(),
         stats,
         gossip: gossip_handle,

@@ -324,8 +324,29 @@ pub async fn log_blocks(chain: Arc<Chain>) {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
+/// Completes on Ctrl-C, SIGTERM, or a stop asked through the admin API.
 pub async fn shutdown_signal() {
+    let asked = async {
+        let mut asked = STOP.subscribe();
+        let _ = asked.wait_for(|stop| *stop).await;
+    };
+    tokio::select! {
+        _ = asked => {}
+        _ = os_signal() => {}
+    }
+}
+
+/// Set when the node is asked to stop through the admin API.
+static STOP: std::sync::LazyLock<watch::Sender<bool>> =
+    std::sync::LazyLock::new(|| watch::channel(false).0);
+
+/// Asks the node to stop as SIGTERM does.
+pub fn request_stop() {
+    STOP.send_replace(true);
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn os_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -425,6 +446,7 @@ fn run_devnet_node(
         config.consensus.block_interval_ms,
         config.consensus.min_block_transactions,
     );
+    let admin = crate::commands::admin::devnet_admin(&data_dir)?;
     let banner: Banner = Box::new(move |chain: &Chain, listen| {
         started.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut banner = format!(
@@ -451,6 +473,13 @@ fn run_devnet_node(
             chain.chain_id(),
             dev_account_key(1).address(),
         ));
+        banner.push_str(&format!("\nConsole: http://{listen}/"));
+        if let Some((user, password)) = &admin {
+            banner.push_str(&format!(
+                "\nAdmin (console and `cairn shell --node http://{listen}`): user {user}, \
+                 password {password}"
+            ));
+        }
         banner
     });
     run(config, Some(dev_validator_key(0)), Some(banner))

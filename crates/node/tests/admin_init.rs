@@ -119,3 +119,183 @@ fn a_running_node_serves_its_admins_on_loopback() {
     assert_eq!(busy.status.code(), Some(2));
     assert!(stderr_line(&busy).contains("stop the node first"));
 }
+
+/// Reads the next text message of the admin feed as JSON (`None` once it closed).
+fn next_event(
+    socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+) -> Option<serde_json::Value> {
+    loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => return serde_json::from_str(&text).ok(),
+            Ok(tungstenite::Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[test]
+fn a_devnet_makes_its_admin_who_runs_the_node_through_the_admin_api() {
+    use tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("devnet");
+    let mut node = common::TestNode::devnet(&data, &[]);
+    let (user, password) = node.devnet_admin();
+    assert_eq!(user, "admin");
+    assert!(password.len() >= 16, "{password}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in ["devnet-admin-password", "access.redb"] {
+            let mode = std::fs::metadata(data.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{file} is readable by others: {mode:o}");
+        }
+    }
+    let http = node.http();
+    let (status, body) = http.post_json(
+        "/v1/admin/login",
+        &serde_json::json!({"user": user, "password": password}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let admin = body["token"].as_str().unwrap().to_string();
+    let admin = Some(admin.as_str());
+
+    // The event feed hears the logins that follow.
+    let mut request = format!("{}/v1/admin/events", node.url.replace("http", "ws"))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", admin.unwrap()).parse().unwrap(),
+    );
+    let (mut feed, _) = tungstenite::connect(request).unwrap();
+
+    // Status, peers, pool.
+    let (status, body) = http.call("GET", "/v1/admin/node", admin, None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body["status"]["height"].is_u64(), "{body}");
+    assert_eq!(body["status"]["engine"], "solo");
+    assert_eq!(body["can_stop"], true);
+    let (status, body) = http.call("GET", "/v1/admin/peers", admin, None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["peers"],
+        serde_json::json!([]),
+        "a solo devnet has none"
+    );
+    // A transfer behind a nonce gap waits in the pool: the pool pages show it.
+    let sender = common::dev(3);
+    let gapped = common::transfer(&sender, 5, common::dev(4).address(), 1);
+    let (status, body) = http.post_json("/v1/transactions", &common::tx_json(&gapped));
+    assert!(status == 200 || status == 202, "{body}");
+    let (_, body) = http.call("GET", "/v1/admin/pool", admin, None);
+    assert_eq!(body["pending"], 1, "{body}");
+    assert_eq!(body["ready"], 0, "{body}");
+    assert_eq!(
+        body["busiest"][0]["address"]
+            .as_str()
+            .unwrap()
+            .to_lowercase(),
+        format!("{:#x}", sender.address())
+    );
+    let (status, body) = http.call(
+        "GET",
+        &format!("/v1/admin/pool/{:#x}", sender.address()),
+        admin,
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["account_nonce"], 0);
+    assert_eq!(body["queue"][0]["nonce"], 5);
+    assert_eq!(body["queue"][0]["ready"], false);
+    assert_eq!(body["queue"][0]["hash"], format!("{:#x}", gapped.hash()));
+    let (status, body) = http.call("GET", "/v1/admin/pool/not-an-address", admin, None);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "address");
+
+    // A viewer reads the node's pages but may not stop it.
+    let (status, body) = http.call(
+        "POST",
+        "/v1/admin/users",
+        admin,
+        Some(&serde_json::json!({"name": "watcher", "role": "viewer", "password": "watcher-pass"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, body) = http.post_json(
+        "/v1/admin/login",
+        &serde_json::json!({"user": "watcher", "password": "watcher-pass"}),
+    );
+    let viewer = body["token"].as_str().unwrap().to_string();
+    let viewer = Some(viewer.as_str());
+    for path in [
+        "/v1/admin/node",
+        "/v1/admin/peers",
+        "/v1/admin/pool",
+        "/v1/admin/logs",
+    ] {
+        let (status, body) = http.call("GET", path, viewer, None);
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, body) = http.call("POST", "/v1/admin/stop", viewer, None);
+    assert_eq!(status, 403, "{body}");
+    // The feed told of the user added and of the viewer's login, in order.
+    let added = next_event(&mut feed).unwrap();
+    assert_eq!(added["event"], "user_changed", "{added}");
+    assert_eq!(added["change"], "added as viewer");
+    assert_eq!(added["by"], "admin");
+    let login = next_event(&mut feed).unwrap();
+    assert_eq!(login["event"], "login", "{login}");
+    assert_eq!(login["user"], "watcher");
+
+    // The logs: searchable, and never a password.
+    let (status, body) = http.call("GET", "/v1/admin/logs?q=admin%20login", admin, None);
+    assert_eq!(status, 200, "{body}");
+    let lines = body["lines"].as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["text"].as_str().unwrap().contains("watcher")),
+        "{body}"
+    );
+    let (_, everything) = http.call("GET", "/v1/admin/logs?limit=1000", admin, None);
+    let everything = everything.to_string();
+    assert!(
+        !everything.contains(&password),
+        "the admin's password is logged"
+    );
+    assert!(!everything.contains("watcher-pass"), "a password is logged");
+    let (status, body) = http.call("GET", "/v1/admin/logs?level=loud", admin, None);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "level");
+
+    // Stop: the node finishes and exits cleanly, keeping the waiting transfer for its next
+    // start.
+    let (status, body) = http.call("POST", "/v1/admin/stop", admin, None);
+    assert_eq!(status, 202, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = node.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    drop(feed);
+    let node = common::TestNode::devnet(&data, &[]);
+    assert_eq!(
+        node.devnet_admin(),
+        (user, password),
+        "the same admin, printed again"
+    );
+    let (_, body) = node
+        .http()
+        .get(&format!("/v1/transactions/{:#x}", gapped.hash()));
+    assert_eq!(body["status"], "pending", "{body}");
+}

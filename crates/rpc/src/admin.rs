@@ -9,17 +9,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use cairn_access::{Access, AccessError, Event, Role, Session, User};
+use cairn_access::{Access, AccessError, Actor, Event, Role, Session, User};
 use serde::Deserialize;
 
+use tokio::sync::broadcast;
+
 use crate::error::{ApiError, ApiJson};
+
+pub(crate) mod node;
 use crate::types::ErrorBody;
+pub use node::{LOG_LINES, LogBuffer, LogLine, MAX_EVENT_FEEDS, MAX_LOG_LINE_BYTES};
 
 /// The cookie a console session travels in.
 pub const SESSION_COOKIE: &str = "cairn_session";
@@ -33,10 +38,66 @@ pub struct AdminState {
     pub remote: bool,
     /// The clock (ms since the epoch).
     pub now_ms: fn() -> u64,
+    /// When the node started (ms since the epoch).
+    pub started_ms: u64,
+    /// The node's recent log lines.
+    pub logs: Arc<LogBuffer>,
+    /// Asks the node to stop gracefully; `None` if it cannot be stopped from here.
+    pub stop: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Every session event, for the admin feed.
+    pub events: broadcast::Sender<Event>,
+    /// Slots of the admin feed ([`MAX_EVENT_FEEDS`]).
+    feeds: Arc<tokio::sync::Semaphore>,
 }
 
-/// The admin routes.
-pub fn router(state: AdminState) -> Router {
+/// Hands every session event to the admin feed's subscribers.
+struct Broadcast(broadcast::Sender<Event>);
+
+impl cairn_access::SessionObserver for Broadcast {
+    fn on_login(&self, event: &Event) {
+        let _ = self.0.send(event.clone());
+    }
+    fn on_logout(&self, event: &Event) {
+        let _ = self.0.send(event.clone());
+    }
+    fn on_failed_login(&self, event: &Event) {
+        let _ = self.0.send(event.clone());
+    }
+    fn on_user_changed(&self, event: &Event) {
+        let _ = self.0.send(event.clone());
+    }
+}
+
+impl AdminState {
+    /// The admin API over `access`, serving other machines if `remote`; its events go to the
+    /// admin feed from now on. Logs are empty and the node cannot be stopped until the caller
+    /// sets [`logs`](Self::logs) and [`stop`](Self::stop).
+    pub fn new(access: Arc<Access>, remote: bool) -> Self {
+        let (events, _) = broadcast::channel(1_024);
+        access.observe(Arc::new(Broadcast(events.clone())));
+        Self {
+            access,
+            remote,
+            now_ms: cairn_primitives::clock::now_ms,
+            started_ms: cairn_primitives::clock::now_ms(),
+            logs: Arc::default(),
+            stop: None,
+            events,
+            feeds: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_FEEDS)),
+        }
+    }
+}
+
+/// The admin routes: users and sessions, and (with the API's state) the node's.
+pub fn router(state: AdminState, api: Option<crate::ApiState>) -> Router {
+    let users = users_router(state.clone());
+    match api {
+        Some(api) => users.merge(node::router(state, api)),
+        None => users,
+    }
+}
+
+fn users_router(state: AdminState) -> Router {
     Router::new()
         .route("/v1/admin/login", post(login))
         .route("/v1/admin/logout", post(logout))
@@ -82,6 +143,9 @@ fn access_error(error: AccessError) -> ApiError {
             "last_admin",
             "the last admin cannot be deleted or lose the admin role",
         ),
+        AccessError::Forbidden(message) => {
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        }
         AccessError::Database(message) => ApiError::internal(message),
     }
 }
@@ -152,15 +216,16 @@ fn role_of(level: u8) -> Role {
     }
 }
 
-impl<const R: u8> FromRequestParts<AdminState> for Caller<R> {
+impl<const R: u8, S: Send + Sync> FromRequestParts<S> for Caller<R>
+where
+    AdminState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AdminState,
-    ) -> Result<Self, Self::Rejection> {
-        caller(parts, state).await?;
-        authorize(state, &parts.headers, role_of(R)).await
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AdminState::from_ref(state);
+        caller(parts, &state).await?;
+        authorize(&state, &parts.headers, role_of(R)).await
     }
 }
 
@@ -251,14 +316,14 @@ pub(crate) async fn login(
 /// The caller's address, checked against the loopback rule.
 pub(crate) struct ConnectParts(String);
 
-impl FromRequestParts<AdminState> for ConnectParts {
+impl<S: Send + Sync> FromRequestParts<S> for ConnectParts
+where
+    AdminState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AdminState,
-    ) -> Result<Self, Self::Rejection> {
-        caller(parts, state).await.map(Self)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        caller(parts, &AdminState::from_ref(state)).await.map(Self)
     }
 }
 
@@ -345,12 +410,20 @@ pub(crate) async fn add_user(
     cairn_access::check_name(&request.name).map_err(|e| access_error(e).with_field("name"))?;
     cairn_access::check_password(&request.password)
         .map_err(|e| access_error(e).with_field("password"))?;
-    authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
+    let caller = authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
     let access = state.access.clone();
     let now = (state.now_ms)();
-    let user =
-        blocking(move || access.add_user(&request.name, request.role, &request.password, now))
-            .await?;
+    let by = caller.user.name;
+    let user = blocking(move || {
+        access.add_user(
+            &request.name,
+            request.role,
+            &request.password,
+            Actor::User(&by),
+            now,
+        )
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(user_json(&user))))
 }
 
@@ -359,12 +432,13 @@ pub(crate) async fn add_user(
     responses((status = 204, description = "Deleted"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "The last admin", body = ErrorBody)))]
 pub(crate) async fn delete_user(
     State(state): State<AdminState>,
-    _caller: Caller<ADMIN>,
+    caller: Caller<ADMIN>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let access = state.access.clone();
     let now = (state.now_ms)();
-    blocking(move || access.delete_user(&name, now)).await?;
+    let by = caller.user.name;
+    blocking(move || access.delete_user(&name, Actor::User(&by), now)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -387,10 +461,12 @@ pub(crate) async fn set_role(
     Path(name): Path<String>,
     ApiJson(request): ApiJson<RoleChange>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
+    let caller = authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
     let access = state.access.clone();
     let now = (state.now_ms)();
-    let user = blocking(move || access.set_role(&name, request.role, now)).await?;
+    let by = caller.user.name;
+    let user =
+        blocking(move || access.set_role(&name, request.role, Actor::User(&by), now)).await?;
     Ok(Json(user_json(&user)))
 }
 
@@ -401,12 +477,15 @@ pub(crate) struct PasswordChange {
     /// 8 to 256 characters.
     #[schema(min_length = 8, max_length = 256)]
     password: String,
+    /// The caller's current password: needed when callers change their own.
+    #[schema(max_length = 256)]
+    current_password: Option<String>,
 }
 
-/// `PUT /v1/admin/users/{name}/password` `{"password"}`: an admin for anyone, a user for
-/// itself. The user's sessions end (the caller's too, if it is that user).
-#[utoipa::path(put, path = "/v1/admin/users/{name}/password", tag = "admin", request_body = PasswordChange, description = "Change a password `{\"password\"}` (an admin for anyone, a user for itself); the user's sessions end", params(("name" = String, Path, description = "The user")),
-    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 204, description = "Changed"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Another user's, and not an admin", body = ErrorBody)))]
+/// `PUT /v1/admin/users/{name}/password` `{"password", "current_password"}`: an admin for
+/// anyone, a user for itself (giving its current password). The user's sessions end (the caller's too, if it is that user).
+#[utoipa::path(put, path = "/v1/admin/users/{name}/password", tag = "admin", request_body = PasswordChange, description = "Change a password `{\"password\", \"current_password\"}` (an admin for anyone, a user for itself, giving its current password); the user's sessions end", params(("name" = String, Path, description = "The user")),
+    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 204, description = "Changed"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Another user's, and not an admin; or the current password is wrong", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
 pub(crate) async fn set_password(
     State(state): State<AdminState>,
     _local: ConnectParts,
@@ -424,9 +503,26 @@ pub(crate) async fn set_password(
             "only an admin changes another user's password",
         ));
     }
+    if caller.user.name == name && request.current_password.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "give your current password to change it",
+        )
+        .with_field("current_password"));
+    }
     let access = state.access.clone();
     let now = (state.now_ms)();
-    blocking(move || access.set_password(&name, &request.password, now)).await?;
+    let by = caller.user.name;
+    blocking(move || {
+        access.set_password(
+            &name,
+            &request.password,
+            request.current_password.as_deref(),
+            Actor::User(&by),
+            now,
+        )
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

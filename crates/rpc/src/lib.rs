@@ -74,6 +74,10 @@ pub trait NodeInfo: Send + Sync {
     }
     /// Called with transfers newly admitted through the API (e.g. to gossip them to peers).
     fn on_admitted(&self, _transactions: &[SignedTransaction]) {}
+    /// The peers this node is configured to connect to, and when each was last heard.
+    fn peers(&self) -> Vec<types::PeerView> {
+        Vec::new()
+    }
     /// Peer-to-peer counters, if the node has peers.
     fn network(&self) -> Option<types::NetworkView> {
         None
@@ -118,7 +122,10 @@ pub struct ApiState {
 
 /// The API's routes with their limits and error handling.
 pub fn router(state: ApiState) -> Router {
-    let admin = state.admin.clone().map(admin::router);
+    let admin = state
+        .admin
+        .clone()
+        .map(|admin| admin::router(admin, Some(state.clone())));
     let api = Router::new()
         .route("/v1/health", get(handlers::health))
         .route("/v1/status", get(handlers::status))

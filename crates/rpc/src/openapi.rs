@@ -46,6 +46,13 @@ use crate::types::*;
         crate::admin::sessions,
         crate::admin::revoke,
         crate::admin::audit,
+        crate::admin::node::node_status,
+        crate::admin::node::peers,
+        crate::admin::node::pool,
+        crate::admin::node::sender_queue,
+        crate::admin::node::logs,
+        crate::admin::node::stop,
+        crate::admin::node::events,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, RootResponse, RawTransaction, RawTransactions, StatusResponse, SyncStatus, PoolView, NetworkView, OffenderView, TransactionRequest,
@@ -53,7 +60,8 @@ use crate::types::*;
         TransactionView, ReceiptView, TxResponse, SealView, HeaderView, BlockView, BlocksPage,
         AccountResponse, HeadEvent, AcsView, PackageResponse, ContractView, ScheduleLineView,
         RecordResponse, StorageProofView, QueryResponse, JobRunView, JobsResponse,
-        ClusterStatus, ClusterMemberView, RepairView, ReadCacheView, RawBlockResponse,
+        ClusterStatus, ClusterMemberView, RepairView, ReadCacheView, RawBlockResponse, PeerView,
+        crate::admin::LogLine,
     )),
     modifiers(&EveryOperationCanFail),
     tags(
@@ -63,7 +71,7 @@ use crate::types::*;
         (name = "accounts", description = "Balances, nonces and proofs"),
         (name = "contracts", description = "ACS packages, records with storage proofs, queries and scheduled runs (contract actions are submitted as raw transactions)"),
         (name = "subscriptions", description = "WebSocket push of heads and results"),
-        (name = "admin", description = "Users and sessions of the node's administrators (loopback only by default; a session token as a bearer token or the cairn_session cookie)"),
+        (name = "admin", description = "The node's administration: users and sessions, status, peers, pool, logs, a graceful stop and an event feed (loopback only by default; a session token as a bearer token or the cairn_session cookie)"),
     )
 )]
 struct ApiDoc;

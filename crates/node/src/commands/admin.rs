@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_access::{Access, AccessError, Event, Role, SessionObserver, SessionPolicy};
+use cairn_access::{Access, AccessError, Actor, Event, Role, SessionObserver, SessionPolicy};
 
 use crate::cli::AdminInitArgs;
 use crate::exit::{Failure, USAGE};
@@ -29,6 +29,9 @@ impl SessionObserver for LogObserver {
     }
     fn on_failed_login(&self, event: &Event) {
         tracing::warn!(?event, "admin login refused");
+    }
+    fn on_user_changed(&self, event: &Event) {
+        tracing::info!(?event, "admin user changed");
     }
 }
 
@@ -56,11 +59,53 @@ pub fn admin_state(data_dir: &Path, remote: bool) -> anyhow::Result<cairn_rpc::a
             }
         }
     });
-    Ok(cairn_rpc::admin::AdminState {
-        access,
-        remote,
-        now_ms: cairn_primitives::clock::now_ms,
-    })
+    let mut state = cairn_rpc::admin::AdminState::new(access, remote);
+    state.logs = crate::logs::RECENT.clone();
+    state.stop = Some(Arc::new(crate::runtime::request_stop));
+    Ok(state)
+}
+
+/// The user a devnet makes at its first start.
+pub const DEVNET_ADMIN: &str = "admin";
+/// The file, in a devnet's data directory, that keeps the password it made for
+/// [`DEVNET_ADMIN`] (readable by its owner only), so each start can print it.
+const DEVNET_PASSWORD_FILE: &str = "devnet-admin-password";
+
+/// A devnet's admin: made at its first start with a random password (kept in the data
+/// directory, readable by its owner only); the name and password to print. A devnet whose
+/// admins were made otherwise gets `None`.
+pub fn devnet_admin(data_dir: &Path) -> anyhow::Result<Option<(String, String)>> {
+    let password_file = data_dir.join(DEVNET_PASSWORD_FILE);
+    let access = Access::open(data_dir.join(ACCESS_FILE), SessionPolicy::default())?;
+    if access.has_users()? {
+        return Ok(std::fs::read_to_string(&password_file)
+            .ok()
+            .map(|password| (DEVNET_ADMIN.to_string(), password.trim().to_string())));
+    }
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let password: String = (0..20)
+        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
+        .collect();
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&password_file)
+            .with_context(|| format!("cannot write {}", password_file.display()))?;
+        file.write_all(password.as_bytes())?;
+        file.sync_all()?;
+    }
+    access.add_user(
+        DEVNET_ADMIN,
+        Role::Admin,
+        &password,
+        Actor::Setup,
+        cairn_primitives::clock::now_ms(),
+    )?;
+    Ok(Some((DEVNET_ADMIN.to_string(), password)))
 }
 
 /// `cairn admin init`: the first admin of the node whose data directory is `--data-dir`.
@@ -104,6 +149,7 @@ pub fn init(args: &AdminInitArgs, json: bool) -> anyhow::Result<()> {
         &args.user,
         Role::Admin,
         password,
+        Actor::Setup,
         cairn_primitives::clock::now_ms(),
     )?;
     if json {

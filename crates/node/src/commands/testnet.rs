@@ -278,6 +278,13 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         }
         Err(error)
     };
+    // The first node's console and shell get an admin, as a one-validator devnet's do.
+    let admin = match crate::config::NodeConfig::load(&plans[0].config)
+        .and_then(|config| crate::commands::admin::devnet_admin(&config.data_dir))
+    {
+        Ok(admin) => admin,
+        Err(error) => return abandon(&mut Vec::new(), error),
+    };
     let runtime = crate::client::small_runtime()?;
     let exe = std::env::current_exe().context("cannot find the cairn executable")?;
     let mut nodes: Vec<Supervised> = Vec::new();
@@ -313,6 +320,10 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         args.chain_id, pacing.block_interval_ms
     );
     println!("Try: cairn status --node {first}");
+    println!("     the console at {first}/");
+    if let Some((user, password)) = &admin {
+        println!("     cairn shell --node {first}  (admin: user {user}, password {password})");
+    }
     println!(
         "     cairn tx transfer --node {first} --dev 0 --to {:#x} --amount 1000 --wait",
         dev_account_key(1).address()

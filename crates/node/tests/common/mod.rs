@@ -23,6 +23,8 @@ pub struct TestNode {
     pub url: String,
     pub data_dir: PathBuf,
     pub log: PathBuf,
+    /// What it printed on stdout so far.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl TestNode {
@@ -63,9 +65,12 @@ impl TestNode {
             .expect("start cairn");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = printed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
+                lines.lock().unwrap().push(line.clone());
                 if let Some(url) = line.strip_prefix("Listening on ") {
                     let _ = tx.send(url.trim().to_string());
                 }
@@ -86,7 +91,20 @@ impl TestNode {
             url,
             data_dir: data_dir.to_path_buf(),
             log,
+            stdout: printed,
         }
+    }
+
+    /// The admin a devnet printed at its start: (user, password).
+    pub fn devnet_admin(&self) -> (String, String) {
+        let printed = self.stdout.lock().unwrap();
+        let line = printed
+            .iter()
+            .find(|line| line.starts_with("Admin ("))
+            .unwrap_or_else(|| panic!("no admin line in {printed:?}"));
+        let (_, rest) = line.split_once("): user ").unwrap();
+        let (user, password) = rest.split_once(", password ").unwrap();
+        (user.to_string(), password.to_string())
     }
 
     /// SIGKILL, no chance to clean up.
@@ -172,6 +190,31 @@ impl Http {
     pub fn try_get(&self, path: &str) -> Result<(u16, Value), ureq::Error> {
         let response = self.agent.get(&format!("{}{path}", self.base)).call()?;
         read(response)
+    }
+
+    /// A request with a session's bearer token (if any) and a JSON body (if any).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = match body {
+            Some(body) => self.agent.run(
+                request
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .unwrap(),
+            ),
+            None => self.agent.run(request.body(()).unwrap()),
+        };
+        read(response.unwrap()).unwrap()
     }
 
     pub fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {

@@ -32,20 +32,17 @@ fn app(from: [u8; 4], remote: bool) -> (tempfile::TempDir, Arc<Access>, Router) 
         .unwrap(),
     );
     access
-        .add_user("root", Role::Admin, "root-password", 0)
+        .add_user("root", Role::Admin, "root-password", Actor::Setup, 0)
         .unwrap();
     access
-        .add_user("ops", Role::Operator, "ops-password", 0)
+        .add_user("ops", Role::Operator, "ops-password", Actor::Setup, 0)
         .unwrap();
     access
-        .add_user("view", Role::Viewer, "view-password", 0)
+        .add_user("view", Role::Viewer, "view-password", Actor::Setup, 0)
         .unwrap();
-    let router = router(AdminState {
-        access: access.clone(),
-        remote,
-        now_ms: now,
-    })
-    .layer(MockConnectInfo(SocketAddr::from((from, 40_000))));
+    let mut state = AdminState::new(access.clone(), remote);
+    state.now_ms = now;
+    let router = router(state, None).layer(MockConnectInfo(SocketAddr::from((from, 40_000))));
     (dir, access, router)
 }
 
@@ -148,7 +145,8 @@ async fn every_admin_route_refuses_missing_ended_and_underprivileged_sessions() 
             StatusCode::UNAUTHORIZED,
             "{method} {path} without a session: {answer}"
         );
-        let (status, _, _) = call(&router, method, path, Some("f00d"), body.clone()).await;
+        let (status, _, _) =
+            call(&router, method, path, Some(&"ab".repeat(32)), body.clone()).await;
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
