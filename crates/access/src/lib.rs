@@ -873,9 +873,10 @@ impl Access {
             }
             return Err(AccessError::NoSession);
         }
-        // Use is written down at most every 30 s: enough for an idle limit of minutes, and
-        // a request does not cost a synced write.
-        if now_ms >= session.last_seen_ms.saturating_add(SEEN_EVERY_MS) {
+        // Use is written down at most every 30 s (or a tenth of the idle limit, if shorter):
+        // a session in use never looks idle, and a request does not cost a synced write.
+        let seen_every = SEEN_EVERY_MS.min(self.policy.idle_ms / 10);
+        if now_ms >= session.last_seen_ms.saturating_add(seen_every) {
             session.last_seen_ms = now_ms;
             let txn = self.durable_write()?;
             let mut sessions = txn.open_table(SESSIONS)?;

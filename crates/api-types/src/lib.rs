@@ -98,6 +98,31 @@ pub struct NetworkView {
     pub offenders: Vec<OffenderView>,
 }
 
+/// `GET /v1/validators`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ValidatorsResponse {
+    /// Consensus engine (`solo` or `bft`).
+    pub engine: String,
+    /// Rank of the validator proposing now, as this node sees it.
+    pub leader_index: Option<usize>,
+    /// This node's rank, if it is a validator.
+    pub validator_index: Option<usize>,
+    /// The validators in rank order (the order in which they take over from a failed leader).
+    pub validators: Vec<ValidatorView>,
+}
+
+/// One validator.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ValidatorView {
+    /// Its rank.
+    pub rank: usize,
+    /// Its public key (0x-hex).
+    pub public_key: String,
+    /// Its address.
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub address: Address,
+}
+
 /// A peer this node is configured to connect to, for the admin pages.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct PeerView {

@@ -452,6 +452,9 @@ pub struct DevnetArgs {
     /// on without it and the devnet says so).
     #[arg(long)]
     pub restart_crashed: bool,
+    /// An admin session (console or shell) unused this long ends (seconds, 10 to 86400).
+    #[arg(long, default_value_t = 1_800, value_name = "S", value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub admin_session_idle_s: u64,
 }
 
 /// `cairn node`.

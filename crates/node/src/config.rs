@@ -215,6 +215,31 @@ pub struct HttpConfig {
     /// serves loopback callers only (see docs/CONSOLE.md).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub admin_remote: bool,
+    /// An admin session unused this long ends (seconds, 10 to 86400; default 1800).
+    #[serde(default = "default_session_idle_s")]
+    pub admin_session_idle_s: u64,
+    /// An admin session ends this long after its login, used or not (seconds, 60 to 604800;
+    /// default 43200).
+    #[serde(default = "default_session_max_s")]
+    pub admin_session_max_s: u64,
+}
+
+fn default_session_idle_s() -> u64 {
+    1_800
+}
+
+fn default_session_max_s() -> u64 {
+    43_200
+}
+
+impl HttpConfig {
+    /// The admin sessions' expiry.
+    pub fn session_policy(&self) -> cairn_access::SessionPolicy {
+        cairn_access::SessionPolicy {
+            idle_ms: self.admin_session_idle_s.saturating_mul(1_000),
+            absolute_ms: self.admin_session_max_s.saturating_mul(1_000),
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -222,6 +247,8 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
             admin_remote: false,
+            admin_session_idle_s: default_session_idle_s(),
+            admin_session_max_s: default_session_max_s(),
         }
     }
 }
@@ -375,6 +402,16 @@ impl NodeConfig {
     /// Checks values that parse but cannot work, so that no number in the file can make the
     /// node fail later (an interval too long to add to a clock, a block too big to build).
     pub fn validate(&self) -> anyhow::Result<()> {
+        check_range(
+            "http.admin_session_idle_s",
+            self.http.admin_session_idle_s,
+            10..=86_400,
+        )?;
+        check_range(
+            "http.admin_session_max_s",
+            self.http.admin_session_max_s,
+            60..=604_800,
+        )?;
         let consensus = &self.consensus;
         check_range(
             "consensus.block_interval_ms",

@@ -194,10 +194,7 @@ async fn run_solo(
         node: Arc::new(Node {
             engine: engine.clone(),
         }),
-        admin: Some(crate::commands::admin::admin_state(
-            &config.data_dir,
-            config.http.admin_remote,
-        )?),
+        admin: Some(crate::commands::admin::admin_state(&config.data_dir, &config.http)?),
     };
     let mut api_shutdown = shutdown_rx.clone();
     let server = tokio::spawn(cairn_rpc::serve(listener, api, async move {
@@ -439,6 +436,7 @@ fn run_devnet_node(
     }
     let mut config = NodeConfig::for_data_dir(data_dir.clone());
     config.http.listen = args.http;
+    config.http.admin_session_idle_s = args.admin_session_idle_s;
     config.consensus.block_interval_ms = args.block_time_ms.max(1);
     config.consensus.min_block_transactions = args.min_block_txs as usize;
     config.validate()?;

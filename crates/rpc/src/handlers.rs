@@ -16,15 +16,24 @@ use crate::types::*;
 use crate::{ApiState, MAX_BATCH_TRANSACTIONS, MAX_PAGE_BLOCKS};
 
 /// Where to start: the API's name, version and the address of its OpenAPI document.
+/// A browser (asking for HTML) gets the web console instead.
 #[utoipa::path(get, path = "/", tag = "node",
-    responses((status = 200, description = "Pointers to the API", body = RootResponse)))]
-pub async fn root() -> Json<RootResponse> {
+    responses((status = 200, description = "Pointers to the API; the web console's page when the request accepts text/html", content(
+        (RootResponse = "application/json"),
+        (String = "text/html"),
+    ))))]
+pub async fn root(headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if crate::console::wants_html(&headers) {
+        return crate::console::index(&headers);
+    }
     Json(RootResponse {
         name: "Cairn node API".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         openapi: "/v1/openapi.json".into(),
         status: "/v1/status".into(),
     })
+    .into_response()
 }
 
 /// Liveness probe.
@@ -540,6 +549,31 @@ pub async fn cluster_expand(
                 "this node takes no part in a storage cluster ([cluster] enabled = false)",
             )
         })
+}
+
+/// The validators in rank order and the one proposing now.
+#[utoipa::path(get, path = "/v1/validators", tag = "node",
+    responses((status = 200, description = "The validators and the current leader", body = ValidatorsResponse)))]
+pub async fn validators(State(state): State<ApiState>) -> Json<ValidatorsResponse> {
+    let consensus = state.node.consensus();
+    let validators = state
+        .chain
+        .validators()
+        .keys()
+        .iter()
+        .enumerate()
+        .map(|(rank, key)| ValidatorView {
+            rank,
+            public_key: key.to_string(),
+            address: key.address(),
+        })
+        .collect();
+    Json(ValidatorsResponse {
+        engine: consensus.engine.to_string(),
+        leader_index: consensus.leader_index,
+        validator_index: consensus.validator_index,
+        validators,
+    })
 }
 
 /// The storage cluster as this node sees it.

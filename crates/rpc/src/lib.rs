@@ -10,6 +10,7 @@
 
 mod acs;
 pub mod admin;
+pub mod console;
 pub mod error;
 mod handlers;
 mod openapi;
@@ -144,6 +145,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/acs/packages/{package}/query", get(acs::query_contract))
         .route("/v1/acs/packages/{package}/jobs", get(acs::list_jobs))
+        .route("/v1/validators", get(handlers::validators))
         .route("/v1/cluster", get(handlers::cluster_status))
         .route("/v1/cluster/expand", post(handlers::cluster_expand))
         .route(
@@ -152,6 +154,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/", get(handlers::root))
+        .route("/console/{*path}", get(console::file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

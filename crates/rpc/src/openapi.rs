@@ -32,6 +32,7 @@ use crate::types::*;
         crate::acs::get_record,
         crate::acs::query_contract,
         crate::acs::list_jobs,
+        handlers::validators,
         handlers::cluster_status,
         handlers::cluster_expand,
         crate::ws::subscribe,
@@ -61,7 +62,7 @@ use crate::types::*;
         AccountResponse, HeadEvent, AcsView, PackageResponse, ContractView, ScheduleLineView,
         RecordResponse, StorageProofView, QueryResponse, JobRunView, JobsResponse,
         ClusterStatus, ClusterMemberView, RepairView, ReadCacheView, RawBlockResponse, PeerView,
-        crate::admin::LogLine,
+        crate::admin::LogLine, ValidatorsResponse, ValidatorView,
     )),
     modifiers(&EveryOperationCanFail),
     tags(

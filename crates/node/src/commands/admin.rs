@@ -37,10 +37,14 @@ impl SessionObserver for LogObserver {
 
 /// The admin API's state for the node whose data directory is `data_dir`, with its session
 /// monitor running (so it is called within a Tokio runtime).
-pub fn admin_state(data_dir: &Path, remote: bool) -> anyhow::Result<cairn_rpc::admin::AdminState> {
+pub fn admin_state(
+    data_dir: &Path,
+    http: &crate::config::HttpConfig,
+) -> anyhow::Result<cairn_rpc::admin::AdminState> {
+    let remote = http.admin_remote;
     let path = data_dir.join(ACCESS_FILE);
     let access = Arc::new(
-        Access::open(&path, SessionPolicy::default())
+        Access::open(&path, http.session_policy())
             .with_context(|| format!("cannot open the node's users in {}", path.display()))?,
     );
     access.observe(Arc::new(LogObserver));

@@ -182,7 +182,7 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
             genesis: Some("../genesis.json".into()),
             http: HttpConfig {
                 listen: http(index),
-                admin_remote: false,
+                ..HttpConfig::default()
             },
             consensus: ConsensusConfig {
                 engine: Some(ConsensusEngine::Bft),
