@@ -330,7 +330,10 @@ async fn serve(
         chain: chain.clone(),
         pool: pool.clone(),
         node: Arc::new(node),
-        admin: Some(crate::commands::admin::admin_state(&config.data_dir, &config.http)?),
+        admin: Some(crate::commands::admin::admin_state(
+            &config.data_dir,
+            &config.http,
+        )?),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cairn_rpc::serve(listener, api, async move {

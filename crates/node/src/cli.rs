@@ -122,6 +122,10 @@ pub enum Command {
     /// The users who may administer a node (see docs/CONSOLE.md).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The admin shell: users, sessions, the node's status, peers, pool and logs, and the
+    /// read-only commands, over the node's admin API (a REPL at a terminal; reads a script
+    /// from a pipe).
+    Shell(ShellArgs),
 }
 
 /// `cairn admin …`.
@@ -455,6 +459,17 @@ pub struct DevnetArgs {
     /// An admin session (console or shell) unused this long ends (seconds, 10 to 86400).
     #[arg(long, default_value_t = 1_800, value_name = "S", value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub admin_session_idle_s: u64,
+}
+
+/// `cairn shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    #[command(flatten)]
+    pub node: NodeOpt,
+    /// When reading a script: go on after a command fails (the exit status is still the first
+    /// failure's).
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// `cairn node`.

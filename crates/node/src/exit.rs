@@ -82,6 +82,13 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// The exit status `error` ends a command with.
+pub fn status_of(error: &anyhow::Error) -> u8 {
+    error
+        .downcast_ref::<Failure>()
+        .map_or(ERROR, |failure| failure.exit)
+}
+
 /// Prints a command's error (one line on stderr; with `json`, the JSON error on stdout) and
 /// gives its exit status.
 pub fn report(error: &anyhow::Error, json: bool) -> ExitCode {

@@ -164,5 +164,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::gateway::run(&args)
         }
         Command::Admin(AdminCommand::Init(args)) => commands::admin::init(&args, cli.json),
+        Command::Shell(args) => commands::shell::run(top, &args, cli.json),
     }
 }

@@ -194,7 +194,10 @@ async fn run_solo(
         node: Arc::new(Node {
             engine: engine.clone(),
         }),
-        admin: Some(crate::commands::admin::admin_state(&config.data_dir, &config.http)?),
+        admin: Some(crate::commands::admin::admin_state(
+            &config.data_dir,
+            &config.http,
+        )?),
     };
     let mut api_shutdown = shutdown_rx.clone();
     let server = tokio::spawn(cairn_rpc::serve(listener, api, async move {
