@@ -40,8 +40,8 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"))
-        .join("console");
+    let root =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir")).join("console");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut found = Vec::new();
     files(&root, &mut found);

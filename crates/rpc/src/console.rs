@@ -124,7 +124,10 @@ mod tests {
     fn the_console_is_embedded_and_every_file_is_protected() {
         let index = asset("index.html").expect("index.html is embedded");
         let html = std::str::from_utf8(index.3).unwrap();
-        assert!(html.contains("<script type=\"module\" src=\"/console/"), "{html}");
+        assert!(
+            html.contains("<script type=\"module\" src=\"/console/"),
+            "{html}"
+        );
         // No inline script anywhere: every <script> has a src, no handler attributes.
         for (name, media_type, _, bytes) in ASSETS {
             if media_type.starts_with("text/html") {
@@ -146,7 +149,13 @@ mod tests {
         let etag = response.headers()[header::ETAG].clone();
         let mut again = HeaderMap::new();
         again.insert(header::IF_NONE_MATCH, etag);
-        assert_eq!(serve("index.html", &again).status(), StatusCode::NOT_MODIFIED);
-        assert_eq!(serve("../Cargo.toml", &again).status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            serve("index.html", &again).status(),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            serve("../Cargo.toml", &again).status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }
