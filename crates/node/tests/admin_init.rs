@@ -271,6 +271,35 @@ fn a_devnet_makes_its_admin_who_runs_the_node_through_the_admin_api() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], "level");
 
+    // Every node route refuses a missing, made-up or revoked session, and `stop` a viewer.
+    let (_, body) = http.post_json(
+        "/v1/admin/login",
+        &serde_json::json!({"user": "watcher", "password": "watcher-pass"}),
+    );
+    let revoked = body["token"].as_str().unwrap().to_string();
+    let (_, me) = http.call("GET", "/v1/admin/me", Some(&revoked), None);
+    let id = me["session"]["id"].as_str().unwrap().to_string();
+    let (status, _) = http.call("DELETE", &format!("/v1/admin/sessions/{id}"), admin, None);
+    assert_eq!(status, 204);
+    let made_up = "ab".repeat(32);
+    let routes = [
+        ("GET", "/v1/admin/node".to_string()),
+        ("GET", "/v1/admin/peers".to_string()),
+        ("GET", "/v1/admin/pool".to_string()),
+        ("GET", format!("/v1/admin/pool/{:#x}", sender.address())),
+        ("GET", "/v1/admin/logs".to_string()),
+        ("GET", "/v1/admin/events".to_string()),
+        ("POST", "/v1/admin/stop".to_string()),
+    ];
+    for (method, path) in &routes {
+        for token in [None, Some(made_up.as_str()), Some(revoked.as_str())] {
+            let (status, body) = http.call(method, path, token, None);
+            assert_eq!(status, 401, "{method} {path} with {token:?}: {body}");
+        }
+    }
+    let (status, _) = http.call("GET", "/v1/admin/events", viewer, None);
+    assert_eq!(status, 403, "the event feed is for admins");
+
     // Stop: the node finishes and exits cleanly, keeping the waiting transfer for its next
     // start.
     let (status, body) = http.call("POST", "/v1/admin/stop", admin, None);
