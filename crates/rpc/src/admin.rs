@@ -230,7 +230,7 @@ where
 }
 
 /// The caller the request's session names, if its role allows `required`.
-async fn authorize<const R: u8>(
+pub(crate) async fn authorize<const R: u8>(
     state: &AdminState,
     headers: &HeaderMap,
     required: Role,
@@ -314,7 +314,7 @@ pub(crate) async fn login(
 }
 
 /// The caller's address, checked against the loopback rule.
-pub(crate) struct ConnectParts(String);
+pub(crate) struct ConnectParts(pub(crate) String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ConnectParts
 where
@@ -495,6 +495,20 @@ pub(crate) async fn set_password(
 ) -> Result<StatusCode, ApiError> {
     cairn_access::check_password(&request.password)
         .map_err(|e| access_error(e).with_field("password"))?;
+    if request
+        .current_password
+        .as_ref()
+        .is_some_and(|current| current.chars().count() > cairn_access::MAX_PASSWORD_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!(
+                "a password is at most {} characters",
+                cairn_access::MAX_PASSWORD_CHARS
+            ),
+        )
+        .with_field("current_password"));
+    }
     let caller = authorize::<VIEWER>(&state, &headers, Role::Viewer).await?;
     if caller.user.name != name && caller.user.role != Role::Admin {
         return Err(ApiError::new(

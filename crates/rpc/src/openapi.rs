@@ -62,7 +62,7 @@ use crate::types::*;
         AccountResponse, HeadEvent, AcsView, PackageResponse, ContractView, ScheduleLineView,
         RecordResponse, StorageProofView, QueryResponse, JobRunView, JobsResponse,
         ClusterStatus, ClusterMemberView, RepairView, ReadCacheView, RawBlockResponse, PeerView,
-        crate::admin::LogLine, ValidatorsResponse, ValidatorView,
+        crate::admin::LogLine, crate::admin::node::LogLevel, ValidatorsResponse, ValidatorView,
     )),
     modifiers(&EveryOperationCanFail),
     tags(

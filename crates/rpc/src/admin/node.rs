@@ -17,7 +17,8 @@ use cairn_primitives::Address;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::{ADMIN, AdminState, Caller, OPERATOR, VIEWER};
+use super::{ADMIN, AdminState, Caller, ConnectParts, OPERATOR, VIEWER, authorize};
+use cairn_access::Role;
 use crate::error::ApiError;
 use crate::types::ErrorBody;
 use crate::{ApiState, handlers};
@@ -217,17 +218,24 @@ pub(crate) async fn pool(
 
 /// `GET /v1/admin/pool/{address}` (viewer): one sender's queue.
 #[utoipa::path(get, path = "/v1/admin/pool/{address}", tag = "admin", description = "One sender's queued transfers in nonce order, each with whether it can go into the next block (viewer)",
-    params(("address" = String, Path, description = "The sender (0x and 40 hex digits)")),
+    params(("address" = String, Path, description = "The sender (0x and 40 hex digits)", pattern = "^0x[0-9a-fA-F]{40}$")),
     responses((status = 200, description = "{\"address\", \"account_nonce\", \"queue\": [{\"hash\", \"nonce\", \"ready\", \"waiting_ms\"}]}"), (status = 400, description = "Not an address", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not a loopback caller", body = ErrorBody)))]
 pub(crate) async fn sender_queue(
     State(state): State<NodeAdmin>,
-    _caller: Caller<VIEWER>,
+    _local: ConnectParts,
+    headers: HeaderMap,
     Path(address): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let address: Address = address.parse().map_err(|_| {
-        ApiError::bad_request("invalid_address", "an address is 0x and 40 hex digits")
-            .with_field("address")
-    })?;
+    // The address is checked first: a malformed one is refused as such, session or not.
+    let address: Address = address
+        .strip_prefix("0x")
+        .filter(|hex| hex.len() == 40)
+        .and_then(|_| address.parse().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_address", "an address is 0x and 40 hex digits")
+                .with_field("address")
+        })?;
+    authorize::<VIEWER>(&state.admin, &headers, Role::Viewer).await?;
     let account_nonce = state
         .api
         .chain
@@ -239,6 +247,18 @@ pub(crate) async fn sender_queue(
         "account_nonce": account_nonce,
         "queue": state.api.pool.sender_queue(&address),
     })))
+}
+
+/// A log level, for `GET /v1/admin/logs?level=`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // Describes the parameter in the OpenAPI document only.
+pub(crate) enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
 }
 
 #[derive(Deserialize)]
@@ -253,16 +273,18 @@ pub(crate) struct LogQuery {
 #[utoipa::path(get, path = "/v1/admin/logs", tag = "admin", description = "The node's recent log lines, newest first: those containing `q` (ignoring case), at `level` or more severe, before line `before`; at most `limit` (1 to 1,000, default 200) (viewer)",
     params(
         ("q" = Option<String>, Query, description = "Text the line or its module contains"),
-        ("level" = Option<String>, Query, description = "error, warn, info, debug or trace"),
+        ("level" = Option<LogLevel>, Query, description = "error, warn, info, debug or trace"),
         ("before" = Option<u64>, Query, description = "Only lines before this one (to page back)"),
-        ("limit" = Option<usize>, Query, description = "At most this many lines"),
+        ("limit" = Option<u64>, Query, description = "At most this many lines (1 to 1,000; default 200)", minimum = 1, maximum = 1000),
     ),
-    responses((status = 200, description = "{\"lines\": [LogLine]}"), (status = 400, description = "A bad level or query", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not a loopback caller", body = ErrorBody)))]
+    responses((status = 200, description = "{\"lines\": [LogLine]}"), (status = 400, description = "A bad level, limit or query", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not a loopback caller", body = ErrorBody)))]
 pub(crate) async fn logs(
     State(state): State<NodeAdmin>,
-    _caller: Caller<VIEWER>,
+    _local: ConnectParts,
+    headers: HeaderMap,
     query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // The query is checked first: a malformed one is refused as such, session or not.
     let Query(query) = query
         .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()).with_field("query"))?;
     if let Some(level) = &query.level
@@ -279,7 +301,13 @@ pub(crate) async fn logs(
             ApiError::bad_request("invalid_field", "search for at most 256 bytes").with_field("q"),
         );
     }
-    let limit = query.limit.unwrap_or(200).clamp(1, 1_000);
+    let limit = query.limit.unwrap_or(200);
+    if !(1..=1_000).contains(&limit) {
+        return Err(
+            ApiError::bad_request("invalid_field", "limit is 1 to 1000").with_field("limit"),
+        );
+    }
+    authorize::<VIEWER>(&state.admin, &headers, Role::Viewer).await?;
     let lines = state.admin.logs.search(
         query.q.as_deref(),
         query.level.as_deref(),
@@ -325,8 +353,8 @@ pub(crate) async fn stop(
     responses((status = 101, description = "The feed"), (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin, another site's page, or not a loopback caller", body = ErrorBody), (status = 426, description = "The connection cannot be upgraded", body = ErrorBody), (status = 503, description = "Too many feeds are open", body = ErrorBody)))]
 pub(crate) async fn events(
     State(state): State<NodeAdmin>,
+    _local: ConnectParts,
     headers: HeaderMap,
-    caller: Caller<ADMIN>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     // A page of another site cannot open the feed with the admin's cookie (browsers send
@@ -346,6 +374,7 @@ pub(crate) async fn events(
             .into_response();
         }
     }
+    // The upgrade is checked before the session: a malformed request is refused as such.
     let ws = match ws {
         Ok(ws) => ws,
         Err(rejection) => {
@@ -356,6 +385,10 @@ pub(crate) async fn events(
             )
             .into_response();
         }
+    };
+    let caller = match authorize::<ADMIN>(&state.admin, &headers, Role::Admin).await {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
     };
     let Ok(slot) = state.admin.feeds.clone().try_acquire_owned() else {
         return ApiError::new(
