@@ -338,6 +338,9 @@ pub struct Access {
     argon2_turn: Mutex<()>,
 }
 
+/// The name a failed login of a name no user has is recorded under.
+pub const UNKNOWN_USER: &str = "(unknown user)";
+
 /// Most (user, address) pairs whose failed logins are counted at once.
 const MAX_TRACKED_PAIRS: usize = 100_000;
 
@@ -787,9 +790,16 @@ impl Access {
                 }
             }
         };
+        let known = stored.is_some();
         let Some(user) = stored.filter(|_| valid) else {
             self.store_and_tell(vec![Event::FailedLogin {
-                user: name.to_string(),
+                // A name that is no user's is not written down: people type their password
+                // into the name field, and the trail and the log must not keep it.
+                user: if known {
+                    name.to_string()
+                } else {
+                    UNKNOWN_USER.to_string()
+                },
                 address: address.to_string(),
                 reason: "bad_credentials".into(),
                 at_ms: now_ms,

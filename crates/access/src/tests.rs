@@ -179,6 +179,9 @@ fn failed_logins_are_limited_per_user_and_address_and_do_not_name_the_culprit() 
     ));
     let stored = format!("{:?}", access.audit(100).unwrap());
     assert!(!stored.contains(&huge[..100]), "the huge name is stored");
+    // Nor is a name that is no user's (it may be a password typed in the wrong field).
+    assert!(!stored.contains("nobody"), "{stored}");
+    assert!(stored.contains(UNKNOWN_USER), "{stored}");
     // Only the unknown name's failure is still counted: a login clears its pair's count.
     let counted: Vec<_> = access.failures.lock().keys().cloned().collect();
     assert_eq!(counted, vec![("nobody".to_string(), "a".to_string())]);
