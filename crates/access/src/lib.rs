@@ -338,6 +338,9 @@ pub struct Access {
     argon2_turn: Mutex<()>,
 }
 
+/// The address recorded for a wrong current password given to change one's own.
+pub const PASSWORD_CHANGE: &str = "(password change)";
+
 /// The name a failed login of a name no user has is recorded under.
 pub const UNKNOWN_USER: &str = "(unknown user)";
 
@@ -665,6 +668,9 @@ impl Access {
         now_ms: u64,
     ) -> Result<(), AccessError> {
         check_password(password)?;
+        // The hash the current password was checked against: the change is made only if it
+        // is still the user's (an admin's reset in between wins).
+        let mut verified: Option<String> = None;
         if by == Actor::User(name) {
             let stored = self
                 .user(name)?
@@ -672,21 +678,57 @@ impl Access {
             let current = current.ok_or_else(|| {
                 AccessError::Invalid("give the current password to change your own".into())
             })?;
+            // Guesses of the current password are limited as logins are: a session left
+            // open must not become a way to find the password.
+            let pair = (name.to_string(), PASSWORD_CHANGE.to_string());
+            {
+                let mut failures = self.failures.lock();
+                let entry = failures.entry(pair.clone()).or_insert(Failures {
+                    count: 0,
+                    since_ms: now_ms,
+                });
+                if now_ms >= entry.since_ms.saturating_add(FAILURE_WINDOW_MS) {
+                    *entry = Failures {
+                        count: 0,
+                        since_ms: now_ms,
+                    };
+                }
+                if entry.count >= MAX_FAILURES {
+                    let left = entry.since_ms + FAILURE_WINDOW_MS - now_ms;
+                    return Err(AccessError::Locked {
+                        retry_after_s: left.div_ceil(1_000),
+                    });
+                }
+                entry.count += 1;
+            }
             let matches = current.len() <= MAX_PASSWORD_BYTES && {
                 let _turn = self.argon2_turn.lock();
                 password_matches(current, &stored.password_hash)
             };
             if !matches {
+                self.store_and_tell(vec![Event::FailedLogin {
+                    user: name.to_string(),
+                    address: PASSWORD_CHANGE.to_string(),
+                    reason: "wrong_current_password".into(),
+                    at_ms: now_ms,
+                }])?;
                 return Err(AccessError::Forbidden(
                     "the current password is wrong".into(),
                 ));
             }
+            self.failures.lock().remove(&pair);
+            verified = Some(stored.password_hash);
         }
         let hash = self.hash(password)?;
         let txn = self.durable_write()?;
         Self::check_actor(&txn, by, name, true)?;
         let mut user =
             Self::user_in(&txn, name)?.ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
+        if verified.is_some_and(|verified| verified != user.password_hash) {
+            return Err(AccessError::Forbidden(
+                "the password changed meanwhile; give the new current password".into(),
+            ));
+        }
         user.password_hash = hash;
         user.password_changed_ms = now_ms;
         txn.open_table(USERS)?
@@ -729,8 +771,10 @@ impl Access {
         // A name no user can have is neither stored, nor logged, nor a key of the limit: it
         // is refused after the same argon2 check a wrong password costs.
         if check_name(name).is_err() || address.len() > 64 {
-            let _turn = self.argon2_turn.lock();
-            password_matches(password, &self.decoy);
+            if password.len() <= MAX_PASSWORD_BYTES {
+                let _turn = self.argon2_turn.lock();
+                password_matches(password, &self.decoy);
+            }
             return Err(AccessError::BadCredentials);
         }
         let pair = (name.to_string(), address.to_string());
@@ -751,9 +795,15 @@ impl Access {
             if entry.count >= MAX_FAILURES {
                 let left = entry.since_ms + FAILURE_WINDOW_MS - now_ms;
                 drop(failures);
-                // Told, not stored: a locked pair's tries must not fill the audit trail.
+                // Told, not stored: a locked pair's tries must not fill the audit trail. A
+                // name that is no user's is not told either (it may be a password).
+                let known = self.user(name)?.is_some();
                 self.tell(&[Event::FailedLogin {
-                    user: name.to_string(),
+                    user: if known {
+                        name.to_string()
+                    } else {
+                        UNKNOWN_USER.to_string()
+                    },
                     address: address.to_string(),
                     reason: "locked".into(),
                     at_ms: now_ms,

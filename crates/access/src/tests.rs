@@ -360,3 +360,72 @@ fn names_passwords_roles_and_tokens_are_checked() {
         ));
     }
 }
+
+#[test]
+fn logins_made_at_once_cannot_all_slip_under_the_limit() {
+    let (_dir, access) = access();
+    access
+        .add_user("ops", Role::Operator, "right-password", Actor::Setup, 0)
+        .unwrap();
+    let access = std::sync::Arc::new(access);
+    let tries = 3 * MAX_FAILURES as usize;
+    let start = std::sync::Arc::new(std::sync::Barrier::new(tries));
+    let outcomes: Vec<AccessError> = (0..tries)
+        .map(|_| {
+            let (access, start) = (access.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                access.login("ops", "wrong-password", "a", 5).unwrap_err()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|thread| thread.join().unwrap())
+        .collect();
+    let checked = outcomes
+        .iter()
+        .filter(|e| matches!(e, AccessError::BadCredentials))
+        .count();
+    // Counting after the check would let every try that started at once be checked.
+    assert_eq!(checked, MAX_FAILURES as usize, "{outcomes:?}");
+}
+
+#[test]
+fn guesses_of_the_current_password_are_limited_and_audited() {
+    let (_dir, access) = access();
+    access
+        .add_user("v", Role::Viewer, "viewer-pass", Actor::Setup, 0)
+        .unwrap();
+    for _ in 0..MAX_FAILURES {
+        assert!(matches!(
+            access.set_password("v", "new-password", Some("guess-1234"), Actor::User("v"), 1),
+            Err(AccessError::Forbidden(_))
+        ));
+    }
+    // Even the right one is refused now, until the window passes.
+    assert!(matches!(
+        access.set_password("v", "new-password", Some("viewer-pass"), Actor::User("v"), 2),
+        Err(AccessError::Locked { .. })
+    ));
+    let audited = access
+        .audit(100)
+        .unwrap()
+        .into_iter()
+        .filter(|event| {
+            matches!(event, Event::FailedLogin { reason, .. } if reason == "wrong_current_password")
+        })
+        .count();
+    assert_eq!(audited, MAX_FAILURES as usize);
+    access
+        .set_password(
+            "v",
+            "new-password",
+            Some("viewer-pass"),
+            Actor::User("v"),
+            FAILURE_WINDOW_MS + 3,
+        )
+        .unwrap();
+    assert!(access.login("v", "new-password", "a", FAILURE_WINDOW_MS + 4).is_ok());
+    // Users are listed without their hashes.
+    assert!(!format!("{:?}", access.users().unwrap()).contains("$argon2"));
+}

@@ -76,8 +76,12 @@ function notFound(ctx, path) {
 }
 
 async function render() {
-  const parsed = parseHash();
-  if (!parsed) return;
+  let parsed = parseHash();
+  if (!parsed) {
+    // An in-page anchor (#main): keep the page shown, or show the home page on a first load.
+    if (current) return;
+    parsed = { path: '/', query: new URLSearchParams() };
+  }
   if (current) current.dispose();
   const found = match(parsed.path);
   const ctx = createContext(main, found ? found.params : [], parsed.query);
