@@ -11,15 +11,33 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for path in entries {
+        // Hidden files (editor leftovers, .DS_Store) are not part of the console.
+        let hidden = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_none_or(|name| name.starts_with('.'));
+        if hidden {
+            continue;
+        }
         if path.is_dir() {
             files(&path, out);
-        } else {
+        } else if SERVED.contains(&path.extension().and_then(|e| e.to_str()).unwrap_or(""))
+            || path.file_name().and_then(|n| n.to_str()) == Some("LICENSE")
+        {
             out.push(path);
         }
     }
 }
 
+/// The kinds of file the console is made of; anything else under `console/` is not served.
+const SERVED: &[&str] = &[
+    "html", "js", "mjs", "css", "svg", "png", "json", "txt", "md",
+];
+
 fn media_type(path: &Path) -> &'static str {
+    if path.file_name().and_then(|n| n.to_str()) == Some("LICENSE") {
+        return "text/plain; charset=utf-8";
+    }
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "html" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",

@@ -1009,6 +1009,19 @@ impl Access {
         Ok(true)
     }
 
+    /// When sessions end on their own.
+    pub fn policy(&self) -> SessionPolicy {
+        self.policy
+    }
+
+    /// When `session` ends if it is not used again: idle, or at its absolute limit.
+    pub fn expires_ms(&self, session: &Session) -> u64 {
+        session
+            .last_seen_ms
+            .saturating_add(self.policy.idle_ms)
+            .min(session.created_ms.saturating_add(self.policy.absolute_ms))
+    }
+
     /// The sessions open at `now_ms` (those timed out are left to [`Access::expire`]).
     pub fn sessions(&self, now_ms: u64) -> Result<Vec<Session>, AccessError> {
         let txn = self.db.begin_read()?;

@@ -404,7 +404,13 @@ fn guesses_of_the_current_password_are_limited_and_audited() {
     }
     // Even the right one is refused now, until the window passes.
     assert!(matches!(
-        access.set_password("v", "new-password", Some("viewer-pass"), Actor::User("v"), 2),
+        access.set_password(
+            "v",
+            "new-password",
+            Some("viewer-pass"),
+            Actor::User("v"),
+            2
+        ),
         Err(AccessError::Locked { .. })
     ));
     let audited = access
@@ -425,7 +431,11 @@ fn guesses_of_the_current_password_are_limited_and_audited() {
             FAILURE_WINDOW_MS + 3,
         )
         .unwrap();
-    assert!(access.login("v", "new-password", "a", FAILURE_WINDOW_MS + 4).is_ok());
+    assert!(
+        access
+            .login("v", "new-password", "a", FAILURE_WINDOW_MS + 4)
+            .is_ok()
+    );
     // Users are listed without their hashes.
     assert!(!format!("{:?}", access.users().unwrap()).contains("$argon2"));
 }

@@ -333,6 +333,7 @@ async fn serve(
         admin: Some(crate::commands::admin::admin_state(
             &config.data_dir,
             &config.http,
+            local.port(),
         )?),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

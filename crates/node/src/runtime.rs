@@ -197,6 +197,7 @@ async fn run_solo(
         admin: Some(crate::commands::admin::admin_state(
             &config.data_dir,
             &config.http,
+            local.port(),
         )?),
     };
     let mut api_shutdown = shutdown_rx.clone();

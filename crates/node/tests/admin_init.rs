@@ -288,7 +288,6 @@ fn a_devnet_makes_its_admin_who_runs_the_node_through_the_admin_api() {
         ("GET", "/v1/admin/pool".to_string()),
         ("GET", format!("/v1/admin/pool/{:#x}", sender.address())),
         ("GET", "/v1/admin/logs".to_string()),
-        ("GET", "/v1/admin/events".to_string()),
         ("POST", "/v1/admin/stop".to_string()),
     ];
     for (method, path) in &routes {
@@ -297,8 +296,27 @@ fn a_devnet_makes_its_admin_who_runs_the_node_through_the_admin_api() {
             assert_eq!(status, 401, "{method} {path} with {token:?}: {body}");
         }
     }
-    let (status, _) = http.call("GET", "/v1/admin/events", viewer, None);
-    assert_eq!(status, 403, "the event feed is for admins");
+    // The feed, with a real WebSocket handshake: refused without a live admin session.
+    let feed_status = |token: Option<&str>| -> u16 {
+        let mut request = format!("{}/v1/admin/events", node.url.replace("http", "ws"))
+            .into_client_request()
+            .unwrap();
+        if let Some(token) = token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        match tungstenite::connect(request) {
+            Ok(_) => 101,
+            Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+            Err(other) => panic!("{other}"),
+        }
+    };
+    for token in [None, Some(made_up.as_str()), Some(revoked.as_str())] {
+        assert_eq!(feed_status(token), 401, "the feed with {token:?}");
+    }
+    assert_eq!(feed_status(viewer), 403, "the event feed is for admins");
+    assert_eq!(feed_status(admin), 101);
 
     // Stop: the node finishes and exits cleanly, keeping the waiting transfer for its next
     // start.

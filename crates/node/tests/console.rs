@@ -268,6 +268,20 @@ fn an_expired_session_is_refused_and_console_pages_forbid_inline_scripts() {
     log_in(&browser, &node.url, &user, &password);
     browser.goto(&format!("{}/#/admin", node.url));
     browser.find("#node-height");
+    // The session the browser holds: an HttpOnly cookie the page's scripts cannot read.
+    let token = browser
+        .cookies()
+        .into_iter()
+        .find(|(name, _)| name.starts_with("cairn_session"))
+        .map(|(_, value)| value)
+        .expect("the session cookie");
+    let readable = browser.run("return document.cookie", json!([]));
+    assert!(
+        !readable.as_str().unwrap_or_default().contains(&token),
+        "the page's scripts can read the session"
+    );
+    let (status, _) = node.http().call("GET", "/v1/admin/me", Some(&token), None);
+    assert_eq!(status, 200, "the cookie's session is open");
     // The page's policy stops a script that was not served as a file, even one the page
     // itself adds.
     let ran = browser.run(
@@ -281,6 +295,6 @@ fn an_expired_session_is_refused_and_console_pages_forbid_inline_scripts() {
     browser.goto(&format!("{}/#/admin/users", node.url));
     browser.find("#login-required");
     browser.screenshot("session-expired");
-    let (status, _) = node.http().call("GET", "/v1/admin/me", None, None);
-    assert_eq!(status, 401);
+    let (status, _) = node.http().call("GET", "/v1/admin/me", Some(&token), None);
+    assert_eq!(status, 401, "the expired session still opens the API");
 }

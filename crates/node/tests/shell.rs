@@ -96,6 +96,28 @@ fn a_script_on_a_pipe_runs_until_its_first_error() {
         "went on after the error: {stdout}"
     );
 
+    // A password line meant for a command that failed is never run as a command, nor
+    // printed: a bad name still takes its password line, and a line after a refused command
+    // is not repeated in the error.
+    let script = format!(
+        "login {user}\n{password}\n\
+         user add 'bad name' viewer\nfirst-secret-pass\n\
+         user role auditor emperor\nsecond-secret-pass\n\
+         whoami\n"
+    );
+    let out = shell(&node.url, &["--keep-going"], &script);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stdout.contains("(admin), session"), "whoami ran: {stdout}");
+    assert_eq!(stderr.trim_end().lines().count(), 3, "{stderr}");
+    for secret in ["first-secret-pass", "second-secret-pass"] {
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "{stderr}"
+        );
+    }
+
     // `--json`: one JSON document per command, errors too.
     let script = format!("login {user}\n{password}\nwhoami\nuser delete ghost\n");
     let out = Command::new(common::cairn_bin())

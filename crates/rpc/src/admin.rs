@@ -48,7 +48,18 @@ pub struct AdminState {
     pub events: broadcast::Sender<Event>,
     /// Slots of the admin feed ([`MAX_EVENT_FEEDS`]).
     feeds: Arc<tokio::sync::Semaphore>,
+    /// The session cookie's name: `cairn_session`, or `cairn_session_PORT` for a node on
+    /// PORT (browsers share cookies between the ports of one host).
+    pub cookie: String,
+    /// One password hashed or checked at a time, waited for before a blocking thread is
+    /// taken, so a flood of logins cannot hold the runtime's blocking threads.
+    argon2: Arc<tokio::sync::Semaphore>,
+    /// Requests waiting for [`argon2`](Self::argon2).
+    argon2_waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// Requests that may wait for a password check at once; more are answered 503.
+pub const MAX_PASSWORD_WAITERS: usize = 32;
 
 /// Hands every session event to the admin feed's subscribers.
 struct Broadcast(broadcast::Sender<Event>);
@@ -84,7 +95,48 @@ impl AdminState {
             stop: None,
             events,
             feeds: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_FEEDS)),
+            cookie: SESSION_COOKIE.to_string(),
+            argon2: Arc::new(tokio::sync::Semaphore::new(1)),
+            argon2_waiting: Arc::default(),
         }
+    }
+
+    /// Runs `work`, which hashes or checks a password, on a blocking thread once it is its
+    /// turn; 503 `busy` if too many wait already.
+    async fn with_password<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, AccessError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        use std::sync::atomic::Ordering;
+        struct Waiting(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Waiting {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        if self.argon2_waiting.fetch_add(1, Ordering::SeqCst) >= MAX_PASSWORD_WAITERS {
+            self.argon2_waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many password checks waiting; try again in a few seconds",
+            ));
+        }
+        let waiting = Waiting(self.argon2_waiting.clone());
+        let turn = self
+            .argon2
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        drop(waiting);
+        // The turn is held until the work is done, even if the request is dropped meanwhile.
+        blocking(move || {
+            let result = work();
+            drop(turn);
+            result
+        })
+        .await
     }
 }
 
@@ -159,12 +211,49 @@ async fn blocking<T: Send + 'static>(
         .map_err(access_error)
 }
 
+/// Whether a `Host` header names this machine's loopback (`localhost`, `127.x`, `[::1]`,
+/// with or without a port). A request with no `Host` (HTTP/1.0 tools) is taken as local.
+fn is_loopback_host(host: &str) -> bool {
+    if host.is_empty() {
+        return true;
+    }
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        })
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The caller's address, and whether it may use the admin API at all.
 async fn caller(parts: &mut Parts, state: &AdminState) -> Result<String, ApiError> {
     let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
         .await
         .ok()
         .map(|ConnectInfo(address)| address);
+    // A page that renamed itself to a loopback address (DNS rebinding) still names its own
+    // host: a local-only admin API answers only requests addressed to a loopback name.
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if !state.remote && !is_loopback_host(host) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_local_only",
+            "the admin API answers requests to localhost or a loopback address only",
+        ));
+    }
     match peer {
         Some(address) if state.remote || address.ip().is_loopback() => Ok(address.ip().to_string()),
         // Served without addresses: nobody can be told apart, so nobody is served.
@@ -176,24 +265,55 @@ async fn caller(parts: &mut Parts, state: &AdminState) -> Result<String, ApiErro
     }
 }
 
+/// How a request carries its session.
+enum Token {
+    /// `Authorization: Bearer …` (scripts, the shell): no browser sends it on its own.
+    Bearer(String),
+    /// The session cookie (the console): a browser sends it with any request to this host,
+    /// so where the request comes from is checked.
+    Cookie(String),
+}
+
 /// The session token a request carries: a bearer token, or the session cookie.
-fn token_of(headers: &HeaderMap) -> Option<String> {
+fn token_of(headers: &HeaderMap, cookie: &str) -> Option<Token> {
     if let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
     {
-        return Some(token.trim().to_string());
+        return Some(Token::Bearer(token.trim().to_string()));
     }
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|cookies| cookies.split(';'))
-        .find_map(|cookie| {
-            let (name, value) = cookie.trim().split_once('=')?;
-            (name == SESSION_COOKIE).then(|| value.to_string())
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == cookie).then(|| Token::Cookie(value.to_string()))
         })
+}
+
+/// Whether a request that carries the session cookie comes from this node's own pages. A
+/// browser says where a request comes from (`Sec-Fetch-Site`, and `Origin` on anything but a
+/// plain GET); another site's page, or another port of this host, is refused, so it cannot
+/// make an admin's browser act (stop the node, log out) with the admin's cookie.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(site) = header("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
+    }
+    match header("origin") {
+        Some(origin) => {
+            let host = header("host").unwrap_or_default();
+            let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            origin_host.eq_ignore_ascii_case(host)
+        }
+        None => true,
+    }
 }
 
 /// A logged-in caller; `R` is the least role the route needs.
@@ -235,7 +355,18 @@ pub(crate) async fn authorize<const R: u8>(
     headers: &HeaderMap,
     required: Role,
 ) -> Result<Caller<R>, ApiError> {
-    let token = token_of(headers).ok_or_else(|| access_error(AccessError::NoSession))?;
+    let token = match token_of(headers, &state.cookie) {
+        Some(Token::Bearer(token)) => token,
+        Some(Token::Cookie(token)) if same_origin(headers) => token,
+        Some(Token::Cookie(_)) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "the session cookie is taken from this node's own pages only",
+            ));
+        }
+        None => return Err(access_error(AccessError::NoSession)),
+    };
     let access = state.access.clone();
     let now = (state.now_ms)();
     let checked = token.clone();
@@ -289,7 +420,7 @@ pub(crate) struct LoginRequest {
 /// `POST /v1/admin/login` `{"user", "password"}`: a session, its token in the answer and
 /// in the session cookie.
 #[utoipa::path(post, path = "/v1/admin/login", tag = "admin", request_body = LoginRequest, description = "Log in: a session token, also set as the HttpOnly, SameSite=Strict `cairn_session` cookie",
-    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 200, description = "Logged in: {\"token\", \"session\", \"user\"}"), (status = 401, description = "Wrong user name or password", body = ErrorBody), (status = 403, description = "Not a loopback caller", body = ErrorBody), (status = 429, description = "Too many failed logins of this user from this address", body = ErrorBody)))]
+    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 200, description = "Logged in: {\"token\", \"session\", \"user\"}"), (status = 401, description = "Wrong user name or password", body = ErrorBody), (status = 403, description = "Not a loopback caller", body = ErrorBody), (status = 429, description = "Too many failed logins of this user from this address (with Retry-After)", body = ErrorBody), (status = 503, description = "Too many password checks waiting", body = ErrorBody), (status = 503, description = "Too many password checks waiting", body = ErrorBody)))]
 pub(crate) async fn login(
     State(state): State<AdminState>,
     parts: ConnectParts,
@@ -298,9 +429,24 @@ pub(crate) async fn login(
     let address = parts.0;
     let access = state.access.clone();
     let now = (state.now_ms)();
-    let (token, session) =
-        blocking(move || access.login(&request.user, &request.password, &address, now)).await?;
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    let outcome = state
+        .with_password(move || Ok(access.login(&request.user, &request.password, &address, now)))
+        .await?;
+    let (token, session) = match outcome {
+        Ok(opened) => opened,
+        Err(AccessError::Locked { retry_after_s }) => {
+            let mut response = access_error(AccessError::Locked { retry_after_s }).into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            return Ok(response);
+        }
+        Err(error) => return Err(access_error(error)),
+    };
+    let cookie = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict",
+        state.cookie
+    );
     let mut response = Json(serde_json::json!({
         "token": token,
         "session": session.id,
@@ -329,7 +475,7 @@ where
 
 /// `POST /v1/admin/logout`: ends the caller's session.
 #[utoipa::path(post, path = "/v1/admin/logout", tag = "admin", description = "End the caller's session",
-    responses((status = 204, description = "Logged out"), (status = 401, description = "No session", body = ErrorBody)))]
+    responses((status = 204, description = "Logged out"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not a loopback caller, or the session cookie sent by another site's page", body = ErrorBody)))]
 pub(crate) async fn logout(
     State(state): State<AdminState>,
     caller: Caller<VIEWER>,
@@ -338,21 +484,34 @@ pub(crate) async fn logout(
     let now = (state.now_ms)();
     blocking(move || access.logout(&caller.token, now)).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("cairn_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    let cleared = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        state.cookie
     );
+    if let Ok(value) = HeaderValue::from_str(&cleared) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
     Ok(response)
 }
 
 /// `GET /v1/admin/me`: the caller and its session.
 #[utoipa::path(get, path = "/v1/admin/me", tag = "admin", description = "The caller and its session",
-    responses((status = 200, description = "{\"user\", \"session\"}"), (status = 401, description = "No session", body = ErrorBody)))]
-pub(crate) async fn me(caller: Caller<VIEWER>) -> Json<serde_json::Value> {
+    responses((status = 200, description = "{\"user\", \"session\"} (the session with `expires_ms`: when it ends if not used again)"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not a loopback caller, or the session cookie sent by another site's page", body = ErrorBody)))]
+pub(crate) async fn me(
+    State(state): State<AdminState>,
+    caller: Caller<VIEWER>,
+) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "user": user_json(&caller.user),
-        "session": caller.session,
+        "session": session_json(&state.access, &caller.session),
     }))
+}
+
+/// A session as the API shows it: with `expires_ms`, when it ends if not used again.
+fn session_json(access: &Access, session: &Session) -> serde_json::Value {
+    let mut value = serde_json::to_value(session).unwrap_or_default();
+    value["expires_ms"] = access.expires_ms(session).into();
+    value
 }
 
 /// `GET /v1/admin/users` (admin).
@@ -399,7 +558,7 @@ pub(crate) enum RoleName {
 
 /// `POST /v1/admin/users` `{"name", "role", "password"}` (admin).
 #[utoipa::path(post, path = "/v1/admin/users", tag = "admin", request_body = NewUser, description = "Add a user `{\"name\", \"role\", \"password\"}` (admin)",
-    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 201, description = "Added"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 409, description = "The user exists", body = ErrorBody)))]
+    responses((status = 400, description = "Malformed JSON or a bad field", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Content-Type is not application/json", body = ErrorBody), (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody), (status = 201, description = "Added"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 409, description = "The user exists", body = ErrorBody), (status = 503, description = "Too many password checks waiting", body = ErrorBody)))]
 pub(crate) async fn add_user(
     State(state): State<AdminState>,
     _local: ConnectParts,
@@ -414,27 +573,31 @@ pub(crate) async fn add_user(
     let access = state.access.clone();
     let now = (state.now_ms)();
     let by = caller.user.name;
-    let user = blocking(move || {
-        access.add_user(
-            &request.name,
-            request.role,
-            &request.password,
-            Actor::User(&by),
-            now,
-        )
-    })
-    .await?;
+    let user = state
+        .with_password(move || {
+            access.add_user(
+                &request.name,
+                request.role,
+                &request.password,
+                Actor::User(&by),
+                now,
+            )
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(user_json(&user))))
 }
 
 /// `DELETE /v1/admin/users/{name}` (admin): its sessions end.
-#[utoipa::path(delete, path = "/v1/admin/users/{name}", tag = "admin", description = "Delete a user and end its sessions (admin)", params(("name" = String, Path, description = "The user")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "The last admin", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/admin/users/{name}", tag = "admin", description = "Delete a user and end its sessions (admin)", params(("name" = String, Path, description = "The user", pattern = "^[A-Za-z0-9_.-]{1,64}$")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Not a user name", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody), (status = 409, description = "The last admin", body = ErrorBody)))]
 pub(crate) async fn delete_user(
     State(state): State<AdminState>,
-    caller: Caller<ADMIN>,
+    _local: ConnectParts,
+    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    cairn_access::check_name(&name).map_err(|e| access_error(e).with_field("name"))?;
+    let caller = authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
     let access = state.access.clone();
     let now = (state.now_ms)();
     let by = caller.user.name;
@@ -527,16 +690,17 @@ pub(crate) async fn set_password(
     let access = state.access.clone();
     let now = (state.now_ms)();
     let by = caller.user.name;
-    blocking(move || {
-        access.set_password(
-            &name,
-            &request.password,
-            request.current_password.as_deref(),
-            Actor::User(&by),
-            now,
-        )
-    })
-    .await?;
+    state
+        .with_password(move || {
+            access.set_password(
+                &name,
+                &request.password,
+                request.current_password.as_deref(),
+                Actor::User(&by),
+                now,
+            )
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -549,18 +713,36 @@ pub(crate) async fn sessions(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let access = state.access.clone();
     let now = (state.now_ms)();
-    let sessions = blocking(move || access.sessions(now)).await?;
+    let listed = access.clone();
+    let sessions = blocking(move || listed.sessions(now)).await?;
+    let sessions: Vec<serde_json::Value> = sessions
+        .iter()
+        .map(|session| session_json(&access, session))
+        .collect();
     Ok(Json(serde_json::json!({"sessions": sessions})))
 }
 
 /// `DELETE /v1/admin/sessions/{id}` (admin): ends the session.
-#[utoipa::path(delete, path = "/v1/admin/sessions/{id}", tag = "admin", description = "End a session (admin)", params(("id" = String, Path, description = "The session's public id")),
-    responses((status = 204, description = "Ended"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such session", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/admin/sessions/{id}", tag = "admin", description = "End a session (admin)", params(("id" = String, Path, description = "The session's public id", pattern = "^[0-9a-f]{16}$")),
+    responses((status = 204, description = "Ended"), (status = 400, description = "Not a session id", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, description = "No such session", body = ErrorBody)))]
 pub(crate) async fn revoke(
     State(state): State<AdminState>,
-    caller: Caller<ADMIN>,
+    _local: ConnectParts,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if id.len() != 16
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "a session id is 16 lowercase hex digits",
+        )
+        .with_field("id"));
+    }
+    let caller = authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
     let access = state.access.clone();
     let now = (state.now_ms)();
     let by = caller.user.name.clone();
@@ -573,19 +755,31 @@ pub(crate) async fn revoke(
 
 #[derive(Deserialize)]
 pub(crate) struct AuditQuery {
-    limit: Option<usize>,
+    limit: Option<u64>,
 }
 
 /// `GET /v1/admin/audit?limit=N` (admin): the latest logins, logouts, expiries, revocations
 /// and failed logins, newest first (at most 1,000).
 #[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", description = "Logins, logouts, expiries, revocations and failed logins, newest first (admin)",
-    responses((status = 200, description = "{\"events\": […]}"), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+    params(("limit" = Option<u64>, Query, description = "At most this many events (1 to 1,000; default 100)", minimum = 1, maximum = 1000)),
+    responses((status = 200, description = "{\"events\": […]}"), (status = 400, description = "A bad limit", body = ErrorBody), (status = 401, description = "No session", body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
 pub(crate) async fn audit(
     State(state): State<AdminState>,
-    _caller: Caller<ADMIN>,
-    Query(query): Query<AuditQuery>,
+    _local: ConnectParts,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
+    // The query is checked first: a malformed one is refused as such, session or not.
+    let Query(query) = query
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()).with_field("query"))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(
+            ApiError::bad_request("invalid_field", "limit is 1 to 1000").with_field("limit")
+        );
+    }
+    authorize::<ADMIN>(&state, &headers, Role::Admin).await?;
+    let limit = usize::try_from(limit).unwrap_or(1_000);
     let access = state.access.clone();
     let events: Vec<Event> = blocking(move || access.audit(limit)).await?;
     Ok(Json(serde_json::json!({"events": events})))

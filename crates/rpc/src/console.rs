@@ -28,9 +28,10 @@ fn asset(path: &str) -> Option<&'static (&'static str, &'static str, &'static st
 /// directory at each request instead of from the binary.
 fn from_directory(dir: &str, path: &str) -> Response {
     let safe = !path.is_empty()
+        && !path.contains('\\')
         && path
             .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..");
+            .all(|part| !part.is_empty() && !part.starts_with('.'));
     let bytes = safe
         .then(|| std::fs::read(std::path::Path::new(dir).join(path)).ok())
         .flatten();
@@ -157,5 +158,31 @@ mod tests {
             serve("../Cargo.toml", &again).status(),
             StatusCode::NOT_FOUND
         );
+    }
+
+    #[test]
+    fn a_console_directory_serves_nothing_outside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let console = dir.path().join("console");
+        std::fs::create_dir_all(&console).unwrap();
+        std::fs::write(console.join("app.js"), "export {};").unwrap();
+        std::fs::write(console.join(".secret"), "x").unwrap();
+        std::fs::write(dir.path().join("outside.txt"), "x").unwrap();
+        let root = console.to_string_lossy().to_string();
+        assert_eq!(from_directory(&root, "app.js").status(), StatusCode::OK);
+        for path in [
+            "../outside.txt",
+            "a/../../outside.txt",
+            ".secret",
+            "..\\outside.txt",
+            "",
+            "/etc/passwd",
+        ] {
+            assert_eq!(
+                from_directory(&root, path).status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
     }
 }

@@ -24,16 +24,23 @@ use crate::{ApiState, MAX_BATCH_TRANSACTIONS, MAX_PAGE_BLOCKS};
     ))))]
 pub async fn root(headers: axum::http::HeaderMap) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if crate::console::wants_html(&headers) {
-        return crate::console::index(&headers);
-    }
-    Json(RootResponse {
-        name: "Cairn node API".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        openapi: "/v1/openapi.json".into(),
-        status: "/v1/status".into(),
-    })
-    .into_response()
+    let mut response = if crate::console::wants_html(&headers) {
+        crate::console::index(&headers)
+    } else {
+        Json(RootResponse {
+            name: "Cairn node API".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            openapi: "/v1/openapi.json".into(),
+            status: "/v1/status".into(),
+        })
+        .into_response()
+    };
+    // What `/` answers depends on Accept: caches must keep the two apart.
+    response.headers_mut().insert(
+        axum::http::header::VARY,
+        axum::http::HeaderValue::from_static("accept"),
+    );
+    response
 }
 
 /// Liveness probe.

@@ -102,7 +102,14 @@ impl utoipa::Modify for EveryOperationCanFail {
             crate::REQUEST_TIMEOUT.as_secs()
         );
         for item in openapi.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
                 let responses = &mut operation.responses.responses;
                 responses
                     .entry("408".into())

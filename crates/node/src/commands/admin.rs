@@ -40,6 +40,7 @@ impl SessionObserver for LogObserver {
 pub fn admin_state(
     data_dir: &Path,
     http: &crate::config::HttpConfig,
+    port: u16,
 ) -> anyhow::Result<cairn_rpc::admin::AdminState> {
     let remote = http.admin_remote;
     let path = data_dir.join(ACCESS_FILE);
@@ -66,6 +67,9 @@ pub fn admin_state(
     let mut state = cairn_rpc::admin::AdminState::new(access, remote);
     state.logs = crate::logs::RECENT.clone();
     state.stop = Some(Arc::new(crate::runtime::request_stop));
+    // Browsers share cookies between the ports of a host: each node its own cookie, so a
+    // console of one node neither replaces nor receives another's session.
+    state.cookie = format!("{}_{port}", cairn_rpc::admin::SESSION_COOKIE);
     Ok(state)
 }
 
@@ -79,6 +83,9 @@ const DEVNET_PASSWORD_FILE: &str = "devnet-admin-password";
 /// directory, readable by its owner only); the name and password to print. A devnet whose
 /// admins were made otherwise gets `None`.
 pub fn devnet_admin(data_dir: &Path) -> anyhow::Result<Option<(String, String)>> {
+    // A testnet's node directories are made before their nodes first start.
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let password_file = data_dir.join(DEVNET_PASSWORD_FILE);
     let access = Access::open(data_dir.join(ACCESS_FILE), SessionPolicy::default())?;
     if access.has_users()? {

@@ -245,7 +245,11 @@ impl Completer for ShellHelper {
         _context: &rustyline::Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
-        let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let partial = &before[start..];
         let done: Vec<&str> = before[..start].split_whitespace().collect();
         let options: Vec<String> = match done.as_slice() {
@@ -372,12 +376,17 @@ fn time(ms: u64) -> String {
     )
 }
 
+/// A value from the node, fit for a terminal: control characters (escape sequences a log
+/// line might carry) are shown as `?`.
 fn text(value: &Value) -> String {
-    match value {
+    let raw = match value {
         Value::String(text) => text.clone(),
         Value::Null => "-".into(),
         other => other.to_string(),
-    }
+    };
+    raw.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn ms(value: &Value) -> String {
@@ -538,11 +547,19 @@ impl Shell {
                     println!("{}", rendered.trim_end());
                     return Ok(Next::Continue);
                 }
-                Err(Failure::usage(
-                    "invalid_argument",
-                    format!("{} (try `help`)", first_error_line(&rendered)),
-                )
-                .into())
+                // A script's line may be a password that did not go where it was meant to
+                // (a command before it failed): a script's error does not repeat its words.
+                let message = if matches!(self.input, Input::Script(_)) {
+                    match command_table().iter().find(|(name, ..)| name == first) {
+                        Some((name, ..)) => {
+                            format!("bad arguments to `{name}` (try `help {name}`)")
+                        }
+                        None => "not a command (try `help`)".to_string(),
+                    }
+                } else {
+                    format!("{} (try `help`)", first_error_line(&rendered))
+                };
+                Err(Failure::usage("invalid_argument", message).into())
             }
         }
     }
@@ -826,9 +843,11 @@ impl Shell {
         use reqwest::Method;
         match command {
             UserCommand::Add { name, role } => {
+                // The password line is read first, so a bad name does not leave it to be
+                // read as the next command.
+                let password = self.secret(&format!("Password for {name}: "))?;
                 cairn_access::check_name(&name)
                     .map_err(|e| Failure::usage("invalid_argument", format!("NAME: {e}")))?;
-                let password = self.secret(&format!("Password for {name}: "))?;
                 let user = self.call(
                     Method::POST,
                     "/v1/admin/users",
@@ -859,8 +878,6 @@ impl Shell {
                 }
             }
             UserCommand::Password { name } => {
-                cairn_access::check_name(&name)
-                    .map_err(|e| Failure::usage("invalid_argument", format!("NAME: {e}")))?;
                 let own = self.user.as_deref() == Some(name.as_str());
                 let current = if own {
                     Some(self.secret("Current password: ")?)
@@ -868,6 +885,8 @@ impl Shell {
                     None
                 };
                 let password = self.secret(&format!("New password for {name}: "))?;
+                cairn_access::check_name(&name)
+                    .map_err(|e| Failure::usage("invalid_argument", format!("NAME: {e}")))?;
                 self.call(
                     Method::PUT,
                     &format!("/v1/admin/users/{name}/password"),
@@ -1003,6 +1022,12 @@ pub fn run(top_node: Option<&str>, args: &ShellArgs, json: bool) -> anyhow::Resu
         input,
         lines_read: 0,
     };
+    // Started with a session token: who it is, so `user password` knows its own user.
+    if shell.token.is_some()
+        && let Ok(me) = shell.get("/v1/admin/me")
+    {
+        shell.user = me["user"]["name"].as_str().map(ToString::to_string);
+    }
     if terminal && !json {
         println!(
             "Cairn shell on {} — `help` lists the commands, `login USER` starts a session, Ctrl-D leaves.",

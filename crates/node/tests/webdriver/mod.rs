@@ -159,6 +159,21 @@ impl Session {
         self.call("GET", "/url", None).as_str().unwrap().to_string()
     }
 
+    /// The browser's cookies for the current page (HttpOnly ones too): (name, value).
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        self.call("GET", "/cookie", None)
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|cookie| {
+                (
+                    cookie["name"].as_str().unwrap_or_default().to_string(),
+                    cookie["value"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
     pub fn resize(&self, width: u32, height: u32) {
         self.call(
             "POST",

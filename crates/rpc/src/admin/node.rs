@@ -3,6 +3,7 @@
 //! and a WebSocket feed of session events.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -18,10 +19,10 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::{ADMIN, AdminState, Caller, ConnectParts, OPERATOR, VIEWER, authorize};
-use cairn_access::Role;
 use crate::error::ApiError;
 use crate::types::ErrorBody;
 use crate::{ApiState, handlers};
+use cairn_access::Role;
 
 /// Log lines a node keeps for the admin pages; older ones are dropped.
 pub const LOG_LINES: usize = 10_000;
@@ -29,6 +30,8 @@ pub const LOG_LINES: usize = 10_000;
 pub const MAX_LOG_LINE_BYTES: usize = 2_048;
 /// Admin event feeds open at once.
 pub const MAX_EVENT_FEEDS: usize = 16;
+/// How often a feed pings its client and checks its session.
+const FEED_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// One line of the node's log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -48,7 +51,7 @@ pub struct LogLine {
 /// The node's most recent log lines, for the admin pages (the log itself goes to stderr).
 #[derive(Debug)]
 pub struct LogBuffer {
-    lines: Mutex<VecDeque<LogLine>>,
+    lines: Mutex<VecDeque<Arc<LogLine>>>,
     next: AtomicU64,
     capacity: usize,
 }
@@ -57,6 +60,13 @@ impl Default for LogBuffer {
     fn default() -> Self {
         Self::new(LOG_LINES)
     }
+}
+
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.len() <= haystack.len()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 fn level_rank(level: &str) -> u8 {
@@ -85,13 +95,13 @@ impl LogBuffer {
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        let line = LogLine {
+        let line = Arc::new(LogLine {
             seq: self.next.fetch_add(1, Ordering::Relaxed),
             at_ms,
             level: level.to_string(),
             target: target.to_string(),
             text: text[..end].to_string(),
-        };
+        });
         let mut lines = self.lines.lock();
         if lines.len() == self.capacity {
             lines.pop_front();
@@ -100,7 +110,10 @@ impl LogBuffer {
     }
 
     /// Up to `limit` lines before `before` (all, if `None`), newest first, at `level` or more
-    /// severe, whose target or text contains `query` (ignoring case).
+    /// severe, whose target or text contains `query` (ignoring ASCII case).
+    ///
+    /// The lines are taken out under the lock (a copy of pointers) and searched after, so a
+    /// search never holds up the process's logging.
     pub fn search(
         &self,
         query: Option<&str>,
@@ -108,22 +121,22 @@ impl LogBuffer {
         before: Option<u64>,
         limit: usize,
     ) -> Vec<LogLine> {
-        let query = query.map(str::to_lowercase).filter(|q| !q.is_empty());
+        let query = query.filter(|q| !q.is_empty()).map(str::as_bytes);
         let most = level.map_or(4, level_rank);
-        let lines = self.lines.lock();
+        let lines: Vec<Arc<LogLine>> = self.lines.lock().iter().cloned().collect();
         lines
             .iter()
             .rev()
             .filter(|line| before.is_none_or(|before| line.seq < before))
             .filter(|line| level_rank(&line.level) <= most)
             .filter(|line| {
-                query.as_ref().is_none_or(|query| {
-                    line.text.to_lowercase().contains(query)
-                        || line.target.to_lowercase().contains(query)
+                query.is_none_or(|query| {
+                    contains_ignoring_case(line.text.as_bytes(), query)
+                        || contains_ignoring_case(line.target.as_bytes(), query)
                 })
             })
             .take(limit)
-            .cloned()
+            .map(|line| LogLine::clone(line))
             .collect()
     }
 }
@@ -304,16 +317,22 @@ pub(crate) async fn logs(
     let limit = query.limit.unwrap_or(200);
     if !(1..=1_000).contains(&limit) {
         return Err(
-            ApiError::bad_request("invalid_field", "limit is 1 to 1000").with_field("limit"),
+            ApiError::bad_request("invalid_field", "limit is 1 to 1000").with_field("limit")
         );
     }
     authorize::<VIEWER>(&state.admin, &headers, Role::Viewer).await?;
-    let lines = state.admin.logs.search(
-        query.q.as_deref(),
-        query.level.as_deref(),
-        query.before,
-        limit,
-    );
+    let logs = state.admin.logs.clone();
+    let limit = usize::try_from(limit).unwrap_or(1_000);
+    let lines = tokio::task::spawn_blocking(move || {
+        logs.search(
+            query.q.as_deref(),
+            query.level.as_deref(),
+            query.before,
+            limit,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(serde_json::json!({"lines": lines})))
 }
 
@@ -419,8 +438,32 @@ fn ended_session(event: &Event) -> Option<&str> {
 async fn feed(mut socket: WebSocket, admin: AdminState, caller: Caller<ADMIN>) {
     let mut events = admin.events.subscribe();
     let mine = caller.session.id.clone();
+    // A ping now and then finds clients that vanished, and a session that timed out while
+    // nothing happened (checked without counting as use, so an open page does not keep a
+    // session alive).
+    let mut heartbeat = tokio::time::interval(FEED_HEARTBEAT);
+    heartbeat.tick().await;
     loop {
         tokio::select! {
+            _ = heartbeat.tick() => {
+                let access = admin.access.clone();
+                let now = (admin.now_ms)();
+                let id = mine.clone();
+                let open = tokio::task::spawn_blocking(move || {
+                    access
+                        .sessions(now)
+                        .map(|sessions| sessions.iter().any(|session| session.id == id))
+                        .unwrap_or(false)
+                })
+                .await
+                .unwrap_or(false);
+                if !open {
+                    break;
+                }
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
             incoming = socket.recv() => match incoming {
                 // The feed only talks; what the client sends is read and let go.
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
