@@ -103,8 +103,9 @@ export default async function account(ctx) {
           ]),
           h('div', { class: 'actions' }, refresh)),
         section('Proof', {},
-          h('p', {}, 'The node sent a Merkle proof of this account. Your browser checks it against block ',
-            String(data.block), "'s state root as read from the block header, so the figures above hold whatever the node is."),
+          h('p', {}, 'The node sent a Merkle proof of this account. Your browser checks it against the state root in block ',
+            String(data.block), "'s header: the figures above are the ones that block commits to, not merely what the API says. ",
+            "The header itself comes from this node; to rule out a node that lies about whole blocks, compare the block's hash with another organisation's node."),
           status,
           h('details', {}, h('summary', {}, `The proof's ${Array.isArray(data.proof) ? data.proof.length : 0} trie nodes`),
             h('ol', { class: 'proof-nodes' }, (Array.isArray(data.proof) ? data.proof : []).map((node) => h('li', {}, h('code', { class: 'hash' }, String(node))))))));
