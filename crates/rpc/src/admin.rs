@@ -1,10 +1,12 @@
-//! The admin API under `/v1/admin` (seed 003's vmshell, over HTTP): log in and out, and
-//! manage users and sessions, each route checked against the caller's role.
+//! The admin API under `/v1/admin` (seed 003's vmshell, over HTTP): log in and out, manage
+//! users and sessions, and watch and stop the node, each route checked against the caller's
+//! role.
 //!
-//! A session's token comes as `Authorization: Bearer TOKEN` (the shell) or in the
-//! `cairn_session` cookie (the console: HttpOnly, SameSite=Strict, so another site can neither
-//! read it nor send it). Only callers on the node's own machine (loopback) are served, unless
-//! the node is configured to serve the admin API remotely.
+//! A session's token comes as `Authorization: Bearer TOKEN` (the shell) or in the session
+//! cookie (the console: HttpOnly, SameSite=Strict, named after the node's port, and taken only
+//! from requests the browser says come from the node's own pages). Only callers on the node's
+//! own machine (loopback), addressing it by a loopback name, are served, unless the node is
+//! configured to serve the admin API remotely.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

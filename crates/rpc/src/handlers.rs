@@ -21,7 +21,7 @@ use crate::{ApiState, MAX_BATCH_TRANSACTIONS, MAX_PAGE_BLOCKS};
     responses((status = 200, description = "Pointers to the API; the web console's page when the request accepts text/html", content(
         (RootResponse = "application/json"),
         (String = "text/html"),
-    ))))]
+    )), (status = 304, description = "The console's page, unchanged since the ETag given")))]
 pub async fn root(headers: axum::http::HeaderMap) -> axum::response::Response {
     use axum::response::IntoResponse;
     let mut response = if crate::console::wants_html(&headers) {
