@@ -160,8 +160,8 @@ fn a_devnet_makes_its_admin_who_runs_the_node_through_the_admin_api() {
         &serde_json::json!({"user": user, "password": password}),
     );
     assert_eq!(status, 200, "{body}");
-    let admin = body["token"].as_str().unwrap().to_string();
-    let admin = Some(admin.as_str());
+    let admin_token = body["token"].as_str().unwrap().to_string();
+    let admin = Some(admin_token.as_str());
 
     // The event feed hears the logins that follow.
     let mut request = format!("{}/v1/admin/events", node.url.replace("http", "ws"))
@@ -169,7 +169,7 @@ fn a_devnet_makes_its_admin_who_runs_the_node_through_the_admin_api() {
         .unwrap();
     request.headers_mut().insert(
         "authorization",
-        format!("Bearer {}", admin.unwrap()).parse().unwrap(),
+        format!("Bearer {admin_token}").parse().unwrap(),
     );
     let (mut feed, _) = tungstenite::connect(request).unwrap();
 

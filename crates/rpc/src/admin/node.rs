@@ -322,7 +322,6 @@ pub(crate) async fn logs(
     }
     authorize::<VIEWER>(&state.admin, &headers, Role::Viewer).await?;
     let logs = state.admin.logs.clone();
-    let limit = usize::try_from(limit).unwrap_or(1_000);
     let lines = tokio::task::spawn_blocking(move || {
         logs.search(
             query.q.as_deref(),
