@@ -61,6 +61,9 @@ enum Command {
     },
     /// This machine's ed25519 verification ceiling: single, batched, batched on all cores.
     Sig {
+        /// Also measure another suite in the same run: `sm2` (SM2 signatures, SM3 hashing).
+        #[arg(long, value_parser = ["sm2"])]
+        suite: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -160,7 +163,7 @@ fn main() -> ExitCode {
             changes,
             json,
         } => trie_update::run(keys, changes).and_then(|r| report(&r, json)),
-        Command::Sig { json } => sig::run().and_then(|r| report(&r, json)),
+        Command::Sig { suite, json } => sig::run(suite.is_some()).and_then(|r| report(&r, json)),
         Command::Tps {
             validators,
             txs,

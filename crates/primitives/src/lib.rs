@@ -15,6 +15,7 @@ pub mod dev;
 mod genesis;
 mod receipt;
 pub mod serde_helpers;
+pub mod sm;
 mod transaction;
 
 pub use account::Account;
