@@ -557,17 +557,24 @@ pub struct TransferArgs {
 pub enum TrieCommand {
     /// Print the root of the trie built from FILE (or stdin).
     Root {
-        /// Hash every key with keccak256 first (Ethereum's secure trie).
+        /// Hash every key first (Ethereum's secure trie), with the trie's hash.
         #[arg(long)]
         secure: bool,
+        /// The hash of the trie's nodes (and secure keys): keccak256 (Ethereum's) or sm3 (an
+        /// sm2-sm3 chain's).
+        #[arg(long, default_value = "keccak256", value_name = "HASH")]
+        hash: cairn_trie::NodeHash,
         /// JSON {"in": [[key, value], ...]} or {"in": {key: value}}; stdin if absent.
         file: Option<PathBuf>,
     },
     /// Print the proof of KEY in the trie built from FILE.
     Prove {
-        /// Hash keys with keccak256 first.
+        /// Hash keys first, with the trie's hash.
         #[arg(long)]
         secure: bool,
+        /// keccak256 or sm3, as for `root`.
+        #[arg(long, default_value = "keccak256", value_name = "HASH")]
+        hash: cairn_trie::NodeHash,
         /// The trie's contents, as for `root`.
         file: PathBuf,
         /// The key, written like the keys in FILE.
@@ -575,9 +582,12 @@ pub enum TrieCommand {
     },
     /// Check a proof against a root; print the proven value or `absent`.
     Verify {
-        /// Hash the key with keccak256 first.
+        /// Hash the key first, with the trie's hash.
         #[arg(long)]
         secure: bool,
+        /// keccak256 or sm3, as for `root`.
+        #[arg(long, default_value = "keccak256", value_name = "HASH")]
+        hash: cairn_trie::NodeHash,
         /// The trie root (0x + 64 hex digits).
         #[arg(long, value_name = "ROOT")]
         root: String,

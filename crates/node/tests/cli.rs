@@ -84,6 +84,66 @@ fn trie_root_matches_ethereum_vectors_from_files_and_stdin() {
 }
 
 #[test]
+fn trie_tools_take_sm3_tries() {
+    let dir = tempfile::tempdir().unwrap();
+    // SM3 of the one leaf rlp(["dog" as a leaf path, "puppy"]), computed with gmssl.
+    let one = r#"{"in": [["dog", "puppy"]]}"#;
+    assert_eq!(
+        stdout(&cairn(&["trie", "root", "--hash", "sm3"], Some(one))),
+        "0x2e3064c65510ed456d17e179f80c272dd93943cc74c01eba27282b63a9e39aa3"
+    );
+    assert_eq!(
+        stdout(&cairn(
+            &["trie", "root", "--hash", "sm3"],
+            Some(r#"{"in": []}"#)
+        )),
+        "0x995b949869f80fa1465a9d8b6fa759ec65c3020d59c2624662bdff059bdf19b3"
+    );
+    // Keccak stays the default.
+    assert_eq!(stdout(&cairn(&["trie", "root"], Some(DOGS))), DOGS_ROOT);
+    let puppy = write(dir.path(), "puppy.json", PUPPY);
+    for secure in [false, true] {
+        let flag: &[&str] = if secure { &["--secure"] } else { &[] };
+        let sm3 = ["--hash", "sm3"];
+        let root = stdout(&cairn(
+            &[&["trie", "root"], flag, &sm3, &[puppy.as_str()]].concat(),
+            None,
+        ));
+        assert_ne!(root, PUPPY_ROOT);
+        let proof = stdout(&cairn(
+            &[&["trie", "prove"], flag, &sm3, &[puppy.as_str(), "doge"]].concat(),
+            None,
+        ));
+        let proof_file = write(dir.path(), "proof.json", &proof);
+        let verify = |hash: &str| {
+            cairn(
+                &[
+                    &[
+                        "trie", "verify", "--hash", hash, "--root", &root, "--key", "doge",
+                    ],
+                    flag,
+                    &[proof_file.as_str()],
+                ]
+                .concat(),
+                None,
+            )
+        };
+        assert_eq!(stdout(&verify("sm3")), format!("0x{}", hex::encode("coin")));
+        let keccak = verify("keccak256");
+        assert_eq!(
+            keccak.status.code(),
+            Some(1),
+            "an SM3 proof passed as keccak"
+        );
+    }
+    let unknown = cairn(&["trie", "root", "--hash", "md5"], Some(one));
+    assert_eq!(unknown.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("keccak256 or sm3"), "{stderr}");
+}
+
+#[test]
 fn trie_prove_and_verify_round_trip_and_refuse_bad_proofs() {
     let dir = tempfile::tempdir().unwrap();
     let puppy = write(dir.path(), "puppy.json", PUPPY);

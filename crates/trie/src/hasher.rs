@@ -7,7 +7,9 @@
 
 use std::ops::Range;
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::B256;
+
+use crate::NodeHash;
 
 use crate::nibbles::Path;
 use crate::node::{EMBED_LIMIT, put_header, put_string, string_len};
@@ -44,7 +46,7 @@ impl Reference {
     }
 
     /// The reference to a node with this encoding.
-    pub(crate) fn of_encoding(encoding: &[u8]) -> Self {
+    pub(crate) fn of_encoding(encoding: &[u8], hash: NodeHash) -> Self {
         if encoding.len() < EMBED_LIMIT {
             let mut bytes = [0; 32];
             bytes[..encoding.len()].copy_from_slice(encoding);
@@ -53,7 +55,7 @@ impl Reference {
                 bytes,
             }
         } else {
-            Self::from_hash(keccak256(encoding))
+            Self::from_hash(hash.hash(encoding))
         }
     }
 
@@ -154,6 +156,7 @@ pub(crate) struct HashOutput {
 pub(crate) struct Arena<'a> {
     pub(crate) nodes: &'a [Node],
     pub(crate) stored_hashes: &'a [B256],
+    pub(crate) hash: NodeHash,
 }
 
 impl Arena<'_> {
@@ -252,10 +255,12 @@ pub(crate) fn hash_subtree(
         let reference = if node.reference.is_known() {
             node.reference
         } else {
-            Reference::of_encoding(encoding)
+            Reference::of_encoding(encoding, arena.hash)
         };
         if mode == Mode::Commit && (encoding.len() >= EMBED_LIMIT || (top_is_root && id == top)) {
-            let hash = reference.hash().unwrap_or_else(|| keccak256(&encoding));
+            let hash = reference
+                .hash()
+                .unwrap_or_else(|| arena.hash.hash(encoding));
             out.batch.push(hash, encoding);
         }
         out.references.push((id, reference));

@@ -3,7 +3,9 @@
 //! This crate owns the trie itself, byte-compatible with Ethereum's (go-ethereum's `trie`
 //! package, Yellow Paper appendix D): nibble paths, hex-prefix encoding, leaf / extension /
 //! branch nodes in RLP, nodes under 32 bytes embedded in their parent, keccak256 node hashes,
-//! Merkle proofs and their verification, and the plain and secure (hashed-key) variants.
+//! Merkle proofs and their verification, and the plain and secure (hashed-key) variants. The
+//! same trie can be hashed with SM3 instead ([`NodeHash`]), for chains on the national
+//! algorithms.
 //!
 //! It does not own a storage engine: committed nodes are read through the [`NodeStore`]
 //! trait and each [`Trie::commit`] hands back a [`NodeBatch`] for the caller to persist
@@ -45,12 +47,66 @@ pub use error::TrieError;
 pub use iter::TrieIter;
 pub use nibbles::{HexPrefixError, NibblePath};
 pub use node::{ChildRef, DecodeError, DecodedNode, decode_node};
-pub use proof::{ProofError, verify_proof};
-pub use secure::{SecureTrie, verify_secure_proof};
+pub use proof::{ProofError, verify_proof, verify_proof_with};
+pub use secure::{SecureTrie, verify_secure_proof, verify_secure_proof_with};
 pub use store::{
     CachedNodeStore, MemoryNodeStore, NodeBatch, NodeBatchIter, NodeStore, NodeStoreError,
 };
 pub use trie::Trie;
+
+/// The hash of a trie's nodes, and of a secure trie's keys: keccak-256 (Ethereum's, the
+/// default) or SM3 (GB/T 32905, for chains on the national algorithms). The nodes and their
+/// encodings are the same either way; only the hashes that link them differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NodeHash {
+    /// keccak-256, as Ethereum.
+    #[default]
+    Keccak256,
+    /// SM3.
+    Sm3,
+}
+
+impl NodeHash {
+    /// The hash of `data`.
+    #[inline]
+    pub fn hash(self, data: &[u8]) -> B256 {
+        match self {
+            Self::Keccak256 => keccak256(data),
+            Self::Sm3 => {
+                use sm3::Digest;
+                B256::new(sm3::Sm3::digest(data).into())
+            }
+        }
+    }
+
+    /// The root of the empty trie: the hash of the RLP empty string.
+    pub fn empty_root(self) -> B256 {
+        match self {
+            Self::Keccak256 => EMPTY_ROOT,
+            Self::Sm3 => self.hash(EMPTY_ROOT_NODE),
+        }
+    }
+
+    /// `keccak256` or `sm3`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Keccak256 => "keccak256",
+            Self::Sm3 => "sm3",
+        }
+    }
+}
+
+impl std::str::FromStr for NodeHash {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "keccak256" | "keccak" => Ok(Self::Keccak256),
+            "sm3" => Ok(Self::Sm3),
+            other => Err(format!("a trie hash is keccak256 or sm3, not {other:?}")),
+        }
+    }
+}
 
 /// Root hash of the empty trie: keccak256 of the RLP empty string, `keccak256([0x80])`.
 pub const EMPTY_ROOT: B256 =

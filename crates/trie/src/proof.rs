@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::B256;
 
 use crate::nibbles::NibbleKey;
 use crate::node::{ChildRef, DecodeError, DecodedNode, EMBED_LIMIT, decode_node};
-use crate::{EMPTY_ROOT, EMPTY_ROOT_NODE};
+use crate::{EMPTY_ROOT_NODE, NodeHash};
 
 /// Why a proof was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,8 +66,18 @@ pub fn verify_proof(
     key: &[u8],
     proof: &[impl AsRef<[u8]>],
 ) -> Result<Option<Vec<u8>>, ProofError> {
+    verify_proof_with(NodeHash::Keccak256, root, key, proof)
+}
+
+/// [`verify_proof`] for a trie whose nodes are hashed with `hash`.
+pub fn verify_proof_with(
+    hash: NodeHash,
+    root: B256,
+    key: &[u8],
+    proof: &[impl AsRef<[u8]>],
+) -> Result<Option<Vec<u8>>, ProofError> {
     if proof.is_empty() {
-        return if root == EMPTY_ROOT {
+        return if root == hash.empty_root() {
             Ok(None)
         } else {
             Err(ProofError::EmptyProof(root))
@@ -75,7 +85,7 @@ pub fn verify_proof(
     }
     let nodes: HashMap<B256, &[u8]> = proof
         .iter()
-        .map(|node| (keccak256(node.as_ref()), node.as_ref()))
+        .map(|node| (hash.hash(node.as_ref()), node.as_ref()))
         .collect();
     let key = NibbleKey(key);
     let mut pos = 0;

@@ -1,15 +1,18 @@
-//! Ethereum's "secure" trie: every key is replaced by its keccak256 before use, which bounds
-//! path length and keeps adversarial keys from building deep paths. Used for account state.
+//! Ethereum's "secure" trie: every key is replaced by its hash (keccak256, or SM3 for a trie
+//! hashed with SM3) before use, which bounds path length and keeps adversarial keys from
+//! building deep paths. Used for account state.
 
-use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_primitives::{B256, Bytes};
 
+use crate::NodeHash;
 use crate::error::TrieError;
 use crate::iter::TrieIter;
-use crate::proof::{ProofError, verify_proof};
+use crate::proof::{ProofError, verify_proof_with};
 use crate::store::{NodeBatch, NodeStore};
 use crate::trie::Trie;
 
-/// A [`Trie`] keyed by `keccak256(key)`.
+/// A [`Trie`] keyed by the hash of each key (`keccak256(key)` unless made with another
+/// [`NodeHash`]).
 #[derive(Debug)]
 pub struct SecureTrie<S> {
     inner: Trie<S>,
@@ -23,6 +26,18 @@ impl<S: NodeStore> SecureTrie<S> {
         }
     }
 
+    /// The key's path: its hash.
+    fn key(&self, key: &[u8]) -> B256 {
+        self.inner.node_hash().hash(key)
+    }
+
+    /// An empty secure trie whose nodes and keys are hashed with `hash`.
+    pub fn new_with(store: S, hash: NodeHash) -> Self {
+        Self {
+            inner: Trie::new_with(store, hash),
+        }
+    }
+
     /// Opens the committed secure trie with root `root`.
     pub fn open(store: S, root: B256) -> Result<Self, TrieError> {
         Ok(Self {
@@ -30,14 +45,21 @@ impl<S: NodeStore> SecureTrie<S> {
         })
     }
 
+    /// Opens the committed secure trie with root `root`, hashed with `hash`.
+    pub fn open_with(store: S, root: B256, hash: NodeHash) -> Result<Self, TrieError> {
+        Ok(Self {
+            inner: Trie::open_with(store, root, hash)?,
+        })
+    }
+
     /// Looks up `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
-        self.inner.get(keccak256(key).as_slice())
+        self.inner.get(self.key(key).as_slice())
     }
 
     /// Sets `key` to `value`; an empty value removes the key.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), TrieError> {
-        self.inner.insert(keccak256(key).as_slice(), value)
+        self.inner.insert(self.key(key).as_slice(), value)
     }
 
     /// Applies many writes at once; see [`Trie::insert_batch`].
@@ -49,16 +71,17 @@ impl<S: NodeStore> SecureTrie<S> {
         K: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
+        let hash = self.inner.node_hash();
         self.inner.insert_batch(
             writes
                 .into_iter()
-                .map(|(key, value)| (keccak256(key.as_ref()), value)),
+                .map(|(key, value)| (hash.hash(key.as_ref()), value)),
         )
     }
 
     /// Removes `key` if present.
     pub fn remove(&mut self, key: &[u8]) -> Result<(), TrieError> {
-        self.inner.remove(keccak256(key).as_slice())
+        self.inner.remove(self.key(key).as_slice())
     }
 
     /// The root hash; see [`Trie::root_hash`].
@@ -74,7 +97,7 @@ impl<S: NodeStore> SecureTrie<S> {
     /// Proof for `key` (walking the path of `keccak256(key)`); check it with
     /// [`verify_secure_proof`].
     pub fn proof(&mut self, key: &[u8]) -> Result<Vec<Bytes>, TrieError> {
-        self.inner.proof(keccak256(key).as_slice())
+        self.inner.proof(self.key(key).as_slice())
     }
 
     /// Iterates over `(keccak256(key), value)` pairs in ascending hashed-key order.
@@ -104,5 +127,15 @@ pub fn verify_secure_proof(
     key: &[u8],
     proof: &[impl AsRef<[u8]>],
 ) -> Result<Option<Vec<u8>>, ProofError> {
-    verify_proof(root, keccak256(key).as_slice(), proof)
+    verify_secure_proof_with(NodeHash::Keccak256, root, key, proof)
+}
+
+/// [`verify_secure_proof`] for a trie whose nodes and keys are hashed with `hash`.
+pub fn verify_secure_proof_with(
+    hash: NodeHash,
+    root: B256,
+    key: &[u8],
+    proof: &[impl AsRef<[u8]>],
+) -> Result<Option<Vec<u8>>, ProofError> {
+    verify_proof_with(hash, root, hash.hash(key).as_slice(), proof)
 }

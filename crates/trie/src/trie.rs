@@ -6,7 +6,7 @@
 //! reference its parent embeds (its hash, or its whole encoding when shorter than 32 bytes),
 //! and whether it is already in the store, so hashing and committing visit only what changed.
 
-use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_primitives::{B256, Bytes};
 use smallvec::SmallVec;
 
 use crate::error::TrieError;
@@ -18,7 +18,7 @@ use crate::iter::TrieIter;
 use crate::nibbles::{NibbleKey, Path};
 use crate::node::{ChildRef, DecodedNode, decode_node};
 use crate::store::{NodeBatch, NodeStore};
-use crate::{EMPTY_ROOT, EMPTY_ROOT_NODE};
+use crate::{EMPTY_ROOT_NODE, NodeHash};
 
 /// Index of a node in the arena.
 pub(crate) type NodeId = u32;
@@ -157,6 +157,8 @@ pub struct Trie<S> {
     scratch_hash: HashScratch,
     scratch_references: Vec<(NodeId, Reference)>,
     scratch_encoding: Vec<u8>,
+    /// How its nodes are hashed.
+    hash: NodeHash,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Trie<S> {
@@ -170,15 +172,20 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Trie<S> {
 }
 
 impl<S: NodeStore> Trie<S> {
-    /// An empty trie whose committed nodes will be read from `store`.
+    /// An empty trie whose committed nodes will be read from `store`, hashed with keccak-256.
     pub fn new(store: S) -> Self {
+        Self::new_with(store, NodeHash::Keccak256)
+    }
+
+    /// An empty trie whose nodes are hashed with `hash`.
+    pub fn new_with(store: S, hash: NodeHash) -> Self {
         Self {
             store,
             nodes: Vec::new(),
             free: Vec::new(),
             stored_hashes: Vec::new(),
             root: Link::ABSENT,
-            root_hash: Some(EMPTY_ROOT),
+            root_hash: Some(hash.empty_root()),
             updates_since_hash: 0,
             updates_since_commit: 0,
             scratch_ids: Vec::new(),
@@ -186,18 +193,29 @@ impl<S: NodeStore> Trie<S> {
             scratch_hash: HashScratch::default(),
             scratch_references: Vec::new(),
             scratch_encoding: Vec::new(),
+            hash,
         }
     }
 
     /// Opens the committed trie with root `root`. Fails if the root node is not in the store
     /// (unless `root` is [`EMPTY_ROOT`]) or is malformed.
     pub fn open(store: S, root: B256) -> Result<Self, TrieError> {
-        let mut trie = Self::new(store);
-        if root != EMPTY_ROOT {
+        Self::open_with(store, root, NodeHash::Keccak256)
+    }
+
+    /// Opens the committed trie with root `root` whose nodes are hashed with `hash`.
+    pub fn open_with(store: S, root: B256, hash: NodeHash) -> Result<Self, TrieError> {
+        let mut trie = Self::new_with(store, hash);
+        if root != hash.empty_root() {
             trie.root = Link::resident(trie.load_stored(root)?);
             trie.root_hash = Some(root);
         }
         Ok(trie)
+    }
+
+    /// How its nodes are hashed.
+    pub fn node_hash(&self) -> NodeHash {
+        self.hash
     }
 
     /// The backing store.
@@ -446,10 +464,10 @@ impl<S: NodeStore> Trie<S> {
             Target::Resident(id) => {
                 let root = &self.nodes[id as usize];
                 root.hash()
-                    .unwrap_or_else(|| keccak256(root.reference.bytes()))
+                    .unwrap_or_else(|| self.hash.hash(root.reference.bytes()))
             }
             Target::Stored(index) => self.stored_hashes[index as usize],
-            Target::Absent => EMPTY_ROOT,
+            Target::Absent => self.hash.empty_root(),
         }
     }
 
@@ -534,7 +552,7 @@ impl<S: NodeStore> Trie<S> {
                     source,
                 })?;
                 let kind = self.load(decoded, parent)?;
-                let reference = Reference::of_encoding(encoding);
+                let reference = Reference::of_encoding(encoding, self.hash);
                 Link::resident(self.alloc(Node::loaded(kind, reference)))
             }
         })
@@ -981,6 +999,7 @@ impl<S: NodeStore> Trie<S> {
         let arena = Arena {
             nodes: &self.nodes,
             stored_hashes: &self.stored_hashes,
+            hash: self.hash,
         };
         hash_subtree(arena, root, mode, true, &mut output, &mut self.scratch_hash);
         self.write_back(&output.references, mode);
@@ -996,6 +1015,7 @@ impl<S: NodeStore> Trie<S> {
         Arena {
             nodes: &self.nodes,
             stored_hashes: &self.stored_hashes,
+            hash: self.hash,
         }
     }
 

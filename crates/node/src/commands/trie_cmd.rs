@@ -10,7 +10,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use cairn_primitives::B256;
 use cairn_primitives::serde_helpers::parse_hex_array;
-use cairn_trie::{MemoryNodeStore, SecureTrie, Trie, verify_proof, verify_secure_proof};
+use cairn_trie::{
+    MemoryNodeStore, NodeHash, SecureTrie, Trie, verify_proof_with, verify_secure_proof_with,
+};
 use serde_json::Value;
 
 use crate::cli::TrieCommand;
@@ -85,11 +87,11 @@ enum Built {
 }
 
 impl Built {
-    fn build(operations: &[Operation], secure: bool) -> anyhow::Result<Self> {
+    fn build(operations: &[Operation], secure: bool, hash: NodeHash) -> anyhow::Result<Self> {
         let mut built = if secure {
-            Self::Secure(SecureTrie::new(MemoryNodeStore::default()))
+            Self::Secure(SecureTrie::new_with(MemoryNodeStore::default(), hash))
         } else {
-            Self::Plain(Trie::new(MemoryNodeStore::default()))
+            Self::Plain(Trie::new_with(MemoryNodeStore::default(), hash))
         };
         for (key, value) in operations {
             match (&mut built, value) {
@@ -124,24 +126,30 @@ fn hex0x(bytes: &[u8]) -> String {
 /// Runs a trie subcommand.
 pub fn run(command: TrieCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        TrieCommand::Root { secure, file } => {
+        TrieCommand::Root { secure, hash, file } => {
             let operations = parse_operations(&read_input(file.as_deref())?)?;
-            let root = Built::build(&operations, secure)?.root()?;
+            let root = Built::build(&operations, secure, hash)?.root()?;
             if json {
                 println!("{}", serde_json::json!({ "root": root }));
             } else {
                 println!("{root:#x}");
             }
         }
-        TrieCommand::Prove { secure, file, key } => {
+        TrieCommand::Prove {
+            secure,
+            hash,
+            file,
+            key,
+        } => {
             let operations = parse_operations(&read_input(Some(&file))?)?;
-            let mut built = Built::build(&operations, secure)?;
+            let mut built = Built::build(&operations, secure, hash)?;
             let proof = built.proof(&parse_bytes(&key)?)?;
             let nodes: Vec<String> = proof.iter().map(|node| hex0x(node)).collect();
             println!("{}", serde_json::to_string(&nodes)?);
         }
         TrieCommand::Verify {
             secure,
+            hash,
             root,
             key,
             proof_file,
@@ -162,9 +170,9 @@ pub fn run(command: TrieCommand, json: bool) -> anyhow::Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let proven = if secure {
-                verify_secure_proof(root, &key, &nodes)
+                verify_secure_proof_with(hash, root, &key, &nodes)
             } else {
-                verify_proof(root, &key, &nodes)
+                verify_proof_with(hash, root, &key, &nodes)
             }
             .map_err(|e| anyhow::anyhow!("proof does not verify: {e}"))?;
             match (proven, json) {
