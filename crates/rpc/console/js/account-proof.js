@@ -31,12 +31,16 @@ function claims(data) {
  * `{ok, text, stateRoot?, block?}`: text starts with "Verified" or "Not verified:". Never
  * throws (but rethrows an abort, so a page being left stays quiet).
  */
-export async function verifyAccountResponse(data, { signal } = {}) {
+export async function verifyAccountResponse(data, { signal, address } = {}) {
   let claim;
   try {
     claim = claims(data);
   } catch (e) {
     return notVerified(e.message);
+  }
+  // A proof of some other account proves nothing about the one asked for.
+  if (address !== undefined && claim.address.toLowerCase() !== String(address).toLowerCase()) {
+    return notVerified(`the node answered for ${claim.address}, not for ${address}`);
   }
   let header;
   try {

@@ -7,6 +7,8 @@ const BOOLEAN = new Set(['hidden', 'disabled', 'required', 'checked', 'selected'
 function safeUrl(value) {
   const url = String(value);
   // Routes and same-origin paths only: nothing the API returns can become a javascript: link.
+  // Browsers read a backslash as a slash and drop tabs and newlines, so `/\evil` would leave.
+  if (/[\\\u0000-\u001f\u007f]/.test(url)) throw new Error(`refusing a link to ${url}`);
   if (url.startsWith('#') || (url.startsWith('/') && !url.startsWith('//'))) return url;
   throw new Error(`refusing a link to ${url}`);
 }

@@ -28,6 +28,8 @@ export function time(ms) {
   const n = Number(ms);
   if (!Number.isFinite(n) || n <= 0) return h('span', {}, '—');
   const d = new Date(n);
+  // Beyond what a Date can hold (a u64 from the API can be): shown as unknown, never thrown.
+  if (Number.isNaN(d.getTime())) return h('span', {}, '—');
   return h('time', { datetime: d.toISOString(), title: d.toLocaleString() }, utc(n));
 }
 
@@ -55,7 +57,10 @@ export function ago(ms) {
 
 /** Digits grouped by thin spaces for reading ("1 000 000"); the plain digits go in data. */
 export function grouped(digits) {
-  return String(digits).replace(/\B(?=(\d{3})+(?!\d))/g, '\u2009');
+  const text = String(digits);
+  // Only what a u128 can be: the grouping is quadratic, and a hostile answer may be long.
+  if (!/^\d{1,40}$/.test(text)) return text;
+  return text.replace(/\B(?=(\d{3})+(?!\d))/g, '\u2009');
 }
 
 /** A value of an unknown type from the API, as text. */

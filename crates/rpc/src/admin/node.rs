@@ -472,12 +472,17 @@ async fn feed(mut socket: WebSocket, admin: AdminState, caller: Caller<ADMIN>) {
                 let event = match event {
                     Ok(event) => event,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                        // Events were missed, perhaps the end of this session: check it.
+                        // Events were missed, perhaps the end of this session: check it
+                        // (without counting as use: a flood of events must not keep an idle
+                        // session alive).
                         let access = admin.access.clone();
-                        let token = caller.token.clone();
+                        let id = mine.clone();
                         let now = (admin.now_ms)();
                         let alive = tokio::task::spawn_blocking(move || {
-                            access.authenticate(&token, now).is_ok()
+                            access
+                                .sessions(now)
+                                .map(|sessions| sessions.iter().any(|session| session.id == id))
+                                .unwrap_or(false)
                         })
                         .await
                         .unwrap_or(false);

@@ -97,8 +97,9 @@ async function recordResult(ctx, pkg, record) {
   const proofs = Array.isArray(rec.storage_proof) ? rec.storage_proof : [];
   const out = [
     facts([
+      ['Package', h('code', { class: 'hash' }, String(rec.package))],
       ['Record', link(['account', rec.record], h('code', {}, String(rec.record)), { class: 'hash' })],
-      ['Role', h('span', { id: 'acs-record-role' }, String(rec.role))],
+      ['Role (not covered by the proof)', h('span', { id: 'acs-record-role' }, String(rec.role))],
       ['As of block', link(['block', rec.block], String(rec.block))],
       ['State root', h('code', { class: 'hash' }, String(rec.state_root))],
       ['Storage root', rec.storage_hash ? h('code', { class: 'hash' }, String(rec.storage_hash)) : undefined],
@@ -116,18 +117,26 @@ async function recordResult(ctx, pkg, record) {
         `: word `, h('code', { class: 'hash' }, String(p.value)), `, ${Array.isArray(p.proof) ? p.proof.length : 0} trie node(s)`)))) : null,
   ];
   const check = async () => {
+    // A proof about another package or record proves nothing about the one asked for.
+    const same = (a, b) => typeof a === 'string' && a.toLowerCase() === String(b).toLowerCase();
+    if (!same(rec.package, pkg) || !same(rec.record, record)) {
+      return { ok: false, text: `Not verified: the node answered for record ${rec.record} of package ${rec.package}, not ${record} of ${pkg}` };
+    }
     let header;
     try {
       header = await get(`/v1/blocks/${seg(rec.block)}`, { signal: ctx.signal });
     } catch (e) {
       return { ok: false, text: `Not verified: could not read block ${rec.block}: ${e.message}` };
     }
+    if (header.height !== rec.block || typeof header.state_root !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(header.state_root)) {
+      return { ok: false, text: `Not verified: this node's answer for block ${rec.block} is malformed` };
+    }
     if (typeof rec.state_root !== 'string' || rec.state_root.toLowerCase() !== String(header.state_root).toLowerCase()) {
       return { ok: false, text: `Not verified: the record's state root is not block ${rec.block}'s` };
     }
     const result = verifyRecordProof(rec, header.state_root);
     return result.ok
-      ? { ok: true, text: `Verified against the state root ${header.state_root} of block ${rec.block}: the package account, its storage root and ${proofs.length} field(s).` }
+      ? { ok: true, text: `Verified against the state root ${header.state_root} of block ${rec.block}: the package account, its storage root and the ${proofs.length} field(s) shown (the proof does not show that no other field exists, nor the role).` }
       : { ok: false, text: `Not verified: ${result.reason}` };
   };
   return { out, verdict, check };

@@ -70,9 +70,10 @@ export default async function wallet(ctx) {
   let account = null; // the latest GET /v1/accounts answer for the current key
   let stopTransfer = () => {};
   let stopAcs = () => {};
-  // Fill in addresses of keys stored without one (put there by hand).
+  // Each key's address comes from its seed, whatever is stored next to it: a stored address
+  // that is not the seed's would show one account's balance while signing for another.
   for (const key of state.keys) {
-    if (!key.address) key.address = (await keyFor(key.seed)).address;
+    key.address = (await keyFor(key.seed)).address;
   }
   if (!ctx.alive()) return;
 
@@ -192,12 +193,14 @@ export default async function wallet(ctx) {
     const balance = h('span', { id: 'wallet-balance', class: 'num' }, '…');
     const nonce = h('span', { id: 'wallet-nonce' }, '…');
     const pending = h('span', { id: 'wallet-pending-nonce' }, '…');
-    const seed = h('code', { id: 'wallet-seed', class: 'hash secret', hidden: true }, key.seed);
+    // The seed is put in the page only while it is shown (a saved page must not hold it).
+    const seed = h('code', { id: 'wallet-seed', class: 'hash secret', hidden: true });
     const copySeed = copyButton(key.seed, 'Copy the seed');
     copySeed.hidden = true;
     const backup = h('button', { type: 'button', id: 'wallet-backup', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': 'wallet-seed' }, 'Back up: show the seed');
     backup.addEventListener('click', () => {
       const reveal = seed.hidden;
+      seed.textContent = reveal ? key.seed : '';
       seed.hidden = !reveal;
       copySeed.hidden = !reveal;
       backup.setAttribute('aria-expanded', String(reveal));
@@ -220,6 +223,7 @@ export default async function wallet(ctx) {
     });
     confirm.querySelector('#wallet-forget-confirm').addEventListener('click', () => {
       state.keys = state.keys.filter((k) => k.seed !== key.seed);
+      keyCache.delete(key.seed);
       state.current = state.keys[0] ? state.keys[0].address : null;
       if (!persist()) return;
       render();

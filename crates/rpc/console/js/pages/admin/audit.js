@@ -9,7 +9,12 @@ import { loadingNote, section } from '../../page.js';
 import { adminError, adminPage } from './session.js';
 
 const LIMIT = 200;
-const MAX_BACKOFF_MS = 30_000;
+/// Most events the page keeps (the oldest leave first).
+const KEEP = 2 * LIMIT;
+/// A feed that stayed open this long is reopened on its own when it drops.
+const STABLE_MS = 10_000;
+/// Reopenings in a row of a feed that keeps dropping at once, before the page stops trying.
+const MAX_QUICK_RETRIES = 3;
 
 function describeEvent(e) {
   const str = (v) => String(v ?? '?');
@@ -52,7 +57,7 @@ export default async function audit(ctx) {
   let buffered = [];
   let listed = false;
   let socket = null;
-  let backoff = 1000;
+  let quickRetries = 0;
   let closedForGood = false;
   const seen = new Set();
   const add = (e) => {
@@ -60,16 +65,27 @@ export default async function audit(ctx) {
     if (seen.has(key)) return;
     seen.add(key);
     list.prepend(item(e));
+    // Bounded: a flood of events must not grow the page without end.
+    while (list.children.length > KEEP) list.lastElementChild.remove();
+    if (seen.size > 4 * KEEP) seen.clear();
   };
+  const reconnect = h('button', { type: 'button', id: 'audit-reconnect', class: 'secondary', hidden: true }, 'Reconnect');
+  reconnect.addEventListener('click', () => {
+    reconnect.hidden = true;
+    quickRetries = 0;
+    connect();
+  });
+  live.after(reconnect);
 
   function connect() {
     if (!ctx.alive() || closedForGood) return;
     const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
     const ws = new WebSocket(`${scheme}${location.host}/v1/admin/events`);
     socket = ws;
+    let openedAt = 0;
     setLive('connecting', 'Live feed: connecting…');
     ws.addEventListener('open', () => {
-      backoff = 1000;
+      openedAt = Date.now();
       setLive('connected', 'Live feed: connected');
     });
     ws.addEventListener('message', (event) => {
@@ -87,18 +103,29 @@ export default async function audit(ctx) {
       if (listed) add(e);
       else buffered.push(e);
     });
-    ws.addEventListener('close', async () => {
+    ws.addEventListener('close', async (event) => {
       if (socket !== ws || !ctx.alive()) return;
       socket = null;
       setLive('disconnected', 'Live feed: disconnected');
-      // The feed closes when the session ends; if it has, log in again (the 401 hook does it).
-      try {
-        await admin.get('/v1/admin/me', { signal: ctx.signal });
-      } catch (err) {
-        if (err.handled || !ctx.alive()) return;
+      // The node closes the feed with 1008 when the session ends: one check, and the 401
+      // hook sends the page to the login.
+      if (event.code === 1008) {
+        try {
+          await admin.get('/v1/admin/me', { signal: ctx.signal });
+        } catch (err) {
+          if (err.handled || !ctx.alive()) return;
+        }
       }
-      const delay = backoff;
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      // Each opening of the feed counts as use of the session: a feed that cannot stay open
+      // is not retried for ever, or an unattended page would keep its session alive.
+      const stable = openedAt && Date.now() - openedAt >= STABLE_MS;
+      quickRetries = stable ? 0 : quickRetries + 1;
+      if (quickRetries > MAX_QUICK_RETRIES) {
+        setLive('disconnected', 'Live feed: disconnected (it keeps failing; reload, or reconnect when ready)');
+        reconnect.hidden = false;
+        return;
+      }
+      const delay = 1000 * 2 ** quickRetries;
       setLive('disconnected', `Live feed: disconnected; reconnecting in ${Math.round(delay / 1000)} s`);
       ctx.later(delay, connect);
     });
