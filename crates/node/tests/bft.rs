@@ -510,6 +510,8 @@ struct Devnet {
     lines: std::sync::mpsc::Receiver<String>,
     /// node index -> (HTTP URL, pid, log file)
     nodes: Vec<(String, u32, String)>,
+    /// What it printed before it said it was ready.
+    banner: Vec<String>,
 }
 
 impl Devnet {
@@ -540,8 +542,10 @@ impl Devnet {
             child,
             lines,
             nodes: Vec::new(),
+            banner: Vec::new(),
         };
         let banner = devnet.read_until("Press Ctrl-C", Duration::from_secs(90));
+        devnet.banner.clone_from(&banner);
         for line in banner {
             // "  node-1 validator http://127.0.0.1:P  (pid N, log: FILE)"
             let Some(rest) = line.trim().strip_prefix("node-") else {
@@ -646,6 +650,56 @@ fn the_devnet_keeps_the_others_running_when_a_validator_dies() {
     wait_until("node-0 to see 3 peers", Duration::from_secs(30), || {
         peers() == Some(3)
     });
+    // Node 0's admin (made at the devnet's first start) sees its three peers on the admin
+    // API, by rank, each heard from lately.
+    let admin_line = devnet
+        .banner
+        .iter()
+        .find(|line| line.contains("(admin: user admin, password "))
+        .expect("the devnet prints node-0's admin");
+    let password = admin_line
+        .rsplit("password ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    let http = Http::new(&devnet.nodes[0].0);
+    let (status, body) = http.post_json(
+        "/v1/admin/login",
+        &serde_json::json!({"user": "admin", "password": password}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let admin_peers = || http.call("GET", "/v1/admin/peers", Some(&token), None).1;
+    let live_ranks = |peers: &Value| -> Vec<u64> {
+        let mut ranks: Vec<u64> = peers["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|peer| peer["live"] == true)
+            .map(|peer| peer["validator_rank"].as_u64().unwrap())
+            .collect();
+        ranks.sort_unstable();
+        ranks
+    };
+    let peers_now = admin_peers();
+    assert_eq!(
+        peers_now["peers"].as_array().unwrap().len(),
+        3,
+        "{peers_now}"
+    );
+    wait_until(
+        "node-0's admin page to show 3 live peers",
+        Duration::from_secs(30),
+        || live_ranks(&admin_peers()) == [1, 2, 3],
+    );
+    let (_, validators) = http.get("/v1/validators");
+    assert_eq!(
+        validators["validators"].as_array().unwrap().len(),
+        4,
+        "{validators}"
+    );
+    assert_eq!(validators["engine"], "bft");
     devnet.kill9(1);
     let said = devnet.read_until("node-1 exited", Duration::from_secs(10));
     assert!(
@@ -656,6 +710,12 @@ fn the_devnet_keeps_the_others_running_when_a_validator_dies() {
     wait_until("node-0 to see 2 peers", Duration::from_secs(30), || {
         peers() == Some(2)
     });
+    // The admin page names the one gone quiet.
+    wait_until(
+        "node-0's admin page to show rank 1 silent",
+        Duration::from_secs(30),
+        || live_ranks(&admin_peers()) == [2, 3],
+    );
     // Three of four validators keep the chain going, through any of them.
     transfer_commits(&devnet, 0);
     transfer_commits(&devnet, 2);
