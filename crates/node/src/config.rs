@@ -222,6 +222,10 @@ pub struct HttpConfig {
     /// default 43200).
     #[serde(default = "default_session_max_s")]
     pub admin_session_max_s: u64,
+    /// Reverse proxies in front of the admin API (their addresses): the caller they name last
+    /// in `X-Forwarded-For` is the one the loopback rule and the failed-login limit see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn default_session_idle_s() -> u64 {
@@ -249,6 +253,7 @@ impl Default for HttpConfig {
             admin_remote: false,
             admin_session_idle_s: default_session_idle_s(),
             admin_session_max_s: default_session_max_s(),
+            admin_trusted_proxies: Vec::new(),
         }
     }
 }

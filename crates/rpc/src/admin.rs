@@ -58,6 +58,9 @@ pub struct AdminState {
     argon2: Arc<tokio::sync::Semaphore>,
     /// Requests waiting for [`argon2`](Self::argon2).
     argon2_waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Reverse proxies whose `X-Forwarded-For` names the real caller: the address that
+    /// counts for the loopback rule and for the failed-login limit.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Requests that may wait for a password check at once; more are answered 503.
@@ -100,6 +103,7 @@ impl AdminState {
             cookie: SESSION_COOKIE.to_string(),
             argon2: Arc::new(tokio::sync::Semaphore::new(1)),
             argon2_waiting: Arc::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -241,7 +245,23 @@ async fn caller(parts: &mut Parts, state: &AdminState) -> Result<String, ApiErro
     let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
         .await
         .ok()
-        .map(|ConnectInfo(address)| address);
+        .map(|ConnectInfo(address)| address.ip());
+    // Behind a trusted proxy, the caller is the address the proxy appended last to
+    // X-Forwarded-For (earlier entries are whatever the client claimed).
+    let peer = match peer {
+        Some(proxy) if state.trusted_proxies.contains(&proxy) => Some(
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .next_back()
+                .and_then(|last| last.trim().parse::<std::net::IpAddr>().ok())
+                .unwrap_or(proxy),
+        ),
+        other => other,
+    };
     // A page that renamed itself to a loopback address (DNS rebinding) still names its own
     // host: a local-only admin API answers only requests addressed to a loopback name.
     let host = parts
@@ -257,7 +277,7 @@ async fn caller(parts: &mut Parts, state: &AdminState) -> Result<String, ApiErro
         ));
     }
     match peer {
-        Some(address) if state.remote || address.ip().is_loopback() => Ok(address.ip().to_string()),
+        Some(address) if state.remote || address.is_loopback() => Ok(address.to_string()),
         // Served without addresses: nobody can be told apart, so nobody is served.
         _ => Err(ApiError::new(
             StatusCode::FORBIDDEN,

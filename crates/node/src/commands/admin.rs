@@ -70,6 +70,9 @@ pub fn admin_state(
     // Browsers share cookies between the ports of a host: each node its own cookie, so a
     // console of one node neither replaces nor receives another's session.
     state.cookie = format!("{}_{port}", cairn_rpc::admin::SESSION_COOKIE);
+    state
+        .trusted_proxies
+        .clone_from(&http.admin_trusted_proxies);
     Ok(state)
 }
 

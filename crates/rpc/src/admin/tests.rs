@@ -283,6 +283,58 @@ async fn logins_are_rate_limited_and_remote_callers_refused() {
     assert_eq!(status, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_caller_counts() {
+    let (dir, access, _) = app([127, 0, 0, 1], false);
+    let proxied = |remote: bool| {
+        let mut state = AdminState::new(access.clone(), remote);
+        state.now_ms = now;
+        state.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        router(state, None).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))))
+    };
+    let login = |router: Router, forwarded: &'static str, password: &'static str| async move {
+        let request = Request::post("/v1/admin/login")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(
+                serde_json::json!({"user": "root", "password": password}).to_string(),
+            ))
+            .unwrap();
+        router.oneshot(request).await.unwrap().status()
+    };
+    // Local only: a caller the proxy names as remote is refused, whatever it claims first.
+    assert_eq!(
+        login(proxied(false), "127.0.0.1, 10.0.0.5", "root-password").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        login(proxied(false), "127.0.0.1", "root-password").await,
+        StatusCode::OK
+    );
+    // Served remotely: the failed-login limit counts each forwarded caller apart, so one
+    // caller's failures do not lock out another behind the same proxy.
+    for _ in 0..cairn_access::MAX_FAILURES {
+        assert_eq!(
+            login(proxied(true), "10.0.0.5", "wrong-password").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login(proxied(true), "10.0.0.5", "root-password").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login(proxied(true), "10.0.0.6", "root-password").await,
+        StatusCode::OK
+    );
+    // A client cannot pick its own address: only the proxy's last entry counts.
+    assert_eq!(
+        login(proxied(true), "10.0.0.6, 10.0.0.5", "root-password").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    drop(dir);
+}
+
 #[test]
 fn the_admin_routes_are_in_the_openapi_document() {
     let document = serde_json::to_value(crate::openapi_document()).unwrap();
