@@ -99,6 +99,14 @@ fn trie_tools_take_sm3_tries() {
         )),
         "0x995b949869f80fa1465a9d8b6fa759ec65c3020d59c2624662bdff059bdf19b3"
     );
+    // Secure: the one leaf sits at SM3("dog") (also computed with gmssl).
+    assert_eq!(
+        stdout(&cairn(
+            &["trie", "root", "--secure", "--hash", "sm3"],
+            Some(one)
+        )),
+        "0x08e3cf19e346d340fce02e4bd78046608a51f48c842521d6ee2e6427c96ba1a7"
+    );
     // Keccak stays the default.
     assert_eq!(stdout(&cairn(&["trie", "root"], Some(DOGS))), DOGS_ROOT);
     let puppy = write(dir.path(), "puppy.json", PUPPY);

@@ -217,6 +217,26 @@ async fn blocking<T: Send + 'static>(
         .map_err(access_error)
 }
 
+/// The last entry of the last `X-Forwarded-For` header: `None` if there is none, `Err` if it
+/// is not an address (`1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]:5678`).
+fn forwarded_for(headers: &HeaderMap) -> Result<Option<std::net::IpAddr>, ()> {
+    let Some(last) = headers.get_all("x-forwarded-for").iter().next_back() else {
+        return Ok(None);
+    };
+    let bytes = last.as_bytes();
+    let entry = bytes.rsplit(|byte| *byte == b',').next().unwrap_or(bytes);
+    let text = std::str::from_utf8(entry).map_err(|_| ())?.trim();
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    let ip = bare
+        .parse::<std::net::IpAddr>()
+        .or_else(|_| text.parse::<SocketAddr>().map(|address| address.ip()))
+        .map_err(|_| ())?;
+    Ok(Some(ip.to_canonical()))
+}
+
 /// Whether a `Host` header names this machine's loopback (`localhost`, `127.x`, `[::1]`,
 /// with or without a port). A request with no `Host` (HTTP/1.0 tools) is taken as local.
 fn is_loopback_host(host: &str) -> bool {
@@ -245,21 +265,24 @@ async fn caller(parts: &mut Parts, state: &AdminState) -> Result<String, ApiErro
     let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
         .await
         .ok()
-        .map(|ConnectInfo(address)| address.ip());
+        .map(|ConnectInfo(address)| address.ip().to_canonical());
     // Behind a trusted proxy, the caller is the address the proxy appended last to
-    // X-Forwarded-For (earlier entries are whatever the client claimed).
+    // X-Forwarded-For (earlier entries are whatever the client claimed). A request the proxy
+    // forwarded without one comes from the proxy's machine; one whose last entry is not an
+    // address is refused, never taken as the proxy's own.
     let peer = match peer {
-        Some(proxy) if state.trusted_proxies.contains(&proxy) => Some(
-            parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .flat_map(|value| value.split(','))
-                .next_back()
-                .and_then(|last| last.trim().parse::<std::net::IpAddr>().ok())
-                .unwrap_or(proxy),
-        ),
+        Some(proxy) if state.trusted_proxies.contains(&proxy) => {
+            match forwarded_for(&parts.headers) {
+                Ok(Some(client)) => Some(client),
+                Ok(None) => Some(proxy),
+                Err(()) => {
+                    return Err(ApiError::bad_request(
+                        "invalid_forwarded_for",
+                        "the last X-Forwarded-For entry is not an address",
+                    ));
+                }
+            }
+        }
         other => other,
     };
     // A page that renamed itself to a loopback address (DNS rebinding) still names its own

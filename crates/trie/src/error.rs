@@ -23,6 +23,15 @@ pub enum TrieError {
         /// What is wrong with it.
         source: DecodeError,
     },
+    /// The root's node does not hash to the root with the trie's hash: the trie was opened
+    /// with the wrong [`NodeHash`](crate::NodeHash), or the store is corrupt.
+    #[error("trie root {root} is not the {hash} of its node (a trie hashed otherwise?)")]
+    RootHashMismatch {
+        /// The root asked for.
+        root: B256,
+        /// The hash the trie was opened with.
+        hash: &'static str,
+    },
     /// The store returned the empty-trie node where a real node was referenced.
     #[error("stored trie node {0} is the empty node, but it is referenced as a child or root")]
     UnexpectedEmptyNode(B256),

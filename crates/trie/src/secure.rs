@@ -94,13 +94,13 @@ impl<S: NodeStore> SecureTrie<S> {
         self.inner.commit()
     }
 
-    /// Proof for `key` (walking the path of `keccak256(key)`); check it with
+    /// Proof for `key` (walking the path of its hash); check it with
     /// [`verify_secure_proof`].
     pub fn proof(&mut self, key: &[u8]) -> Result<Vec<Bytes>, TrieError> {
         self.inner.proof(self.key(key).as_slice())
     }
 
-    /// Iterates over `(keccak256(key), value)` pairs in ascending hashed-key order.
+    /// Iterates over `(hash(key), value)` pairs in ascending hashed-key order.
     pub fn iter(&self) -> TrieIter<'_, S> {
         self.inner.iter()
     }

@@ -207,7 +207,16 @@ impl<S: NodeStore> Trie<S> {
     pub fn open_with(store: S, root: B256, hash: NodeHash) -> Result<Self, TrieError> {
         let mut trie = Self::new_with(store, hash);
         if root != hash.empty_root() {
-            trie.root = Link::resident(trie.load_stored(root)?);
+            // The root is checked against its node with the trie's hash: a trie opened with
+            // the wrong hash would otherwise read fine and then mix both in its next root.
+            let bytes = fetch(&trie.store, root)?;
+            trie.root = Link::resident(trie.load_fetched(root, &bytes)?);
+            if hash.hash(&bytes) != root {
+                return Err(TrieError::RootHashMismatch {
+                    root,
+                    hash: hash.name(),
+                });
+            }
             trie.root_hash = Some(root);
         }
         Ok(trie)
@@ -503,8 +512,13 @@ impl<S: NodeStore> Trie<S> {
     /// Reads the node `hash` from the store into the arena.
     fn load_stored(&mut self, hash: B256) -> Result<NodeId, TrieError> {
         let bytes = fetch(&self.store, hash)?;
+        self.load_fetched(hash, &bytes)
+    }
+
+    /// Loads the node `bytes` read under `hash`.
+    fn load_fetched(&mut self, hash: B256, bytes: &[u8]) -> Result<NodeId, TrieError> {
         let decoded =
-            decode_node(&bytes).map_err(|source| TrieError::CorruptNode { hash, source })?;
+            decode_node(bytes).map_err(|source| TrieError::CorruptNode { hash, source })?;
         let kind = self.load(decoded, hash)?;
         Ok(self.alloc(Node::loaded(kind, Reference::from_hash(hash))))
     }

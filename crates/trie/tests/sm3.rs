@@ -33,9 +33,10 @@ fn the_empty_and_one_leaf_roots_are_the_sm3_of_their_nodes() {
 
 /// Keys that give branches, extensions, embedded and hashed nodes.
 fn keys() -> Vec<(Vec<u8>, Vec<u8>)> {
-    (0u32..400)
+    // Past 1,024 insertions, the root is hashed on several threads.
+    (0u32..1_500)
         .map(|i| {
-            let key = format!("account-{}", i * 7919 % 1000).into_bytes();
+            let key = format!("account-{}", i * 7919 % 2000).into_bytes();
             let value = if i % 3 == 0 {
                 vec![i as u8]
             } else {
@@ -59,6 +60,23 @@ fn sm3_proofs_verify_with_sm3_only_and_walk_the_same_nodes_as_keccak() {
     store.apply(&batch);
     assert_ne!(root, keccak.root_hash().unwrap());
     let reopened = Trie::open_with(store.clone(), root, NodeHash::Sm3).unwrap();
+    // Opened with the wrong hash, it is refused at once (it would mix both in its next root).
+    assert!(matches!(
+        Trie::open(store.clone(), root),
+        Err(cairn_trie::TrieError::RootHashMismatch { .. })
+    ));
+    // A reopened trie changed in place has the root of the same contents built afresh.
+    let mut changed = Trie::open_with(store.clone(), root, NodeHash::Sm3).unwrap();
+    let mut fresh = Trie::new_with(MemoryNodeStore::default(), NodeHash::Sm3);
+    for (key, value) in keys() {
+        fresh.insert(&key, &value).unwrap();
+    }
+    for i in 0u32..50 {
+        let key = format!("account-{}", i * 13);
+        changed.insert(key.as_bytes(), b"changed").unwrap();
+        fresh.insert(key.as_bytes(), b"changed").unwrap();
+    }
+    assert_eq!(changed.root_hash().unwrap(), fresh.root_hash().unwrap());
     for (key, value) in keys().into_iter().step_by(7) {
         assert_eq!(reopened.get(&key).unwrap(), Some(value.clone()));
         let proof = sm3.proof(&key).unwrap();

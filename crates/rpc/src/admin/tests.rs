@@ -327,10 +327,33 @@ async fn behind_a_trusted_proxy_the_forwarded_caller_counts() {
         login(proxied(true), "10.0.0.6", "root-password").await,
         StatusCode::OK
     );
-    // A client cannot pick its own address: only the proxy's last entry counts.
+    // A client cannot pick its own address: only the proxy's last entry counts, in any of
+    // the forms proxies write it.
+    for forwarded in [
+        "10.0.0.6, 10.0.0.5",
+        "10.0.0.5:5678",
+        "[::ffff:10.0.0.5]:80",
+    ] {
+        assert_eq!(
+            login(proxied(true), forwarded, "root-password").await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{forwarded}"
+        );
+    }
+    // A last entry that is no address is refused, never taken as the proxy's own (which
+    // would make a remote caller local).
+    for forwarded in ["10.0.0.6,", "unknown", "10.0.0.6, \u{ff}"] {
+        assert_eq!(
+            login(proxied(false), forwarded, "root-password").await,
+            StatusCode::BAD_REQUEST,
+            "{forwarded:?}"
+        );
+    }
+    // Only a trusted proxy is believed: from anywhere else the header counts for nothing.
+    let (_dir2, _access2, direct) = app([10, 0, 0, 9], false);
     assert_eq!(
-        login(proxied(true), "10.0.0.6, 10.0.0.5", "root-password").await,
-        StatusCode::TOO_MANY_REQUESTS
+        login(direct, "127.0.0.1", "root-password").await,
+        StatusCode::FORBIDDEN
     );
     drop(dir);
 }
