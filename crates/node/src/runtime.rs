@@ -335,6 +335,14 @@ pub async fn shutdown_signal() {
         _ = asked => {}
         _ = os_signal() => {}
     }
+    // Whatever asked, everything that watches for the stop hears of it (the admin feed
+    // closes its sockets, so the server need not wait for them).
+    request_stop();
+}
+
+/// Becomes true once the node is stopping, by signal or through the admin API.
+pub fn stopping() -> watch::Receiver<bool> {
+    STOP.subscribe()
 }
 
 /// Set when the node is asked to stop through the admin API.

@@ -322,6 +322,20 @@ fn a_devnet_makes_its_admin_who_runs_the_node_through_the_admin_api() {
     // start.
     let (status, body) = http.call("POST", "/v1/admin/stop", admin, None);
     assert_eq!(status, 202, "{body}");
+    // The open feed is told and closed (it does not hold the shutdown up).
+    let closed = loop {
+        match feed.read() {
+            Ok(tungstenite::Message::Close(frame)) => break frame,
+            Ok(_) => {}
+            Err(error) => panic!("the feed ended without a close frame: {error}"),
+        }
+    };
+    let frame = closed.expect("a close frame with a code");
+    assert_eq!(
+        frame.code,
+        tungstenite::protocol::frame::coding::CloseCode::Away,
+        "{frame:?}"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let exit = loop {
         if let Some(exit) = node.child.try_wait().unwrap() {

@@ -61,6 +61,8 @@ pub struct AdminState {
     /// Reverse proxies whose `X-Forwarded-For` names the real caller: the address that
     /// counts for the loopback rule and for the failed-login limit.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Becomes true when the node starts to stop: the event feeds then close.
+    pub stopping: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// Requests that may wait for a password check at once; more are answered 503.
@@ -104,6 +106,7 @@ impl AdminState {
             argon2: Arc::new(tokio::sync::Semaphore::new(1)),
             argon2_waiting: Arc::default(),
             trusted_proxies: Vec::new(),
+            stopping: None,
         }
     }
 

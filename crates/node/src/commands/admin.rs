@@ -73,6 +73,7 @@ pub fn admin_state(
     state
         .trusted_proxies
         .clone_from(&http.admin_trusted_proxies);
+    state.stopping = Some(crate::runtime::stopping());
     Ok(state)
 }
 

@@ -442,8 +442,29 @@ async fn feed(mut socket: WebSocket, admin: AdminState, caller: Caller<ADMIN>) {
     // session alive).
     let mut heartbeat = tokio::time::interval(FEED_HEARTBEAT);
     heartbeat.tick().await;
+    let mut stopping = admin.stopping.clone();
+    let node_stops = async move {
+        match stopping.as_mut() {
+            Some(stopping) => {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(node_stops);
     loop {
         tokio::select! {
+            () = &mut node_stops => {
+                // The node is stopping: the feed ends now rather than hold the server's
+                // shutdown for its grace period.
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame {
+                        code: close_code::AWAY,
+                        reason: "the node is stopping".into(),
+                    })))
+                    .await;
+                return;
+            }
             _ = heartbeat.tick() => {
                 let access = admin.access.clone();
                 let now = (admin.now_ms)();
