@@ -551,6 +551,37 @@ impl Access {
             .transpose()?)
     }
 
+    /// Counts an attempt of `pair` (a user and where it comes from) against the limit of
+    /// [`MAX_FAILURES`] per [`FAILURE_WINDOW_MS`], before the password is checked, so attempts
+    /// made at once cannot all pass; `Err` with the seconds left if the pair is locked.
+    fn count_attempt(&self, pair: &(String, String), now_ms: u64) -> Result<(), u64> {
+        let mut failures = self.failures.lock();
+        let entry = failures.entry(pair.clone()).or_insert(Failures {
+            count: 0,
+            since_ms: now_ms,
+        });
+        if now_ms >= entry.since_ms.saturating_add(FAILURE_WINDOW_MS) {
+            *entry = Failures {
+                count: 0,
+                since_ms: now_ms,
+            };
+        }
+        if entry.count >= MAX_FAILURES {
+            let left = entry.since_ms + FAILURE_WINDOW_MS - now_ms;
+            return Err(left.div_ceil(1_000));
+        }
+        entry.count += 1;
+        // Bounded: forget windows that have passed once the map grows, and past a hard
+        // bound, every count (a flood of pairs must not exhaust memory).
+        if failures.len() > MAX_TRACKED_PAIRS {
+            failures.retain(|_, f| now_ms < f.since_ms.saturating_add(FAILURE_WINDOW_MS));
+            if failures.len() > MAX_TRACKED_PAIRS {
+                failures.clear();
+            }
+        }
+        Ok(())
+    }
+
     /// Whether any user exists.
     pub fn has_users(&self) -> Result<bool, AccessError> {
         Ok(self.db.begin_read()?.open_table(USERS)?.len()? > 0)
@@ -681,26 +712,8 @@ impl Access {
             // Guesses of the current password are limited as logins are: a session left
             // open must not become a way to find the password.
             let pair = (name.to_string(), PASSWORD_CHANGE.to_string());
-            {
-                let mut failures = self.failures.lock();
-                let entry = failures.entry(pair.clone()).or_insert(Failures {
-                    count: 0,
-                    since_ms: now_ms,
-                });
-                if now_ms >= entry.since_ms.saturating_add(FAILURE_WINDOW_MS) {
-                    *entry = Failures {
-                        count: 0,
-                        since_ms: now_ms,
-                    };
-                }
-                if entry.count >= MAX_FAILURES {
-                    let left = entry.since_ms + FAILURE_WINDOW_MS - now_ms;
-                    return Err(AccessError::Locked {
-                        retry_after_s: left.div_ceil(1_000),
-                    });
-                }
-                entry.count += 1;
-            }
+            self.count_attempt(&pair, now_ms)
+                .map_err(|retry_after_s| AccessError::Locked { retry_after_s })?;
             let matches = current.len() <= MAX_PASSWORD_BYTES && {
                 let _turn = self.argon2_turn.lock();
                 password_matches(current, &stored.password_hash)
@@ -780,55 +793,23 @@ impl Access {
         let pair = (name.to_string(), address.to_string());
         // The attempt is counted before the password is checked, so attempts made at once
         // cannot all pass the limit.
-        {
-            let mut failures = self.failures.lock();
-            let entry = failures.entry(pair.clone()).or_insert(Failures {
-                count: 0,
-                since_ms: now_ms,
-            });
-            if now_ms >= entry.since_ms.saturating_add(FAILURE_WINDOW_MS) {
-                *entry = Failures {
-                    count: 0,
-                    since_ms: now_ms,
-                };
-            }
-            if entry.count >= MAX_FAILURES {
-                let left = entry.since_ms + FAILURE_WINDOW_MS - now_ms;
-                drop(failures);
-                // Told, not stored: a locked pair's tries must not fill the audit trail. A
-                // name that is no user's is not told either (it may be a password).
-                let known = self.user(name)?.is_some();
-                self.tell(&[Event::FailedLogin {
-                    user: if known {
-                        name.to_string()
-                    } else {
-                        UNKNOWN_USER.to_string()
-                    },
-                    address: address.to_string(),
-                    reason: "locked".into(),
-                    at_ms: now_ms,
-                }]);
-                return Err(AccessError::Locked {
-                    retry_after_s: left.div_ceil(1_000),
-                });
-            }
-            entry.count += 1;
-            // Bounded: forget windows that have passed once the map grows, and past a hard
-            // bound, every count (a flood of pairs must not exhaust memory).
-            if failures.len() > MAX_TRACKED_PAIRS {
-                failures.retain(|_, f| now_ms < f.since_ms.saturating_add(FAILURE_WINDOW_MS));
-                if failures.len() > MAX_TRACKED_PAIRS {
-                    failures.clear();
-                }
-            }
+        if let Err(retry_after_s) = self.count_attempt(&pair, now_ms) {
+            // Told, not stored: a locked pair's tries must not fill the audit trail. A name
+            // that is no user's is not told either (it may be a password).
+            let known = self.user(name)?.is_some();
+            self.tell(&[Event::FailedLogin {
+                user: if known {
+                    name.to_string()
+                } else {
+                    UNKNOWN_USER.to_string()
+                },
+                address: address.to_string(),
+                reason: "locked".into(),
+                at_ms: now_ms,
+            }]);
+            return Err(AccessError::Locked { retry_after_s });
         }
-        let stored = {
-            let txn = self.db.begin_read()?;
-            txn.open_table(USERS)?
-                .get(name)?
-                .map(|value| serde_json::from_slice::<StoredUser>(value.value()))
-                .transpose()?
-        };
+        let stored = self.user(name)?;
         let valid = password.len() <= MAX_PASSWORD_BYTES && {
             // One argon2 check at a time: each takes about 19 MiB and a core's worth of work.
             let _turn = self.argon2_turn.lock();

@@ -434,6 +434,22 @@ fn ended_session(event: &Event) -> Option<&str> {
     }
 }
 
+/// Whether the session `id` is still open, read without counting as its use (an open page
+/// must not keep an idle session alive).
+async fn session_open(admin: &AdminState, id: &str) -> bool {
+    let access = admin.access.clone();
+    let now = (admin.now_ms)();
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || {
+        access
+            .sessions(now)
+            .map(|sessions| sessions.iter().any(|session| session.id == id))
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
 async fn feed(mut socket: WebSocket, admin: AdminState, caller: Caller<ADMIN>) {
     let mut events = admin.events.subscribe();
     let mine = caller.session.id.clone();
@@ -466,18 +482,7 @@ async fn feed(mut socket: WebSocket, admin: AdminState, caller: Caller<ADMIN>) {
                 return;
             }
             _ = heartbeat.tick() => {
-                let access = admin.access.clone();
-                let now = (admin.now_ms)();
-                let id = mine.clone();
-                let open = tokio::task::spawn_blocking(move || {
-                    access
-                        .sessions(now)
-                        .map(|sessions| sessions.iter().any(|session| session.id == id))
-                        .unwrap_or(false)
-                })
-                .await
-                .unwrap_or(false);
-                if !open {
+                if !session_open(&admin, &mine).await {
                     break;
                 }
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
@@ -496,18 +501,7 @@ async fn feed(mut socket: WebSocket, admin: AdminState, caller: Caller<ADMIN>) {
                         // Events were missed, perhaps the end of this session: check it
                         // (without counting as use: a flood of events must not keep an idle
                         // session alive).
-                        let access = admin.access.clone();
-                        let id = mine.clone();
-                        let now = (admin.now_ms)();
-                        let alive = tokio::task::spawn_blocking(move || {
-                            access
-                                .sessions(now)
-                                .map(|sessions| sessions.iter().any(|session| session.id == id))
-                                .unwrap_or(false)
-                        })
-                        .await
-                        .unwrap_or(false);
-                        if !alive {
+                        if !session_open(&admin, &mine).await {
                             break;
                         }
                         let note = serde_json::json!({"event": "lagged", "missed": missed});
