@@ -7,7 +7,7 @@
 use alloy_primitives::B256;
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
-use crate::{Amount, EMPTY_ROOT, KECCAK_EMPTY};
+use crate::{Amount, CryptoSuite};
 
 /// One account's state: `rlp([nonce, balance, storage_root, code_hash])`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -23,14 +23,20 @@ pub struct Account {
 }
 
 impl Account {
-    /// A plain account holding `balance` with nonce `nonce`.
-    pub fn with_balance(nonce: u64, balance: Amount) -> Self {
+    /// A plain account of a `suite` chain holding `balance` with nonce `nonce`: its storage
+    /// root and code hash are the suite's empty ones.
+    pub fn with_balance(suite: CryptoSuite, nonce: u64, balance: Amount) -> Self {
         Self {
             nonce,
             balance,
-            storage_root: EMPTY_ROOT,
-            code_hash: KECCAK_EMPTY,
+            storage_root: suite.empty_root(),
+            code_hash: suite.empty_code_hash(),
         }
+    }
+
+    /// The account of a `suite` chain that does not exist yet: no nonce, no balance.
+    pub fn empty(suite: CryptoSuite) -> Self {
+        Self::with_balance(suite, 0, 0)
     }
 
     /// The canonical encoding stored in the state trie.
@@ -39,15 +45,10 @@ impl Account {
     }
 }
 
-impl Default for Account {
-    fn default() -> Self {
-        Self::with_balance(0, 0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{EMPTY_ROOT, KECCAK_EMPTY};
 
     #[test]
     fn encoding_matches_ethereum_account_rlp() {
@@ -56,7 +57,10 @@ mod tests {
         expected.extend_from_slice(EMPTY_ROOT.as_slice());
         expected.push(0xa0);
         expected.extend_from_slice(KECCAK_EMPTY.as_slice());
-        assert_eq!(Account::with_balance(1, 1_000_000).encoded(), expected);
+        assert_eq!(
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 1, 1_000_000).encoded(),
+            expected
+        );
         assert_eq!(
             crate::decode_exact::<Account>(&expected).unwrap().balance,
             1_000_000

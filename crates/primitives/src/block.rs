@@ -1,9 +1,9 @@
 //! Block headers, blocks and seals.
 
-use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::{BufMut, Decodable, Encodable, Header as RlpHeader, RlpDecodable, RlpEncodable};
 
-use crate::{PublicKey, SecretKey, Signature, SignatureError, SignedTransaction};
+use crate::{CryptoSuite, PublicKey, SecretKey, Signature, SignatureError, SignedTransaction};
 
 /// Upper bound on a header's `extra` field.
 pub const MAX_EXTRA_BYTES: usize = 256;
@@ -33,9 +33,9 @@ pub struct Header {
 }
 
 impl Header {
-    /// keccak256 of the header's RLP encoding.
-    pub fn hash(&self) -> B256 {
-        keccak256(alloy_rlp::encode(self))
+    /// The chain suite's hash (keccak-256 or SM3) of the header's RLP encoding.
+    pub fn hash(&self, suite: CryptoSuite) -> B256 {
+        suite.hash(&alloy_rlp::encode(self))
     }
 }
 
@@ -138,9 +138,9 @@ pub struct Block {
 }
 
 impl Block {
-    /// The block hash (the header's hash; the seal is not part of it).
-    pub fn hash(&self) -> B256 {
-        self.header.hash()
+    /// The block hash on a `suite` chain (the header's hash; the seal is not part of it).
+    pub fn hash(&self, suite: CryptoSuite) -> B256 {
+        self.header.hash(suite)
     }
 
     /// The canonical encoding: `rlp([header, [tx, ...], seal])`.
@@ -231,7 +231,7 @@ mod tests {
             receipts_root: B256::repeat_byte(5),
             extra: Bytes::from_static(b"x"),
         };
-        let seal = Seal::sign(&header.hash(), &key);
+        let seal = Seal::sign(&header.hash(CryptoSuite::Ed25519Keccak), &key);
         Block {
             header,
             transactions: vec![tx.clone(), tx],
@@ -267,7 +267,7 @@ mod tests {
         assert!(
             block
                 .seal
-                .verify_proposer(&block.hash(), &key.public_key())
+                .verify_proposer(&block.hash(CryptoSuite::Ed25519Keccak), &key.public_key())
                 .is_ok()
         );
         let mut other = block.header.clone();
@@ -275,19 +275,19 @@ mod tests {
         assert!(
             block
                 .seal
-                .verify_proposer(&other.hash(), &key.public_key())
+                .verify_proposer(&other.hash(CryptoSuite::Ed25519Keccak), &key.public_key())
                 .is_err()
         );
         let stranger = SecretKey::from_bytes([6; 32]).public_key();
         assert!(
             block
                 .seal
-                .verify_proposer(&block.hash(), &stranger)
+                .verify_proposer(&block.hash(CryptoSuite::Ed25519Keccak), &stranger)
                 .is_err()
         );
         assert!(
             Seal::Genesis
-                .verify_proposer(&block.hash(), &key.public_key())
+                .verify_proposer(&block.hash(CryptoSuite::Ed25519Keccak), &key.public_key())
                 .is_err()
         );
     }

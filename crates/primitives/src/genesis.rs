@@ -3,11 +3,11 @@
 
 use std::collections::HashSet;
 
-use alloy_primitives::{Address, B256, keccak256};
+use alloy_primitives::{Address, B256};
 use alloy_rlp::Encodable;
 use serde::{Deserialize, Serialize};
 
-use crate::{Amount, PublicKey};
+use crate::{Amount, CryptoSuite, PublicKey};
 
 /// A genesis file (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,14 @@ pub struct GenesisConfig {
     /// Consensus parameters every validator must share.
     #[serde(default)]
     pub consensus: ConsensusParams,
+    /// The crypto suite of the chain's accounts and hashes: `ed25519-keccak` (left out, the
+    /// default) or `sm2-sm3`. Validators keep ed25519 consensus keys in either suite.
+    #[serde(default, skip_serializing_if = "is_default_suite")]
+    pub crypto: CryptoSuite,
+}
+
+fn is_default_suite(suite: &CryptoSuite) -> bool {
+    *suite == CryptoSuite::default()
 }
 
 /// How a chain's validators agree on blocks, and therefore what seals a block.
@@ -195,11 +203,12 @@ impl GenesisConfig {
     }
 
     /// Hash of the consensus parameters (chain id, validator keys in rank order, term length,
-    /// and the engine where it is not the one the validator count implies), stored in the
-    /// genesis header's `extra` so the genesis hash commits to them: two nodes agree on how
-    /// blocks are sealed exactly when they agree on genesis. (The engine enters the hash only
-    /// when it departs from the implied one, so chains made before genesis could name it keep
-    /// their hash.)
+    /// the engine where it is not the one the validator count implies, and the crypto suite
+    /// where it is not the default), under the suite's hash, stored in the genesis header's
+    /// `extra` so the genesis hash commits to them: two nodes agree on how blocks are sealed
+    /// and on the suite exactly when they agree on genesis. (The engine and the suite enter
+    /// only when they depart from the defaults, so chains made before genesis could name them
+    /// keep their hash.)
     pub fn params_hash(&self) -> B256 {
         let keys: Vec<[u8; 32]> = self.validators.iter().map(|v| v.public_key.0).collect();
         let mut out = Vec::new();
@@ -209,7 +218,11 @@ impl GenesisConfig {
         if self.engine() != self.implied_engine() {
             self.engine().name().as_bytes().encode(&mut out);
         }
-        keccak256(out)
+        if self.crypto != CryptoSuite::default() {
+            b"crypto".as_slice().encode(&mut out);
+            self.crypto.name().as_bytes().encode(&mut out);
+        }
+        self.crypto.hash(&out)
     }
 
     /// The validators' public keys in rank order.
@@ -253,6 +266,7 @@ mod tests {
             accounts: vec![],
             validators: vec![validator(1)],
             consensus: ConsensusParams::default(),
+            crypto: CryptoSuite::default(),
         };
         assert!(ok.validate().is_ok());
         let zero = GenesisConfig {
@@ -312,6 +326,7 @@ mod tests {
             accounts: vec![],
             validators: vec![validator(1)],
             consensus: ConsensusParams::default(),
+            crypto: CryptoSuite::default(),
         };
         assert_eq!(solo.engine(), ConsensusEngine::Solo);
         let four = GenesisConfig {
@@ -345,7 +360,7 @@ mod tests {
         solo.chain_id.encode(&mut before);
         vec![validator(1).public_key.0].encode(&mut before);
         solo.consensus.term_length.encode(&mut before);
-        assert_eq!(solo.params_hash(), keccak256(before));
+        assert_eq!(solo.params_hash(), crate::keccak256(before));
         // A solo chain of four would let any one of them seal blocks alone.
         let solo_of_four = GenesisConfig {
             consensus: named_solo.consensus,
@@ -380,6 +395,7 @@ mod tests {
             accounts: vec![],
             validators: vec![validator(1), validator(2)],
             consensus: ConsensusParams::default(),
+            crypto: CryptoSuite::default(),
         };
         let swapped = GenesisConfig {
             validators: vec![validator(2), validator(1)],
@@ -403,5 +419,27 @@ mod tests {
             ..a.clone()
         };
         assert_eq!(a.params_hash(), renamed.params_hash());
+    }
+
+    #[test]
+    fn the_crypto_suite_is_read_from_json_and_part_of_the_identity() {
+        let key = validator(1).public_key;
+        let json = |crypto: &str| {
+            format!(
+                r#"{{"chain_id": 42, "validators": [{{"public_key": "{key}"}}]{crypto}}}"#
+            )
+        };
+        let default = GenesisConfig::from_json(&json("")).unwrap();
+        assert_eq!(default.crypto, CryptoSuite::Ed25519Keccak);
+        // Writing the default out changes nothing; leaving it out of the JSON keeps old files.
+        let named = GenesisConfig::from_json(&json(r#", "crypto": "ed25519-keccak""#)).unwrap();
+        assert_eq!(named.params_hash(), default.params_hash());
+        assert!(!serde_json::to_string(&default).unwrap().contains("crypto"));
+        let sm = GenesisConfig::from_json(&json(r#", "crypto": "sm2-sm3""#)).unwrap();
+        assert_eq!(sm.crypto, CryptoSuite::Sm2Sm3);
+        assert_ne!(sm.params_hash(), default.params_hash());
+        assert!(serde_json::to_string(&sm).unwrap().contains(r#""crypto":"sm2-sm3""#));
+        let error = GenesisConfig::from_json(&json(r#", "crypto": "sm9""#)).unwrap_err();
+        assert!(error.to_string().contains("sm9"), "{error}");
     }
 }

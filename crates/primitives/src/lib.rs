@@ -16,6 +16,7 @@ mod genesis;
 mod receipt;
 pub mod serde_helpers;
 pub mod sm;
+mod suite;
 mod transaction;
 
 pub use account::Account;
@@ -30,6 +31,7 @@ pub use crypto::{PublicKey, SecretKey, Signature, SignatureError, address_of, ve
 pub use genesis::{
     ConsensusEngine, ConsensusParams, GenesisAccount, GenesisConfig, GenesisError, GenesisValidator,
 };
+pub use suite::{AccountKey, AccountPublicKey, CryptoSuite, KeyKind, TransactionSigner};
 pub use receipt::{ContractResult, FailureReason, Outcome, Receipt};
 pub use transaction::{
     Body, MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError,

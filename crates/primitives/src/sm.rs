@@ -99,9 +99,22 @@ impl Sm2PublicKey {
         Some(Self(compressed))
     }
 
+    /// The key whose compressed encoding is `bytes`, not checked to be a point of the curve:
+    /// a key that is not one fails every verification. (Decoding a transaction takes its key
+    /// this way, so that a forged key costs the node no square root before its signature is
+    /// checked.)
+    pub fn from_encoding(bytes: [u8; 33]) -> Self {
+        Self(bytes)
+    }
+
     /// The compressed encoding.
     pub fn to_bytes(&self) -> [u8; 33] {
         self.0
+    }
+
+    /// The compressed encoding, borrowed.
+    pub fn as_bytes(&self) -> &[u8; 33] {
+        &self.0
     }
 
     /// The uncompressed encoding (`04 ‖ x ‖ y`), as other tools often want it.

@@ -3,13 +3,15 @@
 //! Encoding (RLP list): `[chain_id, nonce, to, amount, public_key, signature]`.
 //! The signature covers `SIGNING_DOMAIN || rlp([chain_id, nonce, to, amount])`, so a transfer
 //! signed for one chain is invalid on every other, and the nonce makes it valid once per chain.
-//! The transaction hash is keccak256 of the full encoding.
+//! The public key is 32 bytes (ed25519) or 33 (a compressed SM2 point): it names the crypto
+//! suite that signed the transaction, whose hash gives the transaction hash (of the full
+//! encoding) and the sender's address (of the key). A chain admits only its own suite's.
 
-use alloy_primitives::{Address, B256, keccak256};
+use alloy_primitives::{Address, B256};
 use alloy_rlp::{BufMut, Decodable, Encodable, Header as RlpHeader};
 
 use crate::acs::{ACS_TX_TYPE, AcsTransaction, MAX_ACS_TRANSACTION_BYTES};
-use crate::{Amount, PublicKey, SecretKey, Signature, SignatureError, address_of};
+use crate::{AccountPublicKey, Amount, CryptoSuite, Signature, SignatureError, TransactionSigner};
 
 /// Upper bound on an encoded transfer; anything longer is malformed (ACS transactions have
 /// their own bound, [`MAX_ACS_TRANSACTION_BYTES`]).
@@ -61,7 +63,7 @@ impl Transaction {
     }
 
     /// Signs the transfer with `key`.
-    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+    pub fn sign(self, key: &impl TransactionSigner) -> SignedTransaction {
         Body::Transfer(self).sign(key)
     }
 }
@@ -97,9 +99,9 @@ impl Body {
     }
 
     /// Signs with `key`.
-    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
-        let signature = key.sign(&self.signing_message());
-        SignedTransaction::new(self, key.public_key(), signature)
+    pub fn sign(self, key: &impl TransactionSigner) -> SignedTransaction {
+        let signature = key.sign_message(&self.signing_message());
+        SignedTransaction::new(self, key.account_public_key(), signature)
     }
 
     fn chain_id(&self) -> u64 {
@@ -133,7 +135,7 @@ impl Body {
 
 impl AcsTransaction {
     /// Signs the ACS transaction with `key`.
-    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+    pub fn sign(self, key: &impl TransactionSigner) -> SignedTransaction {
         Body::Acs(self).sign(key)
     }
 }
@@ -146,7 +148,7 @@ impl AcsTransaction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedTransaction {
     body: Body,
-    public_key: PublicKey,
+    public_key: AccountPublicKey,
     signature: Signature,
     hash: B256,
     sender: Address,
@@ -154,7 +156,12 @@ pub struct SignedTransaction {
 
 impl SignedTransaction {
     /// Assembles a signed transaction (without checking the signature).
-    pub fn new(body: impl Into<Body>, public_key: PublicKey, signature: Signature) -> Self {
+    pub fn new(
+        body: impl Into<Body>,
+        public_key: impl Into<AccountPublicKey>,
+        signature: Signature,
+    ) -> Self {
+        let public_key = public_key.into();
         let mut signed = Self {
             body: body.into(),
             public_key,
@@ -162,8 +169,8 @@ impl SignedTransaction {
             hash: B256::ZERO,
             sender: Address::ZERO,
         };
-        signed.hash = keccak256(signed.encoded());
-        signed.sender = address_of(&public_key);
+        signed.hash = public_key.suite().hash(&signed.encoded());
+        signed.sender = public_key.address();
         signed
     }
 
@@ -186,14 +193,18 @@ impl SignedTransaction {
         }
     }
     /// The sender's public key.
-    pub fn public_key(&self) -> &PublicKey {
+    pub fn public_key(&self) -> &AccountPublicKey {
         &self.public_key
+    }
+    /// The crypto suite that signed the transaction (named by its public key).
+    pub fn suite(&self) -> CryptoSuite {
+        self.public_key.suite()
     }
     /// The sender's signature.
     pub fn signature(&self) -> &Signature {
         &self.signature
     }
-    /// keccak256 of the canonical encoding.
+    /// The suite's hash (keccak-256 or SM3) of the canonical encoding.
     pub fn hash(&self) -> B256 {
         self.hash
     }
@@ -214,7 +225,7 @@ impl SignedTransaction {
         self.transfer().map_or(0, |tx| tx.amount)
     }
 
-    /// Checks the signature alone (ZIP-215 rules).
+    /// Checks the signature alone (ZIP-215 rules for ed25519; SM2 with the default user id).
     pub fn verify(&self) -> Result<(), SignatureError> {
         self.public_key
             .verify(&self.body.signing_message(), &self.signature)
@@ -266,7 +277,7 @@ impl SignedTransaction {
     }
 
     fn payload_length(&self) -> usize {
-        self.body.fields_length() + self.public_key.0.length() + self.signature.0.length()
+        self.body.fields_length() + self.public_key.as_bytes().length() + self.signature.0.length()
     }
 
     fn list_length(&self) -> usize {
@@ -291,7 +302,7 @@ impl SignedTransaction {
         }
         .encode(out);
         self.body.encode_fields(out);
-        self.public_key.0.encode(out);
+        self.public_key.as_bytes().encode(out);
         self.signature.0.encode(out);
     }
 
@@ -315,7 +326,10 @@ impl SignedTransaction {
                 amount: u128::decode(&mut payload)?,
             })
         };
-        let public_key = PublicKey(<[u8; 32]>::decode(&mut payload)?);
+        let public_key = AccountPublicKey::from_slice(RlpHeader::decode_bytes(&mut payload, false)?)
+            .ok_or(alloy_rlp::Error::Custom(
+                "public key is neither 32 bytes (ed25519) nor a compressed SM2 point",
+            ))?;
         let signature = Signature(<[u8; 64]>::decode(&mut payload)?);
         if !payload.is_empty() {
             return Err(alloy_rlp::Error::ListLengthMismatch {
@@ -380,18 +394,23 @@ impl Decodable for SignedTransaction {
     }
 }
 
-/// Checks every transfer's signature; one verdict per transfer, in order.
+/// Checks every transaction's signature; one verdict per transaction, in order.
 ///
-/// One batch check when all are valid (the common case). When the batch fails, it is halved
-/// and the halves checked as batches, recursively, so a few bad signatures among many cost a
-/// few small batches (about twice one batch for a single bad one) instead of a single check
-/// each. The halving spends at most two more batches' worth of work in all; whatever is still
-/// undecided then is checked one by one, so even a batch of nothing but bad signatures costs
-/// a bounded multiple of checking each alone.
+/// ed25519 signatures are checked in batches: one batch check when all are valid (the common
+/// case). When the batch fails, it is halved and the halves checked as batches, recursively,
+/// so a few bad signatures among many cost a few small batches (about twice one batch for a
+/// single bad one) instead of a single check each. The halving spends at most two more
+/// batches' worth of work in all; whatever is still undecided then is checked one by one, so
+/// even a batch of nothing but bad signatures costs a bounded multiple of checking each alone.
+/// SM2 has no batch check: SM2 signatures are checked one by one, spread over all cores.
 pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<bool> {
-    let checks = SignatureChecks::new(txs);
-    let n = txs.len();
-    let mut verdicts = vec![true; n];
+    let (ed25519, sm2) = by_suite(txs);
+    let mut verdicts = vec![true; txs.len()];
+    for (index, ok) in sm2.iter().zip(verify_each(txs, &sm2)) {
+        verdicts[*index] = ok;
+    }
+    let checks = SignatureChecks::new(txs, ed25519);
+    let n = checks.len();
     if n == 0 || checks.batch(0..n) {
         return verdicts;
     }
@@ -427,19 +446,29 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<bool> {
     verdicts
 }
 
-/// Whether every signature among `txs` is valid: one batch check, and no search for a bad
-/// one (for callers that refuse the whole batch if any is bad).
+/// Whether every signature among `txs` is valid: one batch check of the ed25519 ones, each
+/// SM2 one alone (over all cores), and no search for a bad one (for callers that refuse the
+/// whole batch if any is bad).
 pub fn all_signatures_valid(txs: &[SignedTransaction]) -> bool {
-    SignatureChecks::new(txs).batch(0..txs.len())
+    let (ed25519, sm2) = by_suite(txs);
+    let checks = SignatureChecks::new(txs, ed25519);
+    checks.batch(0..checks.len()) && verify_each(txs, &sm2).into_iter().all(|ok| ok)
 }
 
 /// The index of an invalid signature among `txs` (the first, if several), or `None` if all
-/// are valid: one batch check, and on failure about one more batch's worth of halving.
+/// are valid: for ed25519, one batch check, and on failure about one more batch's worth of
+/// halving; SM2 signatures are checked each alone (over all cores).
 pub fn find_invalid_signature(txs: &[SignedTransaction]) -> Option<usize> {
-    let checks = SignatureChecks::new(txs);
-    let mut range = 0..txs.len();
+    let (ed25519, sm2) = by_suite(txs);
+    let first_sm2 = sm2
+        .iter()
+        .zip(verify_each(txs, &sm2))
+        .find(|(_, ok)| !ok)
+        .map(|(index, _)| *index);
+    let checks = SignatureChecks::new(txs, ed25519);
+    let mut range = 0..checks.len();
     if range.is_empty() || checks.batch(range.clone()) {
-        return None;
+        return first_sm2;
     }
     while range.len() > 1 {
         let middle = range.start + range.len() / 2;
@@ -449,37 +478,99 @@ pub fn find_invalid_signature(txs: &[SignedTransaction]) -> Option<usize> {
             range.start..middle
         };
     }
-    Some(range.start)
+    let first_ed25519 = checks.indices[range.start];
+    Some(first_sm2.map_or(first_ed25519, |sm2| sm2.min(first_ed25519)))
 }
 
 /// Below this many, a failed batch is settled by single checks rather than halved further.
 const SINGLE_CHECK_BELOW: usize = 8;
 
-/// Transfers with their signing messages, checked in batches or one by one.
+/// Fewer single checks than this per thread are not worth a thread of their own.
+const SINGLES_PER_THREAD: usize = 8;
+
+/// The indices of the ed25519-signed and of the SM2-signed transactions.
+fn by_suite(txs: &[SignedTransaction]) -> (Vec<usize>, Vec<usize>) {
+    (0..txs.len()).partition(|&index| txs[index].suite() == CryptoSuite::Ed25519Keccak)
+}
+
+/// Checks the signatures of `txs[indices]` one by one, spread over the cores; one verdict per
+/// index, in order.
+fn verify_each(txs: &[SignedTransaction], indices: &[usize]) -> Vec<bool> {
+    let check = |chunk: &[usize]| -> Vec<bool> {
+        chunk
+            .iter()
+            .map(|&index| txs[index].verify().is_ok())
+            .collect()
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(indices.len() / SINGLES_PER_THREAD).max(1);
+    if threads == 1 {
+        return check(indices);
+    }
+    let chunk = indices.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = indices
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || check(part)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(verdicts) => verdicts,
+                // A panic inside a signature check is the library's bug; re-raise it here.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// ed25519-signed transactions (`txs[indices]`) with their signing messages, checked in
+/// batches or one by one; ranges are positions in `indices`.
 struct SignatureChecks<'a> {
     txs: &'a [SignedTransaction],
+    indices: Vec<usize>,
     messages: Vec<Vec<u8>>,
 }
 
 impl<'a> SignatureChecks<'a> {
-    fn new(txs: &'a [SignedTransaction]) -> Self {
-        let messages = txs.iter().map(|tx| tx.body.signing_message()).collect();
-        Self { txs, messages }
+    fn new(txs: &'a [SignedTransaction], indices: Vec<usize>) -> Self {
+        let messages = indices
+            .iter()
+            .map(|&index| txs[index].body.signing_message())
+            .collect();
+        Self {
+            txs,
+            indices,
+            messages,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.indices.len()
     }
 
     fn batch(&self, range: std::ops::Range<usize>) -> bool {
-        let items = self.txs[range.clone()]
-            .iter()
+        let mut keys = Vec::with_capacity(range.len());
+        for &index in &self.indices[range.clone()] {
+            match &self.txs[index].public_key {
+                AccountPublicKey::Ed25519(key) => keys.push(key),
+                AccountPublicKey::Sm2(_) => return false,
+            }
+        }
+        let items = keys
+            .into_iter()
+            .zip(&self.indices[range.clone()])
             .zip(&self.messages[range])
-            .map(|(tx, message)| (&tx.public_key, message.as_slice(), &tx.signature));
+            .map(|((key, &index), message)| (key, message.as_slice(), &self.txs[index].signature));
         crate::verify_batch(items).is_ok()
     }
 
     fn singles(&self, range: std::ops::Range<usize>, verdicts: &mut [bool]) {
-        for index in range {
-            verdicts[index] = self.txs[index]
+        for position in range {
+            let tx = &self.txs[self.indices[position]];
+            verdicts[self.indices[position]] = tx
                 .public_key
-                .verify(&self.messages[index], &self.txs[index].signature)
+                .verify(&self.messages[position], &tx.signature)
                 .is_ok();
         }
     }
@@ -505,6 +596,8 @@ pub enum TransactionError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sm::Sm2SecretKey;
+    use crate::{SecretKey, keccak256};
     use proptest::prelude::*;
 
     fn sample(nonce: u64, amount: u128) -> SignedTransaction {
@@ -613,6 +706,94 @@ mod tests {
             vec![true, true, true, false, true]
         );
         assert!(verify_signatures(&[]).is_empty());
+    }
+
+    fn sm2_sample(nonce: u64, amount: u128) -> SignedTransaction {
+        Transaction {
+            chain_id: 1337,
+            nonce,
+            to: Address::repeat_byte(0xaa),
+            amount,
+        }
+        .sign(&Sm2SecretKey::from_bytes([3; 32]).unwrap())
+    }
+
+    #[test]
+    fn sm2_transactions_carry_a_compressed_key_and_hash_with_sm3() {
+        let tx = sm2_sample(2, 500);
+        assert_eq!(tx.suite(), CryptoSuite::Sm2Sm3);
+        assert!(tx.verify().is_ok());
+        let bytes = tx.encoded();
+        assert!(bytes.len() <= MAX_TRANSACTION_BYTES);
+        assert_eq!(tx.hash().0, crate::sm::sm3(&bytes));
+        assert_eq!(
+            tx.sender().as_slice(),
+            &crate::sm::sm3(tx.public_key().as_bytes())[12..]
+        );
+        // The key field is the 33-byte string (0xa1 header) before the 64-byte signature.
+        let key_at = bytes.len() - 66 - 34;
+        assert_eq!(bytes[key_at], 0xa1);
+        assert_eq!(&bytes[key_at + 1..key_at + 34], tx.public_key().as_bytes());
+        let decoded = SignedTransaction::decode_exact(&bytes).unwrap();
+        assert_eq!(decoded, tx);
+        // Tampering fails; a key of the wrong length or prefix does not decode.
+        let mut forged = bytes.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        assert!(
+            SignedTransaction::decode_exact(&forged)
+                .unwrap()
+                .verify()
+                .is_err()
+        );
+        let mut bad_prefix = bytes.clone();
+        bad_prefix[key_at + 1] = 0x04;
+        assert!(SignedTransaction::decode_exact(&bad_prefix).is_err());
+        // The same signature under the ed25519 reading of the key's first 32 bytes: no.
+        let as_ed = SignedTransaction::new(
+            tx.tx().clone(),
+            crate::PublicKey(tx.public_key().as_bytes()[1..].try_into().unwrap()),
+            *tx.signature(),
+        );
+        assert!(as_ed.verify().is_err());
+        assert_ne!(as_ed.hash(), tx.hash());
+    }
+
+    #[test]
+    fn mixed_suites_get_one_verdict_each() {
+        // Ed25519 and SM2, good and forged, interleaved: every path (batches, halving,
+        // single SM2 checks over several threads) must agree with checking each alone.
+        let txs: Vec<SignedTransaction> = (0..40u64)
+            .map(|i| {
+                let tx = if i % 3 == 0 {
+                    sm2_sample(i, 1)
+                } else {
+                    sample(i, 1)
+                };
+                if i % 7 == 5 { forged(&tx) } else { tx }
+            })
+            .collect();
+        let expected: Vec<bool> = txs.iter().map(|tx| tx.verify().is_ok()).collect();
+        assert!(expected.iter().any(|ok| !ok));
+        assert!(expected.iter().filter(|ok| **ok).count() > 30);
+        assert_eq!(verify_signatures(&txs), expected);
+        assert_eq!(find_invalid_signature(&txs), Some(5));
+        assert!(!all_signatures_valid(&txs));
+        let good: Vec<SignedTransaction> = txs
+            .iter()
+            .zip(&expected)
+            .filter(|(_, ok)| **ok)
+            .map(|(tx, _)| tx.clone())
+            .collect();
+        assert!(all_signatures_valid(&good));
+        assert_eq!(find_invalid_signature(&good), None);
+        // Only SM2, one forged late: found, and the others are valid.
+        let mut sm2: Vec<_> = (0..20).map(|i| sm2_sample(i, 1)).collect();
+        sm2[17] = forged(&sm2[17]);
+        assert_eq!(find_invalid_signature(&sm2), Some(17));
+        let verdicts = verify_signatures(&sm2);
+        assert_eq!(verdicts.iter().filter(|ok| !**ok).count(), 1);
+        assert!(!verdicts[17]);
     }
 
     fn acs_sample(nonce: u64, action: crate::AcsAction) -> SignedTransaction {
