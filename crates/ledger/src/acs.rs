@@ -4,20 +4,20 @@
 //! # State layout
 //!
 //! A package is an account at [`package_address`](cairn_primitives::package_address)`(deployer,
-//! nonce)` whose `code_hash` is keccak256 of its source and whose storage trie (keyed, as in
-//! Ethereum, by keccak256 of a 32-byte slot) holds:
+//! nonce)` whose `code_hash` is H(source) and whose storage trie (keyed, as in Ethereum, by
+//! H(32-byte slot)) holds, H being the chain suite's hash (keccak-256, or SM3 on `sm2-sm3`):
 //!
-//! * each record's fields at `keccak256(pad32(record) ‖ keccak256(name))`, the value being the
+//! * each record's fields at `H(pad32(record) ‖ H(name))`, the value being the
 //!   decimal's 18-place integer as a 256-bit two's complement word, RLP-encoded without leading
 //!   zeros as Ethereum stores a storage word; a zero field is absent. An `eth_getProof`-style
 //!   storage proof of a field therefore checks out in any Ethereum tool;
-//! * bookkeeping under `keccak256("cairn/acs/" ‖ label ‖ "/" ‖ key)`: the source, the package's
+//! * bookkeeping under `H("cairn/acs/" ‖ label ‖ "/" ‖ key)`: the source, the package's
 //!   metadata (operator, deployment point, whether it is active, its holder count), each
 //!   holder by join order, each record's role and its field names, and the state of its
 //!   schedule.
 //!
 //! Packages with schedule lines are listed, in deployment order, in the storage of the
-//! scheduler account [`SCHEDULER_ADDRESS`], so every validator visits them in the same order.
+//! scheduler account [`scheduler_address`], so every validator visits them in the same order.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -27,8 +27,9 @@ use cairn_contracts::{
     Action, ChainPoint, Decimal, Due, Env, Package, Program, Role, compile_package, run,
 };
 use cairn_primitives::{
-    AcsAction, AcsTransaction, Address, B256, ContractError, ContractResult, FailureReason, JobRun,
-    Outcome, Receipt, SignedTransaction, U256, decode_exact, keccak256, package_address,
+    AcsAction, AcsTransaction, Address, B256, ContractError, ContractResult, CryptoSuite,
+    FailureReason, JobRun, Outcome, Receipt, SignedTransaction, U256, decode_exact,
+    package_address,
 };
 use cairn_trie::NodeStore;
 use parking_lot::Mutex;
@@ -70,14 +71,10 @@ pub const MAX_RECORD_FIELDS: usize = 128;
 pub const MAX_SCHEDULED_PACKAGES: usize = 256;
 
 /// The account whose storage lists the packages with schedules, in deployment order:
-/// the last 20 bytes of keccak256("cairn/acs/scheduler").
-pub fn scheduler_address() -> Address {
-    Address::from_slice(&keccak256(b"cairn/acs/scheduler")[12..])
+/// the last 20 bytes of H("cairn/acs/scheduler"), H the suite's hash.
+pub fn scheduler_address(suite: CryptoSuite) -> Address {
+    Address::from_slice(&suite.hash(b"cairn/acs/scheduler")[12..])
 }
-
-/// See [`scheduler_address`].
-pub static SCHEDULER_ADDRESS: std::sync::LazyLock<Address> =
-    std::sync::LazyLock::new(scheduler_address);
 
 /// The gas an ACS transaction costs before its contract runs, and so the least gas limit it
 /// may carry.
@@ -110,21 +107,21 @@ pub fn check_gas_limit(tx: &AcsTransaction) -> Result<(), NotApplicable> {
     Ok(())
 }
 
-/// The storage slot of field `name` of `record`.
-pub fn field_slot(record: &Address, name: &str) -> B256 {
+/// The storage slot of field `name` of `record` on a `suite` chain.
+pub fn field_slot(suite: CryptoSuite, record: &Address, name: &str) -> B256 {
     let mut preimage = [0u8; 64];
     preimage[12..32].copy_from_slice(record.as_slice());
-    preimage[32..].copy_from_slice(keccak256(name.as_bytes()).as_slice());
-    keccak256(preimage)
+    preimage[32..].copy_from_slice(suite.hash(name.as_bytes()).as_slice());
+    suite.hash(&preimage)
 }
 
-fn meta_slot(label: &str, key: &[u8]) -> B256 {
+fn meta_slot(suite: CryptoSuite, label: &str, key: &[u8]) -> B256 {
     let mut preimage = Vec::with_capacity(16 + label.len() + key.len());
     preimage.extend_from_slice(b"cairn/acs/");
     preimage.extend_from_slice(label.as_bytes());
     preimage.push(b'/');
     preimage.extend_from_slice(key);
-    keccak256(preimage)
+    suite.hash(&preimage)
 }
 
 /// A field's value as its storage word: the 256-bit two's complement of its 18-place integer,
@@ -169,7 +166,7 @@ pub struct PackageInfo {
     pub active: bool,
     /// Number of holders.
     pub holders: u64,
-    /// keccak256 of the source.
+    /// The suite's hash of the source.
     pub code_hash: B256,
 }
 
@@ -322,7 +319,8 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         label: &str,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StateError> {
-        self.state.storage(package, &meta_slot(label, key))
+        let slot = meta_slot(self.state.suite(), label, key);
+        self.state.storage(package, &slot)
     }
 
     fn set_meta(
@@ -332,8 +330,8 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         key: &[u8],
         value: &[u8],
     ) -> Result<(), StateError> {
-        self.state
-            .set_storage(package, &meta_slot(label, key), value)
+        let slot = meta_slot(self.state.suite(), label, key);
+        self.state.set_storage(package, &slot, value)
     }
 
     fn corrupt(package: &Address, what: &str) -> StateError {
@@ -434,7 +432,8 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         record: &Address,
         name: &str,
     ) -> Result<Decimal, StateError> {
-        match self.state.storage(package, &field_slot(record, name))? {
+        let slot = field_slot(self.state.suite(), record, name);
+        match self.state.storage(package, &slot)? {
             None => Ok(Decimal::ZERO),
             Some(bytes) => decode_field(&bytes).ok_or_else(|| Self::corrupt(package, "field")),
         }
@@ -520,15 +519,20 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
             alloy_rlp::encode_list::<&[u8], [u8]>(&encoded, &mut bytes);
             self.set_meta(package, "fields", record.as_slice(), &bytes)?;
         }
+        let suite = self.state.suite();
         for (name, value) in writes {
             self.state
-                .set_storage(package, &field_slot(record, name), &encode_field(*value))?;
+                .set_storage(
+                    package,
+                    &field_slot(suite, record, name),
+                    &encode_field(*value),
+                )?;
         }
         Ok(Ok(()))
     }
 
     fn scheduled(&mut self) -> Result<Vec<Address>, StateError> {
-        let scheduler = *SCHEDULER_ADDRESS;
+        let scheduler = scheduler_address(self.state.suite());
         match self.meta(&scheduler, "packages", &[])? {
             None => Ok(Vec::new()),
             Some(bytes) => {
@@ -811,7 +815,7 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
                 Ok(package) => package,
                 Err(error) => return Ok(failed(tx, intrinsic, error)),
             };
-            let address = package_address(&sender, acs.nonce);
+            let address = package_address(packages.state.suite(), &sender, acs.nonce);
             if packages.info(&address)?.is_some() {
                 return Ok(refuse(format!("a package already lives at {address:#x}")));
             }
@@ -825,7 +829,7 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
                     )));
                 }
             }
-            let code_hash = keccak256(source.as_bytes());
+            let code_hash = packages.state.suite().hash(source.as_bytes());
             let mut account = packages.state.account(&address)?;
             account.code_hash = code_hash;
             packages.state.set_account(address, account);
@@ -859,7 +863,8 @@ pub(crate) fn apply_acs<S: NodeStore + Clone>(
                 listed.push(address);
                 let mut bytes = Vec::new();
                 alloy_rlp::encode_list::<Address, Address>(&listed, &mut bytes);
-                packages.set_meta(&SCHEDULER_ADDRESS, "packages", &[], &bytes)?;
+                let scheduler = scheduler_address(packages.state.suite());
+                packages.set_meta(&scheduler, "packages", &[], &bytes)?;
             }
             Ok(succeeded(tx, intrinsic, None))
         }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cairn_primitives::{
-    Account, Address, B256, Block, Bytes, ConsensusEngine, ContractError, GenesisConfig, Header,
+    Account, Address, B256, Block, Bytes, ConsensusEngine, ContractError, CryptoSuite,
+    GenesisConfig, Header,
     JobRun, MAX_EXTRA_BYTES, PublicKey, Receipt, Seal, SignedTransaction,
 };
 use cairn_storage::{ChainHead, StorageError, Store};
@@ -19,6 +20,7 @@ use crate::execute::{ExecutionError, NotApplicable, apply_transaction};
 use crate::genesis::build_genesis;
 use crate::pending::{LayeredNodes, Nodes};
 use crate::roots::{receipts_root, transactions_root};
+use crate::node_hash;
 use crate::state::{StateDb, StateError, read_account};
 
 /// Most transactions one block may carry.
@@ -96,12 +98,13 @@ pub struct ExecutedBlock {
     /// The scheduled runs at the block's start.
     pub job_runs: Vec<JobRun>,
     nodes: NodeBatch,
+    hash: B256,
 }
 
 impl ExecutedBlock {
     /// The block's hash.
     pub fn hash(&self) -> B256 {
-        self.block.hash()
+        self.hash
     }
 }
 
@@ -238,6 +241,16 @@ pub enum BlockError {
     /// A transaction appears twice.
     #[error("transaction {0} appears twice")]
     DuplicateTransaction(B256),
+    /// A transaction is signed with another crypto suite than the chain's.
+    #[error("transaction {hash} is signed with {suite}, this chain uses {chain}")]
+    WrongSuite {
+        /// The transaction.
+        hash: B256,
+        /// Its suite.
+        suite: CryptoSuite,
+        /// The chain's.
+        chain: CryptoSuite,
+    },
     /// A root in the header does not match the block's contents.
     #[error("{which} root mismatch: header {claimed}, computed {computed}")]
     RootMismatch {
@@ -395,9 +408,9 @@ impl Chain {
     /// Writes genesis into an empty store, or checks that the store holds this genesis.
     pub fn initialize(store: &Store, genesis: &GenesisConfig) -> Result<B256, ChainError> {
         let (block, nodes) = build_genesis(genesis)?;
-        let given = block.hash();
+        let given = block.hash(genesis.crypto);
         if let Some(stored) = store.header(0)? {
-            let stored = stored.hash();
+            let stored = stored.hash(genesis.crypto);
             if stored != given {
                 return Err(ChainError::GenesisMismatch { stored, given });
             }
@@ -417,11 +430,11 @@ impl Chain {
         let genesis_hash = store
             .header(0)?
             .ok_or_else(|| ChainError::UnknownBlock("0".into()))?
-            .hash();
+            .hash(genesis.crypto);
         let committed = CachedNodeStore::with_byte_capacity(store.node_source(), NODE_CACHE_BYTES);
         let nodes = Arc::new(LayeredNodes::new(committed));
         // Fail now, not at the first block, if the head's state is missing.
-        SecureTrie::open(nodes.clone(), head.state_root)?;
+        SecureTrie::open_with(nodes.clone(), head.state_root, node_hash(genesis.crypto))?;
         let (events, _) = broadcast::channel(1024);
         Ok(Self {
             validators: ValidatorSet::from_genesis(&genesis),
@@ -459,6 +472,10 @@ impl Chain {
     pub fn genesis(&self) -> &GenesisConfig {
         &self.genesis
     }
+    /// The chain's crypto suite (from its genesis).
+    pub fn suite(&self) -> CryptoSuite {
+        self.genesis.crypto
+    }
     /// The genesis block's hash (the chain's identity).
     pub fn genesis_hash(&self) -> B256 {
         self.genesis_hash
@@ -482,7 +499,7 @@ impl Chain {
         let head = self.head.read();
         ChainHead {
             height: head.height,
-            hash: head.hash(),
+            hash: head.hash(self.suite()),
         }
     }
 
@@ -501,7 +518,7 @@ impl Chain {
         timestamp_ms: u64,
         proposer: Address,
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
-        let parent = self.head().hash();
+        let parent = self.head().hash(self.suite());
         self.propose_on(&parent, candidates, timestamp_ms, proposer, Bytes::new())
     }
 
@@ -516,7 +533,7 @@ impl Chain {
         extra: Bytes,
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
         let parent = self.parent_header(parent)?;
-        let mut state = StateDb::open(self.nodes.clone(), parent.state_root)?;
+        let mut state = StateDb::open(self.nodes.clone(), parent.state_root, self.suite())?;
         let timestamp_ms = timestamp_ms.max(parent.timestamp_ms);
         let ctx = BlockContext {
             chain_id: self.chain_id(),
@@ -547,13 +564,13 @@ impl Chain {
         }
         let (state_root, nodes) = state.commit()?;
         let header = Header {
-            parent_hash: parent.hash(),
+            parent_hash: parent.hash(self.suite()),
             height: parent.height + 1,
             timestamp_ms,
             proposer,
             state_root,
-            transactions_root: transactions_root(&transactions),
-            receipts_root: receipts_root(&receipts),
+            transactions_root: transactions_root(self.suite(), &transactions),
+            receipts_root: receipts_root(self.suite(), &receipts),
             extra,
         };
         let block = Block {
@@ -562,6 +579,7 @@ impl Chain {
             seal: Seal::Genesis,
         };
         self.insert_pending(ExecutedBlock {
+            hash: block.hash(self.suite()),
             block,
             receipts,
             excluded,
@@ -582,22 +600,23 @@ impl Chain {
         block: Block,
         check_seal: bool,
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
-        if let Some(done) = self.pending_block(&block.hash()) {
+        if let Some(done) = self.pending_block(&block.hash(self.suite())) {
             return Ok(done);
         }
         if check_seal {
             self.check_seal(&block)?;
         }
-        check_transactions(&block, self.known_signatures.as_deref())?;
+        check_transactions(self.suite(), &block, self.known_signatures.as_deref())?;
         let parent = self.parent_header(&block.header.parent_hash)?;
-        check_header_against_parent(&parent, &block.header, Some(now_ms()))?;
+        check_header_against_parent(self.suite(), &parent, &block.header, Some(now_ms()))?;
         if self.validators.index_of(&block.header.proposer).is_none() {
             return Err(BlockError::UnknownProposer(block.header.proposer).into());
         }
-        let mut state = StateDb::open(self.nodes.clone(), parent.state_root)?;
+        let mut state = StateDb::open(self.nodes.clone(), parent.state_root, self.suite())?;
         let (receipts, job_runs) = replay(&mut state, self.chain_id(), &self.packages, &block)?;
         let (_, nodes) = state.commit()?;
         self.insert_pending(ExecutedBlock {
+            hash: block.hash(self.suite()),
             block,
             receipts,
             excluded: Vec::new(),
@@ -611,7 +630,7 @@ impl Chain {
     /// final descendant arrives. Returns what was committed, in order.
     pub fn import(&self, block: Block) -> Result<Vec<Arc<CommittedBlock>>, ChainError> {
         // Peers re-send what this node already has; that is not an error.
-        if self.store.height_of(&block.hash())?.is_some() {
+        if self.store.height_of(&block.hash(self.suite()))?.is_some() {
             return Ok(Vec::new());
         }
         let strength = self.check_seal(&block)?;
@@ -654,7 +673,7 @@ impl Chain {
         }
         let path = {
             let pending = self.pending.lock();
-            let head = self.head().hash();
+            let head = self.head().hash(self.suite());
             // From `hash` down to the head's child: (hash, header, own seal).
             let mut down = Vec::new();
             let mut cursor = *hash;
@@ -664,7 +683,7 @@ impl Chain {
                     .ok_or(ChainError::NotExecuted(cursor))?;
                 let header = entry.executed.block.header.clone();
                 cursor = header.parent_hash;
-                down.push((header.hash(), header, entry.seal.clone()));
+                down.push((header.hash(self.suite()), header, entry.seal.clone()));
             }
             let mut path = Vec::with_capacity(down.len());
             for (index, (block_hash, _, own)) in down.iter().enumerate() {
@@ -704,12 +723,12 @@ impl Chain {
             .pending_block(hash)
             .ok_or(ChainError::NotExecuted(*hash))?;
         let head = self.head();
-        if executed.block.header.parent_hash != head.hash() {
+        if executed.block.header.parent_hash != head.hash(self.suite()) {
             return Err(BlockError::NotOnHead {
                 height: executed.block.header.height,
                 parent: executed.block.header.parent_hash,
                 head_height: head.height,
-                head_hash: head.hash(),
+                head_hash: head.hash(self.suite()),
             }
             .into());
         }
@@ -754,7 +773,7 @@ impl Chain {
     /// The header of the head or of an executed block: something a new block may extend.
     fn parent_header(&self, hash: &B256) -> Result<Header, ChainError> {
         let head = self.head();
-        if head.hash() == *hash {
+        if head.hash(self.suite()) == *hash {
             return Ok(head);
         }
         if let Some(executed) = self.pending_block(hash) {
@@ -766,7 +785,7 @@ impl Chain {
                 height: height + 1,
                 parent: *hash,
                 head_height: head.height,
-                head_hash: head.hash(),
+                head_hash: head.hash(self.suite()),
             }
             .into()),
             None => Err(ChainError::UnknownParent(*hash)),
@@ -785,12 +804,12 @@ impl Chain {
         // The head may have moved past this block's parent while it executed.
         let head = self.head();
         let parent = executed.block.header.parent_hash;
-        if parent != head.hash() && !pending.contains_key(&parent) {
+        if parent != head.hash(self.suite()) && !pending.contains_key(&parent) {
             return Err(BlockError::NotOnHead {
                 height: executed.block.header.height,
                 parent,
                 head_height: head.height,
-                head_hash: head.hash(),
+                head_hash: head.hash(self.suite()),
             }
             .into());
         }
@@ -810,7 +829,7 @@ impl Chain {
     /// every executed block that no longer descends from the head.
     fn prune_pending(&self, head: &Header) {
         let mut pending = self.pending.lock();
-        let head_hash = head.hash();
+        let head_hash = head.hash(self.suite());
         if let Some(committed) = pending.remove(&head_hash) {
             self.nodes.release(&committed.executed.nodes);
         }
@@ -837,7 +856,12 @@ impl Chain {
     }
 
     fn check_seal(&self, block: &Block) -> Result<SealStrength, BlockError> {
-        check_seal(&self.validators, self.seal_verifier.as_deref(), block)
+        check_seal(
+            self.suite(),
+            &self.validators,
+            self.seal_verifier.as_deref(),
+            block,
+        )
     }
 
     /// The block at `height`.
@@ -877,20 +901,20 @@ impl Chain {
         height: Option<u64>,
     ) -> Result<Option<Account>, ChainError> {
         let (_, root) = self.state_root_at(height)?;
-        let trie = SecureTrie::open(self.nodes.clone(), root)?;
+        let trie = SecureTrie::open_with(self.nodes.clone(), root, node_hash(self.suite()))?;
         Ok(read_account(&trie, address)?)
     }
 
     fn state_at(&self, height: Option<u64>) -> Result<(u64, B256, StateDb<Nodes>), ChainError> {
         let (height, root) = self.state_root_at(height)?;
-        Ok((height, root, StateDb::open(self.nodes.clone(), root)?))
+        Ok((height, root, StateDb::open(self.nodes.clone(), root, self.suite())?))
     }
 
     /// Whether the chain's schedules have work for a block on top of the head at `timestamp_ms`:
     /// block producers seal such a block even when no transaction waits.
     pub fn jobs_due(&self, timestamp_ms: u64) -> Result<bool, ChainError> {
         let head = self.head();
-        let mut state = StateDb::open(self.nodes.clone(), head.state_root)?;
+        let mut state = StateDb::open(self.nodes.clone(), head.state_root, self.suite())?;
         let ctx = BlockContext {
             chain_id: self.chain_id(),
             height: head.height + 1,
@@ -929,7 +953,7 @@ impl Chain {
         record: &Address,
     ) -> Result<Result<Option<cairn_contracts::Decimal>, ContractError>, ChainError> {
         let head = self.head();
-        let mut state = StateDb::open(self.nodes.clone(), head.state_root)?;
+        let mut state = StateDb::open(self.nodes.clone(), head.state_root, self.suite())?;
         let ctx = BlockContext {
             chain_id: self.chain_id(),
             height: head.height,
@@ -960,18 +984,18 @@ impl Chain {
         for name in packages.field_names(package, record)? {
             let value = packages.field(package, record, &name)?;
             fields.push(FieldView {
-                slot: acs::field_slot(record, &name),
+                slot: acs::field_slot(self.suite(), record, &name),
                 name,
                 value,
                 proof: Vec::new(),
             });
         }
-        let mut trie = SecureTrie::open(self.nodes.clone(), state_root)?;
-        let account = read_account(&trie, package)?.unwrap_or_default();
+        let mut trie = SecureTrie::open_with(self.nodes.clone(), state_root, node_hash(self.suite()))?;
+        let account = read_account(&trie, package)?.unwrap_or(Account::empty(self.suite()));
         let mut account_proof = Vec::new();
         if prove {
             account_proof = trie.proof(package.as_slice())?;
-            let mut storage = SecureTrie::open(self.nodes.clone(), account.storage_root)?;
+            let mut storage = SecureTrie::open_with(self.nodes.clone(), account.storage_root, node_hash(self.suite()))?;
             for field in &mut fields {
                 field.proof = storage.proof(field.slot.as_slice())?;
             }
@@ -998,7 +1022,7 @@ impl Chain {
         height: Option<u64>,
     ) -> Result<AccountProof, ChainError> {
         let (height, state_root) = self.state_root_at(height)?;
-        let mut trie = SecureTrie::open(self.nodes.clone(), state_root)?;
+        let mut trie = SecureTrie::open_with(self.nodes.clone(), state_root, node_hash(self.suite()))?;
         let account = read_account(&trie, address)?;
         let proof = trie.proof(address.as_slice())?;
         Ok(AccountProof {
@@ -1042,7 +1066,7 @@ pub(crate) fn replay<S: cairn_trie::NodeStore + Clone>(
     let header = &block.header;
     for (which, claimed, computed) in [
         ("state", header.state_root, state.root()?),
-        ("receipts", header.receipts_root, receipts_root(&receipts)),
+        ("receipts", header.receipts_root, receipts_root(state.suite(), &receipts)),
     ] {
         if claimed != computed {
             return Err(BlockError::RootMismatch {
@@ -1085,16 +1109,17 @@ impl Budget {
 /// Header rules that relate a block to its parent. `now_ms` bounds the timestamp from above
 /// when validating live blocks; historical re-validation passes `None`.
 pub(crate) fn check_header_against_parent(
+    suite: CryptoSuite,
     parent: &Header,
     header: &Header,
     now_ms: Option<u64>,
 ) -> Result<(), BlockError> {
-    if header.parent_hash != parent.hash() || Some(header.height) != parent.height.checked_add(1) {
+    if header.parent_hash != parent.hash(suite) || Some(header.height) != parent.height.checked_add(1) {
         return Err(BlockError::NotOnHead {
             height: header.height,
             parent: header.parent_hash,
             head_height: parent.height,
-            head_hash: parent.hash(),
+            head_hash: parent.hash(suite),
         });
     }
     let max_ms = now_ms.map_or(u64::MAX, |now| now.saturating_add(MAX_FUTURE_DRIFT_MS));
@@ -1116,11 +1141,12 @@ pub(crate) fn check_header_against_parent(
 /// validator's signature; a BFT chain's only by a certificate that a quorum of its validators
 /// signed, so that no single validator, however it signs, can make any node commit a block.
 pub(crate) fn check_seal(
+    suite: CryptoSuite,
     validators: &ValidatorSet,
     verifier: Option<&dyn SealVerifier>,
     block: &Block,
 ) -> Result<SealStrength, BlockError> {
-    let hash = block.hash();
+    let hash = block.hash(suite);
     match (&block.seal, validators.engine()) {
         (Seal::Genesis, _) => Err(BlockError::BadSeal(
             "only block 0 may carry the genesis seal".into(),
@@ -1160,6 +1186,7 @@ pub(crate) fn check_seal(
 
 /// Stateless transaction checks: count, duplicates, transactions root, signatures.
 pub(crate) fn check_transactions(
+    suite: CryptoSuite,
     block: &Block,
     known: Option<&dyn KnownSignatures>,
 ) -> Result<(), BlockError> {
@@ -1183,13 +1210,20 @@ pub(crate) fn check_transactions(
     if gas > BLOCK_GAS_LIMIT {
         return Err(BlockError::TooMuchGas(gas));
     }
+    if let Some(tx) = block.transactions.iter().find(|tx| tx.suite() != suite) {
+        return Err(BlockError::WrongSuite {
+            hash: tx.hash(),
+            suite: tx.suite(),
+            chain: suite,
+        });
+    }
     let mut seen = std::collections::HashSet::with_capacity(count);
     for tx in &block.transactions {
         if !seen.insert(tx.hash()) {
             return Err(BlockError::DuplicateTransaction(tx.hash()));
         }
     }
-    let computed = transactions_root(&block.transactions);
+    let computed = transactions_root(suite, &block.transactions);
     if computed != block.header.transactions_root {
         return Err(BlockError::RootMismatch {
             which: "transactions",

@@ -3,7 +3,7 @@
 //! * [`acs`]: contract packages in state, ACS transactions, and the job executor that runs
 //!   packages' schedules at the start of every block.
 //! * [`execute`]: apply transfers to the account state (a secure Merkle Patricia Trie keyed by
-//!   keccak256(address)), producing receipts. Overspending yields a failed receipt, never a
+//!   the suite's hash of the address), producing receipts. Overspending yields a failed receipt, never a
 //!   negative balance.
 //! * [`genesis`]: build block 0 and its state from a [`GenesisConfig`](cairn_primitives::GenesisConfig).
 //! * [`Chain`]: the validated, durable chain: proposes blocks on top of the head, imports and
@@ -33,3 +33,14 @@ pub use chain::{
 };
 pub use roots::{receipts_root, transactions_root};
 pub use state::{StateDb, StateError};
+
+use cairn_primitives::CryptoSuite;
+use cairn_trie::NodeHash;
+
+/// The node hash of a `suite` chain's tries: keccak-256, or SM3 on `sm2-sm3`.
+pub fn node_hash(suite: CryptoSuite) -> NodeHash {
+    match suite {
+        CryptoSuite::Ed25519Keccak => NodeHash::Keccak256,
+        CryptoSuite::Sm2Sm3 => NodeHash::Sm3,
+    }
+}

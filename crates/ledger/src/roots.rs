@@ -1,10 +1,10 @@
 //! Transactions and receipts roots: tries keyed by rlp(index), as Ethereum builds them.
 
-use cairn_primitives::{B256, Receipt, SignedTransaction};
+use cairn_primitives::{B256, CryptoSuite, Receipt, SignedTransaction};
 use cairn_trie::{MemoryNodeStore, Trie};
 
-fn ordered_root<I: IntoIterator<Item = Vec<u8>>>(values: I) -> B256 {
-    let mut trie = Trie::new(MemoryNodeStore::default());
+fn ordered_root<I: IntoIterator<Item = Vec<u8>>>(suite: CryptoSuite, values: I) -> B256 {
+    let mut trie = Trie::new_with(MemoryNodeStore::default(), crate::node_hash(suite));
     let writes = values
         .into_iter()
         .enumerate()
@@ -19,12 +19,14 @@ fn ordered_root<I: IntoIterator<Item = Vec<u8>>>(values: I) -> B256 {
     }
 }
 
-/// Root of the trie mapping rlp(i) to the i-th transaction's canonical encoding.
-pub fn transactions_root(transactions: &[SignedTransaction]) -> B256 {
-    ordered_root(transactions.iter().map(SignedTransaction::encoded))
+/// Root of the trie (under the `suite`'s hash) mapping rlp(i) to the i-th transaction's
+/// canonical encoding.
+pub fn transactions_root(suite: CryptoSuite, transactions: &[SignedTransaction]) -> B256 {
+    ordered_root(suite, transactions.iter().map(SignedTransaction::encoded))
 }
 
-/// Root of the trie mapping rlp(i) to the i-th receipt's canonical encoding.
-pub fn receipts_root(receipts: &[Receipt]) -> B256 {
-    ordered_root(receipts.iter().map(Receipt::encoded))
+/// Root of the trie (under the `suite`'s hash) mapping rlp(i) to the i-th receipt's canonical
+/// encoding.
+pub fn receipts_root(suite: CryptoSuite, receipts: &[Receipt]) -> B256 {
+    ordered_root(suite, receipts.iter().map(Receipt::encoded))
 }

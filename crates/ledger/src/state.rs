@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use cairn_primitives::{Account, Address, B256, decode_exact};
+use cairn_primitives::{Account, Address, B256, CryptoSuite, decode_exact};
 use cairn_trie::{NodeBatch, NodeStore, SecureTrie, TrieError};
 
 /// Account state rooted in a secure trie.
@@ -20,27 +20,35 @@ pub struct StateDb<S> {
     /// Storage values read or written since the last commit: contracts read the same few
     /// slots (a package's metadata, its operator's fields) call after call.
     slots: HashMap<(Address, B256), Option<Vec<u8>>>,
+    suite: CryptoSuite,
 }
 
 impl<S: NodeStore> StateDb<S> {
-    /// Empty state.
-    pub fn empty(store: S) -> Self {
+    /// Empty state of a `suite` chain.
+    pub fn empty(store: S, suite: CryptoSuite) -> Self {
         Self {
-            trie: SecureTrie::new(store),
+            trie: SecureTrie::new_with(store, crate::node_hash(suite)),
             touched: HashMap::new(),
             storage: HashMap::new(),
             slots: HashMap::new(),
+            suite,
         }
     }
 
-    /// State at a committed root.
-    pub fn open(store: S, root: B256) -> Result<Self, TrieError> {
+    /// State of a `suite` chain at a committed root.
+    pub fn open(store: S, root: B256, suite: CryptoSuite) -> Result<Self, TrieError> {
         Ok(Self {
-            trie: SecureTrie::open(store, root)?,
+            trie: SecureTrie::open_with(store, root, crate::node_hash(suite))?,
             touched: HashMap::new(),
             storage: HashMap::new(),
             slots: HashMap::new(),
+            suite,
         })
+    }
+
+    /// The chain's crypto suite: its tries' hash, and its accounts' empty roots.
+    pub fn suite(&self) -> CryptoSuite {
+        self.suite
     }
 
     /// The account at `address` (a default, empty account if it does not exist).
@@ -48,7 +56,7 @@ impl<S: NodeStore> StateDb<S> {
         if let Some(account) = self.touched.get(address) {
             return Ok(*account);
         }
-        let account = read_account(&self.trie, address)?.unwrap_or_default();
+        let account = read_account(&self.trie, address)?.unwrap_or(Account::empty(self.suite));
         Ok(account)
     }
 
@@ -105,7 +113,8 @@ impl<S: NodeStore + Clone> StateDb<S> {
     fn storage_trie(&mut self, address: &Address) -> Result<&mut SecureTrie<S>, StateError> {
         if !self.storage.contains_key(address) {
             let root = self.account(address)?.storage_root;
-            let trie = SecureTrie::open(self.trie.store().clone(), root)?;
+            let trie =
+                SecureTrie::open_with(self.trie.store().clone(), root, crate::node_hash(self.suite))?;
             self.storage.insert(*address, trie);
         }
         match self.storage.get_mut(address) {
@@ -114,7 +123,7 @@ impl<S: NodeStore + Clone> StateDb<S> {
         }
     }
 
-    /// The value at `slot` of `address`'s storage (keyed, as in Ethereum, by keccak256 of the
+    /// The value at `slot` of `address`'s storage (keyed, as in Ethereum, by the hash of the
     /// slot).
     pub fn storage(
         &mut self,

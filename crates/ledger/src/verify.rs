@@ -9,7 +9,7 @@
 //! and receipts are read back through an [`Archive`] and accepted only if they match the
 //! stored header's transactions and receipts roots.
 
-use cairn_primitives::{B256, Block, EMPTY_ROOT, Header, Receipt, SignedTransaction};
+use cairn_primitives::{B256, Block, CryptoSuite, Header, Receipt, SignedTransaction};
 use cairn_storage::Store;
 use cairn_trie::{MemoryNodeStore, SecureTrie};
 
@@ -81,6 +81,7 @@ pub fn verify_chain_with(
         .ok_or_else(|| fail(0, "no head pointer stored"))?;
     let validators = ValidatorSet::from_genesis(&genesis);
     let chain_id = genesis.chain_id;
+    let suite = genesis.crypto;
 
     let (genesis_block, _) = build_genesis(&genesis).map_err(|e| fail(0, e))?;
     let stored_genesis = store
@@ -93,15 +94,15 @@ pub fn verify_chain_with(
             "stored genesis block differs from the one the genesis document builds",
         ));
     }
-    let mut state = StateDb::empty(std::sync::Arc::new(MemoryNodeStore::default()));
+    let mut state = StateDb::empty(std::sync::Arc::new(MemoryNodeStore::default()), suite);
     let packages = crate::acs::PackageCache::default();
     for account in &genesis.accounts {
         state.set_account(
             account.address,
-            cairn_primitives::Account::with_balance(0, account.balance),
+            cairn_primitives::Account::with_balance(suite, 0, account.balance),
         );
     }
-    check_indexes(store, 0, &genesis_block.header)?;
+    check_indexes(store, suite, 0, &genesis_block.header)?;
     let mut parent: Header = genesis_block.header;
     // Notarized blocks are final through a final descendant, so the head must be final itself.
     let mut head_strength = None;
@@ -117,7 +118,7 @@ pub fn verify_chain_with(
                     .ok_or_else(|| fail(height, "receipts missing"))?;
                 (block, receipts)
             }
-            None => read_dropped(store, height, &mut archive)?,
+            None => read_dropped(store, suite, height, &mut archive)?,
         };
         if block.header.height != height {
             return Err(fail(
@@ -128,7 +129,8 @@ pub fn verify_chain_with(
                 ),
             ));
         }
-        check_header_against_parent(&parent, &block.header, None).map_err(|e| fail(height, e))?;
+        check_header_against_parent(suite, &parent, &block.header, None)
+            .map_err(|e| fail(height, e))?;
         if validators.index_of(&block.header.proposer).is_none() {
             return Err(fail(
                 height,
@@ -136,8 +138,8 @@ pub fn verify_chain_with(
             ));
         }
         head_strength =
-            Some(check_seal(&validators, seal_verifier, &block).map_err(|e| fail(height, e))?);
-        check_transactions(&block, None).map_err(|e| fail(height, e))?;
+            Some(check_seal(suite, &validators, seal_verifier, &block).map_err(|e| fail(height, e))?);
+        check_transactions(suite, &block, None).map_err(|e| fail(height, e))?;
 
         let (receipts, job_runs) =
             replay(&mut state, chain_id, &packages, &block).map_err(|e| fail(height, e))?;
@@ -179,7 +181,7 @@ pub fn verify_chain_with(
                 }
             }
         }
-        if block.header.state_root != EMPTY_ROOT
+        if block.header.state_root != suite.empty_root()
             && store
                 .trie_node(&block.header.state_root)
                 .map_err(|e| fail(height, e))?
@@ -187,7 +189,7 @@ pub fn verify_chain_with(
         {
             return Err(fail(height, "state root node is not stored"));
         }
-        check_indexes(store, height, &block.header)?;
+        check_indexes(store, suite, height, &block.header)?;
         transactions += block.transactions.len() as u64;
         parent = block.header;
         progress(height, head.height);
@@ -199,13 +201,13 @@ pub fn verify_chain_with(
             "the head is only notarized; no final block covers it",
         ));
     }
-    if parent.hash() != head.hash {
+    if parent.hash(suite) != head.hash {
         return Err(fail(
             head.height,
             format!(
                 "head pointer names {}, the block there is {}",
                 head.hash,
-                parent.hash()
+                parent.hash(suite)
             ),
         ));
     }
@@ -232,6 +234,7 @@ pub fn verify_chain_with(
 /// the archive, which must match the header's roots.
 fn read_dropped(
     store: &Store,
+    suite: CryptoSuite,
     height: u64,
     archive: &mut Option<Archive<'_>>,
 ) -> Result<(Block, Vec<Receipt>), VerifyError> {
@@ -251,13 +254,13 @@ fn read_dropped(
     })?;
     let (transactions, receipts) =
         archive(height).map_err(|e| fail(height, format!("cannot read its dropped body: {e}")))?;
-    if transactions_root(&transactions) != header.transactions_root {
+    if transactions_root(suite, &transactions) != header.transactions_root {
         return Err(fail(
             height,
             "the body read back does not match the header's transactions root",
         ));
     }
-    if receipts_root(&receipts) != header.receipts_root {
+    if receipts_root(suite, &receipts) != header.receipts_root {
         return Err(fail(
             height,
             "the receipts read back do not match the header's receipts root",
@@ -273,13 +276,18 @@ fn read_dropped(
     ))
 }
 
-fn check_indexes(store: &Store, height: u64, header: &Header) -> Result<(), VerifyError> {
+fn check_indexes(
+    store: &Store,
+    suite: CryptoSuite,
+    height: u64,
+    header: &Header,
+) -> Result<(), VerifyError> {
     let stored_header = store.header(height).map_err(|e| fail(height, e))?;
     if stored_header.as_ref() != Some(header) {
         return Err(fail(height, "header table disagrees with the block"));
     }
     let indexed = store
-        .height_of(&header.hash())
+        .height_of(&header.hash(suite))
         .map_err(|e| fail(height, e))?;
     if indexed != Some(height) {
         return Err(fail(
@@ -298,12 +306,14 @@ fn compare_stored_state(
     state: &mut StateDb<std::sync::Arc<MemoryNodeStore>>,
 ) -> Result<u64, VerifyError> {
     let height = head.height;
-    let stored =
-        SecureTrie::open(store.node_source(), head.state_root).map_err(|e| fail(height, e))?;
+    let hash = crate::node_hash(state.suite());
+    let stored = SecureTrie::open_with(store.node_source(), head.state_root, hash)
+        .map_err(|e| fail(height, e))?;
     let (_, nodes) = state.commit().map_err(|e| fail(height, e))?;
     let memory = MemoryNodeStore::default();
     memory.apply(&nodes);
-    let derived = SecureTrie::open(memory, head.state_root).map_err(|e| fail(height, e))?;
+    let derived =
+        SecureTrie::open_with(memory, head.state_root, hash).map_err(|e| fail(height, e))?;
     let mut stored_entries = stored.iter();
     let mut count = 0u64;
     for expected in derived.iter() {

@@ -20,7 +20,7 @@
 //! Field values are ACS decimals: 18 decimal places in an `i128`, carried as the 16 bytes of
 //! its two's complement, big-endian.
 
-use alloy_primitives::{Address, Bytes, keccak256};
+use alloy_primitives::{Address, Bytes};
 use alloy_rlp::{BufMut, Decodable, Encodable, Header as RlpHeader};
 
 /// The envelope type byte of an ACS transaction.
@@ -330,15 +330,15 @@ impl AcsTransaction {
     }
 }
 
-/// The address of the package `deployer` creates with its `nonce`-th transaction:
-/// the last 20 bytes of keccak256("cairn/acs/package" || deployer || nonce as 8 bytes,
-/// big-endian). No key controls it, and no two deployments share one.
-pub fn package_address(deployer: &Address, nonce: u64) -> Address {
+/// The address of the package `deployer` creates with its `nonce`-th transaction on a `suite`
+/// chain: the last 20 bytes of H("cairn/acs/package" || deployer || nonce as 8 bytes,
+/// big-endian), H the suite's hash. No key controls it, and no two deployments share one.
+pub fn package_address(suite: crate::CryptoSuite, deployer: &Address, nonce: u64) -> Address {
     let mut preimage = Vec::with_capacity(17 + 20 + 8);
     preimage.extend_from_slice(b"cairn/acs/package");
     preimage.extend_from_slice(deployer.as_slice());
     preimage.extend_from_slice(&nonce.to_be_bytes());
-    Address::from_slice(&keccak256(preimage)[12..])
+    Address::from_slice(&suite.hash(&preimage)[12..])
 }
 
 /// Where a contract failed: its message and its place in the package's source.
@@ -612,9 +612,12 @@ mod tests {
     fn package_addresses_differ_by_deployer_and_nonce() {
         let a = Address::repeat_byte(1);
         let b = Address::repeat_byte(2);
-        assert_ne!(package_address(&a, 0), package_address(&a, 1));
-        assert_ne!(package_address(&a, 0), package_address(&b, 0));
-        assert_eq!(package_address(&a, 3), package_address(&a, 3));
+        let ed = crate::CryptoSuite::Ed25519Keccak;
+        let sm = crate::CryptoSuite::Sm2Sm3;
+        assert_ne!(package_address(ed, &a, 0), package_address(ed, &a, 1));
+        assert_ne!(package_address(ed, &a, 0), package_address(ed, &b, 0));
+        assert_eq!(package_address(ed, &a, 3), package_address(ed, &a, 3));
+        assert_ne!(package_address(ed, &a, 3), package_address(sm, &a, 3));
     }
 
     #[test]

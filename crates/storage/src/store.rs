@@ -1,10 +1,10 @@
 //! The store: one redb database holding a chain.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cairn_primitives::{
-    Address, B256, Block, Bytes, GenesisConfig, Header, JobRun, Receipt, decode_exact,
+    Address, B256, Block, Bytes, CryptoSuite, GenesisConfig, Header, JobRun, Receipt, decode_exact,
 };
 use cairn_trie::{NodeBatch, NodeStore, NodeStoreError};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
@@ -46,6 +46,8 @@ pub struct StoreStats {
 pub struct Store {
     db: Arc<Database>,
     path: PathBuf,
+    /// The chain's crypto suite (which hashes its blocks), read from genesis once known.
+    suite: Arc<OnceLock<CryptoSuite>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -96,6 +98,7 @@ impl Store {
         let store = Self {
             db: Arc::new(db),
             path,
+            suite: Arc::default(),
         };
         store.create_tables()?;
         Ok(store)
@@ -169,6 +172,17 @@ impl Store {
             .map_err(|e| corrupt("meta", e))
     }
 
+    /// The crypto suite of the stored chain (its genesis's), which gives its block hashes.
+    pub fn suite(&self) -> Result<CryptoSuite> {
+        if let Some(suite) = self.suite.get() {
+            return Ok(*suite);
+        }
+        let genesis = self.genesis()?.ok_or_else(|| {
+            StorageError::Refused("no genesis: initialize the chain first".into())
+        })?;
+        Ok(*self.suite.get_or_init(|| genesis.crypto))
+    }
+
     /// Writes block 0 and the genesis document. Refused if the store already holds a chain.
     pub fn initialize(
         &self,
@@ -183,7 +197,7 @@ impl Store {
         }
         let genesis_json = serde_json::to_string_pretty(genesis)
             .map_err(|e| StorageError::Refused(format!("genesis does not serialize: {e}")))?;
-        self.write_block(block, &[], &[], nodes, None, Some(&genesis_json))
+        self.write_block(block, &[], &[], nodes, None, Some((&genesis_json, genesis.crypto)))
     }
 
     /// Appends `block` (which must extend the current head) with its receipts, the scheduled
@@ -208,7 +222,7 @@ impl Store {
         job_runs: &[JobRun],
         nodes: &NodeBatch,
         expected_parent: Option<ChainHead>,
-        genesis_json: Option<&str>,
+        genesis: Option<(&str, CryptoSuite)>,
     ) -> Result<ChainHead> {
         if receipts.len() != block.transactions.len() {
             return Err(StorageError::Refused(format!(
@@ -218,7 +232,11 @@ impl Store {
             )));
         }
         let height = block.header.height;
-        let hash = block.hash();
+        let suite = match genesis {
+            Some((_, suite)) => suite,
+            None => self.suite()?,
+        };
+        let hash = block.hash(suite);
         let txn = self.begin_durable_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -247,7 +265,7 @@ impl Store {
                     }
                 }
             }
-            if let Some(json) = genesis_json {
+            if let Some((json, _)) = genesis {
                 meta.insert(META_GENESIS, json.as_bytes())?;
             }
             meta.insert(META_HEAD, encode_head(height, &hash).as_slice())?;
@@ -678,7 +696,7 @@ mod tests {
         }
         .sign(&SecretKey::from_bytes([4; 32]));
         let receipt = Receipt::transfer(tx.hash(), Outcome::Success);
-        let header = header(parent.header.height + 1, parent.hash());
+        let header = header(parent.header.height + 1, parent.hash(CryptoSuite::Ed25519Keccak));
         (
             Block {
                 header,
@@ -780,7 +798,7 @@ mod tests {
                 head,
                 ChainHead {
                     height: 1,
-                    hash: block1.hash()
+                    hash: block1.hash(CryptoSuite::Ed25519Keccak)
                 }
             );
         }
@@ -789,13 +807,13 @@ mod tests {
             store.head().unwrap(),
             Some(ChainHead {
                 height: 1,
-                hash: block1.hash()
+                hash: block1.hash(CryptoSuite::Ed25519Keccak)
             })
         );
         assert_eq!(store.genesis().unwrap(), Some(genesis()));
         assert_eq!(store.block(1).unwrap(), Some(block1.clone()));
         assert_eq!(store.header(1).unwrap(), Some(block1.header.clone()));
-        assert_eq!(store.height_of(&block1.hash()).unwrap(), Some(1));
+        assert_eq!(store.height_of(&block1.hash(CryptoSuite::Ed25519Keccak)).unwrap(), Some(1));
         assert_eq!(store.receipts(1).unwrap(), Some(receipts1));
         let tx_hash = block1.transactions[0].hash();
         assert_eq!(
