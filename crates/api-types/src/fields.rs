@@ -5,7 +5,7 @@
 use std::fmt;
 
 use cairn_primitives::serde_helpers::{parse_0x_hex_array, parse_amount};
-use cairn_primitives::{Address, PublicKey, Signature};
+use cairn_primitives::{AccountPublicKey, Address, Signature};
 use serde_json::{Map, Value};
 
 use crate::{BatchRequest, RawTransaction, TransactionFields, TransactionRequest};
@@ -98,6 +98,18 @@ fn hex<const N: usize>(
         .ok_or_else(|| FieldError::new(name, format!("not {what} (0x + {} hex digits)", 2 * N)))
 }
 
+fn public_key(map: &Map<String, Value>, name: &str) -> Result<AccountPublicKey, FieldError> {
+    required(map, name)?
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| {
+            FieldError::new(
+                name,
+                "not a public key (0x + 64 hex digits for ed25519, or 66 starting 02 or 03 for a compressed SM2 point)",
+            )
+        })
+}
+
 fn amount(map: &Map<String, Value>, name: &str) -> Result<u128, FieldError> {
     // A string only: JSON numbers lose precision above 2^53 in most clients.
     required(map, name)?
@@ -129,7 +141,7 @@ impl TransactionFields {
             nonce: integer(map, "nonce")?,
             to: Address::from(hex::<20>(map, "to", "an address")?),
             amount: amount(map, "amount")?,
-            public_key: PublicKey(hex::<32>(map, "public_key", "a public key")?),
+            public_key: public_key(map, "public_key")?,
             signature: Signature(hex::<64>(map, "signature", "a signature")?),
         })
     }
@@ -255,7 +267,7 @@ mod tests {
             (with("chain_id", json!(-1)), "\"chain_id\": not an integer"),
             (
                 with("public_key", json!("0x01")),
-                "\"public_key\": not a public key (0x + 64 hex digits)",
+                "\"public_key\": not a public key (0x + 64 hex digits for ed25519, or 66 starting 02 or 03 for a compressed SM2 point)",
             ),
             (
                 with("signature", json!(null)),

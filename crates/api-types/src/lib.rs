@@ -11,8 +11,9 @@ mod fields;
 
 use cairn_contracts::Decimal;
 use cairn_primitives::{
-    AcsAction, Address, B256, Block, Body, Bytes, Header, Outcome, PublicKey, Receipt, Seal,
-    Signature, SignedTransaction, Transaction, package_address, serde_helpers::u128_string,
+    AccountPublicKey, AcsAction, Address, B256, Block, Body, Bytes, CryptoSuite, Header, Outcome,
+    Receipt, Seal, Signature, SignedTransaction, Transaction, package_address,
+    serde_helpers::u128_string,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -171,6 +172,11 @@ pub struct StatusResponse {
     pub head_timestamp_ms: u64,
     /// Consensus engine (`solo` or `bft`).
     pub engine: String,
+    /// The chain's crypto suite: `ed25519-keccak` or `sm2-sm3` (which keys sign its
+    /// transactions and which hash links its blocks and tries).
+    #[serde(default)]
+    #[schema(value_type = String, example = "ed25519-keccak")]
+    pub crypto: CryptoSuite,
     /// This node's validator rank, or null for a full node.
     pub validator_index: Option<usize>,
     /// Rank of the current proposer.
@@ -253,10 +259,11 @@ pub struct TransactionFields {
     #[serde(with = "u128_string")]
     #[schema(value_type = String, pattern = "^[0-9]{1,39}$", example = "1000")]
     pub amount: u128,
-    /// Sender's ed25519 public key, 0x-hex.
-    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
-    pub public_key: PublicKey,
-    /// ed25519 signature, 0x-hex (64 bytes).
+    /// Sender's public key, 0x-hex: 32 bytes (ed25519) on an `ed25519-keccak` chain, the
+    /// 33-byte compressed point (SM2) on an `sm2-sm3` chain.
+    #[schema(value_type = String, pattern = "^0x([0-9a-fA-F]{64}|0[23][0-9a-fA-F]{64})$")]
+    pub public_key: AccountPublicKey,
+    /// Signature, 0x-hex (64 bytes): ed25519, or SM2's r ‖ s.
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{128}$")]
     pub signature: Signature,
 }
@@ -298,7 +305,7 @@ pub fn target_of(tx: &SignedTransaction) -> Address {
         Body::Acs(acs) => acs
             .action
             .package()
-            .unwrap_or_else(|| package_address(&tx.sender(), acs.nonce)),
+            .unwrap_or_else(|| package_address(tx.suite(), &tx.sender(), acs.nonce)),
     }
 }
 
@@ -551,8 +558,13 @@ impl TxResponse {
         }
     }
 
-    /// The response for a committed transaction.
-    pub fn committed(block: &Block, index: usize, receipt: &Receipt) -> Option<Self> {
+    /// The response for a committed transaction of a `suite` chain.
+    pub fn committed(
+        suite: CryptoSuite,
+        block: &Block,
+        index: usize,
+        receipt: &Receipt,
+    ) -> Option<Self> {
         let tx = block.transactions.get(index)?;
         Some(Self {
             hash: tx.hash(),
@@ -562,7 +574,7 @@ impl TxResponse {
                 TxStatus::Failed
             },
             block: Some(block.header.height),
-            block_hash: Some(block.hash()),
+            block_hash: Some(block.hash(suite)),
             index: u32::try_from(index).ok(),
             transaction: Some(TransactionView::of(tx)),
             receipt: Some(ReceiptView::of(receipt)),
@@ -611,10 +623,10 @@ pub struct HeaderView {
 }
 
 impl HeaderView {
-    /// The view of a header.
-    pub fn of(header: &Header) -> Self {
+    /// The view of a header of a `suite` chain.
+    pub fn of(suite: CryptoSuite, header: &Header) -> Self {
         Self {
-            hash: header.hash(),
+            hash: header.hash(suite),
             height: header.height,
             parent_hash: header.parent_hash,
             timestamp_ms: header.timestamp_ms,
@@ -646,8 +658,8 @@ pub struct BlockView {
 }
 
 impl BlockView {
-    /// The view of a block.
-    pub fn of(block: &Block, full: bool) -> Self {
+    /// The view of a block of a `suite` chain.
+    pub fn of(suite: CryptoSuite, block: &Block, full: bool) -> Self {
         let seal = match &block.seal {
             Seal::Genesis => SealView {
                 kind: "genesis".into(),
@@ -663,7 +675,7 @@ impl BlockView {
             },
         };
         Self {
-            header: HeaderView::of(&block.header),
+            header: HeaderView::of(suite, &block.header),
             seal,
             transaction_count: block.transactions.len(),
             transactions: block
@@ -742,10 +754,10 @@ pub struct HeadEvent {
 }
 
 impl HeadEvent {
-    /// The event for a committed block.
-    pub fn of(block: &Block) -> Self {
+    /// The event for a committed block of a `suite` chain.
+    pub fn of(suite: CryptoSuite, block: &Block) -> Self {
         Self {
-            header: HeaderView::of(&block.header),
+            header: HeaderView::of(suite, &block.header),
             transaction_count: block.transactions.len(),
         }
     }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use cairn_contracts::{Decimal, Env, compile_package, run as run_vm};
 use cairn_primitives::{
-    AcsAction, AcsTransaction, Address, Bytes, SecretKey, SignedTransaction, package_address,
+    AcsAction, AcsTransaction, Address, Bytes, CryptoSuite, SecretKey, SignedTransaction,
+    package_address,
 };
 use rhai::{Dynamic, Engine, Scope};
 use serde::Serialize;
@@ -109,7 +110,7 @@ pub fn run(calls: usize, accounts: usize) -> anyhow::Result<AcsReport> {
     let dir = tempfile::tempdir()?;
     eprintln!("starting a node in {}...", dir.path().display());
     let nodes = start_chain(dir.path(), 1, &keys)?;
-    let package = package_address(&operator.address(), 0);
+    let package = package_address(CryptoSuite::Ed25519Keccak, &operator.address(), 0);
     eprintln!("deploying the seed's package and joining {accounts} holders...");
     let deploy = exact(
         operator,

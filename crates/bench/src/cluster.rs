@@ -29,7 +29,7 @@ use cairn_ledger::{Chain, receipts_root, transactions_root};
 use cairn_node::cluster::{StoreShares, decode_body, encode_body};
 use cairn_primitives::dev::{DEV_CHAIN_ID, dev_genesis, dev_validator_key};
 use cairn_primitives::{
-    Address, B256, GenesisAccount, Header, Seal, SecretKey, Transaction, keccak256,
+    Address, B256, CryptoSuite, GenesisAccount, Header, Seal, SecretKey, Transaction, keccak256,
 };
 use cairn_storage::Store;
 use serde::Serialize;
@@ -129,8 +129,9 @@ impl LocalChain for View {
             return false;
         };
         transactions.len() == receipts.len()
-            && transactions_root(&transactions) == known.header.transactions_root
-            && receipts_root(&receipts) == known.header.receipts_root
+            && transactions_root(CryptoSuite::Ed25519Keccak, &transactions)
+                == known.header.transactions_root
+            && receipts_root(CryptoSuite::Ed25519Keccak, &receipts) == known.header.receipts_root
     }
 
     fn head(&self) -> u64 {
@@ -427,7 +428,7 @@ fn build_chain(
             .receipts(height)?
             .context("receipts just committed")?;
         data.push(BlockData {
-            hash: block.hash(),
+            hash: block.hash(chain.suite()),
             header: block.header.clone(),
             data: encode_body(&block.transactions, &receipts),
         });

@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use cairn_primitives::{Address, SecretKey, SignedTransaction, Transaction, verify_batch};
+use cairn_primitives::{
+    AccountPublicKey, Address, SecretKey, SignedTransaction, Transaction, verify_batch,
+};
 use serde::Serialize;
 
 /// Signatures per second three ways.
@@ -90,11 +92,14 @@ impl Prepared {
     }
 
     fn verify_batch(&self) {
-        let items = self
-            .txs
-            .iter()
-            .zip(&self.messages)
-            .map(|(tx, message)| (tx.public_key(), message.as_slice(), tx.signature()));
+        let items =
+            self.txs
+                .iter()
+                .zip(&self.messages)
+                .map(|(tx, message)| match tx.public_key() {
+                    AccountPublicKey::Ed25519(key) => (key, message.as_slice(), tx.signature()),
+                    AccountPublicKey::Sm2(_) => unreachable!("the sample is signed with ed25519"),
+                });
         assert!(
             verify_batch(items).is_ok(),
             "a valid batch failed to verify"

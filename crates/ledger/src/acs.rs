@@ -521,12 +521,11 @@ impl<'s, S: NodeStore + Clone> Packages<'s, S> {
         }
         let suite = self.state.suite();
         for (name, value) in writes {
-            self.state
-                .set_storage(
-                    package,
-                    &field_slot(suite, record, name),
-                    &encode_field(*value),
-                )?;
+            self.state.set_storage(
+                package,
+                &field_slot(suite, record, name),
+                &encode_field(*value),
+            )?;
         }
         Ok(Ok(()))
     }

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use cairn_primitives::{
     Account, Address, B256, Block, Bytes, ConsensusEngine, ContractError, CryptoSuite,
-    GenesisConfig, Header,
-    JobRun, MAX_EXTRA_BYTES, PublicKey, Receipt, Seal, SignedTransaction,
+    GenesisConfig, Header, JobRun, MAX_EXTRA_BYTES, PublicKey, Receipt, Seal, SignedTransaction,
 };
 use cairn_storage::{ChainHead, StorageError, Store};
 use cairn_trie::{CachedNodeStore, NodeBatch, SecureTrie, TrieError};
@@ -18,9 +17,9 @@ use cairn_primitives::clock::now_ms;
 use crate::acs::{self, BLOCK_GAS_LIMIT, BlockContext, PackageCache};
 use crate::execute::{ExecutionError, NotApplicable, apply_transaction};
 use crate::genesis::build_genesis;
+use crate::node_hash;
 use crate::pending::{LayeredNodes, Nodes};
 use crate::roots::{receipts_root, transactions_root};
-use crate::node_hash;
 use crate::state::{StateDb, StateError, read_account};
 
 /// Most transactions one block may carry.
@@ -907,7 +906,11 @@ impl Chain {
 
     fn state_at(&self, height: Option<u64>) -> Result<(u64, B256, StateDb<Nodes>), ChainError> {
         let (height, root) = self.state_root_at(height)?;
-        Ok((height, root, StateDb::open(self.nodes.clone(), root, self.suite())?))
+        Ok((
+            height,
+            root,
+            StateDb::open(self.nodes.clone(), root, self.suite())?,
+        ))
     }
 
     /// Whether the chain's schedules have work for a block on top of the head at `timestamp_ms`:
@@ -990,12 +993,17 @@ impl Chain {
                 proof: Vec::new(),
             });
         }
-        let mut trie = SecureTrie::open_with(self.nodes.clone(), state_root, node_hash(self.suite()))?;
+        let mut trie =
+            SecureTrie::open_with(self.nodes.clone(), state_root, node_hash(self.suite()))?;
         let account = read_account(&trie, package)?.unwrap_or(Account::empty(self.suite()));
         let mut account_proof = Vec::new();
         if prove {
             account_proof = trie.proof(package.as_slice())?;
-            let mut storage = SecureTrie::open_with(self.nodes.clone(), account.storage_root, node_hash(self.suite()))?;
+            let mut storage = SecureTrie::open_with(
+                self.nodes.clone(),
+                account.storage_root,
+                node_hash(self.suite()),
+            )?;
             for field in &mut fields {
                 field.proof = storage.proof(field.slot.as_slice())?;
             }
@@ -1022,7 +1030,8 @@ impl Chain {
         height: Option<u64>,
     ) -> Result<AccountProof, ChainError> {
         let (height, state_root) = self.state_root_at(height)?;
-        let mut trie = SecureTrie::open_with(self.nodes.clone(), state_root, node_hash(self.suite()))?;
+        let mut trie =
+            SecureTrie::open_with(self.nodes.clone(), state_root, node_hash(self.suite()))?;
         let account = read_account(&trie, address)?;
         let proof = trie.proof(address.as_slice())?;
         Ok(AccountProof {
@@ -1066,7 +1075,11 @@ pub(crate) fn replay<S: cairn_trie::NodeStore + Clone>(
     let header = &block.header;
     for (which, claimed, computed) in [
         ("state", header.state_root, state.root()?),
-        ("receipts", header.receipts_root, receipts_root(state.suite(), &receipts)),
+        (
+            "receipts",
+            header.receipts_root,
+            receipts_root(state.suite(), &receipts),
+        ),
     ] {
         if claimed != computed {
             return Err(BlockError::RootMismatch {
@@ -1114,7 +1127,9 @@ pub(crate) fn check_header_against_parent(
     header: &Header,
     now_ms: Option<u64>,
 ) -> Result<(), BlockError> {
-    if header.parent_hash != parent.hash(suite) || Some(header.height) != parent.height.checked_add(1) {
+    if header.parent_hash != parent.hash(suite)
+        || Some(header.height) != parent.height.checked_add(1)
+    {
         return Err(BlockError::NotOnHead {
             height: header.height,
             parent: header.parent_hash,

@@ -57,7 +57,10 @@ mod tests {
 
         let mut poorer = config.clone();
         poorer.accounts[0].balance -= 1;
-        assert_ne!(build_genesis(&poorer).unwrap().0.hash(KECCAK), a.hash(KECCAK));
+        assert_ne!(
+            build_genesis(&poorer).unwrap().0.hash(KECCAK),
+            a.hash(KECCAK)
+        );
         let mut other_validators = config.clone();
         other_validators.validators = dev_genesis(2, 0).validators;
         assert_ne!(
@@ -65,7 +68,10 @@ mod tests {
             a.hash(KECCAK)
         );
         let later = dev_genesis(1, 1);
-        assert_ne!(build_genesis(&later).unwrap().0.hash(KECCAK), a.hash(KECCAK));
+        assert_ne!(
+            build_genesis(&later).unwrap().0.hash(KECCAK),
+            a.hash(KECCAK)
+        );
         // The same accounts and validators on the other suite: another chain.
         let mut sm = config.clone();
         sm.crypto = CryptoSuite::Sm2Sm3;
@@ -92,10 +98,8 @@ mod tests {
         let mut config = dev_genesis_for(CryptoSuite::Sm2Sm3, 1, 0);
         config.accounts.truncate(1);
         let account = &config.accounts[0];
-        let mut trie = cairn_trie::SecureTrie::new_with(
-            MemoryNodeStore::default(),
-            cairn_trie::NodeHash::Sm3,
-        );
+        let mut trie =
+            cairn_trie::SecureTrie::new_with(MemoryNodeStore::default(), cairn_trie::NodeHash::Sm3);
         let expected = Account::with_balance(CryptoSuite::Sm2Sm3, 0, account.balance);
         assert_eq!(expected.storage_root, CryptoSuite::Sm2Sm3.empty_root());
         trie.insert(account.address.as_slice(), &expected.encoded())

@@ -113,8 +113,11 @@ impl<S: NodeStore + Clone> StateDb<S> {
     fn storage_trie(&mut self, address: &Address) -> Result<&mut SecureTrie<S>, StateError> {
         if !self.storage.contains_key(address) {
             let root = self.account(address)?.storage_root;
-            let trie =
-                SecureTrie::open_with(self.trie.store().clone(), root, crate::node_hash(self.suite))?;
+            let trie = SecureTrie::open_with(
+                self.trie.store().clone(),
+                root,
+                crate::node_hash(self.suite),
+            )?;
             self.storage.insert(*address, trie);
         }
         match self.storage.get_mut(address) {

@@ -137,8 +137,9 @@ pub fn verify_chain_with(
                 BlockError::UnknownProposer(block.header.proposer),
             ));
         }
-        head_strength =
-            Some(check_seal(suite, &validators, seal_verifier, &block).map_err(|e| fail(height, e))?);
+        head_strength = Some(
+            check_seal(suite, &validators, seal_verifier, &block).map_err(|e| fail(height, e))?,
+        );
         check_transactions(suite, &block, None).map_err(|e| fail(height, e))?;
 
         let (receipts, job_runs) =

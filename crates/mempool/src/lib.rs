@@ -22,7 +22,7 @@ impl AccountView for cairn_ledger::Chain {
         address: &cairn_primitives::Address,
     ) -> Result<cairn_primitives::Account, String> {
         cairn_ledger::Chain::account(self, address, None)
-            .map(Option::unwrap_or_default)
+            .map(|account| account.unwrap_or(cairn_primitives::Account::empty(self.suite())))
             .map_err(|e| e.to_string())
     }
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, hash_map::Entry};
 use std::time::{Duration, Instant};
 
 use cairn_primitives::{
-    Account, AcsAction, AcsTransaction, Address, B256, MAX_TRANSACTION_BYTES, SignedTransaction,
-    all_signatures_valid, verify_signatures,
+    Account, AcsAction, AcsTransaction, Address, B256, CryptoSuite, MAX_TRANSACTION_BYTES,
+    SignedTransaction, all_signatures_valid, verify_signatures,
 };
 
 /// A gossiped batch held a transfer whose signature does not verify: the peer that sent it is
@@ -45,6 +45,8 @@ pub fn check_contract_action(acs: &AcsTransaction) -> Result<(), AdmissionError>
 pub struct PoolConfig {
     /// Chain id every admitted transfer must carry.
     pub chain_id: u64,
+    /// The chain's crypto suite: every admitted transaction must be signed with it.
+    pub suite: CryptoSuite,
     /// Most transfers held in total.
     pub max_transactions: usize,
     /// Most transfers held for one sender.
@@ -60,6 +62,7 @@ impl PoolConfig {
     pub fn new(chain_id: u64) -> Self {
         Self {
             chain_id,
+            suite: CryptoSuite::default(),
             max_transactions: 200_000,
             max_per_sender: 4_096,
             max_nonce_gap: 4_096,
@@ -74,6 +77,15 @@ pub enum AdmissionError {
     /// The signature does not verify.
     #[error("signature does not verify")]
     InvalidSignature,
+    /// Signed with another crypto suite than the chain's (an ed25519 key on an `sm2-sm3`
+    /// chain, or the reverse).
+    #[error("transaction is signed with {got} keys, this chain uses {expected}")]
+    WrongSuite {
+        /// This chain's suite.
+        expected: CryptoSuite,
+        /// The transaction's.
+        got: CryptoSuite,
+    },
     /// Signed for another chain.
     #[error("transaction is for chain {got}, this chain is {expected}")]
     WrongChainId {
@@ -139,6 +151,7 @@ impl AdmissionError {
         match self {
             Self::InvalidSignature => "invalid_signature",
             Self::WrongChainId { .. } => "wrong_chain_id",
+            Self::WrongSuite { .. } => "wrong_suite",
             Self::NonceTooLow { .. } => "nonce_too_low",
             Self::NonceTooHigh { .. } => "nonce_too_high",
             Self::NonceInUse(_) => "nonce_in_use",
@@ -323,10 +336,11 @@ impl Mempool {
                 .map(|tx| inner.by_hash.contains_key(&tx.hash()))
                 .collect()
         };
+        // A transaction of another suite is refused before its signature costs anything.
         let fresh = txs
             .iter()
             .zip(&known)
-            .filter(|(_, known)| !**known)
+            .filter(|(tx, known)| !**known && tx.suite() == self.config.suite)
             .map(|(tx, _)| tx.clone())
             .collect();
         (known, fresh)
@@ -350,12 +364,21 @@ impl Mempool {
             .iter()
             .zip(known)
             .map(|(tx, known)| match tx.acs() {
-                Some(acs) if !known => check_contract_action(acs),
+                Some(acs) if !known && tx.suite() == self.config.suite => {
+                    check_contract_action(acs)
+                }
                 _ => Ok(()),
             })
             .collect();
         let mut inner = self.inner.lock();
         for ((tx, known), contract_check) in txs.into_iter().zip(known).zip(contract_checks) {
+            if tx.suite() != self.config.suite {
+                results.push(Err(AdmissionError::WrongSuite {
+                    expected: self.config.suite,
+                    got: tx.suite(),
+                }));
+                continue;
+            }
             if !known && verdicts.next() != Some(true) {
                 results.push(Err(AdmissionError::InvalidSignature));
                 continue;

@@ -386,7 +386,7 @@ where
         let head = self.chain.head().height;
         if height <= head {
             let ours = self.chain.store().header(height).ok().flatten();
-            if ours.is_some_and(|header| header.hash() != hash) {
+            if ours.is_some_and(|header| header.hash(self.chain.suite()) != hash) {
                 debug!(
                     ?peer,
                     height, "peer announced a head that contradicts the final chain"
@@ -744,7 +744,7 @@ fn import(chain: &Chain, blocks: Vec<Block>) -> Verdict {
     let mut last = None;
     for block in blocks {
         let height = block.header.height;
-        let hash = block.hash();
+        let hash = block.hash(chain.suite());
         match chain.import(block) {
             Ok(committed) => {
                 last = Some((height, hash));

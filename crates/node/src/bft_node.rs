@@ -132,14 +132,14 @@ impl NodeInfo for BftNode {
 fn p2p_key(network: &NetworkConfig, validator: Option<&SecretKey>) -> anyhow::Result<SecretKey> {
     match (validator, &network.key) {
         (Some(validator), Some(path)) => {
-            let key = keyfile::read_key(path)?;
+            let key = keyfile::read_node_key(path)?;
             if key.public_key() != validator.public_key() {
                 bail!("a validator's network.key must be its validator key (or be left out)");
             }
             Ok(key)
         }
         (Some(validator), None) => Ok(validator.clone()),
-        (None, Some(path)) => keyfile::read_key(path),
+        (None, Some(path)) => keyfile::read_node_key(path),
         (None, None) => bail!("a full node needs network.key (its p2p identity)"),
     }
 }
@@ -180,7 +180,7 @@ async fn serve(
     banner: Option<crate::runtime::Banner>,
 ) -> anyhow::Result<()> {
     let chain = Chain::open(store)?;
-    let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators())
+    let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators(), chain.suite())
         .map_err(|e| anyhow::anyhow!("genesis validators: {e}"))?;
     let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
     // Transfers in the pool had their signatures checked on admission: blocks carrying them

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use cairn_primitives::{CryptoSuite, KeyKind};
 use clap::{Args, Parser, Subcommand};
 
 /// The exit statuses, shown under every command's help.
@@ -378,6 +379,11 @@ pub struct TestnetInitArgs {
     /// The chain id its transactions are signed for (at least 1).
     #[arg(long, default_value_t = cairn_primitives::dev::DEV_CHAIN_ID, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub chain_id: u64,
+    /// The crypto suite of the chain's accounts and hashes: ed25519-keccak (Ethereum's
+    /// hashes and proofs) or sm2-sm3 (SM2 signatures, SM3 hashes). Validators sign consensus
+    /// messages with ed25519 either way.
+    #[arg(long, default_value = "ed25519-keccak", value_name = "SUITE")]
+    pub crypto: CryptoSuite,
 }
 
 /// `cairn gateway`. Each setting can come from the flags or from `--config FILE` (TOML with
@@ -459,6 +465,11 @@ pub struct DevnetArgs {
     /// An admin session (console or shell) unused this long ends (seconds, 10 to 86400).
     #[arg(long, default_value_t = 1_800, value_name = "S", value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub admin_session_idle_s: u64,
+    /// The crypto suite of the chain's accounts and hashes (a resumed devnet keeps its own): ed25519-keccak (Ethereum's
+    /// hashes and proofs) or sm2-sm3 (SM2 signatures, SM3 hashes). Validators sign consensus
+    /// messages with ed25519 either way.
+    #[arg(long, default_value = "ed25519-keccak", value_name = "SUITE")]
+    pub crypto: CryptoSuite,
 }
 
 /// `cairn shell`.
@@ -495,12 +506,19 @@ pub enum KeysCommand {
         /// The file to create (required; refused if it exists).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// The key's signature scheme: ed25519 (for ed25519-keccak chains) or sm2 (for
+        /// sm2-sm3 chains).
+        #[arg(long, default_value = "ed25519", value_name = "SUITE")]
+        suite: KeyKind,
     },
     /// Show development account I (its key is public knowledge).
     Dev {
         /// Index of the dev account (0-9 are funded).
         #[arg(long, value_name = "I")]
         index: u32,
+        /// The dev accounts of which chains: ed25519 (ed25519-keccak) or sm2 (sm2-sm3).
+        #[arg(long, default_value = "ed25519", value_name = "SUITE")]
+        suite: KeyKind,
     },
 }
 

@@ -64,7 +64,7 @@ impl LocalChain for ChainView {
         let header = self.chain.store().header(height).ok()??;
         Some(BlockRef {
             height,
-            hash: header.hash(),
+            hash: header.hash(self.chain.suite()),
         })
     }
 
@@ -83,8 +83,8 @@ impl LocalChain for ChainView {
             return false;
         };
         transactions.len() == receipts.len()
-            && transactions_root(&transactions) == header.transactions_root
-            && receipts_root(&receipts) == header.receipts_root
+            && transactions_root(self.chain.suite(), &transactions) == header.transactions_root
+            && receipts_root(self.chain.suite(), &receipts) == header.receipts_root
     }
 
     fn head(&self) -> u64 {

@@ -8,7 +8,10 @@ use cairn_consensus::solo::Solo;
 use cairn_consensus::{Consensus, ConsensusStatus, NodeServices};
 use cairn_ledger::Chain;
 use cairn_mempool::Mempool;
-use cairn_primitives::dev::{DEV_ACCOUNTS, dev_account_key, dev_genesis, dev_validator_key};
+use cairn_primitives::CryptoSuite;
+use cairn_primitives::dev::{
+    DEV_ACCOUNTS, dev_account_key_for, dev_genesis_for, dev_validator_key,
+};
 use cairn_primitives::{ConsensusEngine, GenesisConfig, SecretKey};
 use cairn_rpc::EngineStatus;
 use cairn_rpc::{ApiState, NodeInfo};
@@ -122,7 +125,7 @@ pub fn validator_key(config: &NodeConfig) -> anyhow::Result<Option<SecretKey>> {
             default
         }
     };
-    keyfile::read_key(&path).map(Some)
+    keyfile::read_node_key(&path).map(Some)
 }
 
 /// Text printed once the API listens, made from the open chain and the address it listens on
@@ -211,7 +214,7 @@ async fn run_solo(
     info!(
         chain_id = chain.chain_id(),
         height = head.height,
-        head = %head.hash(),
+        head = %head.hash(chain.suite()),
         http = %local,
         "node started"
     );
@@ -308,15 +311,16 @@ pub fn journal_pool(data_dir: &Path, pool: &Mempool) {
 /// Logs every committed block (empty ones at debug level).
 pub async fn log_blocks(chain: Arc<Chain>) {
     let mut events = chain.subscribe();
+    let suite = chain.suite();
     loop {
         match events.recv().await {
             Ok(block) => {
                 let header = &block.block.header;
                 let txs = block.block.transactions.len();
                 if txs == 0 {
-                    debug!(height = header.height, hash = %header.hash(), "committed empty block");
+                    debug!(height = header.height, hash = %header.hash(suite), "committed empty block");
                 } else {
-                    info!(height = header.height, hash = %header.hash(), txs, "committed block");
+                    info!(height = header.height, hash = %header.hash(suite), txs, "committed block");
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
@@ -375,12 +379,18 @@ async fn os_signal() {
     ctrl_c.await;
 }
 
-/// The development accounts and their (public) keys, as `anvil` lists them, with each
-/// balance as `balance` gives it.
-pub fn dev_accounts_banner(balance: impl Fn(&cairn_primitives::Address) -> u128) -> String {
-    let mut banner = String::from("Available accounts\n==================\n");
+/// The development accounts of a `suite` chain and their (public) keys, as `anvil` lists
+/// them, with each balance as `balance` gives it.
+pub fn dev_accounts_banner(
+    suite: CryptoSuite,
+    balance: impl Fn(&cairn_primitives::Address) -> u128,
+) -> String {
+    let mut banner = format!(
+        "Available accounts ({} keys)\n==================\n",
+        suite.key_kind()
+    );
     for index in 0..DEV_ACCOUNTS {
-        let address = dev_account_key(index).address();
+        let address = dev_account_key_for(suite, index).address();
         banner.push_str(&format!(
             "({index}) {address:#x} ({} base units)\n",
             balance(&address)
@@ -390,7 +400,7 @@ pub fn dev_accounts_banner(balance: impl Fn(&cairn_primitives::Address) -> u128)
     for index in 0..DEV_ACCOUNTS {
         banner.push_str(&format!(
             "({index}) 0x{}\n",
-            hex::encode(dev_account_key(index).to_bytes())
+            hex::encode(dev_account_key_for(suite, index).to_bytes())
         ));
     }
     banner
@@ -430,10 +440,19 @@ fn run_devnet_node(
     let data_dir = data_dir.to_path_buf();
     if resumed {
         let store = open_existing_store(&data_dir)?;
-        let stored = store
+        let genesis = store
             .genesis()?
-            .map(|genesis| genesis.chain_id)
             .ok_or_else(|| anyhow::anyhow!("{} holds no genesis", data_dir.display()))?;
+        if genesis.crypto != args.crypto {
+            bail!(
+                "the devnet in {} uses --crypto {}, not {}: give --crypto {} to resume it, or another --data-dir",
+                data_dir.display(),
+                genesis.crypto,
+                args.crypto,
+                genesis.crypto
+            );
+        }
+        let stored = genesis.chain_id;
         if stored != args.chain_id {
             bail!(
                 "the devnet in {} has chain id {stored}, not {}: give another --data-dir for a second chain",
@@ -442,7 +461,7 @@ fn run_devnet_node(
             );
         }
     } else {
-        let mut genesis = dev_genesis(1, cairn_ledger::now_ms());
+        let mut genesis = dev_genesis_for(args.crypto, 1, cairn_ledger::now_ms());
         genesis.chain_id = args.chain_id;
         initialize_data_dir(&data_dir, &genesis)?;
     }
@@ -469,7 +488,7 @@ fn run_devnet_node(
             data_dir.display(),
             chain.head().height,
         );
-        banner.push_str(&dev_accounts_banner(|address| {
+        banner.push_str(&dev_accounts_banner(chain.suite(), |address| {
             chain
                 .account(address, None)
                 .ok()
@@ -477,11 +496,12 @@ fn run_devnet_node(
                 .map_or(0, |account| account.balance)
         }));
         banner.push_str(&format!(
-            "\nChain id {}; a block every {interval} ms (empty or not), or as soon as \
-             {min_txs} transfers are ready.\n\
+            "\nChain id {}, crypto suite {}; a block every {interval} ms (empty or not), or as \
+             soon as {min_txs} transfers are ready.\n\
              Send one: cairn tx transfer --node http://{listen} --dev 0 --to {:#x} --amount 1000 --wait",
             chain.chain_id(),
-            dev_account_key(1).address(),
+            chain.suite(),
+            dev_account_key_for(chain.suite(), 1).address(),
         ));
         banner.push_str(&format!("\nConsole: http://{listen}/"));
         if let Some((user, password)) = &admin {

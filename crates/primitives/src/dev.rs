@@ -97,10 +97,19 @@ mod tests {
         assert!(dev_genesis(4, 0).validate().is_ok());
         let sm2 = dev_account_key_for(CryptoSuite::Sm2Sm3, 0);
         assert_eq!(sm2.kind(), crate::KeyKind::Sm2);
-        assert_eq!(sm2.address(), dev_account_key_for(CryptoSuite::Sm2Sm3, 0).address());
-        assert_ne!(sm2.address(), dev_account_key_for(CryptoSuite::Sm2Sm3, 1).address());
+        assert_eq!(
+            sm2.address(),
+            dev_account_key_for(CryptoSuite::Sm2Sm3, 0).address()
+        );
+        assert_ne!(
+            sm2.address(),
+            dev_account_key_for(CryptoSuite::Sm2Sm3, 1).address()
+        );
         let genesis = dev_genesis_for(CryptoSuite::Sm2Sm3, 1, 0);
         assert_eq!(genesis.crypto, CryptoSuite::Sm2Sm3);
-        assert_eq!(genesis.accounts[3].address, dev_account_key_for(CryptoSuite::Sm2Sm3, 3).address());
+        assert_eq!(
+            genesis.accounts[3].address,
+            dev_account_key_for(CryptoSuite::Sm2Sm3, 3).address()
+        );
     }
 }

@@ -425,9 +425,7 @@ mod tests {
     fn the_crypto_suite_is_read_from_json_and_part_of_the_identity() {
         let key = validator(1).public_key;
         let json = |crypto: &str| {
-            format!(
-                r#"{{"chain_id": 42, "validators": [{{"public_key": "{key}"}}]{crypto}}}"#
-            )
+            format!(r#"{{"chain_id": 42, "validators": [{{"public_key": "{key}"}}]{crypto}}}"#)
         };
         let default = GenesisConfig::from_json(&json("")).unwrap();
         assert_eq!(default.crypto, CryptoSuite::Ed25519Keccak);
@@ -438,7 +436,11 @@ mod tests {
         let sm = GenesisConfig::from_json(&json(r#", "crypto": "sm2-sm3""#)).unwrap();
         assert_eq!(sm.crypto, CryptoSuite::Sm2Sm3);
         assert_ne!(sm.params_hash(), default.params_hash());
-        assert!(serde_json::to_string(&sm).unwrap().contains(r#""crypto":"sm2-sm3""#));
+        assert!(
+            serde_json::to_string(&sm)
+                .unwrap()
+                .contains(r#""crypto":"sm2-sm3""#)
+        );
         let error = GenesisConfig::from_json(&json(r#", "crypto": "sm9""#)).unwrap_err();
         assert!(error.to_string().contains("sm9"), "{error}");
     }

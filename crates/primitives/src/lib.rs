@@ -31,8 +31,8 @@ pub use crypto::{PublicKey, SecretKey, Signature, SignatureError, address_of, ve
 pub use genesis::{
     ConsensusEngine, ConsensusParams, GenesisAccount, GenesisConfig, GenesisError, GenesisValidator,
 };
-pub use suite::{AccountKey, AccountPublicKey, CryptoSuite, KeyKind, TransactionSigner};
 pub use receipt::{ContractResult, FailureReason, Outcome, Receipt};
+pub use suite::{AccountKey, AccountPublicKey, CryptoSuite, KeyKind, TransactionSigner};
 pub use transaction::{
     Body, MAX_TRANSACTION_BYTES, SignedTransaction, Transaction, TransactionError,
     all_signatures_valid, find_invalid_signature, verify_signatures,

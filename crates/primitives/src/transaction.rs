@@ -326,10 +326,12 @@ impl SignedTransaction {
                 amount: u128::decode(&mut payload)?,
             })
         };
-        let public_key = AccountPublicKey::from_slice(RlpHeader::decode_bytes(&mut payload, false)?)
-            .ok_or(alloy_rlp::Error::Custom(
-                "public key is neither 32 bytes (ed25519) nor a compressed SM2 point",
-            ))?;
+        let public_key =
+            AccountPublicKey::from_slice(RlpHeader::decode_bytes(&mut payload, false)?).ok_or(
+                alloy_rlp::Error::Custom(
+                    "public key is neither 32 bytes (ed25519) nor a compressed SM2 point",
+                ),
+            )?;
         let signature = Signature(<[u8; 64]>::decode(&mut payload)?);
         if !payload.is_empty() {
             return Err(alloy_rlp::Error::ListLengthMismatch {

@@ -94,6 +94,7 @@ impl From<AdmissionError> for ApiError {
         let status = match &error {
             AdmissionError::InvalidSignature
             | AdmissionError::WrongChainId { .. }
+            | AdmissionError::WrongSuite { .. }
             | AdmissionError::NonceTooHigh { .. }
             | AdmissionError::InvalidGasLimit(_) => StatusCode::BAD_REQUEST,
             AdmissionError::CompileError(_) => StatusCode::UNPROCESSABLE_ENTITY,

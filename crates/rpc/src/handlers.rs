@@ -61,9 +61,10 @@ pub async fn status(State(state): State<ApiState>) -> Json<StatusResponse> {
         chain_id: state.chain.chain_id(),
         genesis_hash: state.chain.genesis_hash(),
         height: head.height,
-        head: head.hash(),
+        head: head.hash(state.chain.suite()),
         head_timestamp_ms: head.timestamp_ms,
         engine: consensus.engine.to_string(),
+        crypto: state.chain.suite(),
         validator_index: consensus.validator_index,
         leader_index: consensus.leader_index,
         peers: consensus.peers,
@@ -375,7 +376,12 @@ async fn committed_transaction_anywhere(
     let receipt = receipts
         .get(index)
         .ok_or_else(|| ApiError::internal("receipt missing"))?;
-    Ok(TxResponse::committed(&block, index, receipt))
+    Ok(TxResponse::committed(
+        state.chain.suite(),
+        &block,
+        index,
+        receipt,
+    ))
 }
 
 /// The committed transaction with this hash, with its receipt.
@@ -402,7 +408,12 @@ pub(crate) fn committed_transaction(
     let receipt = receipts
         .get(index)
         .ok_or_else(|| ApiError::internal("receipt missing"))?;
-    Ok(TxResponse::committed(&block, index, receipt))
+    Ok(TxResponse::committed(
+        state.chain.suite(),
+        &block,
+        index,
+        receipt,
+    ))
 }
 
 /// Block selector: `latest`, a height, or a 0x block hash.
@@ -452,7 +463,7 @@ pub async fn get_block(
     ApiQuery(query): ApiQuery<BlockQuery>,
 ) -> Result<Json<BlockView>, ApiError> {
     let (block, _) = block_by_id(&state, &id).await?;
-    Ok(Json(BlockView::of(&block, query.full)))
+    Ok(Json(BlockView::of(state.chain.suite(), &block, query.full)))
 }
 
 /// The block `id` names (`latest`, a height or a hash) with its receipts.
@@ -484,7 +495,7 @@ pub async fn get_raw_block(
     alloy_rlp::encode_list(&receipts, &mut encoded);
     Ok(Json(RawBlockResponse {
         height: block.header.height,
-        hash: block.hash(),
+        hash: block.hash(state.chain.suite()),
         block: alloy_rlp::encode(&block).into(),
         receipts: encoded.into(),
     }))
@@ -662,7 +673,7 @@ pub async fn list_blocks(
     Ok(Json(BlocksPage {
         blocks: blocks
             .iter()
-            .map(|b| BlockView::of(b, query.full))
+            .map(|b| BlockView::of(state.chain.suite(), b, query.full))
             .collect(),
         next,
     }))
@@ -723,7 +734,7 @@ pub async fn get_account(
             None,
         )
     };
-    let current = account.unwrap_or_default();
+    let current = account.unwrap_or(cairn_primitives::Account::empty(state.chain.suite()));
     Ok(Json(AccountResponse {
         address,
         balance: current.balance,

@@ -29,8 +29,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_ledger::CommittedBlock;
-use cairn_primitives::B256;
 use cairn_primitives::serde_helpers::parse_0x_hex_array;
+use cairn_primitives::{B256, CryptoSuite};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -222,7 +222,7 @@ async fn serve_socket(socket: WebSocket, state: ApiState) {
                 handle_request(&state, text.as_str(), &mut subscriptions, &mut next_id)
             }
             event = events.recv() => match event {
-                Ok(block) => notify_block(&block, &mut subscriptions),
+                Ok(block) => notify_block(state.chain.suite(), &block, &mut subscriptions),
                 Err(RecvError::Lagged(skipped)) => {
                     let mut out = vec![json!({"event": "lagged", "data": {"skipped": skipped}})];
                     out.extend(recheck_transactions(&state, &mut subscriptions));
@@ -253,6 +253,7 @@ async fn serve_socket(socket: WebSocket, state: ApiState) {
 /// Notifications for a committed block: a head event per heads subscription, and the result
 /// of every watched transaction it includes (ending those subscriptions).
 fn notify_block(
+    suite: CryptoSuite,
     block: &CommittedBlock,
     subscriptions: &mut HashMap<u64, Subscription>,
 ) -> Vec<Value> {
@@ -261,7 +262,7 @@ fn notify_block(
     for (id, subscription) in subscriptions.iter() {
         match subscription {
             Subscription::Heads => out.push(json!({
-                "subscription": id, "event": "head", "data": HeadEvent::of(&block.block),
+                "subscription": id, "event": "head", "data": HeadEvent::of(suite, &block.block),
             })),
             Subscription::Transaction(hash) => {
                 let position = block
@@ -271,7 +272,7 @@ fn notify_block(
                     .position(|tx| tx.hash() == *hash);
                 if let Some(index) = position
                     && let Some(receipt) = block.receipts.get(index)
-                    && let Some(view) = TxResponse::committed(&block.block, index, receipt)
+                    && let Some(view) = TxResponse::committed(suite, &block.block, index, receipt)
                 {
                     out.push(json!({"subscription": id, "event": "transaction", "data": view}));
                     finished.push(*id);

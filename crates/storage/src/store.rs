@@ -197,7 +197,14 @@ impl Store {
         }
         let genesis_json = serde_json::to_string_pretty(genesis)
             .map_err(|e| StorageError::Refused(format!("genesis does not serialize: {e}")))?;
-        self.write_block(block, &[], &[], nodes, None, Some((&genesis_json, genesis.crypto)))
+        self.write_block(
+            block,
+            &[],
+            &[],
+            nodes,
+            None,
+            Some((&genesis_json, genesis.crypto)),
+        )
     }
 
     /// Appends `block` (which must extend the current head) with its receipts, the scheduled
@@ -696,7 +703,10 @@ mod tests {
         }
         .sign(&SecretKey::from_bytes([4; 32]));
         let receipt = Receipt::transfer(tx.hash(), Outcome::Success);
-        let header = header(parent.header.height + 1, parent.hash(CryptoSuite::Ed25519Keccak));
+        let header = header(
+            parent.header.height + 1,
+            parent.hash(CryptoSuite::Ed25519Keccak),
+        );
         (
             Block {
                 header,
@@ -813,7 +823,12 @@ mod tests {
         assert_eq!(store.genesis().unwrap(), Some(genesis()));
         assert_eq!(store.block(1).unwrap(), Some(block1.clone()));
         assert_eq!(store.header(1).unwrap(), Some(block1.header.clone()));
-        assert_eq!(store.height_of(&block1.hash(CryptoSuite::Ed25519Keccak)).unwrap(), Some(1));
+        assert_eq!(
+            store
+                .height_of(&block1.hash(CryptoSuite::Ed25519Keccak))
+                .unwrap(),
+            Some(1)
+        );
         assert_eq!(store.receipts(1).unwrap(), Some(receipts1));
         let tx_hash = block1.transactions[0].hash();
         assert_eq!(

@@ -520,7 +520,7 @@ where
                 return;
             }
         };
-        let hash = header.hash();
+        let hash = header.hash(self.chain.suite());
         // What this node holds already is never replaced, whoever sends it again.
         if self.received.contains_key(&hash)
             || self.chain.pending_block(&hash).is_some()
@@ -557,7 +557,8 @@ where
             }
         };
         if block.transactions.len() > MAX_BLOCK_TRANSACTIONS
-            || transactions_root(&block.transactions) != header.transactions_root
+            || transactions_root(self.chain.suite(), &block.transactions)
+                != header.transactions_root
         {
             // A body that is not its header's: no honest node holds or relays one.
             warn!(%hash, ?peer, "peer sent a block whose body does not match its header");
@@ -671,7 +672,9 @@ where
         let mut cursor = hash;
         // Walk down to the first missing or unexecuted ancestor, bounded by what may be held.
         for _ in 0..=MAX_AHEAD {
-            if self.chain.pending_block(&cursor).is_some() || self.chain.head().hash() == cursor {
+            if self.chain.pending_block(&cursor).is_some()
+                || self.chain.head().hash(self.chain.suite()) == cursor
+            {
                 return self.execute_towards(hash, cursor, context);
             }
             if let Ok(Some(_)) = self.chain.store().height_of(&cursor) {
@@ -788,7 +791,7 @@ where
                         let header = &block.block.header;
                         info!(
                             height = header.height,
-                            hash = %header.hash(),
+                            hash = %header.hash(self.chain.suite()),
                             txs = block.block.transactions.len(),
                             "finalized"
                         );

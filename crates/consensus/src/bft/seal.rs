@@ -1,7 +1,7 @@
 //! Checking the certificates that seal BFT blocks.
 
 use cairn_ledger::{SealStrength, SealVerifier, ValidatorSet};
-use cairn_primitives::{B256, Header, Seal};
+use cairn_primitives::{B256, CryptoSuite, Header, Seal};
 use commonware_codec::{Copying, Decode, Encode};
 use commonware_consensus::simplex::types::{Certificate, Finalization, Notarization};
 use commonware_consensus::types::Epoch;
@@ -13,13 +13,19 @@ use super::{Digest, Scheme, digest, extra_view, namespace, participants};
 /// Verifies finalization and notarization certificates against the genesis validators.
 pub struct CertificateSeals {
     scheme: Scheme,
+    /// The chain's suite, whose hash links the headers of a seal through a descendant.
+    suite: CryptoSuite,
 }
 
 impl CertificateSeals {
-    /// A verifier for the chain with this genesis hash and validator set.
-    pub fn new(genesis_hash: &B256, validators: &ValidatorSet) -> Result<Self, String> {
+    /// A verifier for the `suite` chain with this genesis hash and validator set.
+    pub fn new(
+        genesis_hash: &B256,
+        validators: &ValidatorSet,
+        suite: CryptoSuite,
+    ) -> Result<Self, String> {
         let scheme = Scheme::verifier(&namespace(genesis_hash), participants(validators)?);
-        Ok(Self { scheme })
+        Ok(Self { scheme, suite })
     }
 }
 
@@ -117,7 +123,7 @@ impl CertificateSeals {
             {
                 return Err("the headers do not link the block to its final descendant".into());
             }
-            parent_hash = descendant.hash();
+            parent_hash = descendant.hash(self.suite);
             height = descendant.height;
         }
         let last = path
@@ -223,7 +229,8 @@ mod tests {
         };
         Setup {
             signers: signers(&genesis_hash, &validators),
-            seals: CertificateSeals::new(&genesis_hash, &validators).unwrap(),
+            seals: CertificateSeals::new(&genesis_hash, &validators, CryptoSuite::Ed25519Keccak)
+                .unwrap(),
             validators,
             header,
         }

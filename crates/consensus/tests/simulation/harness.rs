@@ -91,8 +91,12 @@ impl Disk {
             match Store::open(self.path()) {
                 Ok(store) => {
                     let chain = Chain::open(store).unwrap();
-                    let seals =
-                        CertificateSeals::new(&chain.genesis_hash(), chain.validators()).unwrap();
+                    let seals = CertificateSeals::new(
+                        &chain.genesis_hash(),
+                        chain.validators(),
+                        chain.suite(),
+                    )
+                    .unwrap();
                     return Arc::new(chain.with_seal_verifier(Arc::new(seals)));
                 }
                 Err(StorageError::InUse(_)) => context.sleep(Duration::from_millis(1)).await,
@@ -421,7 +425,8 @@ pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
         }
     }
     for chain in chains {
-        let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators()).unwrap();
+        let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators(), chain.suite())
+            .unwrap();
         verify_chain(chain.store(), Some(&seals), |_, _| {}).unwrap();
     }
     // The same blocks ran the same scheduled runs everywhere (the state roots in the

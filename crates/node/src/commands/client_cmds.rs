@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use cairn_api_types::TxStatus;
 use cairn_client::ClientError;
-use cairn_primitives::dev::dev_account_key;
+use cairn_primitives::dev::dev_account_key_for;
 use cairn_primitives::serde_helpers::{parse_0x_hex_array, parse_amount};
-use cairn_primitives::{Address, B256, SecretKey, SignedTransaction, Transaction};
+use cairn_primitives::{AccountKey, Address, B256, SignedTransaction, Transaction};
 use serde::Serialize;
 
 use crate::cli::{KeysCommand, TransferArgs, TxCommand};
@@ -47,30 +47,32 @@ fn parse_hash(text: &str) -> anyhow::Result<B256> {
 /// `cairn keys new|dev`.
 pub fn keys(command: KeysCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        KeysCommand::New { out } => {
-            let key = SecretKey::generate();
+        KeysCommand::New { out, suite } => {
+            let key = AccountKey::generate(suite);
             keyfile::write_key(&out, &key)?;
             if json {
                 print_json(&serde_json::json!({
-                    "address": key.address(), "public_key": key.public_key(), "file": out,
+                    "suite": suite, "address": key.address(), "public_key": key.public_key(),
+                    "file": out,
                 }))
             } else {
+                println!("Suite:      {suite}");
                 println!("Address:    {:#x}", key.address());
                 println!("Public key: {}", key.public_key());
                 println!("Key file:   {} (keep it secret)", out.display());
                 Ok(())
             }
         }
-        KeysCommand::Dev { index } => {
-            let key = dev_account_key(index);
+        KeysCommand::Dev { index, suite } => {
+            let key = dev_account_key_for(suite.suite(), index);
             let secret = format!("0x{}", hex::encode(key.to_bytes()));
             if json {
                 print_json(&serde_json::json!({
-                    "index": index, "address": key.address(), "public_key": key.public_key(),
-                    "secret_key": secret,
+                    "index": index, "suite": suite, "address": key.address(),
+                    "public_key": key.public_key(), "secret_key": secret,
                 }))
             } else {
-                println!("Dev account {index}");
+                println!("Dev account {index} ({suite})");
                 println!("Address:     {:#x}", key.address());
                 println!("Public key:  {}", key.public_key());
                 println!("Secret key:  {secret} (public knowledge: development only)");
@@ -160,10 +162,21 @@ pub(crate) fn status_word(status: TxStatus) -> &'static str {
 }
 
 /// The key a command signs with: `--key FILE` or `--dev I`.
-pub(crate) fn signing_key(key: Option<&Path>, dev: Option<u32>) -> anyhow::Result<SecretKey> {
+/// The key to sign with: the key file's, or dev account I of the node's chain's suite (which
+/// costs one request to learn the suite).
+pub(crate) fn signing_key(
+    client: &Client,
+    key: Option<&Path>,
+    dev: Option<u32>,
+) -> anyhow::Result<AccountKey> {
     match (key, dev) {
         (Some(path), None) => keyfile::read_key(path),
-        (None, Some(index)) => Ok(dev_account_key(index)),
+        (None, Some(index)) => {
+            let status = client
+                .block_on(client.api().status())
+                .map_err(not_submitted)?;
+            Ok(dev_account_key_for(status.crypto, index))
+        }
         _ => bail!("give exactly one of --key FILE or --dev I"),
     }
 }
@@ -284,7 +297,7 @@ pub(crate) fn submit_and_wait(
 }
 
 fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<()> {
-    let key = signing_key(args.signer.key.as_deref(), args.signer.dev)?;
+    let key = signing_key(client, args.signer.key.as_deref(), args.signer.dev)?;
     let to = parse_address("--to", &args.to)?;
     let amount = parse_amount(&args.amount)
         .ok()

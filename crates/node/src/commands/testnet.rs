@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cairn_primitives::clock::now_ms;
 
 use anyhow::{Context, bail};
-use cairn_primitives::dev::{DEV_ACCOUNTS, DEV_BALANCE, dev_account_key};
+use cairn_primitives::dev::{DEV_ACCOUNTS, DEV_BALANCE, dev_account_key_for};
 use cairn_primitives::{
     ConsensusEngine, ConsensusParams, GenesisAccount, GenesisConfig, GenesisValidator, SecretKey,
 };
@@ -137,7 +137,7 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
         timestamp_ms: now_ms(),
         accounts: (0..DEV_ACCOUNTS)
             .map(|i| GenesisAccount {
-                address: dev_account_key(i).address(),
+                address: dev_account_key_for(args.crypto, i).address(),
                 balance: DEV_BALANCE,
             })
             .collect(),
@@ -153,6 +153,7 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
             engine: Some(ConsensusEngine::Bft),
             ..ConsensusParams::default()
         },
+        crypto: args.crypto,
     };
     std::fs::write(
         args.out.join("genesis.json"),
@@ -176,7 +177,7 @@ fn write_network(args: &TestnetInitArgs, pacing: &Pacing) -> anyhow::Result<Vec<
         } else {
             "node.key"
         };
-        keyfile::write_key(&dir.join(key_file), &keys[index as usize])?;
+        keyfile::write_key(&dir.join(key_file), &keys[index as usize].clone().into())?;
         let config = NodeConfig {
             data_dir: "data".into(),
             genesis: Some("../genesis.json".into()),
@@ -249,6 +250,7 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         cluster: None,
         retain_blocks: 1_000,
         chain_id: args.chain_id,
+        crypto: args.crypto,
     };
     // Refuse ports in use before anything is written.
     let nodes = args.validators + args.full_nodes;
@@ -314,7 +316,10 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
             node.log.display()
         );
     }
-    println!("\n{}", crate::runtime::dev_accounts_banner(|_| DEV_BALANCE));
+    println!(
+        "\n{}",
+        crate::runtime::dev_accounts_banner(args.crypto, |_| DEV_BALANCE)
+    );
     println!(
         "Chain id {}; a block at least every {} ms, empty or not.",
         args.chain_id, pacing.block_interval_ms
@@ -326,7 +331,7 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
     }
     println!(
         "     cairn tx transfer --node {first} --dev 0 --to {:#x} --amount 1000 --wait",
-        dev_account_key(1).address()
+        dev_account_key_for(args.crypto, 1).address()
     );
     println!(
         "A node that dies is {}; the chain goes on while at most {} of the {} validators are down.",

@@ -53,6 +53,7 @@ impl ClusterReader<'_> {
             .header(height)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "no header stored".to_string())?;
+        let suite = self.store.suite().map_err(|e| e.to_string())?;
         let mut problems = Vec::new();
         for member in &self.members {
             let raw = match member.raw_block(height).await {
@@ -66,8 +67,9 @@ impl ClusterReader<'_> {
             let receipts = Vec::<Receipt>::decode(&mut raw.receipts.as_ref());
             match (block, receipts) {
                 (Ok(block), Ok(receipts))
-                    if transactions_root(&block.transactions) == header.transactions_root
-                        && receipts_root(&receipts) == header.receipts_root =>
+                    if transactions_root(suite, &block.transactions)
+                        == header.transactions_root
+                        && receipts_root(suite, &receipts) == header.receipts_root =>
                 {
                     return Ok((block.transactions, receipts));
                 }
@@ -108,9 +110,13 @@ pub fn run(data_dir: &Path, cluster_api: &[String], json: bool) -> anyhow::Resul
     let genesis_hash = store
         .header(0)?
         .ok_or_else(|| anyhow::anyhow!("no genesis block stored"))?
-        .hash();
-    let seals = CertificateSeals::new(&genesis_hash, &ValidatorSet::from_genesis(&genesis))
-        .map_err(|e| anyhow::anyhow!("genesis validators: {e}"))?;
+        .hash(genesis.crypto);
+    let seals = CertificateSeals::new(
+        &genesis_hash,
+        &ValidatorSet::from_genesis(&genesis),
+        genesis.crypto,
+    )
+    .map_err(|e| anyhow::anyhow!("genesis validators: {e}"))?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
             "{spinner} verifying [{bar:40}] {pos}/{len} blocks {per_sec} eta {eta}",
