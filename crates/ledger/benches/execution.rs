@@ -36,10 +36,15 @@ fn setup() -> (Vec<SecretKey>, Vec<SignedTransaction>) {
     (keys, txs)
 }
 
+const KECCAK: cairn_primitives::CryptoSuite = cairn_primitives::CryptoSuite::Ed25519Keccak;
+
 fn funded(keys: &[SecretKey]) -> StateDb<MemoryNodeStore> {
-    let mut state = StateDb::empty(MemoryNodeStore::default());
+    let mut state = StateDb::empty(MemoryNodeStore::default(), KECCAK);
     for key in keys {
-        state.set_account(key.address(), Account::with_balance(0, u128::MAX / 2));
+        state.set_account(
+            key.address(),
+            Account::with_balance(KECCAK, 0, u128::MAX / 2),
+        );
     }
     state.root().unwrap();
     state
@@ -64,7 +69,7 @@ fn execution(c: &mut Criterion) {
         },
     );
     c.bench_function("transactions root of 10k transfers", |b| {
-        b.iter(|| transactions_root(&txs))
+        b.iter(|| transactions_root(KECCAK, &txs))
     });
     let mut state = funded(&keys);
     let receipts: Vec<_> = txs
@@ -72,7 +77,7 @@ fn execution(c: &mut Criterion) {
         .map(|tx| apply_transfer(&mut state, CHAIN, tx).unwrap())
         .collect();
     c.bench_function("receipts root of 10k receipts", |b| {
-        b.iter(|| receipts_root(&receipts))
+        b.iter(|| receipts_root(KECCAK, &receipts))
     });
 }
 

@@ -147,15 +147,19 @@ pub fn apply_transfer<S: NodeStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_primitives::CryptoSuite;
     use cairn_primitives::{Account, Address, SecretKey, Transaction};
     use cairn_trie::MemoryNodeStore;
 
     const CHAIN: u64 = 9;
 
     fn funded(balances: &[(Address, u128)]) -> StateDb<MemoryNodeStore> {
-        let mut state = StateDb::empty(MemoryNodeStore::default());
+        let mut state = StateDb::empty(MemoryNodeStore::default(), CryptoSuite::Ed25519Keccak);
         for (address, balance) in balances {
-            state.set_account(*address, Account::with_balance(0, *balance));
+            state.set_account(
+                *address,
+                Account::with_balance(CryptoSuite::Ed25519Keccak, 0, *balance),
+            );
         }
         state
     }
@@ -179,9 +183,12 @@ mod tests {
         assert_eq!(receipt.outcome, Outcome::Success);
         assert_eq!(
             state.account(&alice.address()).unwrap(),
-            Account::with_balance(1, 40)
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 1, 40)
         );
-        assert_eq!(state.account(&bob).unwrap(), Account::with_balance(0, 60));
+        assert_eq!(
+            state.account(&bob).unwrap(),
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 0, 60)
+        );
     }
 
     #[test]
@@ -196,7 +203,7 @@ mod tests {
         );
         assert_eq!(
             state.account(&alice.address()).unwrap(),
-            Account::with_balance(1, 100)
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 1, 100)
         );
         assert_eq!(state.account(&bob).unwrap().balance, 0);
     }
@@ -213,7 +220,7 @@ mod tests {
         );
         assert_eq!(
             state.account(&alice.address()).unwrap(),
-            Account::with_balance(1, 10)
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 1, 10)
         );
         assert_eq!(state.account(&whale).unwrap().balance, u128::MAX);
     }
@@ -229,7 +236,7 @@ mod tests {
         );
         assert_eq!(
             state.account(&alice.address()).unwrap(),
-            Account::with_balance(1, 10)
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 1, 10)
         );
     }
 
@@ -261,7 +268,7 @@ mod tests {
         // Neither attempt changed anything.
         assert_eq!(
             state.account(&alice.address()).unwrap(),
-            Account::with_balance(0, 10)
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 0, 10)
         );
         apply_transfer(&mut state, CHAIN, &transfer(&alice, 0, bob, 1)).unwrap();
         assert!(matches!(

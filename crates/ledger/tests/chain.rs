@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_primitives::CryptoSuite;
 use std::sync::Arc;
 
 use cairn_ledger::verify::{verify_chain, verify_chain_with};
@@ -69,7 +70,7 @@ fn produce(chain: &Chain, txs: Vec<SignedTransaction>) -> Block {
 /// Re-seals a block after its header was edited, so only the intended defect remains.
 fn reseal(mut block: Block, key: &SecretKey) -> Block {
     block.header.proposer = key.address();
-    block.seal = Seal::sign(&block.hash(), key);
+    block.seal = Seal::sign(&block.hash(CryptoSuite::Ed25519Keccak), key);
     block
 }
 
@@ -77,7 +78,7 @@ fn balance(chain: &Chain, address: &Address) -> u128 {
     chain
         .account(address, None)
         .unwrap()
-        .unwrap_or_default()
+        .unwrap_or(cairn_primitives::Account::empty(CryptoSuite::Ed25519Keccak))
         .balance
 }
 
@@ -97,7 +98,14 @@ fn a_follower_imports_what_the_producer_commits() {
         let imported = follower.import(block.clone()).unwrap();
         assert_eq!(imported.len(), 1);
         assert_eq!(imported[0].block, block);
-        assert_eq!(events.try_recv().unwrap().block.hash(), block.hash());
+        assert_eq!(
+            events
+                .try_recv()
+                .unwrap()
+                .block
+                .hash(CryptoSuite::Ed25519Keccak),
+            block.hash(CryptoSuite::Ed25519Keccak)
+        );
     }
     assert_eq!(follower.head(), producer.head());
     assert_eq!(balance(&follower, &bob), 150);
@@ -187,7 +195,7 @@ fn import_rejects_every_kind_of_bad_block() {
     ));
     // A validator's header with a forged seal.
     let mut forged = good.clone();
-    forged.seal = Seal::sign(&good.hash(), &stranger);
+    forged.seal = Seal::sign(&good.hash(CryptoSuite::Ed25519Keccak), &stranger);
     assert!(matches!(
         expect_invalid(&follower, forged),
         BlockError::BadSeal(_)
@@ -233,7 +241,8 @@ fn import_rejects_every_kind_of_bad_block() {
         *tx.public_key(),
         signature,
     )];
-    tampered.header.transactions_root = transactions_root(&tampered.transactions);
+    tampered.header.transactions_root =
+        transactions_root(CryptoSuite::Ed25519Keccak, &tampered.transactions);
     assert!(matches!(
         expect_invalid(&follower, reseal(tampered, &validator)),
         BlockError::BadSignature { index: 0, .. }
@@ -249,7 +258,8 @@ fn import_rejects_every_kind_of_bad_block() {
         }
         .sign(&alice),
     ];
-    foreign.header.transactions_root = transactions_root(&foreign.transactions);
+    foreign.header.transactions_root =
+        transactions_root(CryptoSuite::Ed25519Keccak, &foreign.transactions);
     assert!(matches!(
         expect_invalid(&follower, reseal(foreign, &validator)),
         BlockError::NotApplicable { .. }
@@ -263,7 +273,8 @@ fn import_rejects_every_kind_of_bad_block() {
     let next = produce(&producer, vec![transfer(&alice, 1, bob, 1)]);
     let mut replay = next.clone();
     replay.transactions = vec![good.transactions[0].clone()];
-    replay.header.transactions_root = transactions_root(&replay.transactions);
+    replay.header.transactions_root =
+        transactions_root(CryptoSuite::Ed25519Keccak, &replay.transactions);
     assert!(matches!(
         expect_invalid(&follower, reseal(replay, &validator)),
         BlockError::NotApplicable { .. }
@@ -291,7 +302,10 @@ fn account_proofs_verify_against_the_state_root_of_any_height() {
             .unwrap()
             .unwrap();
         let account: Account = decode_exact(&value).unwrap();
-        assert_eq!(account, Account::with_balance(0, expected));
+        assert_eq!(
+            account,
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 0, expected)
+        );
         assert_eq!(proven.account, Some(account));
     }
     // At genesis bob did not exist: the proof proves absence.
@@ -355,7 +369,7 @@ fn blocks_build_on_unfinalized_parents_and_commit_in_order() {
     let (_dir, chain) = new_chain();
     let alice = dev_account_key(0);
     let bob = Address::repeat_byte(0xb0);
-    let genesis = chain.head().hash();
+    let genesis = chain.head().hash(CryptoSuite::Ed25519Keccak);
     // Three blocks, each on the previous one, none committed yet.
     let b1 = build_on(&chain, &genesis, vec![transfer(&alice, 0, bob, 1)]);
     let b2 = build_on(&chain, &b1.hash(), vec![transfer(&alice, 1, bob, 2)]);
@@ -385,7 +399,7 @@ fn blocks_build_on_unfinalized_parents_and_commit_in_order() {
 fn committing_one_branch_drops_the_others() {
     let (_dir, chain) = new_chain();
     let alice = dev_account_key(0);
-    let genesis = chain.head().hash();
+    let genesis = chain.head().hash(CryptoSuite::Ed25519Keccak);
     // Two competing blocks at height 1, each with a child.
     let a = build_on(
         &chain,
@@ -456,7 +470,7 @@ fn a_follower_executes_a_pending_chain_from_another_node() {
     let (_a, producer) = new_chain();
     let (_b, follower) = new_chain();
     let alice = dev_account_key(0);
-    let genesis = producer.head().hash();
+    let genesis = producer.head().hash(CryptoSuite::Ed25519Keccak);
     let b1 = build_on(
         &producer,
         &genesis,
@@ -635,7 +649,7 @@ fn notarized_blocks_commit_when_a_final_descendant_arrives() {
     let (_a, producer) = new_chain_with(&bft_genesis(1));
     let (_f, follower) = certified_chain(&bft_genesis(1));
     let alice = dev_account_key(0);
-    let genesis = producer.head().hash();
+    let genesis = producer.head().hash(CryptoSuite::Ed25519Keccak);
     let b1 = build_on(
         &producer,
         &genesis,
@@ -701,7 +715,7 @@ fn notarized_blocks_commit_when_a_final_descendant_arrives() {
 #[test]
 fn a_final_block_commits_unsealed_ancestors_through_it() {
     let (_dir, chain) = certified_chain(&bft_genesis(1));
-    let genesis = chain.head().hash();
+    let genesis = chain.head().hash(CryptoSuite::Ed25519Keccak);
     let b1 = build_on(&chain, &genesis, vec![]);
     let b2 = build_on(&chain, &b1.hash(), vec![]);
     let b3 = build_on(&chain, &b2.hash(), vec![]);
@@ -730,7 +744,7 @@ fn a_final_block_commits_unsealed_ancestors_through_it() {
 
     // No engine, no seal through a descendant: nothing commits.
     let (_dir, solo) = new_chain();
-    let genesis = solo.head().hash();
+    let genesis = solo.head().hash(CryptoSuite::Ed25519Keccak);
     let c1 = build_on(&solo, &genesis, vec![]);
     let c2 = build_on(&solo, &c1.hash(), vec![]);
     assert!(matches!(
@@ -743,7 +757,7 @@ fn a_final_block_commits_unsealed_ancestors_through_it() {
 #[test]
 fn verify_chain_refuses_a_head_that_is_only_notarized() {
     let (_dir, chain) = certified_chain(&bft_genesis(1));
-    let genesis = chain.head().hash();
+    let genesis = chain.head().hash(CryptoSuite::Ed25519Keccak);
     let b1 = build_on(&chain, &genesis, vec![]);
     chain.commit(&b1.hash(), certificate("final")).unwrap();
     assert!(verify_chain(chain.store(), Some(&LabelledCertificates), |_, _| {}).is_ok());
@@ -785,7 +799,8 @@ fn known_signatures_are_skipped_but_unknown_ones_still_checked() {
     let mut signature = *tx.signature();
     signature.0[5] ^= 1;
     forged.transactions[1] = SignedTransaction::new(tx.tx().clone(), *tx.public_key(), signature);
-    forged.header.transactions_root = transactions_root(&forged.transactions);
+    forged.header.transactions_root =
+        transactions_root(CryptoSuite::Ed25519Keccak, &forged.transactions);
     let forged = reseal(forged, &dev_validator_key(0));
     assert!(matches!(
         follower.import(forged),
@@ -840,7 +855,11 @@ fn the_seal_rule_follows_the_engine_in_genesis() {
     // A solo chain refuses certificates, even with a verifier that would accept them.
     let (_s, solo_producer) = new_chain();
     let (_t, solo) = certified_chain(&dev_genesis(1, 1_000));
-    let block = build_on(&solo_producer, &solo_producer.head().hash(), vec![]);
+    let block = build_on(
+        &solo_producer,
+        &solo_producer.head().hash(CryptoSuite::Ed25519Keccak),
+        vec![],
+    );
     let certified = Block {
         seal: certificate("final"),
         ..block.block.clone()
@@ -849,4 +868,99 @@ fn the_seal_rule_follows_the_engine_in_genesis() {
         expect_invalid(&solo, certified),
         BlockError::BadSeal(message) if message.contains("not a certificate")
     ));
+}
+
+/// A chain of the national algorithms: SM2-signed transfers, blocks hashed with SM3, a state
+/// trie whose proofs verify with SM3 (and not keccak), a follower importing and verifying it,
+/// and a block carrying an ed25519 transaction refused whatever its seal.
+#[test]
+fn an_sm2_sm3_chain_signs_hashes_and_proves_with_its_own_suite() {
+    use cairn_primitives::dev::{dev_account_key_for, dev_genesis_for};
+    use cairn_trie::{NodeHash, verify_secure_proof_with};
+
+    let sm = CryptoSuite::Sm2Sm3;
+    let genesis = dev_genesis_for(sm, 1, 1_000);
+    let (_a, producer) = new_chain_with(&genesis);
+    let (_b, follower) = new_chain_with(&genesis);
+    assert_eq!(producer.suite(), sm);
+    let keccak_chain = new_chain().1;
+    assert_ne!(producer.genesis_hash(), keccak_chain.genesis_hash());
+    let genesis_header = producer.store().header(0).unwrap().unwrap();
+    assert_eq!(
+        producer.genesis_hash().0,
+        cairn_primitives::sm::sm3(&alloy_rlp::encode(&genesis_header))
+    );
+
+    let alice = dev_account_key_for(sm, 0);
+    let bob = Address::repeat_byte(0xb0);
+    let txs = (0..4).map(|n| transfer_by(&alice, n, bob, 25)).collect();
+    let block = produce(&producer, txs);
+    assert!(block.transactions.iter().all(|tx| tx.suite() == sm));
+    assert_eq!(
+        producer.head().hash(sm).0,
+        cairn_primitives::sm::sm3(&alloy_rlp::encode(&block.header))
+    );
+    assert_eq!(
+        block.header.transactions_root,
+        transactions_root(sm, &block.transactions)
+    );
+    assert_ne!(
+        block.header.transactions_root,
+        transactions_root(CryptoSuite::Ed25519Keccak, &block.transactions)
+    );
+    follower.import(block.clone()).unwrap();
+    assert_eq!(follower.head(), producer.head());
+    assert_eq!(balance(&follower, &bob), 100);
+
+    let proven = follower.account_proof(&bob, None).unwrap();
+    let value = verify_secure_proof_with(
+        NodeHash::Sm3,
+        proven.state_root,
+        bob.as_slice(),
+        &proven.proof,
+    )
+    .unwrap()
+    .unwrap();
+    let account: Account = decode_exact(&value).unwrap();
+    assert_eq!(account, Account::with_balance(sm, 0, 100));
+    assert_eq!(account.storage_root, sm.empty_root());
+    assert!(verify_secure_proof(proven.state_root, bob.as_slice(), &proven.proof).is_err());
+
+    // A validator proposing an ed25519 transfer on this chain: the block is invalid.
+    let validator = dev_validator_key(0);
+    let mut bad = produce(
+        &keccak_chain,
+        vec![transfer(&dev_account_key(0), 0, bob, 1)],
+    );
+    bad.header.parent_hash = follower.head().hash(sm);
+    bad.header.height = follower.head().height + 1;
+    bad.header.transactions_root = transactions_root(sm, &bad.transactions);
+    bad.seal = Seal::sign(&bad.hash(sm), &validator);
+    assert!(matches!(
+        expect_invalid(&follower, bad),
+        BlockError::WrongSuite {
+            suite: CryptoSuite::Ed25519Keccak,
+            chain: CryptoSuite::Sm2Sm3,
+            ..
+        }
+    ));
+
+    // The stored chain re-verifies from genesis under SM3.
+    let report = verify_chain(follower.store(), None, |_, _| {}).unwrap();
+    assert_eq!(report.head_height, 1);
+}
+
+fn transfer_by(
+    from: &impl cairn_primitives::TransactionSigner,
+    nonce: u64,
+    to: Address,
+    amount: u128,
+) -> SignedTransaction {
+    Transaction {
+        chain_id: CHAIN_ID,
+        nonce,
+        to,
+        amount,
+    }
+    .sign(from)
 }

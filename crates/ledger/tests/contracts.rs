@@ -4,6 +4,7 @@
 //! restarts), the rent story by schedule alone, and two nodes agreeing on every root.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_primitives::CryptoSuite;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -220,7 +221,7 @@ fn seeded() -> Seeded {
     let holders = [dev_account_key(1), dev_account_key(2), dev_account_key(3)];
     let deployed = node.block(vec![deploy(&operator, 0, SEED)]);
     ok(&deployed.receipts[0]);
-    let package = package_address(&operator.address(), 0);
+    let package = package_address(CryptoSuite::Ed25519Keccak, &operator.address(), 0);
     assert!(
         !node
             .chain
@@ -424,7 +425,7 @@ fn gas_runs_out_with_its_place_and_a_failed_call_writes_nothing() {
     let source = "x.acs.operator={ p.w.a = 1;\n p.w.b = p.b + 1; p.w.c = 1 / p.zero; }\n\
                   x.acs.operator.two={ p.w.a = 2; p.w.b = 2; }\n";
     node.block(vec![deploy(&key, 0, source)]);
-    let package = package_address(&key.address(), 0);
+    let package = package_address(CryptoSuite::Ed25519Keccak, &key.address(), 0);
     let me = key.address();
     let need = acs::intrinsic_gas(&AcsAction::Call {
         package,
@@ -489,7 +490,10 @@ fn a_deployment_that_does_not_compile_fails_with_its_place() {
     assert!(message.starts_with("3:"), "{message}");
     assert!(
         node.chain
-            .package(&package_address(&key.address(), 0), None)
+            .package(
+                &package_address(CryptoSuite::Ed25519Keccak, &key.address(), 0),
+                None
+            )
             .unwrap()
             .is_none()
     );
@@ -614,7 +618,7 @@ fn key(index: u32) -> SecretKey {
 fn crowded(node: &Node, holders: u32) -> Address {
     let operator = dev_account_key(0);
     node.block(vec![deploy(&operator, 0, EVERY_FOURTH)]);
-    let package = package_address(&operator.address(), 0);
+    let package = package_address(CryptoSuite::Ed25519Keccak, &operator.address(), 0);
     let joins: Vec<_> = (0..holders).map(|i| join(&key(i), 0, package)).collect();
     node.block(joins);
     let sets: Vec<_> = (0..holders)
@@ -753,7 +757,7 @@ fn the_rent_is_paid_by_schedule_alone_until_the_tenant_cannot_pay() {
     let tenant = dev_account_key(1);
     let signed = day(2026, 1, 15) + 12 * 3_600_000;
     node.block_at(vec![deploy(&landlord, 0, LEASE)], signed);
-    let lease = package_address(&landlord.address(), 0);
+    let lease = package_address(CryptoSuite::Ed25519Keccak, &landlord.address(), 0);
     node.block_at(vec![join(&tenant, 0, lease)], signed + 1_000);
     node.block_at(
         vec![
@@ -826,8 +830,12 @@ fn blocks_respect_the_byte_and_gas_budgets() {
         key.address(),
         acs::MAX_TRANSACTION_GAS,
     ));
-    over.header.transactions_root = cairn_ledger::transactions_root(&over.transactions);
-    over.seal = Seal::sign(&over.hash(), &dev_validator_key(0));
+    over.header.transactions_root =
+        cairn_ledger::transactions_root(CryptoSuite::Ed25519Keccak, &over.transactions);
+    over.seal = Seal::sign(
+        &over.hash(CryptoSuite::Ed25519Keccak),
+        &dev_validator_key(0),
+    );
     let fresh = Node::new();
     let error = fresh.chain.import(over).unwrap_err().to_string();
     assert!(error.contains("block gas limit"), "{error}");
@@ -840,7 +848,7 @@ fn records_whose_condition_does_not_hold_still_count_toward_the_visits_cap() {
     let source = "#when p.on == 1 trigger=every(4 blocks) run(holder)\n\
                   t.acs.holder={ p.w.n = p.n + 1; }\n";
     node.block(vec![deploy(&operator, 0, source)]);
-    let package = package_address(&operator.address(), 0);
+    let package = package_address(CryptoSuite::Ed25519Keccak, &operator.address(), 0);
     let holders = acs::MAX_JOB_VISITS_PER_BLOCK as u32 + 1_000;
     node.block((0..holders).map(|i| join(&key(i), 0, package)).collect());
     // Only the last holder's condition holds.
@@ -895,7 +903,7 @@ fn a_run_refused_for_want_of_room_writes_nothing_anywhere() {
     let holder = dev_account_key(1);
     let source = "t.acs.holder={ p.w.x = p.x + 1; p.w.$y = p.$y + 1; }\n";
     node.block(vec![deploy(&operator, 0, source)]);
-    let package = package_address(&operator.address(), 0);
+    let package = package_address(CryptoSuite::Ed25519Keccak, &operator.address(), 0);
     node.block(vec![join(&holder, 0, package)]);
     // The operator's record is full: 128 fields, none of them `y`.
     let names: Vec<String> = (0..acs::MAX_RECORD_FIELDS)
@@ -934,7 +942,7 @@ fn every_field_a_contract_may_read_is_paid_for_before_it_runs() {
     // Three distinct fields read, one of them only in a branch that never runs.
     let source = "t.acs.operator={ if (0) { p.w.r = p.c; } p.w.r = p.a + p.b + p.a; }\n";
     node.block(vec![deploy(&key, 0, source)]);
-    let package = package_address(&key.address(), 0);
+    let package = package_address(CryptoSuite::Ed25519Keccak, &key.address(), 0);
     let me = key.address();
     let call_gas = acs::intrinsic_gas(&AcsAction::Call {
         package,

@@ -3,6 +3,7 @@
 
 use cairn_ledger::StateDb;
 use cairn_ledger::execute::apply_transfer;
+use cairn_primitives::CryptoSuite;
 use cairn_primitives::{Account, Address, Outcome, SecretKey, Transaction};
 use cairn_trie::MemoryNodeStore;
 use proptest::prelude::*;
@@ -33,9 +34,12 @@ fn run(
 ) -> (StateDb<MemoryNodeStore>, Vec<Outcome>) {
     let keys = keys();
     let outsider = Address::repeat_byte(0xee);
-    let mut state = StateDb::empty(MemoryNodeStore::default());
+    let mut state = StateDb::empty(MemoryNodeStore::default(), CryptoSuite::Ed25519Keccak);
     for (key, balance) in keys.iter().zip(balances) {
-        state.set_account(key.address(), Account::with_balance(0, *balance));
+        state.set_account(
+            key.address(),
+            Account::with_balance(CryptoSuite::Ed25519Keccak, 0, *balance),
+        );
     }
     let mut outcomes = Vec::new();
     for &(from, to, amount, wrong_nonce) in attempts {
@@ -112,8 +116,8 @@ proptest! {
     #[test]
     fn failed_transfers_move_nothing(balance in 0u128..100, amount in 0u128..200) {
         let key = &keys()[0];
-        let mut state = StateDb::empty(MemoryNodeStore::default());
-        state.set_account(key.address(), Account::with_balance(0, balance));
+        let mut state = StateDb::empty(MemoryNodeStore::default(), CryptoSuite::Ed25519Keccak);
+        state.set_account(key.address(), Account::with_balance(CryptoSuite::Ed25519Keccak, 0, balance));
         let tx = Transaction { chain_id: CHAIN, nonce: 0, to: Address::repeat_byte(1), amount }.sign(key);
         let receipt = apply_transfer(&mut state, CHAIN, &tx).unwrap();
         let after = state.account(&key.address()).unwrap();

@@ -11,6 +11,7 @@
 //! committed, and must re-verify from genesis.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use cairn_primitives::CryptoSuite;
 use std::io;
 use std::sync::Arc;
 
@@ -202,7 +203,7 @@ impl Rng {
 fn run_until_cut(chain: &Chain, rng: &mut Rng, max_blocks: u64) -> Vec<(u64, B256)> {
     let validator = dev_validator_key(0);
     let head = chain.head();
-    let mut reported = vec![(head.height, head.hash())];
+    let mut reported = vec![(head.height, head.hash(CryptoSuite::Ed25519Keccak))];
     for block in 0..max_blocks {
         let txs = (0..rng.below(40))
             .map(|i| {
@@ -229,7 +230,7 @@ fn run_until_cut(chain: &Chain, rng: &mut Rng, max_blocks: u64) -> Vec<(u64, B25
         match chain.commit(&executed.hash(), seal) {
             Ok(committed) => {
                 let header = &committed.block.header;
-                reported.push((header.height, header.hash()));
+                reported.push((header.height, header.hash(CryptoSuite::Ed25519Keccak)));
             }
             Err(_) => break,
         }
@@ -276,7 +277,11 @@ fn every_reported_block_survives_a_power_cut_and_the_chain_verifies() {
         survivors_beyond_reported += head - last_reported;
         for (height, hash) in &reported {
             assert_eq!(
-                chain.store().header(*height).unwrap().map(|h| h.hash()),
+                chain
+                    .store()
+                    .header(*height)
+                    .unwrap()
+                    .map(|h| h.hash(CryptoSuite::Ed25519Keccak)),
                 Some(*hash),
                 "seed {seed}: reported block {height} is not what the disk holds"
             );

@@ -749,18 +749,28 @@ mod tests {
 
     impl Accounts {
         fn fund(&self, key: &SecretKey, balance: u128) {
-            self.0
-                .borrow_mut()
-                .insert(key.address(), Account::with_balance(0, balance));
+            self.0.borrow_mut().insert(
+                key.address(),
+                Account::with_balance(CryptoSuite::Ed25519Keccak, 0, balance),
+            );
         }
         fn set_nonce(&self, key: &SecretKey, nonce: u64) {
-            self.0.borrow_mut().entry(key.address()).or_default().nonce = nonce;
+            self.0
+                .borrow_mut()
+                .entry(key.address())
+                .or_insert(Account::empty(CryptoSuite::Ed25519Keccak))
+                .nonce = nonce;
         }
     }
 
     impl AccountView for Accounts {
         fn account(&self, address: &Address) -> Result<Account, String> {
-            Ok(self.0.borrow().get(address).copied().unwrap_or_default())
+            Ok(self
+                .0
+                .borrow()
+                .get(address)
+                .copied()
+                .unwrap_or(Account::empty(CryptoSuite::Ed25519Keccak)))
         }
     }
 
@@ -840,6 +850,67 @@ mod tests {
             [(bob.address(), 3), (alice.address(), 1)]
         );
         assert_eq!(pool.busiest_senders(1), [(bob.address(), 3)]);
+    }
+
+    #[test]
+    fn a_transaction_of_the_other_suite_is_refused_by_its_suite() {
+        let sm2 = cairn_primitives::sm::Sm2SecretKey::from_bytes([7; 32]).unwrap();
+        let sm2_transfer = Transaction {
+            chain_id: CHAIN,
+            nonce: 0,
+            to: Address::repeat_byte(0xee),
+            amount: 1,
+        }
+        .sign(&sm2);
+        // An ed25519-keccak pool refuses the SM2 transfer, whatever its signature.
+        let (pool, view) = (pool(), Accounts::default());
+        let refused = pool.admit(vec![sm2_transfer.clone(), transfer(&key(1), 0, 0)], &view);
+        assert_eq!(
+            refused[0],
+            Err(AdmissionError::WrongSuite {
+                expected: CryptoSuite::Ed25519Keccak,
+                got: CryptoSuite::Sm2Sm3,
+            })
+        );
+        assert_eq!(refused[0].as_ref().unwrap_err().code(), "wrong_suite");
+        assert!(refused[1].is_ok(), "{:?}", refused[1]);
+        // An sm2-sm3 pool admits it and refuses an ed25519 one; a forged SM2 signature is
+        // caught by the single checks.
+        view.0.borrow_mut().insert(
+            sm2_transfer.sender(),
+            Account::with_balance(CryptoSuite::Sm2Sm3, 0, 100),
+        );
+        let sm_pool = Mempool::new(PoolConfig {
+            suite: CryptoSuite::Sm2Sm3,
+            ..PoolConfig::new(CHAIN)
+        });
+        let mut forged_signature = *sm2_transfer.signature();
+        forged_signature.0[40] ^= 1;
+        let forged = SignedTransaction::new(
+            sm2_transfer.tx().clone(),
+            *sm2_transfer.public_key(),
+            forged_signature,
+        );
+        let results = sm_pool.admit(
+            vec![sm2_transfer.clone(), transfer(&key(1), 0, 0), forged],
+            &view,
+        );
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        assert!(matches!(
+            results[1],
+            Err(AdmissionError::WrongSuite {
+                expected: CryptoSuite::Sm2Sm3,
+                ..
+            })
+        ));
+        assert_eq!(results[2], Err(AdmissionError::InvalidSignature));
+        assert!(sm_pool.contains(&sm2_transfer.hash()));
+        // Gossip of the other suite is refused the same way, without blaming the peer.
+        let gossiped = pool.admit_gossip(vec![sm2_transfer], &view).unwrap();
+        assert!(matches!(
+            gossiped[0],
+            Err(AdmissionError::WrongSuite { .. })
+        ));
     }
 
     #[test]

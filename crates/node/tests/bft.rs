@@ -13,6 +13,10 @@ use common::*;
 use serde_json::Value;
 
 fn testnet_init(dir: &Path, validators: u32, full_nodes: u32) -> Vec<Value> {
+    testnet_init_with(dir, validators, full_nodes, "ed25519-keccak")
+}
+
+fn testnet_init_with(dir: &Path, validators: u32, full_nodes: u32, crypto: &str) -> Vec<Value> {
     let base = free_base_port((validators + full_nodes) as u16);
     let out = std::process::Command::new(cairn_bin())
         .args([
@@ -27,6 +31,8 @@ fn testnet_init(dir: &Path, validators: u32, full_nodes: u32) -> Vec<Value> {
             &full_nodes.to_string(),
             "--base-port",
             &base.to_string(),
+            "--crypto",
+            crypto,
         ])
         .arg("--out")
         .arg(dir)
@@ -53,13 +59,14 @@ fn address_of(plan: &Value) -> String {
     key["address"].as_str().unwrap().to_string()
 }
 
-/// Sends one transfer per dev account through `node`; returns the hashes accepted.
-fn send_transfers(node: &TestNode, accounts: std::ops::Range<u32>) -> Vec<String> {
+/// Sends one transfer per dev account (of the `crypto` suite) through `node`; returns the
+/// hashes accepted.
+fn send_transfers(node: &TestNode, crypto: &str, accounts: std::ops::Range<u32>) -> Vec<String> {
     let http = node.http();
     let sink = cairn_primitives::Address::repeat_byte(0x5e);
     accounts
         .map(|i| {
-            let key = dev(i);
+            let key = dev_for(crypto, i);
             let (_, account) = http.get(&format!("/v1/accounts/{:#x}", key.address()));
             let nonce = account["pending_nonce"].as_u64().unwrap();
             let (code, body) = http.post_json(
@@ -74,8 +81,19 @@ fn send_transfers(node: &TestNode, accounts: std::ops::Range<u32>) -> Vec<String
 
 #[test]
 fn the_next_validator_in_rank_takes_over_when_the_leader_is_killed() {
+    leader_killed("ed25519-keccak");
+}
+
+/// The same on a chain of the national algorithms: SM2-signed transfers and contracts, SM3
+/// block hashes and tries, and the same takeover (consensus itself signs with ed25519).
+#[test]
+fn on_an_sm2_sm3_chain_the_next_validator_takes_over_when_the_leader_is_killed() {
+    leader_killed("sm2-sm3");
+}
+
+fn leader_killed(crypto: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let plans = testnet_init(dir.path(), 4, 0);
+    let plans = testnet_init_with(dir.path(), 4, 0, crypto);
     let mut nodes: Vec<Option<TestNode>> = plans.iter().map(|plan| Some(start(plan))).collect();
     let live =
         |nodes: &Vec<Option<TestNode>>| nodes.iter().flatten().map(status).collect::<Vec<_>>();
@@ -93,12 +111,14 @@ fn the_next_validator_in_rank_takes_over_when_the_leader_is_killed() {
     let mut committed: Vec<(String, u64)> = Vec::new();
     for (index, node) in nodes.iter().flatten().enumerate() {
         let accounts = (index as u32 * 2)..(index as u32 * 2 + 2);
-        for hash in send_transfers(node, accounts) {
+        for hash in send_transfers(node, crypto, accounts) {
             let receipt = node.http().wait_for(&hash, Duration::from_secs(30));
             assert_eq!(receipt["status"], "committed", "{receipt}");
             committed.push((hash, receipt["block"].as_u64().unwrap()));
         }
     }
+
+    check_suite(nodes[0].as_ref().unwrap(), crypto, &committed[0].0);
 
     // A contract through consensus: deployed through one validator, called through another,
     // its schedule run at the start of every other block by every validator alike.
@@ -118,7 +138,7 @@ fn the_next_validator_in_rank_takes_over_when_the_leader_is_killed() {
     ]);
     assert_eq!(deployed["status"], "committed", "{deployed}");
     let package = deployed["package"].as_str().unwrap().to_string();
-    let operator = format!("{:#x}", dev(20).address());
+    let operator = format!("{:#x}", dev_for(crypto, 20).address());
     let called = nodes[1].as_ref().unwrap().cli_json(&[
         "acs",
         "call",
@@ -190,7 +210,7 @@ fn the_next_validator_in_rank_takes_over_when_the_leader_is_killed() {
         assert_eq!(tx["block"].as_u64(), Some(*block));
     }
     let survivor_url = nodes[next].as_ref().unwrap().url.clone();
-    for hash in send_transfers(nodes[next].as_ref().unwrap(), 8..10) {
+    for hash in send_transfers(nodes[next].as_ref().unwrap(), crypto, 8..10) {
         assert_eq!(
             Http::new(&survivor_url).wait_for(&hash, Duration::from_secs(30))["status"],
             "committed"
@@ -263,6 +283,40 @@ fn the_next_validator_in_rank_takes_over_when_the_leader_is_killed() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// The node says the chain's suite; a committed transaction carries that suite's key and its
+/// block's hash is that suite's hash of the header; a transfer signed with the other suite's
+/// key is refused with `wrong_suite`.
+fn check_suite(node: &TestNode, crypto: &str, committed: &str) {
+    let http = node.http();
+    assert_eq!(http.status()["crypto"], crypto);
+    let (_, tx) = http.get(&format!("/v1/transactions/{committed}"));
+    let key_hex = tx["transaction"]["public_key"].as_str().unwrap();
+    let sm2 = crypto == "sm2-sm3";
+    assert_eq!(key_hex.len(), if sm2 { 2 + 66 } else { 2 + 64 }, "{tx}");
+    let height = tx["block"].as_u64().unwrap();
+    let (_, raw) = http.get(&format!("/v1/blocks/{height}/raw"));
+    let bytes = hex::decode(raw["block"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let block: cairn_primitives::Block =
+        alloy_rlp::Decodable::decode(&mut bytes.as_slice()).unwrap();
+    let header = alloy_rlp::encode(&block.header);
+    let expected = if sm2 {
+        format!("0x{}", hex::encode(cairn_primitives::sm::sm3(&header)))
+    } else {
+        format!("{}", cairn_primitives::keccak256(&header))
+    };
+    assert_eq!(raw["hash"].as_str().unwrap(), expected);
+    assert_eq!(tx["block_hash"].as_str().unwrap(), expected);
+    // The other suite's dev key, right chain id and nonce: refused for its suite alone.
+    let other = if sm2 { "ed25519-keccak" } else { "sm2-sm3" };
+    let stranger = dev_for(other, 3);
+    let (code, body) = http.post_json(
+        "/v1/transactions",
+        &tx_json(&transfer(&stranger, 0, stranger.address(), 1)),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["error"]["code"], "wrong_suite", "{body}");
 }
 
 /// A node configured with a key no other node lists: it is refused, so it never has a peer
@@ -348,7 +402,13 @@ fn attack(dir: &Path, plans: &[Value]) -> usize {
     let genesis = std::fs::read_to_string(dir.join("genesis.json")).unwrap();
     let genesis = cairn_primitives::GenesisConfig::from_json(&genesis).unwrap();
     let (genesis_block, _) = cairn_ledger::genesis::build_genesis(&genesis).unwrap();
-    let namespace = [b"cairn/p2p/".as_slice(), genesis_block.hash().as_slice()].concat();
+    let namespace = [
+        b"cairn/p2p/".as_slice(),
+        genesis_block
+            .hash(cairn_primitives::CryptoSuite::Ed25519Keccak)
+            .as_slice(),
+    ]
+    .concat();
     commonware_runtime::tokio::Runner::new(commonware_runtime::tokio::Config::new()).start(
         |context| async move {
             let transport = start_lookup(

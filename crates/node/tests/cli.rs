@@ -319,6 +319,7 @@ fn init_then_node_runs_a_chain_from_a_genesis_file() {
             public_key: serde_json::from_value(created["public_key"].clone()).unwrap(),
         }],
         consensus: Default::default(),
+        crypto: cairn_primitives::CryptoSuite::default(),
     };
     let genesis_path = write(
         dir.path(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use cairn_primitives::dev::{DEV_BALANCE, DEV_CHAIN_ID};
 use cairn_primitives::{Account, Address, SecretKey, decode_exact};
-use cairn_trie::verify_secure_proof;
+use cairn_trie::{NodeHash, verify_secure_proof_with};
 use common::*;
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
@@ -22,18 +22,36 @@ fn balance_of(node: &TestNode, address: &Address) -> u128 {
 
 #[test]
 fn transfers_receipts_balances_and_proofs() {
+    transfers_receipts_balances_and_proofs_on("ed25519-keccak");
+}
+
+/// The same on a devnet of the national algorithms: SM2 keys sign, and the proofs verify with
+/// SM3 (through the CLI's `--hash sm3` and the trie crate alike).
+#[test]
+fn on_an_sm2_sm3_devnet_transfers_receipts_balances_and_proofs() {
+    transfers_receipts_balances_and_proofs_on("sm2-sm3");
+}
+
+fn transfers_receipts_balances_and_proofs_on(crypto: &str) {
+    let sm2 = crypto == "sm2-sm3";
+    let (node_hash, hash_flag, key_suite) = if sm2 {
+        (NodeHash::Sm3, "sm3", "sm2")
+    } else {
+        (NodeHash::Keccak256, "keccak256", "ed25519")
+    };
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::devnet(&dir.path().join("devnet"), &[]);
+    let node = TestNode::devnet(&dir.path().join("devnet"), &["--crypto", crypto]);
     let http = node.http();
 
     let status = node.cli_json(&["status"]);
     assert_eq!(status["chain_id"], DEV_CHAIN_ID);
+    assert_eq!(status["crypto"], crypto);
     assert_eq!(status["engine"], "solo");
     assert_eq!(status["validator_index"], 0);
     assert!(status["head"].as_str().unwrap().starts_with("0x"));
 
     // A batch of transfers from dev 0 over HTTP.
-    let alice = dev(0);
+    let alice = dev_for(crypto, 0);
     let carol = SecretKey::from_bytes([0xca; 32]).address();
     let batch: Vec<Value> = (0..20)
         .map(|n| tx_json(&transfer(&alice, n, carol, 1_000 + u128::from(n))))
@@ -82,7 +100,15 @@ fn transfers_receipts_balances_and_proofs() {
     // A key file account that overspends: two pending transfers of 80 from a balance of 100.
     // Admission accepts both (each alone is affordable); execution fails the second.
     let key_path = dir.path().join("bob.key");
-    let created = node.cli_json(&["keys", "new", "--out", key_path.to_str().unwrap()]);
+    let created = node.cli_json(&[
+        "keys",
+        "new",
+        "--suite",
+        key_suite,
+        "--out",
+        key_path.to_str().unwrap(),
+    ]);
+    assert_eq!(created["suite"], key_suite);
     let bob_address = created["address"].as_str().unwrap().to_string();
     node.cli_json(&[
         "tx",
@@ -139,15 +165,26 @@ fn transfers_receipts_balances_and_proofs() {
         .iter()
         .map(|n| hex::decode(&n.as_str().unwrap()[2..]).unwrap())
         .collect();
-    let value = verify_secure_proof(state_root.into(), carol.as_slice(), &nodes)
+    let value = verify_secure_proof_with(node_hash, state_root.into(), carol.as_slice(), &nodes)
         .unwrap()
         .expect("present");
     let account: Account = decode_exact(&value).unwrap();
     assert_eq!(account.balance, expected + 80);
+    let other = if sm2 {
+        NodeHash::Keccak256
+    } else {
+        NodeHash::Sm3
+    };
+    assert!(
+        verify_secure_proof_with(other, state_root.into(), carol.as_slice(), &nodes).is_err(),
+        "a proof checks out under its chain's hash only"
+    );
     let verified = node.cli(&[
         "trie",
         "verify",
         "--secure",
+        "--hash",
+        hash_flag,
         "--root",
         proven["state_root"].as_str().unwrap(),
         "--key",
@@ -178,7 +215,13 @@ fn transfers_receipts_balances_and_proofs() {
         .try_into()
         .unwrap();
     assert_eq!(
-        verify_secure_proof(root.into(), Address::repeat_byte(0x77).as_slice(), &nodes).unwrap(),
+        verify_secure_proof_with(
+            node_hash,
+            root.into(),
+            Address::repeat_byte(0x77).as_slice(),
+            &nodes
+        )
+        .unwrap(),
         None
     );
     // Historical state: at genesis carol had nothing.

@@ -255,15 +255,18 @@ mod tests {
     }
 
     fn check(setup: &Setup, seal: &Seal) -> Result<SealStrength, String> {
-        setup
-            .seals
-            .verify(&setup.header.hash(), &setup.header, seal, &setup.validators)
+        setup.seals.verify(
+            &setup.header.hash(CryptoSuite::Ed25519Keccak),
+            &setup.header,
+            seal,
+            &setup.validators,
+        )
     }
 
     #[test]
     fn a_quorum_certificate_for_the_block_seals_it() {
         let setup = setup();
-        let hash = setup.header.hash();
+        let hash = setup.header.hash(CryptoSuite::Ed25519Keccak);
         let proposal = proposal(0, VIEW, &hash);
         assert_eq!(
             check(&setup, &finalized(&setup.signers, &proposal)),
@@ -296,7 +299,7 @@ mod tests {
     #[test]
     fn a_seal_through_a_final_descendant_proves_the_block_final() {
         let setup = setup();
-        let hash = setup.header.hash();
+        let hash = setup.header.hash(CryptoSuite::Ed25519Keccak);
         let child = Header {
             parent_hash: hash,
             height: setup.header.height + 1,
@@ -304,13 +307,16 @@ mod tests {
             ..setup.header.clone()
         };
         let grandchild = Header {
-            parent_hash: child.hash(),
+            parent_hash: child.hash(CryptoSuite::Ed25519Keccak),
             height: child.height + 1,
             extra: view_extra(View::new(VIEW + 3)),
             ..setup.header.clone()
         };
         let path = vec![child.clone(), grandchild.clone()];
-        let final_seal = finalized(&setup.signers, &proposal(0, VIEW + 3, &grandchild.hash()));
+        let final_seal = finalized(
+            &setup.signers,
+            &proposal(0, VIEW + 3, &grandchild.hash(CryptoSuite::Ed25519Keccak)),
+        );
         let through = setup.seals.seal_through(&final_seal, &path).unwrap();
         assert_eq!(check(&setup, &through), Ok(SealStrength::Final));
 
@@ -331,7 +337,13 @@ mod tests {
         // hand-made one is refused.
         let votes: Vec<_> = setup.signers[..3]
             .iter()
-            .map(|s| Notarize::sign(s, proposal(0, VIEW + 3, &grandchild.hash())).unwrap())
+            .map(|s| {
+                Notarize::sign(
+                    s,
+                    proposal(0, VIEW + 3, &grandchild.hash(CryptoSuite::Ed25519Keccak)),
+                )
+                .unwrap()
+            })
             .collect();
         let notarization =
             Notarization::from_notarizes(&setup.signers[0], non_empty![@&votes], &Sequential)
@@ -367,7 +379,7 @@ mod tests {
     #[test]
     fn every_other_seal_is_refused_with_its_reason() {
         let setup = setup();
-        let hash = setup.header.hash();
+        let hash = setup.header.hash(CryptoSuite::Ed25519Keccak);
         // Not a certificate at all.
         let proposer_seal = Seal::sign(&hash, &dev_validator_key(0));
         refused(&setup, &proposer_seal, "not a consensus certificate");

@@ -1,5 +1,6 @@
 //! Byzantine peers: each speaks Cairn's wire protocol with its real, authorized key, and lies.
 
+use cairn_primitives::CryptoSuite;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +38,7 @@ fn forge(
         timestamp_ms: template.timestamp_ms + 1,
         ..template.clone()
     };
-    let seal = Seal::sign(&header.hash(), key);
+    let seal = Seal::sign(&header.hash(CryptoSuite::Ed25519Keccak), key);
     Block {
         header,
         transactions,
@@ -100,21 +101,26 @@ impl<S: Sender<PublicKey = PeerKey>, R: Receiver<PublicKey = PeerKey>> LyingSync
                 Some(honest) => forge(
                     &honest.header,
                     honest.transactions,
-                    parent.hash(),
+                    parent.hash(CryptoSuite::Ed25519Keccak),
                     &self.key,
                 ),
                 None => {
                     let empty = Header {
-                        parent_hash: parent.hash(),
+                        parent_hash: parent.hash(CryptoSuite::Ed25519Keccak),
                         height,
                         timestamp_ms: parent.timestamp_ms + 1,
                         proposer: self.key.address(),
                         state_root: parent.state_root,
-                        transactions_root: transactions_root(&[]),
-                        receipts_root: receipts_root(&[]),
+                        transactions_root: transactions_root(CryptoSuite::Ed25519Keccak, &[]),
+                        receipts_root: receipts_root(CryptoSuite::Ed25519Keccak, &[]),
                         extra: Bytes::new(),
                     };
-                    forge(&empty, Vec::new(), parent.hash(), &self.key)
+                    forge(
+                        &empty,
+                        Vec::new(),
+                        parent.hash(CryptoSuite::Ed25519Keccak),
+                        &self.key,
+                    )
                 }
             };
             parent = block.header.clone();
@@ -174,7 +180,10 @@ impl<S: Sender<PublicKey = PeerKey>> Flooder<S> {
                         timestamp_ms: head.timestamp_ms + counter,
                         proposer: self.validators[counter as usize % self.validators.len()],
                         state_root: head.state_root,
-                        transactions_root: transactions_root(&transactions),
+                        transactions_root: transactions_root(
+                            CryptoSuite::Ed25519Keccak,
+                            &transactions,
+                        ),
                         receipts_root: B256::ZERO,
                         extra: Bytes::copy_from_slice(&counter.to_be_bytes()),
                     },

@@ -1,6 +1,7 @@
 //! The simulated network and Cairn nodes on it: disks that survive crashes, nodes started
 //! from them, load, and the safety and liveness checks every scenario shares.
 
+use cairn_primitives::CryptoSuite;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -45,7 +46,7 @@ pub const TICKER: &str = "#when trigger=every(3 blocks) run(operator)\n\
 
 /// Where [`contract_key`]'s first transaction deploys [`TICKER`].
 pub fn ticker() -> Address {
-    package_address(&contract_key().address(), 0)
+    package_address(CryptoSuite::Ed25519Keccak, &contract_key().address(), 0)
 }
 
 /// The simulated chain's genesis: four validators, so BFT.
@@ -309,7 +310,7 @@ pub fn submit_round(node: &Node) {
         .chain
         .account(&key.address(), None)
         .unwrap()
-        .unwrap_or_default();
+        .unwrap_or(cairn_primitives::Account::empty(CryptoSuite::Ed25519Keccak));
     let nonce = node.pool.pending_nonce(&key.address(), account.nonce);
     let action = if nonce == 0 {
         AcsAction::Deploy {
@@ -336,7 +337,7 @@ pub fn submit_round(node: &Node) {
                 .chain
                 .account(&key.address(), None)
                 .unwrap()
-                .unwrap_or_default();
+                .unwrap_or(cairn_primitives::Account::empty(CryptoSuite::Ed25519Keccak));
             let nonce = node.pool.pending_nonce(&key.address(), account.nonce);
             Transaction {
                 chain_id: DEV_CHAIN_ID,
@@ -421,7 +422,11 @@ pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
             .filter_map(|chain| chain.store().header(height).unwrap())
             .collect();
         for header in &headers[1..] {
-            assert_eq!(header.hash(), headers[0].hash(), "fork at height {height}");
+            assert_eq!(
+                header.hash(CryptoSuite::Ed25519Keccak),
+                headers[0].hash(CryptoSuite::Ed25519Keccak),
+                "fork at height {height}"
+            );
         }
     }
     for chain in chains {

@@ -21,6 +21,7 @@
 mod attackers;
 mod harness;
 
+use cairn_primitives::CryptoSuite;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,8 +154,8 @@ fn delay_loss_partitions_crashes_and_restarts_heal() {
                 .store()
                 .header(before.height)
                 .unwrap()
-                .map(|h| h.hash()),
-            Some(before.hash()),
+                .map(|h| h.hash(CryptoSuite::Ed25519Keccak)),
+            Some(before.hash(CryptoSuite::Ed25519Keccak)),
             "seed {seed}: the reopened chain holds another block at the old head"
         );
 

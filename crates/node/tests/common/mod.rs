@@ -289,7 +289,12 @@ pub fn tx_json(tx: &SignedTransaction) -> Value {
     })
 }
 
-pub fn transfer(from: &SecretKey, nonce: u64, to: Address, amount: u128) -> SignedTransaction {
+pub fn transfer(
+    from: &impl cairn_primitives::TransactionSigner,
+    nonce: u64,
+    to: Address,
+    amount: u128,
+) -> SignedTransaction {
     Transaction {
         chain_id: DEV_CHAIN_ID,
         nonce,
@@ -301,6 +306,11 @@ pub fn transfer(from: &SecretKey, nonce: u64, to: Address, amount: u128) -> Sign
 
 pub fn dev(index: u32) -> SecretKey {
     dev_account_key(index)
+}
+
+/// Dev account `index` of a `suite` chain.
+pub fn dev_for(suite: &str, index: u32) -> cairn_primitives::AccountKey {
+    cairn_primitives::dev::dev_account_key_for(suite.parse().unwrap(), index)
 }
 
 /// A base port P such that P..P+n (HTTP) and P+1000..P+1000+n (p2p) are free right now.
