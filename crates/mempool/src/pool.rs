@@ -58,11 +58,11 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
-    /// Defaults sized for a node with a few GiB of memory.
-    pub fn new(chain_id: u64) -> Self {
+    /// Defaults sized for a node with a few GiB of memory, for chain `chain_id` of `suite`.
+    pub fn new(chain_id: u64, suite: CryptoSuite) -> Self {
         Self {
             chain_id,
-            suite: CryptoSuite::default(),
+            suite,
             max_transactions: 200_000,
             max_per_sender: 4_096,
             max_nonce_gap: 4_096,
@@ -789,7 +789,7 @@ mod tests {
     }
 
     fn pool() -> Mempool {
-        Mempool::new(PoolConfig::new(CHAIN))
+        Mempool::new(PoolConfig::new(CHAIN, CryptoSuite::Ed25519Keccak))
     }
 
     fn admit_one(
@@ -880,10 +880,7 @@ mod tests {
             sm2_transfer.sender(),
             Account::with_balance(CryptoSuite::Sm2Sm3, 0, 100),
         );
-        let sm_pool = Mempool::new(PoolConfig {
-            suite: CryptoSuite::Sm2Sm3,
-            ..PoolConfig::new(CHAIN)
-        });
+        let sm_pool = Mempool::new(PoolConfig::new(CHAIN, CryptoSuite::Sm2Sm3));
         let mut forged_signature = *sm2_transfer.signature();
         forged_signature.0[40] ^= 1;
         let forged = SignedTransaction::new(
@@ -1084,7 +1081,7 @@ mod tests {
 
     #[test]
     fn bounds_hold() {
-        let mut config = PoolConfig::new(CHAIN);
+        let mut config = PoolConfig::new(CHAIN, CryptoSuite::Ed25519Keccak);
         config.max_transactions = 3;
         config.max_per_sender = 2;
         let (pool, view) = (Mempool::new(config), Accounts::default());

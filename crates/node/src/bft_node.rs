@@ -182,7 +182,9 @@ async fn serve(
     let chain = Chain::open(store)?;
     let seals = CertificateSeals::new(&chain.genesis_hash(), chain.validators(), chain.suite())
         .map_err(|e| anyhow::anyhow!("genesis validators: {e}"))?;
-    let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
+    let pool = Arc::new(Mempool::new(
+        config.pool.pool_config(chain.chain_id(), chain.suite()),
+    ));
     // Transfers in the pool had their signatures checked on admission: blocks carrying them
     // need not check them again.
     let chain = Arc::new(

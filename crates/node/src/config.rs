@@ -346,7 +346,7 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        let defaults = PoolConfig::new(0);
+        let defaults = PoolConfig::new(0, cairn_primitives::CryptoSuite::default());
         Self {
             max_transactions: defaults.max_transactions,
             max_per_sender: defaults.max_per_sender,
@@ -357,12 +357,12 @@ impl Default for PoolSettings {
 
 impl PoolSettings {
     /// The pool's configuration for a chain.
-    pub fn pool_config(&self, chain_id: u64) -> PoolConfig {
+    pub fn pool_config(&self, chain_id: u64, suite: cairn_primitives::CryptoSuite) -> PoolConfig {
         PoolConfig {
             max_transactions: self.max_transactions,
             max_per_sender: self.max_per_sender,
             max_nonce_gap: self.max_nonce_gap,
-            ..PoolConfig::new(chain_id)
+            ..PoolConfig::new(chain_id, suite)
         }
     }
 }

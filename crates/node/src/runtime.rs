@@ -170,7 +170,9 @@ async fn run_solo(
     banner: Option<Banner>,
 ) -> anyhow::Result<()> {
     let chain = Arc::new(Chain::open(store)?);
-    let pool = Arc::new(Mempool::new(config.pool.pool_config(chain.chain_id())));
+    let pool = Arc::new(Mempool::new(
+        config.pool.pool_config(chain.chain_id(), chain.suite()),
+    ));
     restore_pool(&config.data_dir, &pool, &chain)?;
     let services = NodeServices {
         chain: chain.clone(),

@@ -191,6 +191,91 @@ fn a_key_made_in_the_browser_receives_funds_and_sends_a_transfer_that_commits() 
     }
 }
 
+/// Dev account `index` as a devnet printed it at its start: (address, private key), from its
+/// "Available accounts" and "Private keys" lists.
+fn printed_dev_account(node: &common::TestNode, index: u32) -> (String, String) {
+    let printed = node.stdout.lock().unwrap();
+    let prefix = format!("({index}) ");
+    let entry = |list: &str| {
+        let start = printed
+            .iter()
+            .position(|line| line.starts_with(list))
+            .unwrap_or_else(|| panic!("no {list:?} list in {printed:?}"));
+        printed[start..]
+            .iter()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no dev account {index} under {list:?} in {printed:?}"))
+            .to_string()
+    };
+    (entry("Available accounts"), entry("Private keys"))
+}
+
+#[test]
+fn on_an_sm2_sm3_chain_the_wallet_imports_a_dev_key_and_its_sm2_signed_transfer_commits() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let node = common::TestNode::devnet(&dir.path().join("devnet"), &["--crypto", "sm2-sm3"]);
+    let http = node.http();
+    assert_eq!(http.status()["crypto"], "sm2-sm3");
+    // The devnet's dev key 0 is an SM2 secret key; its address is SM3 of its public key.
+    let (address, key) = printed_dev_account(&node, 0);
+    let (to, _) = printed_dev_account(&node, 6);
+    let browser = driver.session();
+    browser.goto(&format!("{}/#/wallet", node.url));
+    let suite = browser.find("#wallet-suite").text();
+    assert!(suite.starts_with("Signing: SM2 (sm2-sm3 chain)"), "{suite}");
+    browser.find("#wallet-import-seed").type_text(&key);
+    browser.find("#wallet-import").click();
+    // The browser derives the same address from the key as the node did.
+    browser.wait_text("#wallet-address", &address);
+    // Send from it. The page refuses to show a hash other than its own (SM3 of the encoding).
+    let (_, before) = http.get(&format!("/v1/accounts/{to}"));
+    browser.find("#transfer-to").type_text(&to);
+    browser.find("#transfer-amount").type_text("2500");
+    browser.find("#transfer-send").click();
+    browser.wait_text("#transfer-status", "committed");
+    let hash = browser.find("#transfer-hash").text();
+    let (_, sent) = http.get(&format!("/v1/transactions/{}", hash.trim()));
+    assert_eq!(sent["status"], "committed", "{sent}");
+    assert_eq!(
+        sent["transaction"]["from"].as_str().unwrap().to_lowercase(),
+        address.to_lowercase(),
+        "{sent}"
+    );
+    // A compressed SM2 public key (33 bytes) and a raw r ‖ s signature (64 bytes).
+    let public_key = sent["transaction"]["public_key"].as_str().unwrap();
+    assert!(
+        public_key.len() == 2 + 66
+            && (public_key.starts_with("0x02") || public_key.starts_with("0x03")),
+        "{sent}"
+    );
+    assert_eq!(
+        sent["transaction"]["signature"].as_str().unwrap().len(),
+        2 + 128,
+        "{sent}"
+    );
+    let (_, after) = http.get(&format!("/v1/accounts/{to}"));
+    let balance = |v: &serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    assert_eq!(balance(&after), balance(&before) + 2_500);
+    browser.screenshot("wallet-sm2");
+    // The recipient's account proof, checked in the browser over a trie hashed with SM3.
+    browser.goto(&format!("{}/#/account/{to}", node.url));
+    let verdict = browser.find("#proof-status[data-verified]");
+    browser.wait("the proof's verdict", || {
+        let status = browser.find_now("#proof-status")?;
+        (status.attribute("data-verified")? == "true").then_some(())
+    });
+    let text = verdict.text();
+    assert!(
+        text.starts_with("Verified") && text.contains("SM3"),
+        "{text}"
+    );
+    browser.screenshot("account-proof-sm2");
+}
+
 #[test]
 fn an_admin_adds_a_viewer_who_is_refused_admin_pages_and_logged_out_when_revoked() {
     let Some(driver) = Driver::start() else {

@@ -165,9 +165,10 @@ pub async fn parts(
     let chain = disk.open(context).await;
     let control = oracle.control(disk.peer.clone());
     let channels = register_simulated(&control).await.unwrap();
+    let pool = Arc::new(Mempool::new(PoolConfig::new(DEV_CHAIN_ID, chain.suite())));
     Parts {
         chain,
-        pool: Arc::new(Mempool::new(PoolConfig::new(DEV_CHAIN_ID))),
+        pool,
         stats: Arc::new(NetworkStats::default()),
         tracker: Arc::new(PeerTracker::default()),
         control,

@@ -1,11 +1,14 @@
 // Checks an account response (the JSON of GET /v1/accounts/{a}?proof=true) in the browser:
 // the state root comes from block N's header as this node serves it (never from the response
 // itself), and the proof must show exactly the address, balance, nonce and existence the
-// response claims. Used for the account page's own response and for pasted ones.
+// response claims. Used for the account page's own response and for pasted ones. The trie's
+// hash is the chain's (keccak-256, or SM3 on an sm2-sm3 chain: js/suite.js).
 
 import { ApiError, get, seg } from './api.js';
 import { isAddress, isDecimalDigits, isHash } from './hex.js';
+import { keccak256 } from './keccak.js';
 import { verifyAccountProof } from './proof.js';
+import { chainSuite } from './suite.js';
 
 const notVerified = (reason) => ({ ok: false, text: `Not verified: ${reason}` });
 
@@ -29,9 +32,10 @@ function claims(data) {
 
 /**
  * `{ok, text, stateRoot?, block?}`: text starts with "Verified" or "Not verified:". Never
- * throws (but rethrows an abort, so a page being left stays quiet).
+ * throws (but rethrows an abort, so a page being left stays quiet). `suite` (js/suite.js's)
+ * defaults to the chain's.
  */
-export async function verifyAccountResponse(data, { signal, address } = {}) {
+export async function verifyAccountResponse(data, { signal, address, suite } = {}) {
   let claim;
   try {
     claim = claims(data);
@@ -41,6 +45,14 @@ export async function verifyAccountResponse(data, { signal, address } = {}) {
   // A proof of some other account proves nothing about the one asked for.
   if (address !== undefined && claim.address.toLowerCase() !== String(address).toLowerCase()) {
     return notVerified(`the node answered for ${claim.address}, not for ${address}`);
+  }
+  if (!suite) {
+    try {
+      suite = await chainSuite();
+    } catch (e) {
+      if (signal && signal.aborted) throw e;
+      return notVerified(`could not tell which hash this chain's trie uses: ${e.message}`);
+    }
   }
   let header;
   try {
@@ -60,13 +72,15 @@ export async function verifyAccountResponse(data, { signal, address } = {}) {
     address: claim.address,
     proof: claim.proof,
     expected: { exists: claim.exists, nonce: claim.nonce, balance: claim.balance },
+    hash: suite.hash,
   });
   if (!result.ok) return notVerified(result.reason);
   // The pending nonce is pool state, which no proof covers; it can never be below the nonce.
   if (claim.pendingNonce !== undefined && claim.pendingNonce < claim.nonce) {
     return notVerified('"pending_nonce" is below the proven nonce');
   }
-  const where = `against the state root ${root} of block ${claim.block}`;
+  const hashed = suite.hash === keccak256 ? '' : ` (its trie hashed with ${suite.hashName})`;
+  const where = `against the state root ${root} of block ${claim.block}${hashed}`;
   const what = claim.exists
     ? `account ${claim.address} holds ${claim.balance} base units and has nonce ${claim.nonce}`
     : `no account exists at ${claim.address}`;

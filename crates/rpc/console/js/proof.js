@@ -11,6 +11,10 @@
 // reading only. Soundness rests on keccak256: each node walked is the preimage of the
 // reference that led to it.
 //
+// On a chain of the sm2-sm3 suite the same nodes are linked by SM3 instead: every function
+// here takes the chain suite's hash as `hash` (keccak256 unless given; js/suite.js has it),
+// and uses it for node references, secure keys, the empty root and storage slots alike.
+//
 // Every function here returns {ok: false, reason} for bad input instead of throwing.
 
 import { concat, equalBytes, fromHex, isAddress, toHex, utf8 } from './hex.js';
@@ -20,6 +24,11 @@ import { parseDecimal } from './decimal.js';
 
 /** keccak256 of the RLP empty string: the root of the empty trie. */
 export const EMPTY_ROOT = '0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421';
+
+/** The root of the empty trie under `hash`: the hash of the RLP empty string, 0x-hex. */
+export function emptyRoot(hash = keccak256) {
+  return hash === keccak256 ? EMPTY_ROOT : toHex(hash(Uint8Array.of(0x80)));
+}
 /** Most nodes a proof may hold: a 64-nibble path has at most 64 branches and a leaf. */
 const MAX_PROOF_NODES = 130;
 
@@ -60,13 +69,15 @@ function childRef(item, where) {
 }
 
 /**
- * Walks `proof` (Uint8Arrays) for `key` from `root` (32 bytes). Returns the value the key
- * maps to, or null for a proof of absence; throws ProofFailure with the reason otherwise.
+ * Walks `proof` (Uint8Arrays) for `key` from `root` (32 bytes), nodes referenced by `hash`.
+ * Returns the value the key maps to, or null for a proof of absence; throws ProofFailure with
+ * the reason otherwise.
  */
-function walk(root, key, proof) {
+function walk(root, key, proof, hash) {
+  if (typeof hash !== 'function') fail('no hash function to check the proof with');
   const path = nibblesOf(key);
   if (proof.length === 0) {
-    if (toHex(root) === EMPTY_ROOT) return null;
+    if (toHex(root) === emptyRoot(hash)) return null;
     fail('the proof is empty but the root is not the empty trie');
   }
   let index = 0; // next proof node to use
@@ -86,7 +97,7 @@ function walk(root, key, proof) {
         fail(`the proof ends after ${index} node(s) but the path goes on to node ${toHex(ref.hash)}`);
       }
       node = proof[index];
-      if (!equalBytes(keccak256(node), ref.hash)) {
+      if (!equalBytes(hash(node), ref.hash)) {
         fail(index === 0
           ? 'the first proof node does not hash to the state root'
           : `proof node ${index} does not hash to the reference in node ${index - 1}`);
@@ -200,24 +211,25 @@ function guarded(check) {
 }
 
 /**
- * What a proof shows for any key (raw bytes, not hashed) under `root` (hex):
- * `{ok: true, value}` with the value's bytes, or null for a proof of absence; or
+ * What a proof shows for any key (raw bytes, not hashed) under `root` (hex), nodes linked by
+ * `hash`: `{ok: true, value}` with the value's bytes, or null for a proof of absence; or
  * `{ok: false, reason}`.
  */
-export function verifyProof({ root, key, proof }) {
-  return guarded(() => ({ ok: true, value: walk(parseHex(root, 32, 'the root'), key, parseProof(proof)) }));
+export function verifyProof({ root, key, proof, hash = keccak256 }) {
+  return guarded(() => ({ ok: true, value: walk(parseHex(root, 32, 'the root'), key, parseProof(proof), hash) }));
 }
 
 /**
  * What an account proof shows: `{ok: true, account}` with the account's decoded fields, or
  * `account: null` for a proof of absence; `{ok: false, reason}` if it proves nothing.
  */
-export function proveAccount({ stateRoot, address, proof }) {
+export function proveAccount({ stateRoot, address, proof, hash = keccak256 }) {
   return guarded(() => {
     const root = parseHex(stateRoot, 32, 'the state root');
     if (!isAddress(address)) fail('the address is not 0x + 40 hex digits');
-    const key = keccak256(fromHex(address));
-    const value = walk(root, key, parseProof(proof));
+    if (typeof hash !== 'function') fail('no hash function to check the proof with');
+    const key = hash(fromHex(address));
+    const value = walk(root, key, parseProof(proof), hash);
     return { ok: true, account: value === null ? null : decodeAccount(value) };
   });
 }
@@ -228,13 +240,13 @@ export function proveAccount({ stateRoot, address, proof }) {
  * account that does not exist must be claimed with exists false and a zero nonce and balance.
  * Returns `{ok: true, account}` or `{ok: false, reason}`.
  */
-export function verifyAccountProof({ stateRoot, address, proof, expected }) {
+export function verifyAccountProof({ stateRoot, address, proof, expected, hash = keccak256 }) {
   return guarded(() => {
     if (!expected || typeof expected !== 'object') fail('nothing to check the proof against');
     if (typeof expected.exists !== 'boolean') fail('"exists" is not true or false');
     const nonce = asBig(expected.nonce, 'the nonce');
     const balance = asBig(expected.balance, 'the balance');
-    const shown = proveAccount({ stateRoot, address, proof });
+    const shown = proveAccount({ stateRoot, address, proof, hash });
     if (!shown.ok) return shown;
     const account = shown.account;
     if (account === null) {
@@ -263,22 +275,26 @@ export function fieldWord(decimalText) {
   return units < 0n ? (1n << 256n) + units : units;
 }
 
-/** keccak256(pad32(record) ‖ keccak256(name)): where a record's field lives in storage. */
-export function fieldSlot(record, name) {
+/**
+ * H(pad32(record) ‖ H(name)), H being `hash` (keccak256 unless given): where a record's field
+ * lives in storage.
+ */
+export function fieldSlot(record, name, hash = keccak256) {
   const padded = concat(new Uint8Array(12), fromHex(record, { length: 20 }));
-  return keccak256(concat(padded, keccak256(utf8(name))));
+  return hash(concat(padded, hash(utf8(name))));
 }
 
 /**
  * Checks one storage proof: under `storageRoot`, slot `slot` (32 bytes hex) holds `value`
  * (hex word; zero means the slot is absent, as Ethereum stores storage).
  */
-export function verifyStorageProof({ storageRoot, slot, proof, value }) {
+export function verifyStorageProof({ storageRoot, slot, proof, value, hash = keccak256 }) {
   return guarded(() => {
     const root = parseHex(storageRoot, 32, 'the storage root');
-    const key = keccak256(parseHex(slot, 32, 'the slot'));
+    if (typeof hash !== 'function') fail('no hash function to check the proof with');
+    const key = hash(parseHex(slot, 32, 'the slot'));
     const expected = parseWord(value, 'the value');
-    const found = walk(root, key, parseProof(proof));
+    const found = walk(root, key, parseProof(proof), hash);
     if (found === null) {
       if (expected !== 0n) fail(`the proof shows the slot is empty, not ${value}`);
       return { ok: true };
@@ -298,17 +314,18 @@ export function verifyStorageProof({ storageRoot, slot, proof, value }) {
 }
 
 /**
- * Checks a record response with proofs (GET …/records/{r}?proof=true) against `stateRoot`:
- * the package account's proof, its storage root, and every field's slot, value and proof.
+ * Checks a record response with proofs (GET …/records/{r}?proof=true) against `stateRoot`,
+ * with the chain suite's `hash` (keccak256 unless given): the package account's proof, its
+ * storage root, and every field's slot, value and proof.
  * Returns `{ok, reason?, fields: [{field, ok, reason?}]}`.
  */
-export function verifyRecordProof(record, stateRoot) {
+export function verifyRecordProof(record, stateRoot, { hash = keccak256 } = {}) {
   return guarded(() => {
     if (!record || typeof record !== 'object') fail('no record');
     if (!Array.isArray(record.account_proof) || !Array.isArray(record.storage_proof)) {
       fail('the response carries no proof');
     }
-    const shown = proveAccount({ stateRoot, address: record.package, proof: record.account_proof });
+    const shown = proveAccount({ stateRoot, address: record.package, proof: record.account_proof, hash });
     if (!shown.ok) return shown;
     if (shown.account === null) fail('the proof shows no account at the package address');
     if (typeof record.storage_hash !== 'string' || shown.account.storageRoot !== record.storage_hash.toLowerCase()) {
@@ -322,7 +339,7 @@ export function verifyRecordProof(record, stateRoot) {
         if (!(name in fields)) fail('the field is not among the record\'s fields');
         if (seen.has(name)) fail('the field is proven twice');
         seen.add(name);
-        const slot = toHex(fieldSlot(record.record, name));
+        const slot = toHex(fieldSlot(record.record, name, hash));
         if (typeof entry.key !== 'string' || entry.key.toLowerCase() !== slot) fail('the slot is not this field\'s');
         let word;
         try {
@@ -331,7 +348,7 @@ export function verifyRecordProof(record, stateRoot) {
           fail(`the field's value is not a decimal: ${e.message}`);
         }
         if (parseWord(entry.value, 'the value') !== word) fail('the storage word does not encode the field\'s value');
-        return verifyStorageProof({ storageRoot: shown.account.storageRoot, slot, proof: entry.proof, value: entry.value });
+        return verifyStorageProof({ storageRoot: shown.account.storageRoot, slot, proof: entry.proof, value: entry.value, hash });
       });
       return { field: name, ...one };
     });

@@ -7,7 +7,9 @@
 //   covers "cairn/acs/v1" ‖ rlp([chain_id, nonce, gas_limit, action]). Actions:
 //   [0, source] deploy, [1, package] join, [2, package, record, [[name, value], …]] set,
 //   [3, package, contract, record] call; a set value is an i128 as 16 big-endian bytes.
-// The hash of either is keccak256 of the full encoding (the type byte included).
+// The hash of either is keccak256 of the full encoding (the type byte included). On a chain of
+// the sm2-sm3 suite every hash here is SM3 instead: the transaction hash, addresses (of a
+// 33-byte compressed SM2 public key) and package addresses; js/suite.js gives the chain's.
 
 import { concat, fromHex, signedToBytes, toHex, utf8 } from './hex.js';
 import { keccak256 } from './keccak.js';
@@ -109,20 +111,26 @@ export function intrinsicGas(action) {
   return LIMITS.baseGas + extra();
 }
 
-/** The transaction hash: keccak256 of the canonical encoding, 0x-hex. */
-export function txHash(encoded) {
-  return toHex(keccak256(encoded));
+/**
+ * The transaction hash: `hash` (the chain suite's: keccak256 unless given) of the canonical
+ * encoding, 0x-hex.
+ */
+export function txHash(encoded, hash = keccak256) {
+  return toHex(hash(encoded));
 }
 
-/** The address of a public key: the last 20 bytes of keccak256(key), 0x-hex. */
-export function addressOf(publicKey) {
-  return toHex(keccak256(publicKey).subarray(12));
+/** The address of a public key: the last 20 bytes of `hash(key)` (keccak256 unless given), 0x-hex. */
+export function addressOf(publicKey, hash = keccak256) {
+  return toHex(hash(publicKey).subarray(12));
 }
 
-/** The address a deployment by `deployer` with `nonce` creates its package at. */
-export function packageAddress(deployer, nonce) {
+/**
+ * The address a deployment by `deployer` with `nonce` creates its package at: the last 20
+ * bytes of `hash` (keccak256 unless given) of "cairn/acs/package" ‖ deployer ‖ nonce (8 bytes).
+ */
+export function packageAddress(deployer, nonce, hash = keccak256) {
   const be = new Uint8Array(8);
   new DataView(be.buffer).setBigUint64(0, BigInt(nonce));
   const preimage = concat(utf8('cairn/acs/package'), address(deployer, 'the deployer'), be);
-  return toHex(keccak256(preimage).subarray(12));
+  return toHex(hash(preimage).subarray(12));
 }

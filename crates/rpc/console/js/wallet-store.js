@@ -1,6 +1,8 @@
 // The wallet's keys, kept in this browser's localStorage under "cairn.wallet" and nowhere
 // else: {"version": 1, "keys": [{"seed": "0x…", "address": "0x…", "added_ms": n}],
-// "current": "0x…address"}. Seeds are never sent to the node.
+// "current": "0x…address"}. Seeds are never sent to the node. A "seed" is the key's 32 bytes
+// under either crypto suite (an Ed25519 seed, or an SM2 secret key on an sm2-sm3 chain); the
+// wallet page derives each address anew with the chain's suite.
 //
 // Reading is lenient (a bare seed string or an array of seeds, as someone may have put there
 // by hand, is taken too); writing always uses the shape above.

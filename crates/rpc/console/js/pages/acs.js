@@ -8,6 +8,7 @@ import { short, time } from '../format.js';
 import { isAddress } from '../hex.js';
 import { focusWithin, heading, loadingNote, section } from '../page.js';
 import { verifyRecordProof } from '../proof.js';
+import { chainSuite } from '../suite.js';
 import { isContractName } from '../tx.js';
 
 const JOB_RUNS = 100;
@@ -134,7 +135,13 @@ async function recordResult(ctx, pkg, record) {
     if (typeof rec.state_root !== 'string' || rec.state_root.toLowerCase() !== String(header.state_root).toLowerCase()) {
       return { ok: false, text: `Not verified: the record's state root is not block ${rec.block}'s` };
     }
-    const result = verifyRecordProof(rec, header.state_root);
+    let suite;
+    try {
+      suite = await chainSuite();
+    } catch (e) {
+      return { ok: false, text: `Not verified: could not tell which hash this chain's trie uses: ${e.message}` };
+    }
+    const result = verifyRecordProof(rec, header.state_root, { hash: suite.hash });
     return result.ok
       ? { ok: true, text: `Verified against the state root ${header.state_root} of block ${rec.block}: the package account, its storage root and the ${proofs.length} field(s) shown (the proof does not show that no other field exists, nor the role).` }
       : { ok: false, text: `Not verified: ${result.reason}` };

@@ -1,13 +1,15 @@
-// #/wallet — Ed25519 keys kept in this browser, balances, transfers and contract (ACS)
-// transactions signed here with WebCrypto. Seeds never leave the browser: the node only ever
-// sees signed transactions.
+// #/wallet — keys kept in this browser, balances, transfers and contract (ACS) transactions
+// signed here with the chain's crypto suite (js/suite.js): Ed25519 through WebCrypto on an
+// ed25519-keccak chain, SM2 through the vendored sm-crypto-v2 on an sm2-sm3 chain. A key is
+// 32 bytes either way (a seed, or an SM2 secret key) and is derived with the chain's suite.
+// Keys never leave the browser: the node only ever sees signed transactions.
 
 import { ApiError, describe, get, post, seg } from '../api.js';
 import { decimalHelp, parseFieldLines } from '../acs-input.js';
 import { copyButton, facts, h, link, replace } from '../dom.js';
 import { fromHex, isAddress, isDecimalDigits, isHexOf, parseUnsigned, toHex } from '../hex.js';
-import { ed25519Support, importSeed, randomSeed } from '../keys.js';
 import { heading, loadingNote, section } from '../page.js';
+import { SM2_SM3, chainSuite } from '../suite.js';
 import {
   LIMITS, acsSigningMessage, encodeAcs, encodeTransfer, intrinsicGas, isContractName,
   packageAddress, transferSigningMessage, txHash,
@@ -15,11 +17,33 @@ import {
 import { load as loadWallet, save as saveWallet, storageAvailable } from '../wallet-store.js';
 
 const DEFAULT_CALL_GAS = 1_000_000n;
-const keyCache = new Map(); // seed → Promise of the imported key
+const keyCache = new Map(); // "suite seed" → Promise of the imported key
 
-function keyFor(seed) {
-  if (!keyCache.has(seed)) keyCache.set(seed, importSeed(fromHex(seed, { length: 32, what: 'the seed' })));
-  return keyCache.get(seed);
+/** The key `seed` (0x-hex, 32 bytes) is under `suite`; rejects if it is none there. */
+function keyFor(suite, seed) {
+  const id = `${suite.name} ${seed}`;
+  if (!keyCache.has(id)) {
+    const key = suite.importKey(fromHex(seed, { length: 32, what: `the ${suite.keyName}` }));
+    key.catch(() => keyCache.delete(id));
+    keyCache.set(id, key);
+  }
+  return keyCache.get(id);
+}
+
+/**
+ * Sets each key's address from its seed under `suite`, whatever is stored next to it (a stored
+ * address that is not the seed's would show one account's balance while signing for another).
+ * A seed that is no key under this suite (an SM2 key must be from 1 to n-2) gets address
+ * null: it stays stored but is not offered.
+ */
+async function derive(suite, wallet) {
+  for (const key of wallet.keys) {
+    try {
+      key.address = (await keyFor(suite, key.seed)).address;
+    } catch {
+      key.address = null;
+    }
+  }
 }
 
 /** A message line: role=alert for errors, status otherwise. */
@@ -51,7 +75,10 @@ export default async function wallet(ctx) {
   const body = h('div', { id: 'wallet' }, loadingNote());
   ctx.main.replaceChildren(heading('Wallet'), body);
 
-  const support = await ed25519Support();
+  const suite = await chainSuite();
+  if (!ctx.alive()) return;
+  const word = suite.keyName; // "seed" or "secret key"
+  const support = await suite.support();
   if (!ctx.alive()) return;
   if (!support.ok) {
     replace(body, h('div', { id: 'wallet-unsupported', class: 'alert error', role: 'alert' },
@@ -70,18 +97,23 @@ export default async function wallet(ctx) {
   let account = null; // the latest GET /v1/accounts answer for the current key
   let stopTransfer = () => {};
   let stopAcs = () => {};
-  // Each key's address comes from its seed, whatever is stored next to it: a stored address
-  // that is not the seed's would show one account's balance while signing for another.
-  for (const key of state.keys) {
-    key.address = (await keyFor(key.seed)).address;
-  }
+  await derive(suite, state);
   if (!ctx.alive()) return;
 
   const message = h('div', { id: 'wallet-message', 'aria-live': 'polite' });
   const lossyNote = () => (state.lossy
     ? h('p', { class: 'form-error', role: 'alert', id: 'wallet-lossy' }, 'Part of the wallet data stored in this browser could not be read. It is kept, under a key starting with cairn.wallet.backup-, the next time the wallet is saved.')
     : null);
-  const currentKey = () => state.keys.find((k) => k.address === state.current) || state.keys[0] || null;
+  const usable = () => state.keys.filter((k) => k.address);
+  const currentKey = () => usable().find((k) => k.address === state.current) || usable()[0] || null;
+  const suiteNote = () => h('p', { id: 'wallet-suite', class: 'muted' },
+    `Signing: ${suite.signing} (${suite.name} chain). Addresses and transaction hashes use ${suite.hashName}.`);
+  const unusableNote = () => {
+    const count = state.keys.length - usable().length;
+    if (!count) return null;
+    return h('p', { class: 'form-error', role: 'alert', id: 'wallet-unusable' },
+      `${count} key(s) kept in this browser are not ${suite.signing} keys, so they are not offered on this chain. They stay stored.`);
+  };
 
   /** Saves the keys; says so and returns false if the browser refuses. */
   function persist() {
@@ -115,13 +147,13 @@ export default async function wallet(ctx) {
     create.addEventListener('click', async () => {
       create.disabled = true;
       try {
-        const seed = toHex(randomSeed());
-        const key = await keyFor(seed);
+        const seed = toHex(suite.randomKey());
+        const key = await keyFor(suite, seed);
         state.keys.push({ seed, address: key.address, added_ms: Date.now() });
         state.current = key.address;
         if (!persist()) return;
         render();
-        say(message, `Created key ${key.address}. Back up its seed now: without it the key cannot be recovered.`);
+        say(message, `Created key ${key.address}. Back up its ${word} now: without it the key cannot be recovered.`);
       } catch (e) {
         say(message, `Could not create a key: ${e.message}`, 'error');
         create.disabled = false;
@@ -129,9 +161,11 @@ export default async function wallet(ctx) {
     });
     const importForm = h('form', { id: 'wallet-import-form', class: 'inline-form', novalidate: true },
       h('div', { class: 'field' },
-        h('label', { for: 'wallet-import-seed' }, 'Import a key by its seed'),
+        h('label', { for: 'wallet-import-seed' }, `Import a key by its ${word}`),
         h('div', { class: 'with-button' }, seedInput, show),
-        h('p', { id: 'wallet-import-seed-help', class: 'muted small' }, '0x and 64 hex digits (what ', h('code', {}, 'cairn devnet'), ' lists as a private key). It stays in this browser.')),
+        h('p', { id: 'wallet-import-seed-help', class: 'muted small' },
+          suite.name === SM2_SM3 ? '0x and 64 hex digits, an SM2 secret key (what ' : '0x and 64 hex digits (what ',
+          h('code', {}, 'cairn devnet'), ' lists as a private key). It stays in this browser.')),
       h('button', { type: 'submit', id: 'wallet-import' }, 'Import'));
     importForm.addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -139,15 +173,17 @@ export default async function wallet(ctx) {
       if (/^[0-9a-fA-F]{64}$/.test(text)) text = `0x${text}`;
       if (!isHexOf(text, 32)) {
         seedInput.setAttribute('aria-invalid', 'true');
-        say(message, 'A seed is 0x and 64 hex digits.', 'error');
+        say(message, `A ${word} is 0x and 64 hex digits.`, 'error');
         seedInput.focus();
         return;
       }
       const seed = text.toLowerCase();
       try {
-        const key = await keyFor(seed);
+        const key = await keyFor(suite, seed);
         seedInput.value = '';
-        if (state.keys.some((k) => k.seed === seed)) {
+        const known = state.keys.find((k) => k.seed === seed);
+        if (known) {
+          known.address = key.address;
           state.current = key.address;
           if (!persist()) return;
           render();
@@ -166,9 +202,9 @@ export default async function wallet(ctx) {
 
     const key = currentKey();
     let chooser = null;
-    if (state.keys.length > 1) {
+    if (usable().length > 1) {
       const select = h('select', { id: 'wallet-key' },
-        state.keys.map((k) => h('option', { value: k.address, selected: key && k.address === key.address }, k.address)));
+        usable().map((k) => h('option', { value: k.address, selected: key && k.address === key.address }, k.address)));
       select.addEventListener('change', () => {
         state.current = select.value;
         if (!persist()) return;
@@ -176,11 +212,13 @@ export default async function wallet(ctx) {
         say(message, `Now using key ${select.value}.`);
         document.getElementById('wallet-key')?.focus();
       });
-      chooser = field('wallet-key', `Current key (${state.keys.length} in this browser)`, select);
+      chooser = field('wallet-key', `Current key (${usable().length} in this browser)`, select);
     }
     return section('Keys', { id: 'wallet-keys' },
-      h('p', { class: 'note' }, 'Keys live in this browser only (its local storage), unencrypted: anyone who can use this browser profile can use them. Back up each seed; clearing the browser data deletes them.'),
+      suiteNote(),
+      h('p', { class: 'note' }, `Keys live in this browser only (its local storage), unencrypted: anyone who can use this browser profile can use them. Back up each ${word}; clearing the browser data deletes them.`),
       lossyNote(),
+      unusableNote(),
       chooser,
       h('div', { class: 'actions' }, create),
       importForm,
@@ -195,20 +233,20 @@ export default async function wallet(ctx) {
     const pending = h('span', { id: 'wallet-pending-nonce' }, '…');
     // The seed is put in the page only while it is shown (a saved page must not hold it).
     const seed = h('code', { id: 'wallet-seed', class: 'hash secret', hidden: true });
-    const copySeed = copyButton(key.seed, 'Copy the seed');
+    const copySeed = copyButton(key.seed, `Copy the ${word}`);
     copySeed.hidden = true;
-    const backup = h('button', { type: 'button', id: 'wallet-backup', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': 'wallet-seed' }, 'Back up: show the seed');
+    const backup = h('button', { type: 'button', id: 'wallet-backup', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': 'wallet-seed' }, `Back up: show the ${word}`);
     backup.addEventListener('click', () => {
       const reveal = seed.hidden;
       seed.textContent = reveal ? key.seed : '';
       seed.hidden = !reveal;
       copySeed.hidden = !reveal;
       backup.setAttribute('aria-expanded', String(reveal));
-      backup.textContent = reveal ? 'Hide the seed' : 'Back up: show the seed';
+      backup.textContent = reveal ? `Hide the ${word}` : `Back up: show the ${word}`;
     });
     const forget = h('button', { type: 'button', id: 'wallet-forget', class: 'danger' }, 'Forget this key');
     const confirm = h('div', { id: 'wallet-forget-panel', class: 'confirm', hidden: true, role: 'group', 'aria-labelledby': 'wallet-forget-question' },
-      h('p', { id: 'wallet-forget-question' }, `Forget key ${key.address}? Unless you have backed up its seed, whatever it holds is lost for good.`),
+      h('p', { id: 'wallet-forget-question' }, `Forget key ${key.address}? Unless you have backed up its ${word}, whatever it holds is lost for good.`),
       h('button', { type: 'button', id: 'wallet-forget-confirm', class: 'danger' }, 'Yes, forget it'),
       h('button', { type: 'button', id: 'wallet-forget-cancel', class: 'secondary' }, 'Cancel'));
     forget.addEventListener('click', () => {
@@ -223,8 +261,8 @@ export default async function wallet(ctx) {
     });
     confirm.querySelector('#wallet-forget-confirm').addEventListener('click', () => {
       state.keys = state.keys.filter((k) => k.seed !== key.seed);
-      keyCache.delete(key.seed);
-      state.current = state.keys[0] ? state.keys[0].address : null;
+      keyCache.delete(`${suite.name} ${key.seed}`);
+      state.current = usable()[0] ? usable()[0].address : null;
       if (!persist()) return;
       render();
       say(message, `Forgot key ${key.address}.`);
@@ -325,9 +363,9 @@ export default async function wallet(ctx) {
       try {
         const { chainId: id, nonce } = await prepare(key);
         const tx = { chainId: id, nonce, to: recipient.toLowerCase(), amount: value };
-        const signer = await keyFor(key.seed);
+        const signer = await keyFor(suite, key.seed);
         const signature = await signer.sign(transferSigningMessage(tx));
-        const localHash = txHash(encodeTransfer(tx, signer.publicKey, signature));
+        const localHash = txHash(encodeTransfer(tx, signer.publicKey, signature), suite.hash);
         const answer = await post('/v1/transactions', { json: transferJson(tx, signer.publicKey, signature), signal: ctx.signal });
         const hash = String(answer.hash).toLowerCase();
         if (hash !== localHash) throw new Error(`the node reports hash ${hash}, but the transaction signed here hashes to ${localHash}`);
@@ -478,10 +516,10 @@ export default async function wallet(ctx) {
       try {
         const { chainId: id, nonce } = await prepare(key);
         const tx = { chainId: id, nonce, gasLimit, action: act };
-        const signer = await keyFor(key.seed);
+        const signer = await keyFor(suite, key.seed);
         const signature = await signer.sign(acsSigningMessage(tx));
         const encoded = encodeAcs(tx, signer.publicKey, signature);
-        const localHash = txHash(encoded);
+        const localHash = txHash(encoded, suite.hash);
         const answer = await post('/v1/transactions/raw', { bytes: encoded, signal: ctx.signal });
         const item = answer && Array.isArray(answer.results) ? answer.results[0] : null;
         if (!item) throw new Error('the node gave no result for the transaction');
@@ -492,7 +530,7 @@ export default async function wallet(ctx) {
         const status = h('span', { id: 'acs-call-status', class: 'status' });
         setStatus(status, 'pending');
         const details = h('div', { id: 'acs-call-details' });
-        const created = act.kind === 'deploy' ? packageAddress(key.address, nonce) : null;
+        const created = act.kind === 'deploy' ? packageAddress(key.address, nonce, suite.hash) : null;
         replace(result,
           h('p', {}, 'Transaction ', h('a', { id: 'acs-call-hash', href: `#/tx/${hash}`, class: 'hash' }, hash)),
           h('p', {}, 'Status: ', status, ` (${act.kind}, nonce ${nonce}, gas limit ${gasLimit})`),
@@ -557,10 +595,15 @@ export default async function wallet(ctx) {
   render();
   ctx.heads(() => refresh(), () => refresh());
   // Another tab of this console changed the keys: show them as they are now.
-  const onStorage = (event) => {
+  let latest = null; // the last wallet read on a storage event
+  const onStorage = async (event) => {
     if (event.key !== null && event.key !== 'cairn.wallet') return;
-    state = loadWallet();
-    if (state.keys.every((k) => k.address)) render();
+    const stored = loadWallet();
+    latest = stored;
+    await derive(suite, stored);
+    if (!ctx.alive() || latest !== stored) return; // a newer change is on its way
+    state = stored;
+    render();
   };
   window.addEventListener('storage', onStorage);
   ctx.onCleanup(() => window.removeEventListener('storage', onStorage));
