@@ -79,6 +79,10 @@ enum Command {
         /// Funded sender accounts.
         #[arg(long, default_value_t = 1_000)]
         accounts: usize,
+        /// sm2-sm3: after the ed25519-keccak chain, run the same on an sm2-sm3 chain and
+        /// report it next to ed25519's.
+        #[arg(long, default_value = "ed25519-keccak", value_name = "SUITE")]
+        crypto: cairn_primitives::CryptoSuite,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -168,8 +172,9 @@ fn main() -> ExitCode {
             validators,
             txs,
             accounts,
+            crypto,
             json,
-        } => tps::run(validators, txs, accounts).and_then(|r| report(&r, json)),
+        } => tps::run(validators, txs, accounts, crypto).and_then(|r| report(&r, json)),
         Command::Cluster {
             blocks,
             txs_per_block,

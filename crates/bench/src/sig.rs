@@ -168,19 +168,19 @@ fn hash_rate(duration: Duration, size: usize, hash: impl Fn(&[u8]) -> [u8; 32]) 
     per_s * size as f64 / 1e6
 }
 
-fn sm2_report(duration: Duration, ed25519_single: f64, ed25519_all_cores: f64) -> Sm2Report {
-    const SM2_SAMPLE: usize = 256;
-    let prepared = Sm2Prepared::new(SM2_SAMPLE);
-    let mut index = 0;
-    let sm2_single_per_s = rate(duration, 1, || {
-        prepared.verify(index);
-        index += 1;
-    });
+/// Distinct SM2 signatures the measurements cycle through.
+const SM2_SAMPLE: usize = 256;
+
+/// SM2 verifications per second, one by one on every core, for `duration`.
+pub fn sm2_all_cores_per_s(duration: Duration) -> f64 {
+    sm2_all_cores(&Sm2Prepared::new(SM2_SAMPLE), duration)
+}
+
+fn sm2_all_cores(prepared: &Sm2Prepared, duration: Duration) -> f64 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let sm2_all_cores_per_s = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let workers: Vec<_> = (0..cores)
             .map(|core| {
-                let prepared = &prepared;
                 scope.spawn(move || {
                     let mut index = core;
                     rate(duration, 1, || {
@@ -191,7 +191,17 @@ fn sm2_report(duration: Duration, ed25519_single: f64, ed25519_all_cores: f64) -
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or(0.0)).sum()
+    })
+}
+
+fn sm2_report(duration: Duration, ed25519_single: f64, ed25519_all_cores: f64) -> Sm2Report {
+    let prepared = Sm2Prepared::new(SM2_SAMPLE);
+    let mut index = 0;
+    let sm2_single_per_s = rate(duration, 1, || {
+        prepared.verify(index);
+        index += 1;
     });
+    let sm2_all_cores_per_s = sm2_all_cores(&prepared, duration);
     let keccak = |data: &[u8]| -> [u8; 32] { cairn_primitives::keccak256(data).0 };
     Sm2Report {
         sm2_single_per_s,

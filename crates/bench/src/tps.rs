@@ -8,6 +8,10 @@
 //! flight (submitted, not yet committed), so the latency measured is the chain's, not that of
 //! a queue the benchmark built. The signature ceiling of the machine is measured first, in the
 //! same run, while the machine is otherwise idle.
+//!
+//! With `--crypto sm2-sm3` the run measures two chains one after the other, alike but for
+//! their suite: an `ed25519-keccak` one first, then an `sm2-sm3` one, each with its own
+//! signature ceiling, and reports the SM chain's figures next to ed25519's.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -18,7 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use cairn_primitives::{Address, B256, SecretKey, SignedTransaction, Transaction, keccak256};
+use cairn_primitives::sm::Sm2SecretKey;
+use cairn_primitives::{
+    AccountKey, Address, B256, CryptoSuite, SecretKey, SignedTransaction, Transaction,
+    TransactionSigner, keccak256,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::sync::Mutex;
@@ -54,12 +62,57 @@ pub struct TpsReport {
     pub ratio_to_sig_ceiling: f64,
     /// Blocks that carried the transfers.
     pub blocks: usize,
+    /// With `--crypto sm2-sm3`: the same run on an `sm2-sm3` chain, after this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sm2_sm3: Option<SuiteRun>,
+}
+
+/// One chain's figures in a run of two suites.
+#[derive(Debug, Serialize)]
+pub struct SuiteRun {
+    /// The chain's suite.
+    pub crypto: String,
+    /// Transfers found in committed blocks.
+    pub committed: usize,
+    /// Transfers per second from the first submission to the last commit.
+    pub committed_tps: f64,
+    /// Median submission-to-commit latency.
+    pub p50_ms: f64,
+    /// 99th-percentile submission-to-commit latency.
+    pub p99_ms: f64,
+    /// SM2 verifications per second on all cores (one by one: SM2 has no batch check),
+    /// measured in this run.
+    pub sig_ceiling_per_s: f64,
+    /// committed_tps / sig_ceiling_per_s.
+    pub ratio_to_sig_ceiling: f64,
+    /// committed_tps / the ed25519-keccak chain's committed_tps, in this run.
+    pub ratio_to_ed25519_tps: f64,
+    /// Blocks that carried the transfers.
+    pub blocks: usize,
 }
 
 pub(crate) fn account_key(index: usize) -> SecretKey {
     let mut preimage = b"cairn-bench/account/".to_vec();
     preimage.extend_from_slice(&(index as u64).to_be_bytes());
     SecretKey::from_bytes(keccak256(preimage).0)
+}
+
+/// Account `index` of a `suite` chain (on `ed25519-keccak`, [`account_key`]).
+pub(crate) fn account_key_for(suite: CryptoSuite, index: usize) -> AccountKey {
+    match suite {
+        CryptoSuite::Ed25519Keccak => AccountKey::Ed25519(account_key(index)),
+        CryptoSuite::Sm2Sm3 => {
+            let mut preimage = b"cairn-bench/sm2-account/".to_vec();
+            preimage.extend_from_slice(&(index as u64).to_be_bytes());
+            let mut scalar = keccak256(preimage);
+            loop {
+                if let Some(key) = Sm2SecretKey::from_bytes(scalar.0) {
+                    return AccountKey::Sm2(key);
+                }
+                scalar = keccak256(scalar);
+            }
+        }
+    }
 }
 
 /// `count` distinct loopback ports, free right now and outside the kernel's ephemeral range.
@@ -123,16 +176,28 @@ pub(crate) fn start_chain(
     validators: u32,
     accounts: &[SecretKey],
 ) -> anyhow::Result<Nodes> {
+    let addresses: Vec<Address> = accounts.iter().map(SecretKey::address).collect();
+    start_chain_of(dir, validators, &addresses, CryptoSuite::Ed25519Keccak)
+}
+
+/// [`start_chain`] for a `suite` chain funding `accounts`.
+pub(crate) fn start_chain_of(
+    dir: &Path,
+    validators: u32,
+    accounts: &[Address],
+    suite: CryptoSuite,
+) -> anyhow::Result<Nodes> {
     let keys: Vec<SecretKey> = (0..validators)
         .map(|i| SecretKey::from_bytes(keccak256(format!("cairn-bench/validator/{i}")).0))
         .collect();
     let genesis = serde_json::json!({
         "chain_id": CHAIN_ID,
         "timestamp_ms": 0,
-        "accounts": accounts.iter().map(|k| serde_json::json!({
-            "address": format!("{:#x}", k.address()),
+        "accounts": accounts.iter().map(|address| serde_json::json!({
+            "address": format!("{address:#x}"),
             "balance": "1000000000000000000000000000",
         })).collect::<Vec<_>>(),
+        "crypto": suite.name(),
         "validators": keys.iter().enumerate().map(|(i, k)| serde_json::json!({
             "name": format!("validator-{i}"),
             "public_key": k.public_key().to_string(),
@@ -253,8 +318,8 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Signs every transfer, on every core. Transfer `i` is sender `i % accounts`'s
 /// `first_nonce + i / accounts`-th, to another funded account.
-pub(crate) fn sign_all(
-    keys: &[SecretKey],
+pub(crate) fn sign_all<K: TransactionSigner + Sync>(
+    keys: &[K],
     count: usize,
     first_nonce: u64,
 ) -> Vec<SignedTransaction> {
@@ -268,7 +333,9 @@ pub(crate) fn sign_all(
                     (start..(start + chunk).min(count))
                         .map(|i| {
                             let sender = &keys[i % keys.len()];
-                            let to: Address = keys[(i * 7 + 1) % keys.len()].address();
+                            let to: Address = keys[(i * 7 + 1) % keys.len()]
+                                .account_public_key()
+                                .address();
                             let nonce = first_nonce + (i / keys.len()) as u64;
                             Transaction {
                                 chain_id: CHAIN_ID,
@@ -289,8 +356,14 @@ pub(crate) fn sign_all(
     })
 }
 
-/// `cairn-bench tps`.
-pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsReport> {
+/// `cairn-bench tps [--crypto SUITE]`: on `sm2-sm3`, an `ed25519-keccak` chain and then an
+/// `sm2-sm3` one.
+pub fn run(
+    validators: u32,
+    txs: usize,
+    accounts: usize,
+    crypto: CryptoSuite,
+) -> anyhow::Result<TpsReport> {
     if validators == 0 || accounts == 0 || txs == 0 {
         bail!("validators, txs and accounts must be positive");
     }
@@ -312,6 +385,11 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
     let nodes = start_chain(dir.path(), validators, &keys)?;
     let measured = measure(&nodes, transactions)?;
     drop(nodes);
+    drop(dir);
+    let sm2_sm3 = match crypto {
+        CryptoSuite::Ed25519Keccak => None,
+        CryptoSuite::Sm2Sm3 => Some(run_sm2(validators, txs, accounts, measured.committed_tps)?),
+    };
     Ok(TpsReport {
         validators,
         txs,
@@ -322,6 +400,42 @@ pub fn run(validators: u32, txs: usize, accounts: usize) -> anyhow::Result<TpsRe
         p99_ms: measured.p99_ms,
         sig_ceiling_per_s: sig_ceiling,
         ratio_to_sig_ceiling: measured.committed_tps / sig_ceiling,
+        blocks: measured.blocks,
+        sm2_sm3,
+    })
+}
+
+/// The same run on an `sm2-sm3` chain, given the ed25519 chain's rate.
+fn run_sm2(
+    validators: u32,
+    txs: usize,
+    accounts: usize,
+    ed25519_tps: f64,
+) -> anyhow::Result<SuiteRun> {
+    let suite = CryptoSuite::Sm2Sm3;
+    eprintln!("measuring the SM2 signature ceiling of this machine...");
+    let sig_ceiling = crate::sig::sm2_all_cores_per_s(Duration::from_secs(2));
+    eprintln!("signing {txs} SM2 transfers from {accounts} accounts...");
+    let keys: Vec<AccountKey> = (0..accounts).map(|i| account_key_for(suite, i)).collect();
+    let transactions = sign_all(&keys, txs, 0);
+    let dir = tempfile::tempdir()?;
+    eprintln!(
+        "starting {validators} sm2-sm3 node(s) in {}...",
+        dir.path().display()
+    );
+    let addresses: Vec<Address> = keys.iter().map(AccountKey::address).collect();
+    let nodes = start_chain_of(dir.path(), validators, &addresses, suite)?;
+    let measured = measure(&nodes, transactions)?;
+    drop(nodes);
+    Ok(SuiteRun {
+        crypto: suite.name().into(),
+        committed: measured.committed,
+        committed_tps: measured.committed_tps,
+        p50_ms: measured.p50_ms,
+        p99_ms: measured.p99_ms,
+        sig_ceiling_per_s: sig_ceiling,
+        ratio_to_sig_ceiling: measured.committed_tps / sig_ceiling,
+        ratio_to_ed25519_tps: measured.committed_tps / ed25519_tps,
         blocks: measured.blocks,
     })
 }

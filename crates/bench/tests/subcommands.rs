@@ -104,6 +104,34 @@ fn tps_commits_every_transfer_of_four_validators() {
 }
 
 #[test]
+fn tps_on_sm2_sm3_reports_the_sm_chain_next_to_ed25519s() {
+    let report = run(&[
+        "tps",
+        "--txs",
+        "1000",
+        "--accounts",
+        "20",
+        "--crypto",
+        "sm2-sm3",
+    ]);
+    assert_eq!(report["committed"], 1000, "{report}");
+    let ed25519_tps = seconds(&report, "committed_tps");
+    let sm = &report["sm2_sm3"];
+    assert_eq!(sm["crypto"], "sm2-sm3", "{report}");
+    assert_eq!(sm["committed"], 1000, "{report}");
+    let sm_tps = seconds(sm, "committed_tps");
+    seconds(sm, "sig_ceiling_per_s");
+    let ratio = seconds(sm, "ratio_to_ed25519_tps");
+    assert!(
+        (ratio - sm_tps / ed25519_tps).abs() < 1e-6 * ratio,
+        "{report}"
+    );
+    // Without --crypto there is no second chain.
+    let plain = run(&["tps", "--txs", "200", "--accounts", "10"]);
+    assert!(plain.get("sm2_sm3").is_none(), "{plain}");
+}
+
+#[test]
 fn impossible_arguments_fail_with_one_line() {
     let output = Command::new(env!("CARGO_BIN_EXE_cairn-bench"))
         .args(["trie-update", "--keys", "10", "--changes", "20"])
