@@ -256,7 +256,10 @@ pub(crate) fn start_chain_of(
         let child = Command::new(&exe)
             .args(["node", "--config"])
             .arg(&config_path)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("CAIRN_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .spawn()
@@ -427,6 +430,9 @@ fn run_sm2(
     let nodes = start_chain_of(dir.path(), validators, &addresses, suite)?;
     let measured = measure(&nodes, transactions)?;
     drop(nodes);
+    if std::env::var_os("CAIRN_BENCH_KEEP").is_some() {
+        eprintln!("kept {}", dir.keep().display());
+    }
     Ok(SuiteRun {
         crypto: suite.name().into(),
         committed: measured.committed,

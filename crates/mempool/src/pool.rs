@@ -305,9 +305,9 @@ impl Mempool {
         txs: Vec<SignedTransaction>,
         view: &dyn AccountView,
     ) -> Vec<Result<Admission, AdmissionError>> {
-        let (known, fresh) = self.split_known(&txs);
+        let (known, fresh, accounts) = self.split_known(&txs, view);
         let verdicts = verify_signatures(&fresh);
-        self.insert_checked(txs, &known, verdicts, view)
+        self.insert_checked(txs, &known, verdicts, view, accounts)
     }
 
     /// Admits transfers a peer gossiped. An honest peer forwards only transfers it admitted,
@@ -319,44 +319,76 @@ impl Mempool {
         txs: Vec<SignedTransaction>,
         view: &dyn AccountView,
     ) -> Result<Vec<Result<Admission, AdmissionError>>, ForgedGossip> {
-        let (known, fresh) = self.split_known(&txs);
+        let (known, fresh, accounts) = self.split_known(&txs, view);
         if !all_signatures_valid(&fresh) {
             return Err(ForgedGossip);
         }
         let verdicts = vec![true; fresh.len()];
-        Ok(self.insert_checked(txs, &known, verdicts, view))
+        Ok(self.insert_checked(txs, &known, verdicts, view, accounts))
     }
 
-    /// Which transfers the pool holds already (peers re-send what they still hold; their
-    /// signatures need no second check), and the others.
-    fn split_known(&self, txs: &[SignedTransaction]) -> (Vec<bool>, Vec<SignedTransaction>) {
-        let known: Vec<bool> = {
+    /// Which transfers need no signature check (`true`), and the others, whose signatures are
+    /// to be checked, with the senders' accounts read on the way.
+    ///
+    /// No check is needed for what the pool holds already (peers re-send what they still
+    /// hold), nor for a transfer whose nonce its sender has used: it is refused on its nonce,
+    /// whatever its signature. Late gossip of committed transfers is common when signatures
+    /// are slow to check (SM2), and checking them would only delay the fresh ones. A
+    /// transaction of another suite is refused before its signature costs anything either.
+    fn split_known(
+        &self,
+        txs: &[SignedTransaction],
+        view: &dyn AccountView,
+    ) -> (Vec<bool>, Vec<SignedTransaction>, HashMap<Address, Account>) {
+        let in_pool: Vec<bool> = {
             let inner = self.inner.lock();
             txs.iter()
                 .map(|tx| inner.by_hash.contains_key(&tx.hash()))
                 .collect()
         };
-        // A transaction of another suite is refused before its signature costs anything.
+        let mut accounts: HashMap<Address, Account> = HashMap::new();
+        let known: Vec<bool> = txs
+            .iter()
+            .zip(in_pool)
+            .map(|(tx, in_pool)| {
+                if in_pool {
+                    return true;
+                }
+                if tx.suite() != self.config.suite {
+                    return false;
+                }
+                let sender = tx.sender();
+                let account = match accounts.entry(sender) {
+                    Entry::Occupied(entry) => *entry.get(),
+                    Entry::Vacant(entry) => match view.account(&sender) {
+                        Ok(account) => *entry.insert(account),
+                        // Unreadable state: the signature is checked as usual.
+                        Err(_) => return false,
+                    },
+                };
+                tx.nonce() < account.nonce
+            })
+            .collect();
         let fresh = txs
             .iter()
             .zip(&known)
             .filter(|(tx, known)| !**known && tx.suite() == self.config.suite)
             .map(|(tx, _)| tx.clone())
             .collect();
-        (known, fresh)
+        (known, fresh, accounts)
     }
 
-    /// Inserts `txs`, given which were already known and the signature verdicts of the others
-    /// (in order).
+    /// Inserts `txs`, given which needed no signature check and the signature verdicts of the
+    /// others (in order), and the accounts already read.
     fn insert_checked(
         &self,
         txs: Vec<SignedTransaction>,
         known: &[bool],
         verdicts: Vec<bool>,
         view: &dyn AccountView,
+        mut accounts: HashMap<Address, Account>,
     ) -> Vec<Result<Admission, AdmissionError>> {
         let mut verdicts = verdicts.into_iter();
-        let mut accounts: HashMap<Address, Account> = HashMap::new();
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted_ready = false;
         // Contract actions are checked (deployments compiled) before the pool is locked.
@@ -908,6 +940,41 @@ mod tests {
             gossiped[0],
             Err(AdmissionError::WrongSuite { .. })
         ));
+    }
+
+    #[test]
+    fn a_used_nonce_is_refused_without_checking_the_signature() {
+        let (pool, view, alice) = (pool(), Accounts::default(), key(1));
+        view.fund(&alice, 100);
+        view.set_nonce(&alice, 5);
+        let stale = transfer(&alice, 4, 1);
+        let mut signature = *stale.signature();
+        signature.0[3] ^= 1;
+        let forged_stale =
+            SignedTransaction::new(stale.tx().clone(), *stale.public_key(), signature);
+        // Refused on its nonce: the signature (bad here) was never looked at.
+        assert_eq!(
+            admit_one(&pool, forged_stale.clone(), &view),
+            Err(AdmissionError::NonceTooLow { next: 5, got: 4 })
+        );
+        // Gossip of a committed transfer is not proof of forgery, and costs no check; a fresh
+        // forged one beside it still is.
+        let results = pool
+            .admit_gossip(vec![forged_stale.clone(), transfer(&alice, 5, 1)], &view)
+            .unwrap();
+        assert!(matches!(
+            results[0],
+            Err(AdmissionError::NonceTooLow { .. })
+        ));
+        assert!(results[1].is_ok(), "{:?}", results[1]);
+        let mut bad = *transfer(&alice, 6, 1).signature();
+        bad.0[3] ^= 1;
+        let forged_fresh =
+            SignedTransaction::new(transfer(&alice, 6, 1).tx().clone(), alice.public_key(), bad);
+        assert_eq!(
+            pool.admit_gossip(vec![forged_stale, forged_fresh], &view),
+            Err(ForgedGossip)
+        );
     }
 
     #[test]

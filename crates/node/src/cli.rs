@@ -320,6 +320,10 @@ pub struct SignerArgs {
     /// Sign with development account I (0-9 are funded on a devnet).
     #[arg(long, value_name = "I")]
     pub dev: Option<u32>,
+    /// With --dev: the dev account of which suite, ed25519 or sm2 [default: the node's
+    /// chain's; ed25519 when signing offline].
+    #[arg(long, requires = "dev", value_name = "SUITE")]
+    pub suite: Option<KeyKind>,
 }
 
 /// How a contract action is sent.

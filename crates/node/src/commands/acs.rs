@@ -219,7 +219,7 @@ pub fn run(client: &Client, command: AcsCommand, json: bool) -> anyhow::Result<(
                 .map(|record| parse_address("--record", &record))
                 .transpose()?;
             check_contract_name(&contract)?;
-            let key = signing_key(client, signer.key.as_deref(), signer.dev)?;
+            let key = signing_key(client, &signer)?;
             let record = record.unwrap_or_else(|| key.address());
             let action = AcsAction::Call {
                 package,
@@ -388,7 +388,7 @@ fn deploy(
         )
         .into());
     }
-    let key = signing_key(client, signer.key.as_deref(), signer.dev)?;
+    let key = signing_key(client, &signer)?;
     let (chain_id, nonce) = chain_and_nonce(client, &key.address(), send.nonce)?;
     let action = AcsAction::Deploy {
         source: Bytes::from(source.into_bytes()),
@@ -461,7 +461,7 @@ fn action_command(
     action: AcsAction,
     json: bool,
 ) -> anyhow::Result<()> {
-    let key = signing_key(client, signer.key.as_deref(), signer.dev)?;
+    let key = signing_key(client, &signer)?;
     let (chain_id, nonce) = chain_and_nonce(client, &key.address(), send.nonce)?;
     let signed = AcsTransaction {
         chain_id,

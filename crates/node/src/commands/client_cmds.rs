@@ -1,6 +1,5 @@
 //! Client commands: they talk to a running node over its HTTP API.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -8,10 +7,10 @@ use cairn_api_types::TxStatus;
 use cairn_client::ClientError;
 use cairn_primitives::dev::dev_account_key_for;
 use cairn_primitives::serde_helpers::{parse_0x_hex_array, parse_amount};
-use cairn_primitives::{AccountKey, Address, B256, SignedTransaction, Transaction};
+use cairn_primitives::{AccountKey, Address, B256, KeyKind, SignedTransaction, Transaction};
 use serde::Serialize;
 
-use crate::cli::{KeysCommand, TransferArgs, TxCommand};
+use crate::cli::{KeysCommand, SignerArgs, TransferArgs, TxCommand};
 use crate::client::Client;
 use crate::exit::{self, Failure};
 use crate::keyfile;
@@ -162,16 +161,13 @@ pub(crate) fn status_word(status: TxStatus) -> &'static str {
 }
 
 /// The key a command signs with: `--key FILE` or `--dev I`.
-/// The key to sign with: the key file's, or dev account I of the node's chain's suite (which
-/// costs one request to learn the suite).
-pub(crate) fn signing_key(
-    client: &Client,
-    key: Option<&Path>,
-    dev: Option<u32>,
-) -> anyhow::Result<AccountKey> {
-    match (key, dev) {
-        (Some(path), None) => keyfile::read_key(path),
-        (None, Some(index)) => {
+/// The key to sign with: the key file's, or dev account I of `--suite`'s chains, or else of
+/// the node's chain's suite (which costs one request to learn it).
+pub(crate) fn signing_key(client: &Client, signer: &SignerArgs) -> anyhow::Result<AccountKey> {
+    match (&signer.key, signer.dev, signer.suite) {
+        (Some(path), None, _) => keyfile::read_key(path),
+        (None, Some(index), Some(suite)) => Ok(dev_account_key_for(suite.suite(), index)),
+        (None, Some(index), None) => {
             let status = client
                 .block_on(client.api().status())
                 .map_err(not_submitted)?;
@@ -297,7 +293,17 @@ pub(crate) fn submit_and_wait(
 }
 
 fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<()> {
-    let key = signing_key(client, args.signer.key.as_deref(), args.signer.dev)?;
+    let offline = args.sign_only && args.chain_id.is_some() && args.nonce.is_some();
+    let key = if offline && args.signer.dev.is_some() && args.signer.suite.is_none() {
+        // Signing offline asks the node nothing, not even its suite.
+        let signer = SignerArgs {
+            suite: Some(KeyKind::Ed25519),
+            ..args.signer.clone()
+        };
+        signing_key(client, &signer)?
+    } else {
+        signing_key(client, &args.signer)?
+    };
     let to = parse_address("--to", &args.to)?;
     let amount = parse_amount(&args.amount)
         .ok()
