@@ -305,41 +305,49 @@ impl Mempool {
         txs: Vec<SignedTransaction>,
         view: &dyn AccountView,
     ) -> Vec<Result<Admission, AdmissionError>> {
-        let (known, fresh, accounts) = self.split_known(&txs, view);
+        let (known, fresh) = self.split_known(&txs, view);
         let verdicts = verify_signatures(&fresh);
-        self.insert_checked(txs, &known, verdicts, view, accounts)
+        self.insert_checked(txs, &known, verdicts, view)
     }
 
     /// Admits transfers a peer gossiped. An honest peer forwards only transfers it admitted,
-    /// signatures checked, so a single invalid signature among them proves the peer dishonest:
-    /// then nothing is admitted, after one batch check and no search for the culprit, and the
-    /// caller penalizes the peer. Otherwise, as [`Mempool::admit`].
+    /// signatures checked, so a single invalid signature among them, or a single transaction
+    /// of another suite than the chain's, proves the peer dishonest: then nothing is admitted,
+    /// after one batch check and no search for the culprit, and the caller penalizes the
+    /// peer. Otherwise, as [`Mempool::admit`].
     pub fn admit_gossip(
         &self,
         txs: Vec<SignedTransaction>,
         view: &dyn AccountView,
     ) -> Result<Vec<Result<Admission, AdmissionError>>, ForgedGossip> {
-        let (known, fresh, accounts) = self.split_known(&txs, view);
+        if txs.iter().any(|tx| tx.suite() != self.config.suite) {
+            return Err(ForgedGossip);
+        }
+        let (known, fresh) = self.split_known(&txs, view);
         if !all_signatures_valid(&fresh) {
             return Err(ForgedGossip);
         }
         let verdicts = vec![true; fresh.len()];
-        Ok(self.insert_checked(txs, &known, verdicts, view, accounts))
+        Ok(self.insert_checked(txs, &known, verdicts, view))
     }
 
     /// Which transfers need no signature check (`true`), and the others, whose signatures are
-    /// to be checked, with the senders' accounts read on the way.
+    /// to be checked.
     ///
     /// No check is needed for what the pool holds already (peers re-send what they still
     /// hold), nor for a transfer whose nonce its sender has used: it is refused on its nonce,
     /// whatever its signature. Late gossip of committed transfers is common when signatures
     /// are slow to check (SM2), and checking them would only delay the fresh ones. A
     /// transaction of another suite is refused before its signature costs anything either.
+    ///
+    /// The accounts read here decide staleness only, which they cannot get wrong (a nonce,
+    /// once used, stays used); insertion reads them again under the pool's lock, so that a
+    /// block committed while the signatures were checked is seen.
     fn split_known(
         &self,
         txs: &[SignedTransaction],
         view: &dyn AccountView,
-    ) -> (Vec<bool>, Vec<SignedTransaction>, HashMap<Address, Account>) {
+    ) -> (Vec<bool>, Vec<SignedTransaction>) {
         let in_pool: Vec<bool> = {
             let inner = self.inner.lock();
             txs.iter()
@@ -375,20 +383,20 @@ impl Mempool {
             .filter(|(tx, known)| !**known && tx.suite() == self.config.suite)
             .map(|(tx, _)| tx.clone())
             .collect();
-        (known, fresh, accounts)
+        (known, fresh)
     }
 
     /// Inserts `txs`, given which needed no signature check and the signature verdicts of the
-    /// others (in order), and the accounts already read.
+    /// others (in order).
     fn insert_checked(
         &self,
         txs: Vec<SignedTransaction>,
         known: &[bool],
         verdicts: Vec<bool>,
         view: &dyn AccountView,
-        mut accounts: HashMap<Address, Account>,
     ) -> Vec<Result<Admission, AdmissionError>> {
         let mut verdicts = verdicts.into_iter();
+        let mut accounts: HashMap<Address, Account> = HashMap::new();
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted_ready = false;
         // Contract actions are checked (deployments compiled) before the pool is locked.
@@ -934,12 +942,11 @@ mod tests {
         ));
         assert_eq!(results[2], Err(AdmissionError::InvalidSignature));
         assert!(sm_pool.contains(&sm2_transfer.hash()));
-        // Gossip of the other suite is refused the same way, without blaming the peer.
-        let gossiped = pool.admit_gossip(vec![sm2_transfer], &view).unwrap();
-        assert!(matches!(
-            gossiped[0],
-            Err(AdmissionError::WrongSuite { .. })
-        ));
+        // No honest peer gossips the other suite's transactions: proof of a dishonest one.
+        assert_eq!(
+            pool.admit_gossip(vec![transfer(&key(1), 1, 0), sm2_transfer], &view),
+            Err(ForgedGossip)
+        );
     }
 
     #[test]
@@ -975,6 +982,36 @@ mod tests {
             pool.admit_gossip(vec![forged_stale, forged_fresh], &view),
             Err(ForgedGossip)
         );
+    }
+
+    /// The first read of every account says nonce 0, later ones nonce 1: a block commits the
+    /// sender's nonce 0 while a batch's signatures are checked.
+    struct CommitsDuringAdmission(std::cell::RefCell<HashMap<Address, u64>>);
+
+    impl AccountView for CommitsDuringAdmission {
+        fn account(&self, address: &Address) -> Result<Account, String> {
+            let mut reads = self.0.borrow_mut();
+            let seen = reads.entry(*address).or_insert(0);
+            *seen += 1;
+            let nonce = if *seen == 1 { 0 } else { 1 };
+            Ok(Account::with_balance(
+                CryptoSuite::Ed25519Keccak,
+                nonce,
+                100,
+            ))
+        }
+    }
+
+    #[test]
+    fn a_block_committed_during_admission_is_seen_when_inserting() {
+        let (pool, alice) = (pool(), key(1));
+        let view = CommitsDuringAdmission(Default::default());
+        let next = transfer(&alice, 1, 1);
+        let admitted = pool.admit(vec![next.clone()], &view);
+        assert!(admitted[0].is_ok(), "{admitted:?}");
+        // Nonce 1 is the sender's next: executable now, not parked behind a gap that the
+        // commit already closed.
+        assert_eq!(pool.ready(10), vec![next]);
     }
 
     #[test]

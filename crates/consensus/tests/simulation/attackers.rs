@@ -200,12 +200,15 @@ impl<S: Sender<PublicKey = PeerKey>> Flooder<S> {
     }
 }
 
-/// A peer that gossips full batches of transfers, one of which in each is forged.
+/// A peer that gossips full batches of ed25519 transfers, one of which in each is forged
+/// (`forge`), or all validly signed (on an `sm2-sm3` chain: all of the wrong suite).
 pub struct ForgedGossiper<S> {
     pub sender: S,
     pub rate: u32,
     /// Silent before this time.
     pub from: std::time::SystemTime,
+    /// Whether the last transfer of each batch carries a forged signature.
+    pub forge: bool,
 }
 
 impl<S: Sender<PublicKey = PeerKey>> ForgedGossiper<S> {
@@ -228,15 +231,17 @@ impl<S: Sender<PublicKey = PeerKey>> ForgedGossiper<S> {
                         .sign(&keys[i as usize % keys.len()])
                     })
                     .collect();
-                let last = batch.len() - 1;
-                let tx = &batch[last];
-                let mut signature = *tx.signature();
-                signature.0[3] ^= 1;
-                batch[last] = cairn_primitives::SignedTransaction::new(
-                    tx.tx().clone(),
-                    *tx.public_key(),
-                    signature,
-                );
+                if self.forge {
+                    let last = batch.len() - 1;
+                    let tx = &batch[last];
+                    let mut signature = *tx.signature();
+                    signature.0[3] ^= 1;
+                    batch[last] = cairn_primitives::SignedTransaction::new(
+                        tx.tx().clone(),
+                        *tx.public_key(),
+                        signature,
+                    );
+                }
                 encode_transactions(&batch)
             })
             .collect();

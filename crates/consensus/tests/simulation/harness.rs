@@ -16,9 +16,11 @@ use cairn_network::gossip::{Gossip, GossipHandle};
 use cairn_network::sync::{SyncConfig, SyncState, Syncer};
 use cairn_network::transport::{Channels, SimulatedReceiver, SimulatedSender, register_simulated};
 use cairn_network::{MAX_MESSAGE_BYTES, NetworkStats, PeerKey, PeerTracker, peer_key};
-use cairn_primitives::dev::{DEV_CHAIN_ID, dev_account_key, dev_genesis, dev_validator_key};
+use cairn_primitives::dev::{
+    DEV_CHAIN_ID, dev_account_key_for, dev_genesis_for, dev_validator_key,
+};
 use cairn_primitives::{
-    AcsAction, AcsTransaction, Address, Bytes, GenesisConfig, SecretKey, Transaction,
+    AccountKey, AcsAction, AcsTransaction, Address, Bytes, GenesisConfig, SecretKey, Transaction,
     package_address,
 };
 use cairn_storage::{StorageError, Store};
@@ -34,9 +36,10 @@ pub const START: Duration = Duration::from_secs(1_700_000_000);
 /// Where every scenario's transfers go.
 pub const SINK: Address = Address::repeat_byte(0x5e);
 
-/// Deploys [`TICKER`] and calls its contract, one action per round of load.
-pub fn contract_key() -> SecretKey {
-    dev_account_key(40)
+/// Deploys [`TICKER`] and calls its contract, one action per round of load, on a `suite`
+/// chain.
+pub fn contract_key(suite: CryptoSuite) -> AccountKey {
+    dev_account_key_for(suite, 40)
 }
 
 /// A package whose `operator` contract counts: called by transactions, and run by its own
@@ -44,14 +47,14 @@ pub fn contract_key() -> SecretKey {
 pub const TICKER: &str = "#when trigger=every(3 blocks) run(operator)\n\
                           t.acs.operator={ p.w.n = p.n + 1; }\n";
 
-/// Where [`contract_key`]'s first transaction deploys [`TICKER`].
-pub fn ticker() -> Address {
-    package_address(CryptoSuite::Ed25519Keccak, &contract_key().address(), 0)
+/// Where [`contract_key`]'s first transaction deploys [`TICKER`] on a `suite` chain.
+pub fn ticker(suite: CryptoSuite) -> Address {
+    package_address(suite, &contract_key(suite).address(), 0)
 }
 
-/// The simulated chain's genesis: four validators, so BFT.
-pub fn genesis() -> GenesisConfig {
-    dev_genesis(VALIDATORS as u32, START.as_millis() as u64)
+/// The simulated chain's genesis on `suite`: four validators, so BFT.
+pub fn genesis(suite: CryptoSuite) -> GenesisConfig {
+    dev_genesis_for(suite, VALIDATORS as u32, START.as_millis() as u64)
 }
 
 /// What survives a node's crash: its key and the directory its chain lives in. Every start
@@ -63,22 +66,27 @@ pub struct Disk {
 }
 
 impl Disk {
-    fn with_key(key: SecretKey) -> Self {
+    fn with_key(key: SecretKey, suite: CryptoSuite) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("chain.redb")).unwrap();
-        Chain::initialize(&store, &genesis()).unwrap();
+        Chain::initialize(&store, &genesis(suite)).unwrap();
         let peer = peer_key(&key.public_key()).unwrap();
         Self { key, peer, dir }
     }
 
     /// Validator `index`'s disk, with genesis written.
     pub fn validator(index: usize) -> Self {
-        Self::with_key(dev_validator_key(index as u32))
+        Self::with_key(dev_validator_key(index as u32), CryptoSuite::Ed25519Keccak)
     }
 
     /// A full node's disk (its p2p key from `seed`), with genesis written.
     pub fn full_node(seed: u8) -> Self {
-        Self::with_key(SecretKey::from_bytes([seed; 32]))
+        Self::full_node_of(seed, CryptoSuite::Ed25519Keccak)
+    }
+
+    /// A full node's disk on a `suite` chain.
+    pub fn full_node_of(seed: u8, suite: CryptoSuite) -> Self {
+        Self::with_key(SecretKey::from_bytes([seed; 32]), suite)
     }
 
     fn path(&self) -> PathBuf {
@@ -113,7 +121,15 @@ impl Disk {
 
 /// The four validators' disks.
 pub fn validator_disks() -> Vec<Disk> {
-    (0..VALIDATORS).map(Disk::validator).collect()
+    validator_disks_of(CryptoSuite::Ed25519Keccak)
+}
+
+/// The four validators' disks of a `suite` chain (validators sign consensus with ed25519 in
+/// every suite).
+pub fn validator_disks_of(suite: CryptoSuite) -> Vec<Disk> {
+    (0..VALIDATORS)
+        .map(|index| Disk::with_key(dev_validator_key(index as u32), suite))
+        .collect()
 }
 
 /// A running node.
@@ -306,12 +322,13 @@ pub fn clean_link(latency_ms: u64, jitter_ms: u64) -> Link {
 /// Submits one transfer from each dev account through a node, as its API would, and one
 /// contract action: the deployment of [`TICKER`], then calls of its `operator`.
 pub fn submit_round(node: &Node) {
-    let key = contract_key();
+    let suite = node.chain.suite();
+    let key = contract_key(suite);
     let account = node
         .chain
         .account(&key.address(), None)
         .unwrap()
-        .unwrap_or(cairn_primitives::Account::empty(CryptoSuite::Ed25519Keccak));
+        .unwrap_or(cairn_primitives::Account::empty(suite));
     let nonce = node.pool.pending_nonce(&key.address(), account.nonce);
     let action = if nonce == 0 {
         AcsAction::Deploy {
@@ -319,7 +336,7 @@ pub fn submit_round(node: &Node) {
         }
     } else {
         AcsAction::Call {
-            package: ticker(),
+            package: ticker(suite),
             contract: "operator".into(),
             record: key.address(),
         }
@@ -333,12 +350,12 @@ pub fn submit_round(node: &Node) {
     .sign(&key);
     let txs: Vec<_> = (0..10u32)
         .map(|i| {
-            let key = dev_account_key(i);
+            let key = dev_account_key_for(suite, i);
             let account = node
                 .chain
                 .account(&key.address(), None)
                 .unwrap()
-                .unwrap_or(cairn_primitives::Account::empty(CryptoSuite::Ed25519Keccak));
+                .unwrap_or(cairn_primitives::Account::empty(suite));
             let nonce = node.pool.pending_nonce(&key.address(), account.nonce);
             Transaction {
                 chain_id: DEV_CHAIN_ID,
@@ -423,9 +440,10 @@ pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
             .filter_map(|chain| chain.store().header(height).unwrap())
             .collect();
         for header in &headers[1..] {
+            let suite = chains[0].suite();
             assert_eq!(
-                header.hash(CryptoSuite::Ed25519Keccak),
-                headers[0].hash(CryptoSuite::Ed25519Keccak),
+                header.hash(suite),
+                headers[0].hash(suite),
                 "fork at height {height}"
             );
         }
@@ -440,7 +458,7 @@ pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
     let runs: Vec<Vec<_>> = chains
         .iter()
         .map(|chain| {
-            let mut runs = chain.job_runs(&ticker(), usize::MAX).unwrap();
+            let mut runs = chain.job_runs(&ticker(chain.suite()), usize::MAX).unwrap();
             runs.retain(|run| run.height <= min_height);
             runs
         })
@@ -457,13 +475,14 @@ pub fn assert_safety(chains: &[Arc<Chain>]) -> u64 {
 /// What the contracts did on `chain`: the ticker's count (calls and scheduled runs together)
 /// and its scheduled runs that ended well.
 pub fn ticks(chain: &Chain) -> (u64, usize) {
+    let suite = chain.suite();
     let count = chain
-        .record(&ticker(), &contract_key().address(), None, false)
+        .record(&ticker(suite), &contract_key(suite).address(), None, false)
         .unwrap()
         .and_then(|record| record.fields.into_iter().find(|field| field.name == "n"))
         .map_or(0, |field| (field.value.units() / 10i128.pow(18)) as u64);
     let runs = chain
-        .job_runs(&ticker(), usize::MAX)
+        .job_runs(&ticker(suite), usize::MAX)
         .unwrap()
         .iter()
         .filter(|run| run.error.is_none())

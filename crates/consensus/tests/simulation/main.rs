@@ -959,72 +959,95 @@ async fn parts_of_full_node(
 /// the chain keeps its pace and keeps committing honest transfers.
 #[test]
 fn a_peer_gossiping_forged_transfers_is_blocked() {
-    for_each_seed(Duration::from_secs(300), |mut context, seed| async move {
-        let disks = validator_disks();
-        let gossiper_disk = Disk::full_node(0xf3);
-        let mut peers: Vec<PeerKey> = disks.iter().map(|d| d.peer.clone()).collect();
-        peers.push(gossiper_disk.peer.clone());
-        let oracle = network(&context, &peers).await;
-        link_all(
-            &oracle,
-            &peers,
-            &clean_link(context.random_range(10..40), context.random_range(1..15)),
-            |_, _| true,
-        )
-        .await;
-        let attack_at = context.current() + Duration::from_secs(10);
-        let mut nodes = Vec::new();
-        for (index, disk) in disks.iter().enumerate() {
-            nodes.push(start_node(&context, &oracle, disk, Some(index)).await);
-        }
-        let gossiper = parts(&context, &oracle, &gossiper_disk).await;
-        let forger = ForgedGossiper {
-            sender: gossiper.channels.transactions.0,
-            rate: 512,
-            from: attack_at,
-        };
-        context.child("forger").spawn(|context| forger.run(context));
+    gossip_attack(CryptoSuite::Ed25519Keccak);
+}
 
-        let reference = nodes[0].chain.clone();
-        let AttackRates {
-            fault_free,
-            under_attack,
-            moved_during,
-        } = rates_before_and_during(
-            &mut context,
-            &nodes.iter().collect::<Vec<_>>(),
-            &reference,
-            attack_at,
-            Duration::from_secs(8),
-        )
-        .await;
-        assert!(
-            moved_during > 200,
-            "seed {seed}: honest transfers stopped ({moved_during} committed under attack)"
-        );
+/// On an `sm2-sm3` chain, validly signed ed25519 transfers are as much a proof of a dishonest
+/// peer as forged ones: no honest peer admits, so none forwards, the other suite's. The chain
+/// itself runs on SM2 transfers and contract calls, SM3 blocks and tries, under the attack.
+#[test]
+fn on_an_sm2_sm3_chain_a_peer_gossiping_the_other_suites_transfers_is_blocked() {
+    gossip_attack(CryptoSuite::Sm2Sm3);
+}
 
-        let gossiper_key = cairn_key(&gossiper_disk.peer).to_string();
-        for (index, node) in nodes.iter().enumerate() {
-            let snapshot = node.stats.snapshot();
-            let record = snapshot
-                .offenders
-                .iter()
-                .find(|(peer, _)| *peer == gossiper_key);
+fn gossip_attack(suite: CryptoSuite) {
+    for_each_seed(
+        Duration::from_secs(300),
+        move |mut context, seed| async move {
+            let disks = validator_disks_of(suite);
+            let gossiper_disk = Disk::full_node_of(0xf3, suite);
+            let mut peers: Vec<PeerKey> = disks.iter().map(|d| d.peer.clone()).collect();
+            peers.push(gossiper_disk.peer.clone());
+            let oracle = network(&context, &peers).await;
+            link_all(
+                &oracle,
+                &peers,
+                &clean_link(context.random_range(10..40), context.random_range(1..15)),
+                |_, _| true,
+            )
+            .await;
+            let attack_at = context.current() + Duration::from_secs(10);
+            let mut nodes = Vec::new();
+            for (index, disk) in disks.iter().enumerate() {
+                nodes.push(start_node(&context, &oracle, disk, Some(index)).await);
+            }
+            let gossiper = parts(&context, &oracle, &gossiper_disk).await;
+            let forger = ForgedGossiper {
+                sender: gossiper.channels.transactions.0,
+                rate: 512,
+                from: attack_at,
+                forge: suite == CryptoSuite::Ed25519Keccak,
+            };
+            context.child("forger").spawn(|context| forger.run(context));
+
+            let reference = nodes[0].chain.clone();
+            let AttackRates {
+                fault_free,
+                under_attack,
+                moved_during,
+            } = rates_before_and_during(
+                &mut context,
+                &nodes.iter().collect::<Vec<_>>(),
+                &reference,
+                attack_at,
+                Duration::from_secs(8),
+            )
+            .await;
             assert!(
-                record.is_some_and(|(_, record)| record.blocked > 0),
-                "seed {seed}: validator {index} did not block the forger: {snapshot:?}"
+                moved_during > 200,
+                "seed {seed}: honest transfers stopped ({moved_during} committed under attack)"
             );
-            // Blocked at its first batch: only what was already in flight got checked, not
-            // the thousands it went on sending.
+
+            let gossiper_key = cairn_key(&gossiper_disk.peer).to_string();
+            for (index, node) in nodes.iter().enumerate() {
+                let snapshot = node.stats.snapshot();
+                let record = snapshot
+                    .offenders
+                    .iter()
+                    .find(|(peer, _)| *peer == gossiper_key);
+                assert!(
+                    record.is_some_and(|(_, record)| record.blocked > 0),
+                    "seed {seed}: validator {index} did not block the forger: {snapshot:?}"
+                );
+                // Blocked at its first batch: only what was already in flight got checked, not
+                // the thousands it went on sending.
+                assert!(
+                    snapshot.forgeries <= 100,
+                    "seed {seed}: validator {index} checked {} forged batches",
+                    snapshot.forgeries
+                );
+            }
+            let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
+            let height = assert_safety(&chains);
+            assert!(chains.iter().all(|chain| chain.suite() == suite));
+            // The contract ran on the attacked chain too: deployed, called and scheduled.
+            let (count, runs) = ticks(&reference);
             assert!(
-                snapshot.forgeries <= 100,
-                "seed {seed}: validator {index} checked {} forged batches",
-                snapshot.forgeries
+                count > 0 && runs > 0,
+                "seed {seed}: ticker {count}, runs {runs}"
             );
-        }
-        let chains: Vec<_> = nodes.iter().map(|n| n.chain.clone()).collect();
-        let height = assert_safety(&chains);
-        check_liveness(seed, "forged gossip", fault_free, under_attack);
-        println!("seed {seed}: height {height}");
-    });
+            check_liveness(seed, &format!("{suite} gossip"), fault_free, under_attack);
+            println!("seed {seed}: {suite} height {height}");
+        },
+    );
 }
