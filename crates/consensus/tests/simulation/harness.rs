@@ -74,11 +74,6 @@ impl Disk {
         Self { key, peer, dir }
     }
 
-    /// Validator `index`'s disk, with genesis written.
-    pub fn validator(index: usize) -> Self {
-        Self::with_key(dev_validator_key(index as u32), CryptoSuite::Ed25519Keccak)
-    }
-
     /// A full node's disk (its p2p key from `seed`), with genesis written.
     pub fn full_node(seed: u8) -> Self {
         Self::full_node_of(seed, CryptoSuite::Ed25519Keccak)

@@ -388,7 +388,7 @@ fn deploy(
         )
         .into());
     }
-    let key = signing_key(client, &signer)?;
+    let key = signing_key(client, signer)?;
     let (chain_id, nonce) = chain_and_nonce(client, &key.address(), send.nonce)?;
     let action = AcsAction::Deploy {
         source: Bytes::from(source.into_bytes()),
@@ -461,7 +461,7 @@ fn action_command(
     action: AcsAction,
     json: bool,
 ) -> anyhow::Result<()> {
-    let key = signing_key(client, &signer)?;
+    let key = signing_key(client, signer)?;
     let (chain_id, nonce) = chain_and_nonce(client, &key.address(), send.nonce)?;
     let signed = AcsTransaction {
         chain_id,
