@@ -252,14 +252,24 @@ fn submission(tx: &SignedTransaction) -> Value {
     })
 }
 
+/// Chain 4343's devnet flags: an `sm2-sm3` chain.
+const SM2_SM3: &[&str] = &["--crypto", "sm2-sm3"];
+
+/// A transfer for `chain_id` from dev account `from` of that chain's suite (4343's is
+/// `sm2-sm3`).
 fn signed(chain_id: u64, from: u32, nonce: u64) -> SignedTransaction {
+    let suite = if chain_id == 4343 {
+        "sm2-sm3"
+    } else {
+        "ed25519-keccak"
+    };
     cairn_primitives::Transaction {
         chain_id,
         nonce,
         to: Address::repeat_byte(0x5e),
         amount: 7,
     }
-    .sign(&dev(from))
+    .sign(&dev_for(suite, from))
 }
 
 /// Waits until the gateway reports `hash` with `status`.
@@ -304,7 +314,8 @@ fn the_gateway_routes_by_chain_pushes_results_and_loses_nothing_to_crashes() {
     let base = free_base_port(3);
     let (port_a, port_b, dead) = (base, base + 1, base + 2);
     let node_a = devnet(&dir.path().join("a"), port_a, 4242, &[]);
-    let mut node_b = devnet(&dir.path().join("b"), port_b, 4343, &[]);
+    // Chain 4343 runs on the national algorithms: the gateway serves both suites alike.
+    let mut node_b = devnet(&dir.path().join("b"), port_b, 4343, SM2_SM3);
     // Chain 4343's first URL is chain 4242's node, misconfigured: the gateway must find it
     // serves another chain and never hand it a transaction.
     let chains = vec![
@@ -375,6 +386,9 @@ fn the_gateway_routes_by_chain_pushes_results_and_loses_nothing_to_crashes() {
     assert_eq!(body["hash"], to_a.hash().to_string());
     let (code, _, body) = submit(&gw, &to_b, &[]);
     assert_eq!(code, 202, "{body}");
+    // The gateway names an SM2 transaction by its SM3 hash, as chain 4343 does.
+    assert_eq!(to_b.suite(), cairn_primitives::CryptoSuite::Sm2Sm3);
+    assert_eq!(body["hash"], to_b.hash().to_string());
     let a = wait_status(
         &gw,
         &to_a.hash().to_string(),
@@ -630,7 +644,7 @@ fn the_gateway_routes_by_chain_pushes_results_and_loses_nothing_to_crashes() {
         "accepted"
     );
     gw.kill9();
-    let node_b = devnet(&dir.path().join("b"), port_b, 4343, &[]);
+    let node_b = devnet(&dir.path().join("b"), port_b, 4343, SM2_SM3);
     let gw = gateway(&gateway_dir, &chains);
     let done = wait_status(
         &gw,
