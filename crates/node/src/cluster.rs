@@ -98,7 +98,7 @@ impl LocalChain for ChainView {
             .header(height)
             .ok()
             .flatten()
-            .is_some_and(|header| header.transactions_root == cairn_primitives::EMPTY_ROOT)
+            .is_some_and(|header| header.transactions_root == self.chain.suite().empty_root())
     }
 }
 
@@ -251,7 +251,7 @@ impl ClusterHandle {
             .header(height)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("the header of block {height} is missing"))?;
-        if header.transactions_root == cairn_primitives::EMPTY_ROOT {
+        if header.transactions_root == self.chain.suite().empty_root() {
             return Ok((Vec::new(), Vec::new()));
         }
         let (reply, answer) = oneshot::channel();
