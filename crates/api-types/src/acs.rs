@@ -45,7 +45,8 @@ pub struct PackageResponse {
     pub holders: u64,
     /// Height of the deployment block.
     pub deployed_block: u64,
-    /// keccak256 of the source (the package account's code hash).
+    /// The chain's hash (keccak-256, or SM3 on `sm2-sm3`) of the source (the package
+    /// account's code hash).
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub code_hash: B256,
     /// The contracts, in source order.
@@ -63,13 +64,14 @@ pub struct PackageResponse {
 pub struct StorageProofView {
     /// The field's name.
     pub field: String,
-    /// Its storage slot: keccak256(pad32(record) ‖ keccak256(name)).
+    /// Its storage slot: H(pad32(record) ‖ H(name)), H the chain's hash.
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub key: B256,
     /// The storage word, 0x-hex without leading zeros (the 256-bit two's complement of the
     /// decimal's 18-place integer).
     pub value: String,
-    /// RLP trie nodes (0x-hex) from the storage root down the path of keccak256(key).
+    /// RLP trie nodes (0x-hex) from the storage root down the path of H(key), H the chain's
+    /// hash.
     #[schema(value_type = Vec<String>)]
     pub proof: Vec<Bytes>,
 }

@@ -737,7 +737,7 @@ pub struct AccountResponse {
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{64}$")]
     pub state_root: B256,
     /// With `?proof=true`: RLP trie nodes (0x-hex) from the state root down the path of
-    /// keccak256(address), as in EIP-1186.
+    /// H(address), as in EIP-1186, H the chain's hash (keccak-256, or SM3 on `sm2-sm3`).
     #[schema(value_type = Option<Vec<String>>)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<Vec<Bytes>>,

@@ -67,7 +67,7 @@ impl Solo {
                 "max_block_transactions must be positive".into(),
             ));
         }
-        let max = cairn_ledger::MAX_BLOCK_TRANSACTIONS;
+        let max = cairn_ledger::max_block_transactions(services.chain.suite());
         let config = SoloConfig {
             max_block_transactions: config.max_block_transactions.min(max),
             min_block_transactions: config.min_block_transactions.max(1),

@@ -29,7 +29,8 @@ pub use cairn_storage::StorageError;
 pub use chain::{
     AccountProof, BlockError, Chain, ChainError, CommittedBlock, ExecutedBlock, FieldView,
     KnownSignatures, MAX_BLOCK_TRANSACTION_BYTES, MAX_BLOCK_TRANSACTIONS, MAX_FUTURE_DRIFT_MS,
-    MAX_PENDING_BLOCKS, PackageView, RecordView, SealStrength, SealVerifier, ValidatorSet,
+    MAX_PENDING_BLOCKS, MAX_SM2_BLOCK_TRANSACTIONS, PackageView, RecordView, SealStrength,
+    SealVerifier, ValidatorSet, max_block_transactions,
 };
 pub use roots::{receipts_root, transactions_root};
 pub use state::{StateDb, StateError};

@@ -945,6 +945,31 @@ fn an_sm2_sm3_chain_signs_hashes_and_proves_with_its_own_suite() {
         }
     ));
 
+    // SM2 has no batch check, so an sm2-sm3 block carries at most a tenth as many
+    // transactions: one more is refused before any signature is looked at.
+    let mut crowded = block.clone();
+    crowded.header.parent_hash = follower.head().hash(sm);
+    crowded.header.height = follower.head().height + 1;
+    crowded.transactions = (0..cairn_ledger::MAX_SM2_BLOCK_TRANSACTIONS as u64 + 1)
+        .map(|nonce| {
+            let unsigned = transfer_by(&alice, nonce, bob, 1);
+            SignedTransaction::new(
+                unsigned.tx().clone(),
+                *unsigned.public_key(),
+                cairn_primitives::Signature([1; 64]),
+            )
+        })
+        .collect();
+    crowded.seal = Seal::sign(&crowded.hash(sm), &validator);
+    assert!(matches!(
+        expect_invalid(&follower, crowded),
+        BlockError::TooManyTransactions(4_001, 4_000)
+    ));
+    assert_eq!(
+        cairn_ledger::max_block_transactions(CryptoSuite::Ed25519Keccak),
+        cairn_ledger::MAX_BLOCK_TRANSACTIONS
+    );
+
     // The stored chain re-verifies from genesis under SM3.
     let report = verify_chain(follower.store(), None, |_, _| {}).unwrap();
     assert_eq!(report.head_height, 1);

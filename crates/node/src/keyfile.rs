@@ -1,6 +1,7 @@
 //! Key files: JSON `{"suite", "address", "public_key", "secret_key"}`, created owner-readable
-//! only. `suite` is `ed25519` or `sm2` (a file without it is ed25519, as files were before
-//! chains had suites); validator and network keys are always ed25519.
+//! only. `suite` is `ed25519` or `sm2`; a file without it takes the suite its public key's
+//! length names (files written before chains had suites are ed25519). Validator and network
+//! keys are always ed25519.
 
 use std::io::Write;
 use std::path::Path;
@@ -13,8 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyFile {
-    #[serde(default)]
-    suite: KeyKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suite: Option<KeyKind>,
     address: Address,
     public_key: AccountPublicKey,
     secret_key: String,
@@ -23,7 +24,7 @@ struct KeyFile {
 /// Writes a new key file; refuses to overwrite an existing file.
 pub fn write_key(path: &Path, key: &AccountKey) -> anyhow::Result<()> {
     let file = KeyFile {
-        suite: key.kind(),
+        suite: Some(key.kind()),
         address: key.address(),
         public_key: key.public_key(),
         secret_key: format!("0x{}", hex::encode(key.to_bytes())),
@@ -59,12 +60,11 @@ pub fn read_key(path: &Path) -> anyhow::Result<AccountKey> {
         .map_err(|e| anyhow::anyhow!("{} is not a Cairn key file: {e}", path.display()))?;
     let secret = parse_hex_array::<32>(&file.secret_key)
         .map_err(|e| anyhow::anyhow!("{}: secret_key: {e}", path.display()))?;
-    let key = AccountKey::from_bytes(file.suite, secret).ok_or_else(|| {
-        anyhow::anyhow!(
-            "{}: secret_key is not a usable {} key",
-            path.display(),
-            file.suite
-        )
+    let suite = file
+        .suite
+        .unwrap_or_else(|| file.public_key.suite().key_kind());
+    let key = AccountKey::from_bytes(suite, secret).ok_or_else(|| {
+        anyhow::anyhow!("{}: secret_key is not a usable {suite} key", path.display())
     })?;
     if key.public_key() != file.public_key || key.address() != file.address {
         bail!(
@@ -155,6 +155,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(read_node_key(&old).unwrap().to_bytes(), key.to_bytes());
+        // An SM2 key file without its suite reads by its key's length.
+        let sm2 = AccountKey::from_bytes(KeyKind::Sm2, [6; 32]).unwrap();
+        let unlabelled = dir.path().join("unlabelled.json");
+        std::fs::write(
+            &unlabelled,
+            format!(
+                r#"{{"address": "{:#x}", "public_key": "{}", "secret_key": "0x{}"}}"#,
+                sm2.address(),
+                sm2.public_key(),
+                hex::encode(sm2.to_bytes())
+            ),
+        )
+        .unwrap();
+        assert_eq!(read_key(&unlabelled).unwrap().kind(), KeyKind::Sm2);
         let sm = dir.path().join("sm.json");
         write_key(&sm, &AccountKey::generate(KeyKind::Sm2)).unwrap();
         let error = read_node_key(&sm).unwrap_err().to_string();

@@ -430,7 +430,15 @@ mod tests {
         assert!(AccountPublicKey::from_slice(&[4; 33]).is_none());
         assert!(AccountPublicKey::from_slice(&[2; 34]).is_none());
         assert!("0x02".parse::<AccountPublicKey>().is_err());
+        // 33 bytes of hex without the 0x; then with it, a well-formed key (checked at use).
         assert!("02".repeat(33).parse::<AccountPublicKey>().is_err());
+        let prefixed = format!("0x{}", "02".repeat(33));
+        assert!(prefixed.parse::<AccountPublicKey>().is_ok());
+        assert!(
+            format!("0x04{}", "02".repeat(32))
+                .parse::<AccountPublicKey>()
+                .is_err()
+        );
         // 02 then an x with no point on the curve: accepted as bytes, never verifies.
         let mut bytes = [0xffu8; 33];
         bytes[0] = 2;

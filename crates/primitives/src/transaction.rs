@@ -454,7 +454,7 @@ pub fn verify_signatures(txs: &[SignedTransaction]) -> Vec<bool> {
 pub fn all_signatures_valid(txs: &[SignedTransaction]) -> bool {
     let (ed25519, sm2) = by_suite(txs);
     let checks = SignatureChecks::new(txs, ed25519);
-    checks.batch(0..checks.len()) && verify_each(txs, &sm2).into_iter().all(|ok| ok)
+    checks.batch(0..checks.len()) && all_each_valid(txs, &sm2)
 }
 
 /// The index of an invalid signature among `txs` (the first, if several), or `None` if all
@@ -495,34 +495,79 @@ fn by_suite(txs: &[SignedTransaction]) -> (Vec<usize>, Vec<usize>) {
     (0..txs.len()).partition(|&index| txs[index].suite() == CryptoSuite::Ed25519Keccak)
 }
 
+/// The cores to spread single checks over, read once (it may read cgroup files each time).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Checks the signatures of `txs[indices]` one by one, spread over the cores; one verdict per
 /// index, in order.
 fn verify_each(txs: &[SignedTransaction], indices: &[usize]) -> Vec<bool> {
+    checked_each(txs, indices, None)
+}
+
+/// Whether every signature of `txs[indices]` is valid, each checked alone over the cores; the
+/// first bad one stops every worker, so a forged batch costs no more than the checks up to it.
+fn all_each_valid(txs: &[SignedTransaction], indices: &[usize]) -> bool {
+    let bad = std::sync::atomic::AtomicBool::new(false);
+    checked_each(txs, indices, Some(&bad)).iter().all(|ok| *ok)
+}
+
+/// The verdicts of `txs[indices]`, checked alone over the cores. With `stop`, a bad signature
+/// sets it and every worker stops; the verdicts left unchecked are then `false`.
+fn checked_each(
+    txs: &[SignedTransaction],
+    indices: &[usize],
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Vec<bool> {
+    use std::sync::atomic::Ordering;
+    if indices.is_empty() {
+        return Vec::new();
+    }
     let check = |chunk: &[usize]| -> Vec<bool> {
-        chunk
-            .iter()
-            .map(|&index| txs[index].verify().is_ok())
-            .collect()
+        let mut verdicts = Vec::with_capacity(chunk.len());
+        for &index in chunk {
+            if stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+                verdicts.resize(chunk.len(), false);
+                break;
+            }
+            let ok = txs[index].verify().is_ok();
+            if let Some(stop) = stop.filter(|_| !ok) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            verdicts.push(ok);
+        }
+        verdicts
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.min(indices.len() / SINGLES_PER_THREAD).max(1);
+    let threads = cores().min(indices.len() / SINGLES_PER_THREAD).max(1);
     if threads == 1 {
         return check(indices);
     }
     let chunk = indices.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = indices
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || check(part)))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| match worker.join() {
-                Ok(verdicts) => verdicts,
-                // A panic inside a signature check is the library's bug; re-raise it here.
-                Err(panic) => std::panic::resume_unwind(panic),
+        let mut parts = indices.chunks(chunk);
+        // This thread takes the first part; a thread the system refuses leaves its part to
+        // this one too, so the checks never fail for want of threads.
+        let first = parts.next().unwrap_or(&[]);
+        let workers: Vec<_> = parts
+            .map(|part| {
+                let worker = std::thread::Builder::new().spawn_scoped(scope, move || check(part));
+                (part, worker)
             })
-            .collect()
+            .collect();
+        let mut verdicts = check(first);
+        for (part, worker) in workers {
+            match worker {
+                Ok(handle) => match handle.join() {
+                    Ok(part_verdicts) => verdicts.extend(part_verdicts),
+                    // A panic inside a signature check is the library's bug; re-raise it.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Err(_) => verdicts.extend(check(part)),
+            }
+        }
+        verdicts
     })
 }
 
@@ -765,9 +810,11 @@ mod tests {
     fn mixed_suites_get_one_verdict_each() {
         // Ed25519 and SM2, good and forged, interleaved: every path (batches, halving,
         // single SM2 checks over several threads) must agree with checking each alone.
-        let txs: Vec<SignedTransaction> = (0..40u64)
+        // 30 SM2 signatures: more than one thread's share (SINGLES_PER_THREAD) on any machine
+        // of two cores or more.
+        let txs: Vec<SignedTransaction> = (0..60u64)
             .map(|i| {
-                let tx = if i % 3 == 0 {
+                let tx = if i % 2 == 0 {
                     sm2_sample(i, 1)
                 } else {
                     sample(i, 1)
@@ -777,7 +824,7 @@ mod tests {
             .collect();
         let expected: Vec<bool> = txs.iter().map(|tx| tx.verify().is_ok()).collect();
         assert!(expected.iter().any(|ok| !ok));
-        assert!(expected.iter().filter(|ok| **ok).count() > 30);
+        assert!(expected.iter().filter(|ok| **ok).count() > 45);
         assert_eq!(verify_signatures(&txs), expected);
         assert_eq!(find_invalid_signature(&txs), Some(5));
         assert!(!all_signatures_valid(&txs));
@@ -789,13 +836,28 @@ mod tests {
             .collect();
         assert!(all_signatures_valid(&good));
         assert_eq!(find_invalid_signature(&good), None);
-        // Only SM2, one forged late: found, and the others are valid.
-        let mut sm2: Vec<_> = (0..20).map(|i| sm2_sample(i, 1)).collect();
-        sm2[17] = forged(&sm2[17]);
-        assert_eq!(find_invalid_signature(&sm2), Some(17));
+        // The first bad one is SM2, a later one ed25519: the SM2 one is named.
+        let sm_at = (10..good.len())
+            .find(|&i| good[i].suite() == CryptoSuite::Sm2Sm3)
+            .unwrap();
+        let ed_at = (sm_at + 1..good.len())
+            .find(|&i| good[i].suite() == CryptoSuite::Ed25519Keccak)
+            .unwrap();
+        let mut first_sm2 = good.clone();
+        first_sm2[sm_at] = forged(&first_sm2[sm_at]);
+        first_sm2[ed_at] = forged(&first_sm2[ed_at]);
+        assert_eq!(find_invalid_signature(&first_sm2), Some(sm_at));
+        // Only SM2, one forged late: found, and the others are valid; all_signatures_valid
+        // stops early and says no.
+        let mut sm2: Vec<_> = (0..40).map(|i| sm2_sample(i, 1)).collect();
+        sm2[37] = forged(&sm2[37]);
+        assert_eq!(find_invalid_signature(&sm2), Some(37));
         let verdicts = verify_signatures(&sm2);
         assert_eq!(verdicts.iter().filter(|ok| !**ok).count(), 1);
-        assert!(!verdicts[17]);
+        assert!(!verdicts[37]);
+        assert!(!all_signatures_valid(&sm2));
+        sm2[37] = sm2_sample(37, 1);
+        assert!(all_signatures_valid(&sm2));
     }
 
     fn acs_sample(nonce: u64, action: crate::AcsAction) -> SignedTransaction {

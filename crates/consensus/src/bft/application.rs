@@ -844,7 +844,10 @@ where
             let Some(address) = self.address else {
                 continue;
             };
-            let candidates = self.pool.ready(self.config.max_block_transactions);
+            let most = cairn_ledger::max_block_transactions(self.chain.suite());
+            let candidates = self
+                .pool
+                .ready(self.config.max_block_transactions.min(most));
             let extra = view_extra(ctx.round.view());
             let view = ctx.round.view().get();
             let chain = self.chain.clone();

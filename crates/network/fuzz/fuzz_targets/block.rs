@@ -2,12 +2,14 @@
 //! canonical encoding of the block, so a block has one byte form and one hash.
 #![no_main]
 
-use cairn_primitives::{Block, decode_exact};
+use cairn_primitives::{Block, CryptoSuite, decode_exact};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(block) = decode_exact::<Block>(data) {
         assert_eq!(block.encoded(), data);
-        let _ = block.hash();
+        for suite in CryptoSuite::ALL {
+            let _ = block.hash(suite);
+        }
     }
 });

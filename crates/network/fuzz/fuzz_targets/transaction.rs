@@ -8,7 +8,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(tx) = SignedTransaction::decode_exact(data) {
         assert_eq!(tx.encoded(), data);
-        assert_eq!(tx.hash(), cairn_primitives::keccak256(data));
+        // The hash of the suite its key names (keccak-256 for ed25519, SM3 for SM2).
+        assert_eq!(tx.hash(), tx.suite().hash(data));
         let _ = tx.verify();
     }
 });

@@ -98,6 +98,8 @@ struct TransferOutput {
 #[derive(Debug, Serialize)]
 struct SignedOutput {
     hash: cairn_primitives::B256,
+    /// The suite of the key that signed it (`ed25519` or `sm2`): a chain takes only its own.
+    suite: KeyKind,
     /// The signed transaction's canonical encoding, 0x-hex.
     tx: cairn_primitives::Bytes,
     chain_id: u64,
@@ -293,17 +295,7 @@ pub(crate) fn submit_and_wait(
 }
 
 fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<()> {
-    let offline = args.sign_only && args.chain_id.is_some() && args.nonce.is_some();
-    let key = if offline && args.signer.dev.is_some() && args.signer.suite.is_none() {
-        // Signing offline asks the node nothing, not even its suite.
-        let signer = SignerArgs {
-            suite: Some(KeyKind::Ed25519),
-            ..args.signer.clone()
-        };
-        signing_key(client, &signer)?
-    } else {
-        signing_key(client, &args.signer)?
-    };
+    // The arguments first: a usage error needs no node.
     let to = parse_address("--to", &args.to)?;
     let amount = parse_amount(&args.amount)
         .ok()
@@ -317,6 +309,17 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
                 ),
             )
         })?;
+    let offline = args.sign_only && args.chain_id.is_some() && args.nonce.is_some();
+    let key = if offline && args.signer.dev.is_some() && args.signer.suite.is_none() {
+        // Signing offline asks the node nothing, not even its suite.
+        let signer = SignerArgs {
+            suite: Some(KeyKind::Ed25519),
+            ..args.signer.clone()
+        };
+        signing_key(client, &signer)?
+    } else {
+        signing_key(client, &args.signer)?
+    };
     let (chain_id, nonce) = match (args.sign_only, args.chain_id, args.nonce) {
         // Offline: nothing to ask the node.
         (true, Some(chain_id), Some(nonce)) => (chain_id, nonce),
@@ -344,6 +347,7 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
     if args.sign_only {
         let output = SignedOutput {
             hash: signed.hash(),
+            suite: key.kind(),
             tx: signed.encoded().into(),
             chain_id,
             nonce,
@@ -352,6 +356,7 @@ fn transfer(client: &Client, args: TransferArgs, json: bool) -> anyhow::Result<(
             print_json(&output)?;
         } else {
             println!("Hash:    {}", output.hash);
+            println!("Suite:   {}", output.suite);
             println!("Chain:   {chain_id}");
             println!("Nonce:   {nonce}");
             println!("Tx:      {}", output.tx);

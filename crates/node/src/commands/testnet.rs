@@ -321,8 +321,8 @@ pub fn run_devnet(args: &DevnetArgs) -> anyhow::Result<()> {
         crate::runtime::dev_accounts_banner(args.crypto, |_| DEV_BALANCE)
     );
     println!(
-        "Chain id {}; a block at least every {} ms, empty or not.",
-        args.chain_id, pacing.block_interval_ms
+        "Chain id {}, crypto suite {}; a block at least every {} ms, empty or not.",
+        args.chain_id, args.crypto, pacing.block_interval_ms
     );
     println!("Try: cairn status --node {first}");
     println!("     the console at {first}/");
