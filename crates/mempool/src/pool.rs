@@ -305,7 +305,8 @@ impl Mempool {
         txs: Vec<SignedTransaction>,
         view: &dyn AccountView,
     ) -> Vec<Result<Admission, AdmissionError>> {
-        let (known, fresh) = self.split_known(&txs, view);
+        // A client's forged transaction is named as forged, whatever its nonce.
+        let (known, fresh) = self.split_known(&txs, None);
         let verdicts = verify_signatures(&fresh);
         self.insert_checked(txs, &known, verdicts, view)
     }
@@ -323,7 +324,7 @@ impl Mempool {
         if txs.iter().any(|tx| tx.suite() != self.config.suite) {
             return Err(ForgedGossip);
         }
-        let (known, fresh) = self.split_known(&txs, view);
+        let (known, fresh) = self.split_known(&txs, Some(view));
         if !all_signatures_valid(&fresh) {
             return Err(ForgedGossip);
         }
@@ -335,10 +336,12 @@ impl Mempool {
     /// to be checked.
     ///
     /// No check is needed for what the pool holds already (peers re-send what they still
-    /// hold), nor for a transfer whose nonce its sender has used: it is refused on its nonce,
-    /// whatever its signature. Late gossip of committed transfers is common when signatures
-    /// are slow to check (SM2), and checking them would only delay the fresh ones. A
-    /// transaction of another suite is refused before its signature costs anything either.
+    /// hold), nor, given the accounts (`view`, for gossip), for a transfer whose nonce its
+    /// sender has used: it is refused on its nonce, whatever its signature. Late gossip of
+    /// committed transfers is common when signatures are slow to check (SM2), and checking
+    /// them would only delay the fresh ones. (A client's transactions are all checked, so a
+    /// forged one is named as forged.) A transaction of another suite is refused before its
+    /// signature costs anything either.
     ///
     /// The accounts read here decide staleness only, which they cannot get wrong (a nonce,
     /// once used, stays used); insertion reads them again under the pool's lock, so that a
@@ -346,7 +349,7 @@ impl Mempool {
     fn split_known(
         &self,
         txs: &[SignedTransaction],
-        view: &dyn AccountView,
+        view: Option<&dyn AccountView>,
     ) -> (Vec<bool>, Vec<SignedTransaction>) {
         let in_pool: Vec<bool> = {
             let inner = self.inner.lock();
@@ -362,9 +365,9 @@ impl Mempool {
                 if in_pool {
                     return true;
                 }
-                if tx.suite() != self.config.suite {
+                let Some(view) = view.filter(|_| tx.suite() == self.config.suite) else {
                     return false;
-                }
+                };
                 let sender = tx.sender();
                 let account = match accounts.entry(sender) {
                     Entry::Occupied(entry) => *entry.get(),
@@ -950,7 +953,7 @@ mod tests {
     }
 
     #[test]
-    fn a_used_nonce_is_refused_without_checking_the_signature() {
+    fn gossip_with_a_used_nonce_is_refused_without_checking_the_signature() {
         let (pool, view, alice) = (pool(), Accounts::default(), key(1));
         view.fund(&alice, 100);
         view.set_nonce(&alice, 5);
@@ -959,13 +962,14 @@ mod tests {
         signature.0[3] ^= 1;
         let forged_stale =
             SignedTransaction::new(stale.tx().clone(), *stale.public_key(), signature);
-        // Refused on its nonce: the signature (bad here) was never looked at.
+        // From a client it is named as forged.
         assert_eq!(
             admit_one(&pool, forged_stale.clone(), &view),
-            Err(AdmissionError::NonceTooLow { next: 5, got: 4 })
+            Err(AdmissionError::InvalidSignature)
         );
-        // Gossip of a committed transfer is not proof of forgery, and costs no check; a fresh
-        // forged one beside it still is.
+        // Gossip of a committed transfer is refused on its nonce, its signature (bad here)
+        // never looked at: not proof of forgery, and no cost. A fresh forged one beside it
+        // still is.
         let results = pool
             .admit_gossip(vec![forged_stale.clone(), transfer(&alice, 5, 1)], &view)
             .unwrap();
@@ -1007,7 +1011,7 @@ mod tests {
         let (pool, alice) = (pool(), key(1));
         let view = CommitsDuringAdmission(Default::default());
         let next = transfer(&alice, 1, 1);
-        let admitted = pool.admit(vec![next.clone()], &view);
+        let admitted = pool.admit_gossip(vec![next.clone()], &view).unwrap();
         assert!(admitted[0].is_ok(), "{admitted:?}");
         // Nonce 1 is the sender's next: executable now, not parked behind a gap that the
         // commit already closed.
