@@ -49,7 +49,12 @@ fn bft_genesis(validators: u32) -> GenesisConfig {
     genesis
 }
 
-fn transfer(from: &SecretKey, nonce: u64, to: Address, amount: u128) -> SignedTransaction {
+fn transfer(
+    from: &impl cairn_primitives::TransactionSigner,
+    nonce: u64,
+    to: Address,
+    amount: u128,
+) -> SignedTransaction {
     Transaction {
         chain_id: CHAIN_ID,
         nonce,
@@ -893,7 +898,7 @@ fn an_sm2_sm3_chain_signs_hashes_and_proves_with_its_own_suite() {
 
     let alice = dev_account_key_for(sm, 0);
     let bob = Address::repeat_byte(0xb0);
-    let txs = (0..4).map(|n| transfer_by(&alice, n, bob, 25)).collect();
+    let txs = (0..4).map(|n| transfer(&alice, n, bob, 25)).collect();
     let block = produce(&producer, txs);
     assert!(block.transactions.iter().all(|tx| tx.suite() == sm));
     assert_eq!(
@@ -952,7 +957,7 @@ fn an_sm2_sm3_chain_signs_hashes_and_proves_with_its_own_suite() {
     crowded.header.height = follower.head().height + 1;
     crowded.transactions = (0..cairn_ledger::MAX_SM2_BLOCK_TRANSACTIONS as u64 + 1)
         .map(|nonce| {
-            let unsigned = transfer_by(&alice, nonce, bob, 1);
+            let unsigned = transfer(&alice, nonce, bob, 1);
             SignedTransaction::new(
                 unsigned.tx().clone(),
                 *unsigned.public_key(),
@@ -973,19 +978,4 @@ fn an_sm2_sm3_chain_signs_hashes_and_proves_with_its_own_suite() {
     // The stored chain re-verifies from genesis under SM3.
     let report = verify_chain(follower.store(), None, |_, _| {}).unwrap();
     assert_eq!(report.head_height, 1);
-}
-
-fn transfer_by(
-    from: &impl cairn_primitives::TransactionSigner,
-    nonce: u64,
-    to: Address,
-    amount: u128,
-) -> SignedTransaction {
-    Transaction {
-        chain_id: CHAIN_ID,
-        nonce,
-        to,
-        amount,
-    }
-    .sign(from)
 }

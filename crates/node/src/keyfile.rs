@@ -139,13 +139,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn files_without_a_suite_are_ed25519_and_node_keys_must_be() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = SecretKey::from_bytes([4; 32]);
-        let old = dir.path().join("old.json");
+    /// Writes `key` as a key file without its suite, as files were before chains had suites.
+    fn write_unlabelled(path: &Path, key: &AccountKey) {
         std::fs::write(
-            &old,
+            path,
             format!(
                 r#"{{"address": "{:#x}", "public_key": "{}", "secret_key": "0x{}"}}"#,
                 key.address(),
@@ -154,20 +151,19 @@ mod tests {
             ),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn files_without_a_suite_are_ed25519_and_node_keys_must_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::from_bytes([4; 32]);
+        let old = dir.path().join("old.json");
+        write_unlabelled(&old, &AccountKey::Ed25519(key.clone()));
         assert_eq!(read_node_key(&old).unwrap().to_bytes(), key.to_bytes());
         // An SM2 key file without its suite reads by its key's length.
         let sm2 = AccountKey::from_bytes(KeyKind::Sm2, [6; 32]).unwrap();
         let unlabelled = dir.path().join("unlabelled.json");
-        std::fs::write(
-            &unlabelled,
-            format!(
-                r#"{{"address": "{:#x}", "public_key": "{}", "secret_key": "0x{}"}}"#,
-                sm2.address(),
-                sm2.public_key(),
-                hex::encode(sm2.to_bytes())
-            ),
-        )
-        .unwrap();
+        write_unlabelled(&unlabelled, &sm2);
         assert_eq!(read_key(&unlabelled).unwrap().kind(), KeyKind::Sm2);
         let sm = dir.path().join("sm.json");
         write_key(&sm, &AccountKey::generate(KeyKind::Sm2)).unwrap();

@@ -155,22 +155,7 @@ fn a_key_made_in_the_browser_receives_funds_and_sends_a_transfer_that_commits() 
     browser.wait_text("#wallet-balance", "1000000");
     // Send from it.
     let to = format!("{:#x}", common::dev(6).address());
-    let (_, before) = http.get(&format!("/v1/accounts/{to}"));
-    browser.find("#transfer-to").type_text(&to);
-    browser.find("#transfer-amount").type_text("2500");
-    browser.find("#transfer-send").click();
-    browser.wait_text("#transfer-status", "committed");
-    let hash = browser.find("#transfer-hash").text();
-    let (_, sent) = http.get(&format!("/v1/transactions/{}", hash.trim()));
-    assert_eq!(sent["status"], "committed", "{sent}");
-    assert_eq!(
-        sent["transaction"]["from"].as_str().unwrap().to_lowercase(),
-        address.to_lowercase(),
-        "{sent}"
-    );
-    let (_, after) = http.get(&format!("/v1/accounts/{to}"));
-    let balance = |v: &serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
-    assert_eq!(balance(&after), balance(&before) + 2_500);
+    send_2500_from_wallet(&browser, &http, &address, &to);
     browser.screenshot("wallet");
     // The seed stays in the browser: the node's log never saw it.
     let seed: String = browser
@@ -193,6 +178,34 @@ fn a_key_made_in_the_browser_receives_funds_and_sends_a_transfer_that_commits() 
 
 /// Dev account `index` as a devnet printed it at its start: (address, private key), from its
 /// "Available accounts" and "Private keys" lists.
+/// Sends 2,500 from the wallet's account (`address`) to `to` through the page and checks that
+/// it committed, from that account, and moved the recipient's balance; returns the
+/// transaction as the node shows it.
+fn send_2500_from_wallet(
+    browser: &Session,
+    http: &common::Http,
+    address: &str,
+    to: &str,
+) -> serde_json::Value {
+    let (_, before) = http.get(&format!("/v1/accounts/{to}"));
+    browser.find("#transfer-to").type_text(to);
+    browser.find("#transfer-amount").type_text("2500");
+    browser.find("#transfer-send").click();
+    browser.wait_text("#transfer-status", "committed");
+    let hash = browser.find("#transfer-hash").text();
+    let (_, sent) = http.get(&format!("/v1/transactions/{}", hash.trim()));
+    assert_eq!(sent["status"], "committed", "{sent}");
+    assert_eq!(
+        sent["transaction"]["from"].as_str().unwrap().to_lowercase(),
+        address.to_lowercase(),
+        "{sent}"
+    );
+    let (_, after) = http.get(&format!("/v1/accounts/{to}"));
+    let balance = |v: &serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    assert_eq!(balance(&after), balance(&before) + 2_500);
+    sent
+}
+
 fn printed_dev_account(node: &common::TestNode, index: u32) -> (String, String) {
     let printed = node.stdout.lock().unwrap();
     let prefix = format!("({index}) ");
@@ -232,19 +245,7 @@ fn on_an_sm2_sm3_chain_the_wallet_imports_a_dev_key_and_its_sm2_signed_transfer_
     // The browser derives the same address from the key as the node did.
     browser.wait_text("#wallet-address", &address);
     // Send from it. The page refuses to show a hash other than its own (SM3 of the encoding).
-    let (_, before) = http.get(&format!("/v1/accounts/{to}"));
-    browser.find("#transfer-to").type_text(&to);
-    browser.find("#transfer-amount").type_text("2500");
-    browser.find("#transfer-send").click();
-    browser.wait_text("#transfer-status", "committed");
-    let hash = browser.find("#transfer-hash").text();
-    let (_, sent) = http.get(&format!("/v1/transactions/{}", hash.trim()));
-    assert_eq!(sent["status"], "committed", "{sent}");
-    assert_eq!(
-        sent["transaction"]["from"].as_str().unwrap().to_lowercase(),
-        address.to_lowercase(),
-        "{sent}"
-    );
+    let sent = send_2500_from_wallet(&browser, &http, &address, &to);
     // A compressed SM2 public key (33 bytes) and a raw r ‖ s signature (64 bytes).
     let public_key = sent["transaction"]["public_key"].as_str().unwrap();
     assert!(
@@ -257,9 +258,6 @@ fn on_an_sm2_sm3_chain_the_wallet_imports_a_dev_key_and_its_sm2_signed_transfer_
         2 + 128,
         "{sent}"
     );
-    let (_, after) = http.get(&format!("/v1/accounts/{to}"));
-    let balance = |v: &serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
-    assert_eq!(balance(&after), balance(&before) + 2_500);
     browser.screenshot("wallet-sm2");
     // The recipient's account proof, checked in the browser over a trie hashed with SM3.
     browser.goto(&format!("{}/#/account/{to}", node.url));
